@@ -1,0 +1,154 @@
+"""Model stage: the immutable archive that rendering and analysis read.
+
+The schema objects (``generator.schema``) are already frozen; this module
+groups them into students and an archive, and answers the questions every
+page asks ("who mentors this student today?", "which students are in this
+category now?") in one place, so pages and tests agree on what "current" means.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from pypinyin import Style, lazy_pinyin
+
+from .schema import (
+    CategoryMembership,
+    Evaluation,
+    MentorAssignment,
+    Plan,
+    Profile,
+    Record,
+    School,
+    SchoolClass,
+    Teacher,
+    Term,
+)
+
+
+def pinyin_key(name: str) -> tuple[str, str]:
+    """Sort key for Chinese names: by pinyin, then by the characters themselves."""
+    return (" ".join(lazy_pinyin(name, style=Style.TONE3)), name)
+
+
+def _active_on(since: dt.date, until: dt.date | None, day: dt.date) -> bool:
+    return since <= day and (until is None or day <= until)
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    """One record file: its validated front matter and its Markdown body."""
+
+    meta: Record
+    body: str
+    path: str  # relative to the archive, e.g. students/S1/records/2026-03-05-talk.md
+
+    @property
+    def file_name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    meta: Plan
+    body: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Student:
+    profile: Profile
+    plan: PlanEntry | None
+    records: tuple[RecordEntry, ...]  # sorted by date, then file name
+    folder: str  # relative to the archive: students/<id>
+
+    @property
+    def id(self) -> str:
+        return self.profile.id
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def active(self) -> bool:
+        return self.profile.status == "active"
+
+    def categories_on(self, day: dt.date) -> list[CategoryMembership]:
+        return [c for c in self.profile.categories if _active_on(c.since, c.until, day)]
+
+    def mentors_on(self, day: dt.date) -> list[MentorAssignment]:
+        return [m for m in self.profile.mentors if _active_on(m.since, m.until, day)]
+
+    def evaluations(self) -> list[RecordEntry]:
+        return [r for r in self.records if isinstance(r.meta, Evaluation)]
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The whole archive, validated. ``as_of`` is the day "current" refers to."""
+
+    school: School
+    teachers: dict[str, Teacher]
+    classes: dict[str, SchoolClass]
+    students: dict[str, Student]
+    as_of: dt.date
+
+    # --- lookups used by pages and tests -----------------------------------
+
+    @cached_property
+    def terms(self) -> list[Term]:
+        return sorted(self.school.terms, key=lambda t: t.start)
+
+    def term(self, term_id: str) -> Term | None:
+        return next((t for t in self.school.terms if t.id == term_id), None)
+
+    def term_of(self, day: dt.date) -> Term | None:
+        return next((t for t in self.school.terms if t.start <= day <= t.end), None)
+
+    def sorted_students(self, students: list[Student] | None = None) -> list[Student]:
+        pool = list(self.students.values()) if students is None else students
+        return sorted(pool, key=lambda s: pinyin_key(s.name))
+
+    def current_students(self) -> Iterator[Student]:
+        return (s for s in self.students.values() if s.active)
+
+    def in_category(self, key: str) -> list[Student]:
+        """Active students whose membership in ``key`` is current."""
+        return [
+            s
+            for s in self.current_students()
+            if any(c.key == key for c in s.categories_on(self.as_of))
+        ]
+
+    def in_class(self, class_id: str) -> list[Student]:
+        return [s for s in self.students.values() if s.profile.class_ == class_id]
+
+    def mentees(self, teacher_id: str) -> list[Student]:
+        """Active students this teacher mentors today."""
+        return [
+            s
+            for s in self.current_students()
+            if any(m.teacher == teacher_id for m in s.mentors_on(self.as_of))
+        ]
+
+    def former_mentees(self, teacher_id: str) -> list[Student]:
+        current = {s.id for s in self.mentees(teacher_id)}
+        return [
+            s
+            for s in self.students.values()
+            if s.id not in current and any(m.teacher == teacher_id for m in s.profile.mentors)
+        ]
+
+    def head_of(self, teacher_id: str) -> list[SchoolClass]:
+        return [c for c in self.classes.values() if c.head_teacher == teacher_id]
+
+    def grades(self) -> list[str]:
+        """Grades in the order classes.yml first mentions them."""
+        return list(dict.fromkeys(c.grade for c in self.classes.values()))
+
+    def leadership_role(self, teacher_id: str) -> str | None:
+        return next((r.role for r in self.school.leadership if r.teacher == teacher_id), None)

@@ -1,0 +1,71 @@
+"""Problems found in an archive, and the project's own error type.
+
+Every stage reports bad input as :class:`Problem` values instead of raising on
+the first one, so that ``yidang check`` can list everything in one run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding, located at ``path:line:col`` (path relative to the archive)."""
+
+    path: str
+    line: int
+    col: int
+    severity: Severity
+    message: str
+
+    def text(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
+
+    def github(self, prefix: str = "") -> str:
+        """A GitHub workflow command, so the problem shows as an annotation."""
+        message = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return (
+            f"::{self.severity} file={prefix}{self.path},line={self.line},col={self.col}::{message}"
+        )
+
+
+class YidangError(Exception):
+    """An error the CLI reports as one clean message (never a traceback)."""
+
+
+class ArchiveInvalid(YidangError):
+    """The archive has errors; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        lines = "\n".join(p.text() for p in errors[:50])
+        more = f"\n… and {len(errors) - 50} more" if len(errors) > 50 else ""
+        super().__init__(f"archive has {len(errors)} error(s):\n{lines}{more}")
+
+
+def counts(problems: Iterable[Problem]) -> tuple[int, int]:
+    """Return (errors, warnings)."""
+    errors = warnings = 0
+    for p in problems:
+        if p.severity == "error":
+            errors += 1
+        else:
+            warnings += 1
+    return errors, warnings
+
+
+def to_json(problems: list[Problem], files: int) -> str:
+    errors, warnings = counts(problems)
+    summary = {"errors": errors, "warnings": warnings, "files": files}
+    return json.dumps(
+        {"problems": [asdict(p) for p in problems], "summary": summary},
+        ensure_ascii=False,
+        indent=2,
+    )

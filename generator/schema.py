@@ -1,0 +1,367 @@
+"""The archive schema, written once as data (pydantic models).
+
+The validator, the templates and ``docs/schema.md`` all follow these models:
+each field's ``description`` is what the docs print, so the documentation
+cannot drift from what ``yidang check`` enforces. Field names are English
+snake_case; values and prose are Chinese; code words (record ``type``, ``mode``,
+category keys) are English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_date(value: Any) -> dt.date:
+    """Accept only ``YYYY-MM-DD`` text and say exactly why a date is impossible."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
+        raise ValueError(f"expected a date written YYYY-MM-DD, got {value!r}")
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"impossible date {value.strip()} ({exc})") from None
+
+
+Date = Annotated[dt.date, BeforeValidator(_parse_date)]
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=40)]
+Text = Annotated[str, Field(min_length=1)]
+Phone = Annotated[str, Field(pattern=r"^[0-9+\- ]{5,20}$")]
+Mode = Literal["in_person", "phone", "video"]
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are reported (as warnings, with a did-you-mean)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- school.yml -------------------------------------------------------------
+
+
+class Term(Strict):
+    id: Id = Field(description="Term id, e.g. `2026-spring`; records and plans refer to it.")
+    name: Text = Field(description="Display name, e.g. `2025—2026学年第二学期`.")
+    start: Date = Field(description="First day of the term.")
+    end: Date = Field(description="Last day of the term (holidays lie between terms).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Term:
+        if self.end < self.start:
+            raise ValueError(f"term {self.id} ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+Period = Literal["week", "month", "term", "none"]
+
+
+class Rules(Strict):
+    talk: Period = Field(
+        "month", description="How often a talk (谈话) is due: week, month, term or none."
+    )
+    home_visit: Period = Field(
+        "month", description="How often a home visit, in person or by phone (家访), is due."
+    )
+    evaluation: Period = Field(
+        "term", description="How often a semester evaluation (学期评估) is due."
+    )
+
+
+class CategoryDef(Strict):
+    name: Text = Field(description="Chinese name shown everywhere, e.g. `留守儿童`.")
+    kinds: list[Text] = Field(
+        default_factory=list,
+        description="Allowed sub-kinds (poverty: 建档立卡贫困家庭, 农村低保, 特困供养). Empty: none.",
+    )
+    rules: Rules = Field(
+        default_factory=Rules, description="The four-ones rules for this category."
+    )
+
+
+class LeadershipRole(Strict):
+    teacher: Id = Field(description="Teacher id from `teachers.yml`.")
+    role: Literal["leader", "deputy", "office"] = Field(
+        description="`leader` 组长, `deputy` 副组长, `office` 帮扶办公室."
+    )
+
+
+class School(Strict):
+    name: Text = Field(description="School name, printed on every page and booklet cover.")
+    leadership: list[LeadershipRole] = Field(
+        min_length=1, description="The leadership group (领导小组) and office."
+    )
+    terms: list[Term] = Field(min_length=1, description="Terms with their dates, in any order.")
+    categories: dict[Id, CategoryDef] = Field(
+        min_length=1,
+        description="Category key (`poverty`, `left_behind`, …) → its name, kinds and rules.",
+    )
+
+
+# --- teachers.yml and classes.yml -------------------------------------------
+
+TeacherRole = Literal["mentor", "head_teacher", "leader", "deputy", "office", "subject"]
+
+
+class Teacher(Strict):
+    id: Id = Field(description="Teacher id, e.g. `T007`; used in URLs and references.")
+    name: Text = Field(description="Full name.")
+    roles: list[TeacherRole] = Field(
+        min_length=1, description="Any of mentor, head_teacher, leader, deputy, office, subject."
+    )
+    subject: str | None = Field(None, description="Subject taught, e.g. `数学` (optional).")
+    phone: Phone | None = Field(None, description="Phone number, in quotes (optional).")
+    git_user: str | None = Field(
+        None, description="User name on the school's git server, for review routing (optional)."
+    )
+
+
+class SchoolClass(Strict):
+    id: Id = Field(description="Class id, e.g. `G1-03`; used in URLs and in `profile.yml`.")
+    name: Text = Field(description="Display name, e.g. `高一(3)班`.")
+    grade: Text = Field(description="Grade, e.g. `高一`; the dashboard counts by grade.")
+    head_teacher: Id = Field(description="Teacher id of the head teacher (班主任).")
+
+
+# --- students/<id>/profile.yml ----------------------------------------------
+
+
+class CategoryMembership(Strict):
+    key: Id = Field(description="Category key from `school.yml`.")
+    since: Date = Field(description="Date the student entered the category (registration).")
+    until: Date | None = Field(None, description="Date it ended (optional; empty = current).")
+    kind: str | None = Field(None, description="Sub-kind, one of the category's `kinds`.")
+    evidence: str | None = Field(
+        None, description="What the registration rests on, e.g. 低保证编号."
+    )
+    verified_by: Id | None = Field(
+        None, description="Teacher id who verified it on the home visit."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CategoryMembership:
+        if self.until is not None and self.until < self.since:
+            raise ValueError(
+                f"category {self.key}: until ({self.until}) is before since ({self.since})"
+            )
+        return self
+
+
+class MentorAssignment(Strict):
+    teacher: Id = Field(description="Mentor's teacher id.")
+    since: Date = Field(description="First day of the assignment.")
+    until: Date | None = Field(None, description="Last day (optional; empty = current).")
+    mode: Literal["one_to_one", "one_to_many"] = Field(
+        "one_to_one", description="`one_to_one` 一对一 or `one_to_many` 一对多."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MentorAssignment:
+        if self.until is not None and self.until < self.since:
+            raise ValueError(
+                f"mentor {self.teacher}: until ({self.until}) is before since ({self.since})"
+            )
+        return self
+
+
+class Guardian(Strict):
+    relation: Text = Field(description="Relation to the student, e.g. 母亲, 祖父.")
+    name: Text = Field(description="Guardian's name.")
+    phone: Phone | None = Field(None, description='Phone number, in quotes: `"13800000000"`.')
+    work_place: str | None = Field(None, description="Where they work (for migrant parents: city).")
+    lives_with_student: bool = Field(
+        False, description="Whether the guardian lives with the student."
+    )
+
+
+class Disability(Strict):
+    kind: Text = Field(description="Kind of disability, e.g. 肢体残疾.")
+    grade: str | None = Field(None, description="Grade on the disability certificate, e.g. 三级.")
+
+
+class AttendanceAlert(Strict):
+    date: Date = Field(description="Date of the alert.")
+    days_absent: int | None = Field(None, ge=0, description="Consecutive days absent.")
+    note: str | None = Field(None, description="What happened.")
+
+
+class PersuasionRecord(Strict):
+    date: Date = Field(description="Date of the persuasion (劝返).")
+    by: Id = Field(description="Teacher id.")
+    result: Text = Field(description="Outcome, e.g. 已返校.")
+
+
+class Profile(Strict):
+    id: Id = Field(description="Student id; must equal the folder name. Never a name.")
+    name: Text = Field(description="Full name (never in a file name or URL).")
+    gender: Literal["男", "女"] = Field(description="男 or 女.")
+    ethnicity: str | None = Field(None, description="民族, e.g. 汉族.")
+    birth_date: Date = Field(description="Date of birth.")
+    id_number: Annotated[str, Field(pattern=r"^\d{17}[\dXx]$")] | None = Field(
+        None, description="ID card number (optional; always shown masked)."
+    )
+    class_: Id = Field(alias="class", description="Class id from `classes.yml`.")
+    boarding: bool | None = Field(None, description="Boarder (住校生) or not.")
+    enrolled_on: Date | None = Field(
+        None, description="Date the student joined the school, if late."
+    )
+    categories: list[CategoryMembership] = Field(
+        min_length=1, description="Categories, each with since/until, kind and evidence."
+    )
+    mentors: list[MentorAssignment] = Field(
+        min_length=1, description="Mentor assignments over time (结对帮扶)."
+    )
+    guardians: list[Guardian] = Field(default_factory=list, description="Guardians (监护人).")
+    address: str | None = Field(None, description="Home address.")
+    household_registration: str | None = Field(None, description="户籍, e.g. 农村 / 城镇.")
+    income_sources: list[Text] = Field(default_factory=list, description="Family income sources.")
+    support_received: list[Text] = Field(
+        default_factory=list, description="Support received: 低保, 临时救助, 国家助学金 …"
+    )
+    guardianship: str | None = Field(
+        None, description="For left-behind children: who cares for the child day to day."
+    )
+    health: Literal["健康", "残疾", "患病"] | None = Field(None, description="健康, 残疾 or 患病.")
+    disability: Disability | None = Field(None, description="Kind and grade, where relevant.")
+    attendance_alerts: list[AttendanceAlert] = Field(
+        default_factory=list, description="Dropout watch (控辍保学): absences."
+    )
+    persuasion_records: list[PersuasionRecord] = Field(
+        default_factory=list, description="Dropout watch: persuasion visits (劝返)."
+    )
+    notes: str | None = Field(None, description="Anything else the mentor should know.")
+    status: Literal["active", "closed"] = Field("active", description="`active` or `closed`.")
+    closed_on: Date | None = Field(None, description="Date the case was closed (when closed).")
+    closed_reason: str | None = Field(None, description="Why the case was closed (when closed).")
+
+    @model_validator(mode="after")
+    def _closed_has_date(self) -> Profile:
+        if self.status == "closed" and (self.closed_on is None or not self.closed_reason):
+            raise ValueError("a closed case needs closed_on and closed_reason")
+        return self
+
+
+# --- students/<id>/plan.md --------------------------------------------------
+
+
+class Goals(Strict):
+    short_term: list[Text] = Field(default_factory=list, description="Goals for this term.")
+    long_term: list[Text] = Field(default_factory=list, description="Goals for the school years.")
+
+
+class Measure(Strict):
+    kind: Literal["学业", "心理", "生活", "资助"] = Field(description="学业, 心理, 生活 or 资助.")
+    content: Text = Field(description="What will be done.")
+    owner: Id = Field(description="Teacher id responsible.")
+    frequency: str | None = Field(None, description="How often, e.g. 每周一次.")
+
+
+class Plan(Strict):
+    term: Id = Field(description="Term id the plan is for.")
+    problems: list[Text] = Field(default_factory=list, description="Problems the plan addresses.")
+    goals: Goals = Field(default_factory=Goals, description="Short- and long-term goals.")
+    measures: list[Measure] = Field(
+        default_factory=list, description="Measures, each with an owner."
+    )
+    review_dates: list[Date] = Field(default_factory=list, description="Dates to review the plan.")
+
+
+# --- students/<id>/records/*.md ---------------------------------------------
+
+
+class RecordBase(Strict):
+    type: str = Field(description="Record type; also the end of the file name.")
+    date: Date = Field(
+        description="Date of the talk, visit, evaluation…; equals the file name's date."
+    )
+    by: Id = Field(description="Teacher id who wrote the record.")
+    with_: list[Text] = Field(
+        default_factory=list, alias="with", description="Others present (names or teacher ids)."
+    )
+    photos: list[Text] = Field(
+        default_factory=list, description="Photo paths relative to the student's folder."
+    )
+
+
+class Talk(RecordBase):
+    type: Literal["talk"] = Field(description="`talk` 谈话记录.")
+    mode: Mode = Field(description="`in_person` 面谈, `phone` or `video`.")
+    topic: Text = Field(description="Topic of the talk.")
+    mood: str | None = Field(None, description="The student's mood, in a few words.")
+    agreed_actions: list[Text] = Field(default_factory=list, description="What was agreed.")
+    follow_up_on: Date | None = Field(None, description="When to follow up.")
+
+
+class HomeVisit(RecordBase):
+    type: Literal["home_visit"] = Field(description="`home_visit` 家访记录.")
+    mode: Mode = Field(description="`in_person` 入户, `phone` 电话家访 or `video`.")
+    met: list[Text] = Field(min_length=1, description="Family members met or spoken to.")
+    family_situation: str | None = Field(
+        None, description="What was seen of the family's situation."
+    )
+    parent_feedback: str | None = Field(None, description="What the guardians said.")
+    next_visit_on: Date | None = Field(None, description="Planned next visit.")
+
+
+class Evaluation(RecordBase):
+    type: Literal["evaluation"] = Field(description="`evaluation` 学期评估.")
+    term: Id = Field(description="Term id evaluated.")
+    study: Text = Field(description="Study (学业).")
+    mental_health: Text = Field(description="Mental health (心理).")
+    behaviour: Text = Field(description="Behaviour (行为习惯).")
+    goals_met: Literal["达成", "部分达成", "未达成"] = Field(
+        description="达成, 部分达成 or 未达成."
+    )
+    continue_: bool = Field(alias="continue", description="Whether help continues next term.")
+    continue_reason: str | None = Field(None, description="Why help stops (required when false).")
+    reviewed_by: Id | None = Field(
+        None, description="Teacher id (head teacher or office) who reviewed."
+    )
+
+    @model_validator(mode="after")
+    def _reason_when_stopping(self) -> Evaluation:
+        if not self.continue_ and not self.continue_reason:
+            raise ValueError("continue: false needs a continue_reason")
+        return self
+
+
+class Activity(RecordBase):
+    type: Literal["activity"] = Field(description="`activity` 教育活动.")
+    theme: Text = Field(description="Theme of the activity.")
+    kind: Literal["励志教育", "情感教育", "心理健康教育", "感恩教育"] = Field(
+        description="励志教育, 情感教育, 心理健康教育 or 感恩教育."
+    )
+
+
+class Aid(RecordBase):
+    type: Literal["aid"] = Field(description="`aid` 资助发放.")
+    item: Text = Field(description="What was given, e.g. 国家助学金.")
+    amount: float | None = Field(None, ge=0, description="Amount in yuan (optional).")
+
+
+RECORD_TYPES: dict[str, type[RecordBase]] = {
+    "talk": Talk,
+    "home_visit": HomeVisit,
+    "evaluation": Evaluation,
+    "activity": Activity,
+    "aid": Aid,
+}
+Record = Talk | HomeVisit | Evaluation | Activity | Aid
+
+# Which fields hold teacher ids, per model: checked against teachers.yml.
+TEACHER_REFS: dict[type[BaseModel], tuple[str, ...]] = {
+    LeadershipRole: ("teacher",),
+    SchoolClass: ("head_teacher",),
+    CategoryMembership: ("verified_by",),
+    MentorAssignment: ("teacher",),
+    PersuasionRecord: ("by",),
+    Measure: ("owner",),
+    **{model: ("by",) for model in (Talk, HomeVisit, Activity, Aid)},
+    Evaluation: ("by", "reviewed_by"),
+}

@@ -1,0 +1,227 @@
+"""Validate stage: schema and reference checks, each problem located.
+
+``validate_doc`` turns pydantic's errors into :class:`Problem` lines at the
+exact ``line:col`` of the field; unknown fields become warnings with a
+did-you-mean and the document is validated again without them, so one typo
+in a field name does not hide the rest of the file. The reference checks
+(class, teacher, category, term, photo) need the school-level files, which the
+caller passes in as a :class:`Context`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .load import Loc, Located
+from .problems import Problem, Severity
+
+M = TypeVar("M", bound=BaseModel)
+
+RECORD_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-([a-z_]+)(?:-(\d+))?\.md$")
+
+
+class Sink:
+    """Collects problems for one file (path relative to the archive)."""
+
+    def __init__(self, path: str, problems: list[Problem]):
+        self.path = path
+        self.problems = problems
+
+    def add(self, severity: Severity, pos: tuple[int, int], message: str) -> None:
+        self.problems.append(Problem(self.path, pos[0], pos[1], severity, message))
+
+    def error(self, pos: tuple[int, int], message: str) -> None:
+        self.add("error", pos, message)
+
+    def warning(self, pos: tuple[int, int], message: str) -> None:
+        self.add("warning", pos, message)
+
+
+def loc_text(loc: Iterable[str | int]) -> str:
+    """('categories', 0, 'since') → 'categories[0].since'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The BaseModel inside Optional[...] / list[...] / dict[..., ...] / Annotated[...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names (as written in YAML) of the model found at ``loc``."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        match = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
+        if match is None:  # a dict key such as a category key
+            continue
+        current = _model_in(match.annotation)
+    if current is None:
+        return []
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _message(err: dict[str, Any]) -> str:
+    loc = loc_text(err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    kind = err["type"]
+    if kind == "missing":
+        return f"missing required field '{loc}'"
+    if kind in (
+        "string_type",
+        "bool_type",
+        "int_type",
+        "float_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "literal_error",
+        "string_pattern_mismatch",
+        "too_short",
+        "int_parsing",
+        "float_parsing",
+        "bool_parsing",
+        "greater_than_equal",
+        "string_too_short",
+        "string_too_long",
+    ):
+        got = err.get("input")
+        hint = ""
+        if kind == "string_type" and isinstance(got, int | float) and "phone" in loc:
+            hint = '; write phone numbers in quotes, e.g. "13800000000"'
+        shown = "nothing" if got is None else repr(got)
+        return f"{loc}: {msg.lower() if msg[:1].isupper() else msg}, got {shown}{hint}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _strip(data: Any, loc: Loc) -> None:
+    """Remove the value at ``loc`` from nested dicts/lists (in place)."""
+    for part in loc[:-1]:
+        data = data[part]
+    data.pop(loc[-1], None)
+
+
+def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
+    """Validate one document; report every problem; return the object if valid."""
+    for kloc, pos in doc.duplicates:
+        sink.error(pos, f"duplicate field '{loc_text(kloc)}' (the later value wins in YAML)")
+    if not isinstance(doc.data, dict):
+        sink.error(doc.origin, f"expected a mapping of fields, got {type(doc.data).__name__}")
+        return None
+    data = doc.data
+    for _attempt in range(2):
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+        extras = [e for e in errors if e["type"] == "extra_forbidden"]
+        for e in extras:
+            loc = tuple(e["loc"])
+            choices = _fields_at(model, loc[:-1])
+            where = f" in {loc_text(loc[:-1])}" if len(loc) > 1 else ""
+            sink.warning(
+                doc.key_at(loc),
+                f"unknown field '{loc[-1]}'{where}{did_you_mean(str(loc[-1]), choices)}",
+            )
+        others = [e for e in errors if e["type"] != "extra_forbidden"]
+        if others:
+            for e in others:
+                sink.error(doc.at(tuple(e["loc"])), _message(e))
+            return None
+        data = _copy(data)
+        for e in extras:
+            _strip(data, tuple(e["loc"]))
+    return None  # pragma: no cover - the second attempt has no unknown fields
+
+
+def _copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy(v) for v in data]
+    return data
+
+
+def list_doc(model: type[M], doc: Located, sink: Sink, what: str) -> list[tuple[M, Loc]]:
+    """Validate a top-level YAML list (teachers.yml, classes.yml) item by item."""
+    if not isinstance(doc.data, list):
+        sink.error(doc.origin, f"{what} must be a YAML list of entries ('- id: …')")
+        return []
+    out: list[tuple[M, Loc]] = []
+    for i, item in enumerate(doc.data):
+        sub = _sub_doc(doc, (i,), item)
+        obj = validate_doc(model, sub, sink)
+        if obj is not None:
+            out.append((obj, (i,)))
+    return out
+
+
+def _sub_doc(doc: Located, prefix: Loc, data: Any) -> Located:
+    """A view of one list item with locations relative to it."""
+    n = len(prefix)
+    values = {k[n:]: v for k, v in doc.values.items() if k[:n] == prefix}
+    keys = {k[n:]: v for k, v in doc.keys.items() if k[:n] == prefix}
+    dups = [(k[n:], p) for k, p in doc.duplicates if k[:n] == prefix]
+    return Located(data=data, values=values, keys=keys, duplicates=dups, origin=doc.at(prefix))
+
+
+# --- references --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a student's files may refer to, from the school-level files."""
+
+    teachers: frozenset[str]
+    classes: frozenset[str]
+    terms: frozenset[str]
+    categories: dict[str, tuple[str, ...]]  # key → allowed kinds
+    record_types: frozenset[str] = field(default_factory=frozenset)
+
+
+def check_ref(
+    sink: Sink, doc: Located, loc: Loc, value: str | None, known: Iterable[str], what: str
+) -> None:
+    """Report ``value`` at ``loc`` if it is not one of ``known``."""
+    known_set = known if isinstance(known, frozenset | set | dict) else set(known)
+    if value is not None and value not in known_set:
+        sink.error(
+            doc.at(loc),
+            f"{loc_text(loc)}: unknown {what} '{value}'{did_you_mean(value, known_set)}",
+        )
+
+
+def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: str) -> None:
+    """A photo must stay inside the student's folder and exist."""
+    target = (student_dir / photo).resolve()
+    if Path(photo).is_absolute() or not target.is_relative_to(student_dir.resolve()):
+        sink.error(
+            doc.at(loc), f"{loc_text(loc)}: photo path '{photo}' leaves the student's folder"
+        )
+    elif not target.is_file():
+        sink.error(doc.at(loc), f"{loc_text(loc)}: photo '{photo}' does not exist")
