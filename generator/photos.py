@@ -1,0 +1,55 @@
+"""Photos: resized, EXIF removed, named by content hash.
+
+Phone photos of a home carry its GPS position and the phone's make in EXIF;
+nothing of that may reach the site or a booklet. File names are hashes, so a
+teacher's file name (which may hold a name) never reaches a URL. Prepared
+photos are cached by content hash, so a rebuild does not re-encode them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+MAX_SIDE = 1600
+QUALITY = 82
+
+
+def photo_name(data: bytes) -> str:
+    """The published file name: a hash of the original bytes."""
+    return hashlib.sha256(data).hexdigest()[:20] + ".jpg"
+
+
+def prepare(data: bytes, max_side: int = MAX_SIDE) -> bytes:
+    """Return a JPEG of at most ``max_side`` pixels a side, with no metadata.
+
+    The EXIF orientation is applied first, so the picture stands the right
+    way up once the tag is gone.
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        img = img.convert("RGB")
+        img.thumbnail((max_side, max_side))
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=QUALITY, optimize=True)  # no exif= argument: none written
+        return out.getvalue()
+
+
+def prepared(path: Path, cache_dir: Path | None) -> tuple[str, bytes]:
+    """(published name, prepared bytes) for the photo at ``path``, cached."""
+    data = path.read_bytes()
+    name = photo_name(data)
+    cached = cache_dir / name if cache_dir else None
+    if cached is not None and cached.is_file():
+        return name, cached.read_bytes()
+    result = prepare(data)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(result)
+        tmp.replace(cached)
+    return name, result
