@@ -60,9 +60,7 @@ def main() -> None:
     default=None,
     help="Worker processes (default: number of cores).",
 )
-def check(
-    archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs: int | None
-) -> None:
+def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs: int | None) -> None:
     """Check an archive and report every problem, one line each.
 
     Example: yidang check archives --format github
@@ -92,9 +90,7 @@ def _print_problems(problems: list[Problem], fmt: str, root: Path, files: int) -
     else:
         for p in problems:
             click.echo(p.text())
-    click.echo(
-        f"{files} files checked: {errors} error(s), {warnings} warning(s)", err=fmt != "text"
-    )
+    click.echo(f"{files} files checked: {errors} error(s), {warnings} warning(s)", err=fmt != "text")
 
 
 def _github_prefix(root: Path) -> str:
@@ -104,3 +100,120 @@ def _github_prefix(root: Path) -> str:
     except ValueError:
         return ""
     return "" if rel == "." else rel.replace(os.sep, "/") + "/"
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    default="mkdocs.yml",
+    type=click.Path(dir_okay=False),
+    help="The MkDocs configuration (default: mkdocs.yml).",
+)
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Archive folder (default: the plugin's `archive` setting).",
+)
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to publish the site (default: mkdocs.yml's site_dir).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show MkDocs' progress messages.")
+def build(config_file: str, archive: str | None, site_dir: str | None, verbose: bool) -> None:
+    """Check the archive, build the site, and publish it in one step.
+
+    The new site replaces the old one only if the whole build succeeded.
+
+    Example: yidang build --site-dir /srv/yidang/site
+    """
+    from .build import build_site, quiet_mkdocs_logging
+
+    config = Path(config_file)
+    _precheck(config, archive)
+    quiet_mkdocs_logging(verbose)
+    try:
+        built = build_site(config, Path(site_dir) if site_dir else None, Path(archive) if archive else None)
+    except YidangError as exc:
+        _fail(str(exc))
+    click.echo(f"站点已生成 / site built: {built.site_dir} ({built.students} students, {built.pages} pages)")
+    click.secho(
+        "注意:站点尚未加密保护 / warning: this site is NOT protected yet; "
+        "keep it on a trusted intranet only.",
+        fg="red",
+        err=True,
+    )
+
+
+def _precheck(config: Path, archive: str | None) -> None:
+    """Run the checks first, so errors come out as `yidang check` lines, not a traceback."""
+    from .archive import read_archive
+    from .build import load_mkdocs_config
+
+    try:
+        cfg = load_mkdocs_config(config)
+        root = (
+            Path(archive)
+            if archive
+            else (Path(cfg.config_file_path).parent / cfg.plugins["yidang"].config["archive"])
+        )
+        result = read_archive(root, keep=False)
+    except YidangError as exc:
+        _fail(str(exc), 2 if "not found" in str(exc) else 1)
+    if not result.ok:
+        for p in result.problems:
+            if p.severity == "error":
+                click.echo(p.text(), err=True)
+        errors, _ = counts(result.problems)
+        _fail(f"{errors} error(s) in the archive; the previous site is unchanged")
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    default="mkdocs.yml",
+    type=click.Path(dir_okay=False),
+    help="The MkDocs configuration (default: mkdocs.yml).",
+)
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
+def serve(config_file: str, port: int) -> None:
+    """Preview the site on http://127.0.0.1:PORT/ while you edit the archive.
+
+    Every page carries a banner: this preview is not protected. It listens on
+    127.0.0.1 only, so other machines cannot reach it.
+
+    Example: yidang serve --port 8001
+    """
+    from mkdocs.commands.serve import serve as mkdocs_serve
+
+    from .build import quiet_mkdocs_logging
+
+    _precheck(Path(config_file), None)
+    quiet_mkdocs_logging(True)
+    click.secho("本地预览,未加密保护 / local preview, NOT protected", fg="red", err=True)
+    mkdocs_serve(config_file=config_file, dev_addr=f"127.0.0.1:{port}")
+
+
+@main.command()
+@click.option("--students", type=click.IntRange(1), required=True, help="Number of students.")
+@click.option("--records-per-student", type=click.IntRange(0), required=True, help="Records per student.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> None:
+    """Write a valid synthetic archive of the given size (for benchmarks and tests).
+
+    Refuses to write into a folder that is not empty, so it never overwrites an archive.
+
+    Example: yidang synth --students 1000 --records-per-student 150 /tmp/big
+    """
+    from .synth import synthesize
+
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        _fail(f"{out_dir} is not empty; synth writes only into a new or empty folder", 2)
+    synthesize(out, students, records_per_student, seed)
+    click.echo(f"wrote {students} students × {records_per_student} records to {out_dir}")

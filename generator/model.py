@@ -118,11 +118,7 @@ class Archive:
 
     def in_category(self, key: str) -> list[Student]:
         """Active students whose membership in ``key`` is current."""
-        return [
-            s
-            for s in self.current_students()
-            if any(c.key == key for c in s.categories_on(self.as_of))
-        ]
+        return [s for s in self.current_students() if any(c.key == key for c in s.categories_on(self.as_of))]
 
     def in_class(self, class_id: str) -> list[Student]:
         return [s for s in self.students.values() if s.profile.class_ == class_id]

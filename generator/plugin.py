@@ -45,6 +45,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def __init__(self) -> None:
         self.archive: Archive | None = None
         self.site: render.Site | None = None
+        self.serving = False
 
     # --- helpers --------------------------------------------------------------
 
@@ -64,6 +65,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             raise PluginError(f"yidang: as_of must be YYYY-MM-DD, got {self.config.as_of!r}") from None
 
     # --- hooks ----------------------------------------------------------------
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """``mkdocs serve`` is always a local, unprotected preview: say so on every page."""
+        self.serving = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = self._path(config, self.config.archive)
@@ -86,7 +91,9 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         config.nav = render.nav(labels)
         config.theme.dirs.insert(0, str(self.templates_dir / "overrides"))
         config.extra_css.append(CSS_URI)
-        config.extra["yidang_banner"] = labels["site"].get(self.config.banner, "")
+        config.extra["yidang_banner"] = labels["site"].get(
+            "unprotected_preview" if self.serving else self.config.banner, ""
+        )
         return config
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:

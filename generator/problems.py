@@ -30,9 +30,7 @@ class Problem:
     def github(self, prefix: str = "") -> str:
         """A GitHub workflow command, so the problem shows as an annotation."""
         message = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return (
-            f"::{self.severity} file={prefix}{self.path},line={self.line},col={self.col}::{message}"
-        )
+        return f"::{self.severity} file={prefix}{self.path},line={self.line},col={self.col}::{message}"
 
 
 class YidangError(Exception):

@@ -63,15 +63,11 @@ Period = Literal["week", "month", "term", "none"]
 
 
 class Rules(Strict):
-    talk: Period = Field(
-        "month", description="How often a talk (谈话) is due: week, month, term or none."
-    )
+    talk: Period = Field("month", description="How often a talk (谈话) is due: week, month, term or none.")
     home_visit: Period = Field(
         "month", description="How often a home visit, in person or by phone (家访), is due."
     )
-    evaluation: Period = Field(
-        "term", description="How often a semester evaluation (学期评估) is due."
-    )
+    evaluation: Period = Field("term", description="How often a semester evaluation (学期评估) is due.")
 
 
 class CategoryDef(Strict):
@@ -80,9 +76,7 @@ class CategoryDef(Strict):
         default_factory=list,
         description="Allowed sub-kinds (poverty: 建档立卡贫困家庭, 农村低保, 特困供养). Empty: none.",
     )
-    rules: Rules = Field(
-        default_factory=Rules, description="The four-ones rules for this category."
-    )
+    rules: Rules = Field(default_factory=Rules, description="The four-ones rules for this category.")
 
 
 class LeadershipRole(Strict):
@@ -137,19 +131,13 @@ class CategoryMembership(Strict):
     since: Date = Field(description="Date the student entered the category (registration).")
     until: Date | None = Field(None, description="Date it ended (optional; empty = current).")
     kind: str | None = Field(None, description="Sub-kind, one of the category's `kinds`.")
-    evidence: str | None = Field(
-        None, description="What the registration rests on, e.g. 低保证编号."
-    )
-    verified_by: Id | None = Field(
-        None, description="Teacher id who verified it on the home visit."
-    )
+    evidence: str | None = Field(None, description="What the registration rests on, e.g. 低保证编号.")
+    verified_by: Id | None = Field(None, description="Teacher id who verified it on the home visit.")
 
     @model_validator(mode="after")
     def _ordered(self) -> CategoryMembership:
         if self.until is not None and self.until < self.since:
-            raise ValueError(
-                f"category {self.key}: until ({self.until}) is before since ({self.since})"
-            )
+            raise ValueError(f"category {self.key}: until ({self.until}) is before since ({self.since})")
         return self
 
 
@@ -164,9 +152,7 @@ class MentorAssignment(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> MentorAssignment:
         if self.until is not None and self.until < self.since:
-            raise ValueError(
-                f"mentor {self.teacher}: until ({self.until}) is before since ({self.since})"
-            )
+            raise ValueError(f"mentor {self.teacher}: until ({self.until}) is before since ({self.since})")
         return self
 
 
@@ -175,9 +161,7 @@ class Guardian(Strict):
     name: Text = Field(description="Guardian's name.")
     phone: Phone | None = Field(None, description='Phone number, in quotes: `"13800000000"`.')
     work_place: str | None = Field(None, description="Where they work (for migrant parents: city).")
-    lives_with_student: bool = Field(
-        False, description="Whether the guardian lives with the student."
-    )
+    lives_with_student: bool = Field(False, description="Whether the guardian lives with the student.")
 
 
 class Disability(Strict):
@@ -208,9 +192,7 @@ class Profile(Strict):
     )
     class_: Id = Field(alias="class", description="Class id from `classes.yml`.")
     boarding: bool | None = Field(None, description="Boarder (住校生) or not.")
-    enrolled_on: Date | None = Field(
-        None, description="Date the student joined the school, if late."
-    )
+    enrolled_on: Date | None = Field(None, description="Date the student joined the school, if late.")
     categories: list[CategoryMembership] = Field(
         min_length=1, description="Categories, each with since/until, kind and evidence."
     )
@@ -266,9 +248,7 @@ class Plan(Strict):
     term: Id = Field(description="Term id the plan is for.")
     problems: list[Text] = Field(default_factory=list, description="Problems the plan addresses.")
     goals: Goals = Field(default_factory=Goals, description="Short- and long-term goals.")
-    measures: list[Measure] = Field(
-        default_factory=list, description="Measures, each with an owner."
-    )
+    measures: list[Measure] = Field(default_factory=list, description="Measures, each with an owner.")
     review_dates: list[Date] = Field(default_factory=list, description="Dates to review the plan.")
 
 
@@ -277,9 +257,7 @@ class Plan(Strict):
 
 class RecordBase(Strict):
     type: str = Field(description="Record type; also the end of the file name.")
-    date: Date = Field(
-        description="Date of the talk, visit, evaluation…; equals the file name's date."
-    )
+    date: Date = Field(description="Date of the talk, visit, evaluation…; equals the file name's date.")
     by: Id = Field(description="Teacher id who wrote the record.")
     with_: list[Text] = Field(
         default_factory=list, alias="with", description="Others present (names or teacher ids)."
@@ -302,9 +280,7 @@ class HomeVisit(RecordBase):
     type: Literal["home_visit"] = Field(description="`home_visit` 家访记录.")
     mode: Mode = Field(description="`in_person` 入户, `phone` 电话家访 or `video`.")
     met: list[Text] = Field(min_length=1, description="Family members met or spoken to.")
-    family_situation: str | None = Field(
-        None, description="What was seen of the family's situation."
-    )
+    family_situation: str | None = Field(None, description="What was seen of the family's situation.")
     parent_feedback: str | None = Field(None, description="What the guardians said.")
     next_visit_on: Date | None = Field(None, description="Planned next visit.")
 
@@ -315,14 +291,10 @@ class Evaluation(RecordBase):
     study: Text = Field(description="Study (学业).")
     mental_health: Text = Field(description="Mental health (心理).")
     behaviour: Text = Field(description="Behaviour (行为习惯).")
-    goals_met: Literal["达成", "部分达成", "未达成"] = Field(
-        description="达成, 部分达成 or 未达成."
-    )
+    goals_met: Literal["达成", "部分达成", "未达成"] = Field(description="达成, 部分达成 or 未达成.")
     continue_: bool = Field(alias="continue", description="Whether help continues next term.")
     continue_reason: str | None = Field(None, description="Why help stops (required when false).")
-    reviewed_by: Id | None = Field(
-        None, description="Teacher id (head teacher or office) who reviewed."
-    )
+    reviewed_by: Id | None = Field(None, description="Teacher id (head teacher or office) who reviewed.")
 
     @model_validator(mode="after")
     def _reason_when_stopping(self) -> Evaluation:

@@ -204,9 +204,7 @@ class Context:
     record_types: frozenset[str] = field(default_factory=frozenset)
 
 
-def check_ref(
-    sink: Sink, doc: Located, loc: Loc, value: str | None, known: Iterable[str], what: str
-) -> None:
+def check_ref(sink: Sink, doc: Located, loc: Loc, value: str | None, known: Iterable[str], what: str) -> None:
     """Report ``value`` at ``loc`` if it is not one of ``known``."""
     known_set = known if isinstance(known, frozenset | set | dict) else set(known)
     if value is not None and value not in known_set:
@@ -220,8 +218,6 @@ def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: st
     """A photo must stay inside the student's folder and exist."""
     target = (student_dir / photo).resolve()
     if Path(photo).is_absolute() or not target.is_relative_to(student_dir.resolve()):
-        sink.error(
-            doc.at(loc), f"{loc_text(loc)}: photo path '{photo}' leaves the student's folder"
-        )
+        sink.error(doc.at(loc), f"{loc_text(loc)}: photo path '{photo}' leaves the student's folder")
     elif not target.is_file():
         sink.error(doc.at(loc), f"{loc_text(loc)}: photo '{photo}' does not exist")

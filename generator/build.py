@@ -1,0 +1,86 @@
+"""Build and publish: run MkDocs into a temporary folder, then swap it in.
+
+A failed build (bad archive, template error) leaves the previous site exactly
+as it was: the new site is written next to it and renamed into place only
+when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config import load_config
+from mkdocs.exceptions import MkDocsException
+
+from .problems import YidangError
+
+PLUGIN = "yidang"
+
+
+@dataclass(frozen=True)
+class Built:
+    site_dir: Path
+    pages: int
+    students: int
+
+
+def load_mkdocs_config(config_file: Path, site_dir: Path | None = None, archive: Path | None = None):  # type: ignore[no-untyped-def]
+    """Load mkdocs.yml, optionally pointing the yidang plugin at another archive."""
+    if not config_file.is_file():
+        raise YidangError(f"config file not found: {config_file}")
+    try:
+        cfg = load_config(str(config_file), site_dir=str(site_dir) if site_dir else None)
+    except MkDocsException as exc:
+        raise YidangError(f"{config_file}: {exc}") from None
+    if PLUGIN not in cfg.plugins:
+        raise YidangError(f"{config_file} does not enable the '{PLUGIN}' plugin (plugins: - yidang)")
+    if archive is not None:
+        cfg.plugins[PLUGIN].config["archive"] = str(archive.resolve())
+    return cfg
+
+
+def build_site(config_file: Path, site_dir: Path | None = None, archive: Path | None = None) -> Built:
+    """Build the site and publish it atomically at ``site_dir``."""
+    probe = load_mkdocs_config(config_file, archive=archive)
+    final = Path(site_dir or probe.site_dir).resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive)
+    try:
+        mkdocs_build(cfg)
+    except (MkDocsException, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise YidangError(f"build failed, the previous site is unchanged: {exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap(tmp, final)
+    plugin = cfg.plugins[PLUGIN]
+    students = len(plugin.archive.students) if plugin.archive else 0
+    pages = sum(1 for _ in final.rglob("index.html"))
+    return Built(final, pages, students)
+
+
+def _swap(new: Path, final: Path) -> None:
+    """Put ``new`` at ``final``; the old site is removed only after the rename."""
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def quiet_mkdocs_logging(verbose: bool) -> None:
+    """MkDocs logs every page at INFO; show warnings unless asked for more."""
+    logger = logging.getLogger("mkdocs")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
