@@ -1,0 +1,108 @@
+"""The command-line contract: exit codes, the three output formats, --strict, help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+
+TALK = "students/S1/records/2026-03-05-talk.md"
+
+
+def _break(tiny: Path) -> None:
+    path = tiny / TALK
+    path.write_text(path.read_text(encoding="utf-8").replace("by: T2", "by: T9"), encoding="utf-8")
+
+
+def _warn(tiny: Path) -> None:
+    path = tiny / TALK
+    path.write_text(path.read_text(encoding="utf-8").replace("mode:", "moood: x\nmode:"),
+                    encoding="utf-8")
+
+
+def test_clean_archive_exits_0(tiny: Path, run) -> None:
+    result = run("check", tiny)
+    assert result.exit_code == 0
+    assert result.output == "6 files checked: 0 error(s), 0 warning(s)\n"
+
+
+def test_errors_exit_1(tiny: Path, run) -> None:
+    _break(tiny)
+    assert run("check", tiny).exit_code == 1
+
+
+def test_missing_archive_is_a_usage_error(tmp_path: Path, run) -> None:
+    result = run("check", tmp_path / "nope")
+    assert result.exit_code == 2
+    assert "archive folder not found" in result.output
+
+
+def test_folder_that_is_not_an_archive_is_a_usage_error(tmp_path: Path, run) -> None:
+    result = run("check", tmp_path)
+    assert result.exit_code == 2
+    assert "is not an archive" in result.output
+
+
+def test_unknown_option_is_a_usage_error(tiny: Path, run) -> None:
+    assert run("check", tiny, "--format", "xml").exit_code == 2
+
+
+def test_warnings_pass_unless_strict(tiny: Path, run) -> None:
+    _warn(tiny)
+    assert run("check", tiny).exit_code == 0
+    strict = run("check", tiny, "--strict")
+    assert strict.exit_code == 1
+    assert f"{TALK}:5:1: warning: unknown field 'moood'; did you mean 'mood'?" in strict.output
+
+
+def test_json_format(tiny: Path, run) -> None:
+    _break(tiny)
+    result = run("check", tiny, "--format", "json")
+    data = json.loads(result.output)
+    assert data["summary"] == {"errors": 1, "warnings": 0, "files": 6}
+    assert data["problems"] == [{
+        "path": TALK, "line": 4, "col": 5, "severity": "error",
+        "message": "by: unknown teacher 'T9'",
+    }]
+
+
+def test_github_format(tiny: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    _break(tiny)
+    monkeypatch.chdir(tiny.parent)  # paths are given from the repository root
+    result = run("check", "tiny", "--format", "github")
+    assert result.output.splitlines()[0] == (
+        f"::error file=tiny/{TALK},line=4,col=5::by: unknown teacher 'T9'")
+    assert result.exit_code == 1
+
+
+def test_as_of_makes_records_future(tiny: Path, run) -> None:
+    result = run("check", tiny, "--as-of", "2026-03-01")
+    assert f"{TALK}:3:7: warning: date 2026-03-05 is in the future" in result.output
+    assert result.exit_code == 0
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for name, command in main.commands.items():
+        assert command.help, f"{name} has no help"
+        assert "Example:" in command.help, f"{name} help has no example"
+
+
+def test_synth_refuses_a_non_empty_folder(tiny: Path, run) -> None:
+    result = run("synth", "--students", "1", "--records-per-student", "1", tiny)
+    assert result.exit_code == 2
+    assert (tiny / "school.yml").read_text(encoding="utf-8").startswith("name: 测试中学")
+
+
+def test_synth_then_check_round_trip(tmp_path: Path, run) -> None:
+    out = tmp_path / "synth"
+    assert run("synth", "--students", "30", "--records-per-student", "12", "--seed", "7",
+               out).exit_code == 0
+    records = list(out.glob("students/*/records/*.md"))
+    assert len(records) == 30 * 12
+    assert len({p.name.split("-")[3].removesuffix(".md") for p in records}) >= 4  # a mix of types
+    result = run("check", out)
+    assert result.output.endswith("0 error(s), 0 warning(s)\n")
+    assert result.exit_code == 0
