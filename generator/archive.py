@@ -127,7 +127,15 @@ def _check_school_refs(
         for i, item in enumerate(cdoc.data):
             if isinstance(item, dict) and item.get("id") in classes:
                 head = classes[item["id"]].head_teacher
-                check_ref(sink, cdoc, (i, "head_teacher"), head, teachers, "teacher")
+                check_ref(
+                    sink,
+                    cdoc,
+                    (i, "head_teacher"),
+                    head,
+                    teachers,
+                    "teacher",
+                    label=f"head_teacher of class {item['id']}",
+                )
 
 
 # --- one student -------------------------------------------------------------
@@ -346,6 +354,18 @@ def _read_students(
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         yield from pool.map(_read_one, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+
+
+def parse_as_of(value: object) -> dt.date | None:
+    """The plugin's ``as_of`` setting: a YYYY-MM-DD date, or None for today."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise YidangError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from None
 
 
 def read_archive(

@@ -11,10 +11,14 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .problems import Problem, YidangError, counts, to_json
+
+if TYPE_CHECKING:
+    from .archive import ReadResult
 
 DEFAULT_ARCHIVE = "archives"
 
@@ -148,19 +152,12 @@ def build(config_file: str, archive: str | None, site_dir: str | None, verbose: 
     )
 
 
-def _precheck(config: Path, archive: str | None) -> None:
-    """Run the checks first, so errors come out as `yidang check` lines, not a traceback."""
-    from .archive import read_archive
-    from .build import load_mkdocs_config
+def _precheck(config: Path, archive: Path | None) -> ReadResult:
+    """Read the archive first, so errors come out as `yidang check` lines, not a traceback."""
+    from .build import read_for_build
 
     try:
-        cfg = load_mkdocs_config(config)
-        root = (
-            Path(archive)
-            if archive
-            else (Path(cfg.config_file_path).parent / cfg.plugins["yidang"].config["archive"])
-        )
-        result = read_archive(root, keep=False)
+        result = read_for_build(config, archive)
     except YidangError as exc:
         _fail(str(exc), 2 if "not found" in str(exc) else 1)
     if not result.ok:
@@ -169,6 +166,7 @@ def _precheck(config: Path, archive: str | None) -> None:
                 click.echo(p.text(), err=True)
         errors, _ = counts(result.problems)
         _fail(f"{errors} error(s) in the archive; the previous site is unchanged")
+    return result
 
 
 @main.command()

@@ -20,7 +20,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 
 from . import photos, render
-from .archive import read_archive
+from .archive import ReadResult, parse_as_of, read_archive
 from .model import Archive
 from .problems import YidangError
 
@@ -46,6 +46,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.archive: Archive | None = None
         self.site: render.Site | None = None
         self.serving = False
+        self.preloaded: ReadResult | None = None  # set by `yidang build`, which already read it
 
     # --- helpers --------------------------------------------------------------
 
@@ -57,12 +58,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         return Path(self.config.templates) if self.config.templates else render.TEMPLATES_DIR
 
     def _as_of(self) -> dt.date | None:
-        if not self.config.as_of:
-            return None
         try:
-            return dt.date.fromisoformat(str(self.config.as_of))
-        except ValueError:
-            raise PluginError(f"yidang: as_of must be YYYY-MM-DD, got {self.config.as_of!r}") from None
+            return parse_as_of(self.config.as_of)
+        except YidangError as exc:
+            raise PluginError(f"yidang: {exc}") from None
 
     # --- hooks ----------------------------------------------------------------
 
@@ -73,7 +72,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = self._path(config, self.config.archive)
         try:
-            result = read_archive(root, as_of=self._as_of())
+            result = self.preloaded or read_archive(root, as_of=self._as_of())
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
         for p in result.problems:

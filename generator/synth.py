@@ -209,7 +209,8 @@ def _record(rng: random.Random, rtype: str, date: dt.date, by: str, term: str) -
     head = f"---\ntype: {rtype}\ndate: {date}\nby: {by}\n"
     body = f"{rng.choice(OPENINGS)}。{rng.choice(MIDDLES)}。{rng.choice(MIDDLES)}。{rng.choice(CLOSINGS)}。\n"
     if rtype == "talk":
-        head += f"mode: {rng.choice(('in_person', 'in_person', 'phone'))}\ntopic: {_q(rng.choice(MIDDLES)[:12])}\n"
+        mode = rng.choice(("in_person", "in_person", "phone"))
+        head += f"mode: {mode}\ntopic: {_q(rng.choice(MIDDLES)[:12])}\n"
     elif rtype == "home_visit":
         head += (
             f"mode: {rng.choice(('in_person', 'phone'))}\nmet: [母亲]\n"

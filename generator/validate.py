@@ -204,13 +204,21 @@ class Context:
     record_types: frozenset[str] = field(default_factory=frozenset)
 
 
-def check_ref(sink: Sink, doc: Located, loc: Loc, value: str | None, known: Iterable[str], what: str) -> None:
+def check_ref(
+    sink: Sink,
+    doc: Located,
+    loc: Loc,
+    value: str | None,
+    known: Iterable[str],
+    what: str,
+    label: str | None = None,
+) -> None:
     """Report ``value`` at ``loc`` if it is not one of ``known``."""
     known_set = known if isinstance(known, frozenset | set | dict) else set(known)
     if value is not None and value not in known_set:
         sink.error(
             doc.at(loc),
-            f"{loc_text(loc)}: unknown {what} '{value}'{did_you_mean(value, known_set)}",
+            f"{label or loc_text(loc)}: unknown {what} '{value}'{did_you_mean(value, known_set)}",
         )
 
 

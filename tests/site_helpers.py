@@ -27,8 +27,7 @@ def read_facts(root: Path) -> Facts:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
 
     profiles = {p.parent.name: load(p) for p in sorted(root.glob("students/*/profile.yml"))}
-    return Facts(load(root / "school.yml"), load(root / "teachers.yml"),
-                 load(root / "classes.yml"), profiles)
+    return Facts(load(root / "school.yml"), load(root / "teachers.yml"), load(root / "classes.yml"), profiles)
 
 
 def current(entry: dict, day: dt.date) -> bool:

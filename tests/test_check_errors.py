@@ -22,62 +22,173 @@ def _edit(root: Path, rel: str, old: str, new: str) -> None:
 
 
 CASES = [
-    ("unknown teacher in by", TALK, "by: T2", "by: T9",
-     [f"{TALK}:4:5: error: by: unknown teacher 'T9'"]),
-    ("yaml syntax", TALK, "topic: 开学适应", "topic: [开学适应",
-     [f"{TALK}:7:1: error: YAML syntax: did not find expected ',' or ']'"]),
-    ("missing required field", TALK, "topic: 开学适应\n", "",
-     [f"{TALK}:2:1: error: missing required field 'topic'"]),
-    ("wrong literal", TALK, "mode: in_person", "mode: visit",
-     [f"{TALK}:5:7: error: mode: input should be 'in_person', 'phone' or 'video', got 'visit'"]),
-    ("unknown field with did-you-mean", TALK, "topic: 开学适应", "topic: 开学适应\ntopik: 多余",
-     [f"{TALK}:7:1: warning: unknown field 'topik'; did you mean 'topic'?"]),
-    ("impossible date", TALK, "date: 2026-03-05", "date: 2026-02-30",
-     [f"{TALK}:3:7: error: date: impossible date 2026-02-30 (day is out of range for month)"]),
-    ("badly written date", TALK, "date: 2026-03-05", "date: 2026/3/5",
-     [f"{TALK}:3:7: error: date: expected a date written YYYY-MM-DD, got '2026/3/5'"]),
-    ("file name date differs", TALK, "date: 2026-03-05", "date: 2026-03-06",
-     [f"{TALK}:3:7: error: date 2026-03-06 differs from the file name's date 2026-03-05"]),
-    ("file name type differs", TALK, "type: talk\n", "type: home_visit\nmet: [母亲]\n",
-     [f"{TALK}:2:7: error: type 'home_visit' differs from the file name's type 'talk'",
-      f"{TALK}:7:1: warning: unknown field 'topic'"]),
-    ("unknown record type", TALK, "type: talk", "type: tlak",
-     [f"{TALK}:2:7: error: type: unknown record type 'tlak'; did you mean 'talk'? "
-      "(expected one of talk, home_visit, evaluation, activity, aid)"]),
-    ("duplicate field", TALK, "mode: in_person", "mode: in_person\nmode: phone",
-     [f"{TALK}:6:1: error: duplicate field 'mode' (the later value wins in YAML)"]),
-    ("no front matter", TALK, "---\ntype", "type",
-     [f"{TALK}:1:1: error: the file must start with a '---' line (front matter)"]),
-    ("unknown class", PROFILE, "class: C1", "class: C9",
-     [f"{PROFILE}:5:8: error: class: unknown class 'C9'"]),
-    ("unknown mentor", PROFILE, "teacher: T2", "teacher: T3",
-     [f"{PROFILE}:11:14: error: mentors[0].teacher: unknown teacher 'T3'"]),
-    ("unknown category key", PROFILE, "key: poverty", "key: povrety",
-     [f"{PROFILE}:7:10: error: categories[0].key: unknown category 'povrety'; did you mean 'poverty'?"]),
-    ("kind not of category", PROFILE, "kind: 农村低保", "kind: 城市低保",
-     [f"{PROFILE}:8:11: error: categories[0].kind: '城市低保' is not a kind of poverty "
-      "(expected one of 建档立卡贫困家庭, 农村低保, 特困供养)"]),
-    ("folder differs from id", PROFILE, "id: S1", "id: S7",
-     [f"{PROFILE}:1:5: error: id 'S7' differs from the folder name 'S1'"]),
-    ("phone as a number", PROFILE, 'phone: "13900000000"', "phone: 13900000000",
-     [f"{PROFILE}:16:12: error: guardians[0].phone: input should be a valid string, "
-      'got 13900000000; write phone numbers in quotes, e.g. "13800000000"']),
-    ("until before since", PROFILE, "    since: 2026-02-23\nguardians", "    since: 2026-02-23\n"
-     "    until: 2026-01-01\nguardians",
-     [f"{PROFILE}:11:5: error: mentors[0]: mentor T2: until (2026-01-01) is before since (2026-02-23)"]),
-    ("unknown head teacher", "classes.yml", "head_teacher: T2", "head_teacher: T5",
-     ["classes.yml:1:51: error: head_teacher of class C1: unknown teacher 'T5'"]),
-    ("unknown plan owner", "students/S1/plan.md", "owner: T2", "owner: T8",
-     ["students/S1/plan.md:6:38: error: measures[0].owner: unknown teacher 'T8'"]),
-    ("unknown term in plan", "students/S1/plan.md", "term: 2026-spring", "term: 2026-autumn",
-     ["students/S1/plan.md:2:7: error: term: unknown term '2026-autumn'"]),
+    ("unknown teacher in by", TALK, "by: T2", "by: T9", [f"{TALK}:4:5: error: by: unknown teacher 'T9'"]),
+    (
+        "yaml syntax",
+        TALK,
+        "topic: 开学适应",
+        "topic: [开学适应",
+        [f"{TALK}:7:1: error: YAML syntax: did not find expected ',' or ']'"],
+    ),
+    (
+        "missing required field",
+        TALK,
+        "topic: 开学适应\n",
+        "",
+        [f"{TALK}:2:1: error: missing required field 'topic'"],
+    ),
+    (
+        "wrong literal",
+        TALK,
+        "mode: in_person",
+        "mode: visit",
+        [f"{TALK}:5:7: error: mode: input should be 'in_person', 'phone' or 'video', got 'visit'"],
+    ),
+    (
+        "unknown field with did-you-mean",
+        TALK,
+        "topic: 开学适应",
+        "topic: 开学适应\ntopik: 多余",
+        [f"{TALK}:7:1: warning: unknown field 'topik'; did you mean 'topic'?"],
+    ),
+    (
+        "impossible date",
+        TALK,
+        "date: 2026-03-05",
+        "date: 2026-02-30",
+        [f"{TALK}:3:7: error: date: impossible date 2026-02-30 (day is out of range for month)"],
+    ),
+    (
+        "badly written date",
+        TALK,
+        "date: 2026-03-05",
+        "date: 2026/3/5",
+        [f"{TALK}:3:7: error: date: expected a date written YYYY-MM-DD, got '2026/3/5'"],
+    ),
+    (
+        "file name date differs",
+        TALK,
+        "date: 2026-03-05",
+        "date: 2026-03-06",
+        [f"{TALK}:3:7: error: date 2026-03-06 differs from the file name's date 2026-03-05"],
+    ),
+    (
+        "file name type differs",
+        TALK,
+        "type: talk\n",
+        "type: home_visit\nmet: [母亲]\n",
+        [
+            f"{TALK}:2:7: error: type 'home_visit' differs from the file name's type 'talk'",
+            f"{TALK}:7:1: warning: unknown field 'topic'",
+        ],
+    ),
+    (
+        "unknown record type",
+        TALK,
+        "type: talk",
+        "type: tlak",
+        [
+            f"{TALK}:2:7: error: type: unknown record type 'tlak'; did you mean 'talk'? "
+            "(expected one of talk, home_visit, evaluation, activity, aid)"
+        ],
+    ),
+    (
+        "duplicate field",
+        TALK,
+        "mode: in_person",
+        "mode: in_person\nmode: phone",
+        [f"{TALK}:6:1: error: duplicate field 'mode' (the later value wins in YAML)"],
+    ),
+    (
+        "no front matter",
+        TALK,
+        "---\ntype",
+        "type",
+        [f"{TALK}:1:1: error: the file must start with a '---' line (front matter)"],
+    ),
+    (
+        "unknown class",
+        PROFILE,
+        "class: C1",
+        "class: C9",
+        [f"{PROFILE}:5:8: error: class: unknown class 'C9'"],
+    ),
+    (
+        "unknown mentor",
+        PROFILE,
+        "teacher: T2",
+        "teacher: T3",
+        [f"{PROFILE}:11:14: error: mentors[0].teacher: unknown teacher 'T3'"],
+    ),
+    (
+        "unknown category key",
+        PROFILE,
+        "key: poverty",
+        "key: povrety",
+        [f"{PROFILE}:7:10: error: categories[0].key: unknown category 'povrety'; did you mean 'poverty'?"],
+    ),
+    (
+        "kind not of category",
+        PROFILE,
+        "kind: 农村低保",
+        "kind: 城市低保",
+        [
+            f"{PROFILE}:8:11: error: categories[0].kind: '城市低保' is not a kind of poverty "
+            "(expected one of 建档立卡贫困家庭, 农村低保, 特困供养)"
+        ],
+    ),
+    (
+        "folder differs from id",
+        PROFILE,
+        "id: S1",
+        "id: S7",
+        [f"{PROFILE}:1:5: error: id 'S7' differs from the folder name 'S1'"],
+    ),
+    (
+        "phone as a number",
+        PROFILE,
+        'phone: "13900000000"',
+        "phone: 13900000000",
+        [
+            f"{PROFILE}:16:12: error: guardians[0].phone: input should be a valid string, "
+            'got 13900000000; write phone numbers in quotes, e.g. "13800000000"'
+        ],
+    ),
+    (
+        "until before since",
+        PROFILE,
+        "    since: 2026-02-23\nguardians",
+        "    since: 2026-02-23\n    until: 2026-01-01\nguardians",
+        [f"{PROFILE}:11:5: error: mentors[0]: mentor T2: until (2026-01-01) is before since (2026-02-23)"],
+    ),
+    (
+        "unknown head teacher",
+        "classes.yml",
+        "head_teacher: T2",
+        "head_teacher: T5",
+        ["classes.yml:1:51: error: head_teacher of class C1: unknown teacher 'T5'"],
+    ),
+    (
+        "unknown plan owner",
+        "students/S1/plan.md",
+        "owner: T2",
+        "owner: T8",
+        ["students/S1/plan.md:6:38: error: measures[0].owner: unknown teacher 'T8'"],
+    ),
+    (
+        "unknown term in plan",
+        "students/S1/plan.md",
+        "term: 2026-spring",
+        "term: 2026-autumn",
+        ["students/S1/plan.md:2:7: error: term: unknown term '2026-autumn'"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rel", "old", "new", "expected"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_gives_exact_line(tiny: Path, run, rel: str, old: str, new: str,
-                                    expected: list[str]) -> None:
+@pytest.mark.parametrize(("rel", "old", "new", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_gives_exact_line(
+    tiny: Path, run, rel: str, old: str, new: str, expected: list[str]
+) -> None:
     _edit(tiny, rel, old, new)
     result = run("check", tiny)
     lines = result.output.splitlines()
@@ -98,13 +209,15 @@ def test_photo_outside_the_student_folder(tiny: Path, run) -> None:
     _edit(tiny, TALK, "topic: 开学适应", "topic: 开学适应\nphotos: [../elsewhere.jpg]")
     result = run("check", tiny)
     assert result.output.splitlines()[0] == (
-        f"{TALK}:7:10: error: photos[0]: photo path '../elsewhere.jpg' leaves the student's folder")
+        f"{TALK}:7:10: error: photos[0]: photo path '../elsewhere.jpg' leaves the student's folder"
+    )
 
 
 def test_missing_photo(tiny: Path, run) -> None:
     _edit(tiny, TALK, "topic: 开学适应", "topic: 开学适应\nphotos: [photos/none.jpg]")
     assert run("check", tiny).output.splitlines()[0] == (
-        f"{TALK}:7:10: error: photos[0]: photo 'photos/none.jpg' does not exist")
+        f"{TALK}:7:10: error: photos[0]: photo 'photos/none.jpg' does not exist"
+    )
 
 
 def test_photo_inside_the_folder_is_fine(tiny: Path, run) -> None:
@@ -116,10 +229,12 @@ def test_photo_inside_the_folder_is_fine(tiny: Path, run) -> None:
 def test_duplicate_student_id(tiny: Path, run) -> None:
     other = tiny / "students" / "S2"
     other.mkdir()
-    (other / "profile.yml").write_text(
-        (tiny / PROFILE).read_text(encoding="utf-8"), encoding="utf-8")
+    (other / "profile.yml").write_text((tiny / PROFILE).read_text(encoding="utf-8"), encoding="utf-8")
     lines = run("check", tiny).output.splitlines()
-    assert "students/S2/profile.yml:1:5: error: duplicate student id 'S1', also in students/S1/profile.yml" in lines
+    assert (
+        "students/S2/profile.yml:1:5: error: duplicate student id 'S1', also in students/S1/profile.yml"
+        in lines
+    )
     assert "students/S2/profile.yml:1:5: error: id 'S1' differs from the folder name 'S2'" in lines
 
 
@@ -127,13 +242,15 @@ def test_bad_record_file_name(tiny: Path, run) -> None:
     (tiny / TALK).rename(tiny / "students/S1/records/talk-march.md")
     assert run("check", tiny).output.splitlines()[0] == (
         "students/S1/records/talk-march.md:1:1: error: record file name must be "
-        "YYYY-MM-DD-<type>[-n].md, e.g. 2026-03-05-talk.md")
+        "YYYY-MM-DD-<type>[-n].md, e.g. 2026-03-05-talk.md"
+    )
 
 
 def test_missing_profile(tiny: Path, run) -> None:
     (tiny / PROFILE).unlink()
     assert "students/S1/profile.yml:1:1: error: missing profile.yml (the registration form)" in (
-        run("check", tiny).output.splitlines())
+        run("check", tiny).output.splitlines()
+    )
 
 
 def test_every_problem_in_one_run(tiny: Path, run) -> None:
@@ -149,4 +266,5 @@ def test_every_problem_in_one_run(tiny: Path, run) -> None:
 def test_not_utf8(tiny: Path, run) -> None:
     (tiny / TALK).write_bytes("---\ntype: talk\n---\n正文".encode("gb18030"))
     assert run("check", tiny).output.splitlines()[0] == (
-        f"{TALK}:1:1: error: file is not UTF-8 text (byte 19); save it as UTF-8")
+        f"{TALK}:1:1: error: file is not UTF-8 text (byte 19); save it as UTF-8"
+    )

@@ -19,8 +19,7 @@ def _break(tiny: Path) -> None:
 
 def _warn(tiny: Path) -> None:
     path = tiny / TALK
-    path.write_text(path.read_text(encoding="utf-8").replace("mode:", "moood: x\nmode:"),
-                    encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("mode:", "moood: x\nmode:"), encoding="utf-8")
 
 
 def test_clean_archive_exits_0(tiny: Path, run) -> None:
@@ -63,10 +62,15 @@ def test_json_format(tiny: Path, run) -> None:
     result = run("check", tiny, "--format", "json")
     data = json.loads(result.output)
     assert data["summary"] == {"errors": 1, "warnings": 0, "files": 6}
-    assert data["problems"] == [{
-        "path": TALK, "line": 4, "col": 5, "severity": "error",
-        "message": "by: unknown teacher 'T9'",
-    }]
+    assert data["problems"] == [
+        {
+            "path": TALK,
+            "line": 4,
+            "col": 5,
+            "severity": "error",
+            "message": "by: unknown teacher 'T9'",
+        }
+    ]
 
 
 def test_github_format(tiny: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,7 +78,8 @@ def test_github_format(tiny: Path, run, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.chdir(tiny.parent)  # paths are given from the repository root
     result = run("check", "tiny", "--format", "github")
     assert result.output.splitlines()[0] == (
-        f"::error file=tiny/{TALK},line=4,col=5::by: unknown teacher 'T9'")
+        f"::error file=tiny/{TALK},line=4,col=5::by: unknown teacher 'T9'"
+    )
     assert result.exit_code == 1
 
 
@@ -98,8 +103,7 @@ def test_synth_refuses_a_non_empty_folder(tiny: Path, run) -> None:
 
 def test_synth_then_check_round_trip(tmp_path: Path, run) -> None:
     out = tmp_path / "synth"
-    assert run("synth", "--students", "30", "--records-per-student", "12", "--seed", "7",
-               out).exit_code == 0
+    assert run("synth", "--students", "30", "--records-per-student", "12", "--seed", "7", out).exit_code == 0
     records = list(out.glob("students/*/records/*.md"))
     assert len(records) == 30 * 12
     assert len({p.name.split("-")[3].removesuffix(".md") for p in records}) >= 4  # a mix of types

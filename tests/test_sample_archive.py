@@ -22,8 +22,7 @@ def _texts() -> dict[Path, str]:
 
 
 def _bodies() -> dict[Path, str]:
-    return {p: t.split("\n---", 1)[1].split("\n", 1)[1] for p, t in _texts().items()
-            if p.suffix == ".md"}
+    return {p: t.split("\n---", 1)[1].split("\n", 1)[1] for p, t in _texts().items() if p.suffix == ".md"}
 
 
 def test_check_is_clean(run) -> None:

@@ -42,8 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("sample-site")
     config = write_config(work, SAMPLE)
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
-                                       str(work / "site")])
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
     assert result.exit_code == 0, result.output
     return work / "site"
 
@@ -68,24 +67,28 @@ def test_category_pages_list_exactly_the_current_members(site: Path, facts: Fact
 
 def test_teacher_pages_list_current_mentees_and_own_class(site: Path, facts: Facts) -> None:
     for t in facts.teachers:
-        mentees = {sid for sid, p in facts.profiles.items()
-                   if active(p) and any(m["teacher"] == t["id"] and current(m, DAY)
-                                        for m in p["mentors"])}
+        mentees = {
+            sid
+            for sid, p in facts.profiles.items()
+            if active(p) and any(m["teacher"] == t["id"] and current(m, DAY) for m in p["mentors"])
+        }
         page = soup(site, f"teachers/{t['id']}")
         assert set(listed(page, "mentees")) == mentees, t["id"]
         for c in facts.classes:
             if c["head_teacher"] == t["id"]:
-                own = {sid for sid, p in facts.profiles.items()
-                       if p["class"] == c["id"] and active(p)}
+                own = {sid for sid, p in facts.profiles.items() if p["class"] == c["id"] and active(p)}
                 assert set(listed(page, f"head-{c['id']}")) == own
 
 
 def test_class_pages_list_students_by_pinyin(site: Path, facts: Facts) -> None:
     for c in facts.classes:
         members = [(p["name"], sid) for sid, p in facts.profiles.items() if p["class"] == c["id"]]
-        open_ = [sid for name, sid in sorted((m for m in members
-                                              if active(facts.profiles[m[1]])),
-                                             key=lambda m: _pinyin(m[0]))]
+        open_ = [
+            sid
+            for name, sid in sorted(
+                (m for m in members if active(facts.profiles[m[1]])), key=lambda m: _pinyin(m[0])
+            )
+        ]
         closed = {sid for _, sid in members if not active(facts.profiles[sid])}
         page = soup(site, f"classes/{c['id']}")
         assert listed(page, "class") == open_, c["id"]
@@ -98,17 +101,22 @@ def test_dashboard_counts_by_category_and_grade(site: Path, facts: Facts) -> Non
     for key in facts.school["categories"]:
         row = page.find("tr", attrs={"data-category": key})
         for cell in row.find_all("td", attrs={"data-grade": True}):
-            expected = sum(1 for p in facts.profiles.values()
-                           if active(p) and grade_of[p["class"]] == cell["data-grade"]
-                           and any(c["key"] == key and current(c, DAY) for c in p["categories"]))
+            expected = sum(
+                1
+                for p in facts.profiles.values()
+                if active(p)
+                and grade_of[p["class"]] == cell["data-grade"]
+                and any(c["key"] == key and current(c, DAY) for c in p["categories"])
+            )
             assert int(cell.text) == expected, (key, cell["data-grade"])
 
 
 def test_dashboard_lists_students_quiet_for_30_days(site: Path, facts: Facts) -> None:
     quiet = set()
     for sid, p in facts.profiles.items():
-        dates = [dt.date.fromisoformat(f.name[:10])
-                 for f in (SAMPLE / "students" / sid / "records").glob("*.md")]
+        dates = [
+            dt.date.fromisoformat(f.name[:10]) for f in (SAMPLE / "students" / sid / "records").glob("*.md")
+        ]
         if active(p) and (not dates or max(dates) < DAY - dt.timedelta(days=30)):
             quiet.add(sid)
     assert set(listed(soup(site, "dashboard"), "quiet")) == quiet
@@ -210,8 +218,9 @@ def test_failed_build_leaves_previous_site(tiny: Path, tmp_path: Path, run) -> N
     assert result.exit_code == 0
     before = (site / "students/S1/index.html").read_bytes()
     profile = tiny / "students/S1/profile.yml"
-    profile.write_text(profile.read_text(encoding="utf-8").replace("class: C1", "class: C9"),
-                       encoding="utf-8")
+    profile.write_text(
+        profile.read_text(encoding="utf-8").replace("class: C1", "class: C9"), encoding="utf-8"
+    )
     result, site = _build_tiny(tiny, tmp_path, run)
     assert result.exit_code == 1
     assert "students/S1/profile.yml:5:8: error: class: unknown class 'C9'" in result.output
@@ -222,8 +231,11 @@ def test_failed_build_leaves_previous_site(tiny: Path, tmp_path: Path, run) -> N
 def test_plain_mkdocs_build_works(tiny: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, tiny)
     mkdocs = Path(sys.executable).parent / "mkdocs"
-    proc = subprocess.run([str(mkdocs), "build", "-q", "-f", str(config), "-d",
-                           str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(mkdocs), "build", "-q", "-f", str(config), "-d", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "测试学生" in (tmp_path / "out/students/S1/index.html").read_text(encoding="utf-8")
 
@@ -233,8 +245,11 @@ def test_mkdocs_build_fails_cleanly_on_a_bad_archive(tiny: Path, tmp_path: Path)
     talk.write_text(talk.read_text(encoding="utf-8").replace("by: T2", "by: T9"), encoding="utf-8")
     config = write_config(tmp_path, tiny)
     mkdocs = Path(sys.executable).parent / "mkdocs"
-    proc = subprocess.run([str(mkdocs), "build", "-q", "-f", str(config), "-d",
-                           str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(mkdocs), "build", "-q", "-f", str(config), "-d", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "students/S1/records/2026-03-05-talk.md:4:5: error: by: unknown teacher 'T9'" in proc.stderr
     assert "Traceback" not in proc.stderr

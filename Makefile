@@ -1,0 +1,67 @@
+# yidang: the two commands of the README.
+#   make demo   installs what the main job needs, builds the sample site
+#   make test   installs what the tests need, runs lint and the whole suite
+# Both work on a fresh Debian machine as root (or with sudo).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: CJK fonts and HarfBuzz's subsetter for the booklets (WeasyPrint
+# needs Pango); git for provenance. Tests add Chromium and poppler's pdftotext.
+APT_DEMO := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 git
+APT_TEST := $(APT_DEMO) chromium poppler-utils
+
+.PHONY: demo test lint bench clean apt-demo apt-test
+
+demo: apt-demo $(VENV)/.demo
+	$(BIN)/yidang check archives
+	$(BIN)/yidang build
+	@echo
+	@echo "示例站点已生成 / the sample site is in ./site"
+	@echo "查看 / to open it:  $(BIN)/yidang serve   then browse http://127.0.0.1:8000/"
+	@echo "(The site is not protected yet: keep it on this machine.)"
+
+test: apt-test $(VENV)/.test
+	$(BIN)/ruff check generator tests bench scripts
+	$(BIN)/pytest
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check generator tests bench scripts
+
+bench: $(VENV)/.demo
+	$(BIN)/python bench/run.py --students 1000 --records-per-student 150
+
+# Install only the Debian packages that are missing (apt-get update once, if needed).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+apt-demo:
+	$(call apt_install,$(APT_DEMO))
+
+apt-test:
+	$(call apt_install,$(APT_TEST))
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(call apt_install,python3-venv); }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.demo: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.demo
+
+clean:
+	rm -rf site .cache .pytest_cache .ruff_cache

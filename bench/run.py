@@ -1,0 +1,187 @@
+"""yidang's benchmark: times and peak memory of each command on a synthetic archive.
+
+    .venv/bin/python bench/run.py --students 1000 --records-per-student 150
+
+Prints a table: `check`, the site build (`yidang build`), and a plain
+`mkdocs build` of the same pages with the same theme and no yidang plugin
+(the pages are written out as Markdown first, untimed), with the ratio of the
+two builds, each command's peak memory (resident set of the whole process
+tree, sampled every 20 ms) and the size of what it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    peak_mib: float
+    out_mb: float | None = None
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
+    """Run ``cmd``; fail loudly if it fails; return its wall time and peak memory."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = proc.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        sys.exit(f"{name} failed ({proc.returncode}):\n{output[-3000:]}")
+    return Run(name, seconds, peak / 1024, _size_mb(out) if out else None)
+
+
+def _size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def _yidang_config(work: Path, archive: Path) -> Path:
+    cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    cfg["docs_dir"] = str(REPO / cfg["docs_dir"])
+    cfg["plugins"] = [{"yidang": {"archive": str(archive)}}]
+    path = work / "mkdocs.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _plain_project(work: Path, archive: Path) -> Path:
+    """The same pages as Markdown files, and a mkdocs.yml without the plugin."""
+    sys.path.insert(0, str(REPO))
+    from generator import render
+    from generator.archive import read_archive
+
+    result = read_archive(archive)
+    assert result.archive is not None, "the synthetic archive must be valid"
+    labels = render.load_labels(render.TEMPLATES_DIR, "zh")
+    site = render.Site(result.archive, labels)
+    docs = work / "plain-docs"
+    for uri, content in render.pages(site):
+        target = docs / uri
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    (docs / "assets").mkdir(exist_ok=True)
+    shutil.copy(render.TEMPLATES_DIR / "static" / "yidang.css", docs / "assets" / "yidang.css")
+    cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    cfg.update(docs_dir=str(docs), plugins=[], nav=render.nav(labels), extra_css=["assets/yidang.css"])
+    cfg["theme"]["custom_dir"] = str(render.TEMPLATES_DIR / "overrides")
+    path = work / "plain.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--records-per-student", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="yidang-bench-"))
+    archive = work / "archive"
+    yidang = str(BIN / "yidang")
+    runs = [
+        measure(
+            "synth",
+            [
+                yidang,
+                "synth",
+                "--students",
+                str(args.students),
+                "--records-per-student",
+                str(args.records_per_student),
+                "--seed",
+                str(args.seed),
+                str(archive),
+            ],
+            archive,
+        )
+    ]
+    runs.append(measure("yidang check", [yidang, "check", str(archive)]))
+    config = _yidang_config(work, archive)
+    site = work / "site"
+    runs.append(
+        measure("yidang build", [yidang, "build", "--config", str(config), "--site-dir", str(site)], site)
+    )
+    plain = _plain_project(work, archive)
+    plain_site = work / "plain-site"
+    runs.append(
+        measure(
+            "plain mkdocs build",
+            [str(BIN / "mkdocs"), "build", "-q", "-f", str(plain), "-d", str(plain_site)],
+            plain_site,
+        )
+    )
+    _print(args, runs)
+    if args.keep:
+        print(f"\nwork folder kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _print(args: argparse.Namespace, runs: list[Run]) -> None:
+    print(
+        f"\n{args.students} students × {args.records_per_student} records, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}\n"
+    )
+    print("| step | seconds | peak memory (MiB) | output (MB) |")
+    print("|---|---:|---:|---:|")
+    for r in runs:
+        out = f"{r.out_mb:.1f}" if r.out_mb is not None else ""
+        print(f"| {r.name} | {r.seconds:.2f} | {r.peak_mib:.0f} | {out} |")
+    build = next(r for r in runs if r.name == "yidang build")
+    plain = next(r for r in runs if r.name == "plain mkdocs build")
+    print(
+        f"\nyidang build / plain mkdocs build: {build.seconds / plain.seconds:.2f}× time, "
+        f"{(build.out_mb or 0) / (plain.out_mb or 1):.2f}× size"
+    )
+
+
+if __name__ == "__main__":
+    main()
