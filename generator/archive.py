@@ -248,6 +248,9 @@ def _parse_md(root: Path, rel: str, sink: Sink) -> tuple[Located, str] | None:
     except FrontMatterMissing as exc:
         sink.error((1, 1), str(exc))
         return None
+    except OSError as exc:
+        sink.error((1, 1), f"cannot read: {exc.strerror}")
+        return None
     return md.meta, md.body
 
 

@@ -161,20 +161,35 @@ def _scalar(loader: Any, node: yaml.ScalarNode) -> Any:
     return construct(_plain, node)
 
 
-def _build(node: yaml.Node, loc: Loc, doc: Located, line0: int) -> Any:
-    """Plain Python values from the node tree; duplicate keys are noted."""
+class AliasUsed(Exception):
+    """A YAML alias (``*name``) re-used a node; the archive format has no use for them."""
+
+    def __init__(self, node: yaml.Node):
+        super().__init__("anchors and aliases (& and *) are not allowed in the archive")
+        self.node = node
+
+
+def _build(node: yaml.Node, loc: Loc, doc: Located, line0: int, seen: set[int]) -> Any:
+    """Plain Python values from the node tree; duplicate keys are noted.
+
+    A node met twice comes from an alias: refused, because aliases can nest
+    into themselves or expand a few lines into gigabytes ("billion laughs").
+    """
     kind = type(node)
     if kind is _SCALAR:
         return node.value if node.tag == _STR_TAG else _scalar(None, node)
+    if id(node) in seen:
+        raise AliasUsed(node)
+    seen.add(id(node))
     if kind is yaml.MappingNode:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value if key_node.tag == _STR_TAG else _key(None, key_node)
             if key in result:
                 doc.duplicates.append(((*loc, key), _pos(key_node, line0)))
-            result[key] = _build(value_node, (*loc, key), doc, line0)
+            result[key] = _build(value_node, (*loc, key), doc, line0, seen)
         return result
-    return [_build(item, (*loc, i), doc, line0) for i, item in enumerate(node.value)]
+    return [_build(item, (*loc, i), doc, line0, seen) for i, item in enumerate(node.value)]
 
 
 def parse_yaml(text: str, line0: int = 0) -> Located:
@@ -187,8 +202,11 @@ def parse_yaml(text: str, line0: int = 0) -> Located:
         node = loader.get_single_node()
         doc = Located(data=None, node=node, line0=line0, origin=(line0 + 1, 1))
         if node is not None:
-            doc.data = _build(node, (), doc, line0)
+            doc.data = _build(node, (), doc, line0, set())
         return doc
+    except AliasUsed as exc:
+        line, col = _pos(exc.node, line0)
+        raise YamlSyntaxError(f"YAML syntax: {exc}", line, col) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 1 + line0) if mark else line0 + 1

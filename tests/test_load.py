@@ -58,3 +58,11 @@ def test_front_matter_must_be_fenced(text: str) -> None:
 def test_windows_line_endings_and_bom() -> None:
     meta, body, line = split_front_matter("\ufeff---\r\na: 1\r\n---\r\n正文")
     assert (meta, body, line) == ("a: 1\r\n", "正文", 4)
+
+
+def test_aliases_are_refused_not_expanded() -> None:
+    with pytest.raises(YamlSyntaxError, match="aliases") as info:
+        parse_yaml("a: &x [1, 2]\nb: *x\n")
+    assert (info.value.line, info.value.col) == (1, 4)  # the anchored value
+    with pytest.raises(YamlSyntaxError, match="aliases"):
+        parse_yaml("a: &x [*x]\n")
