@@ -4,7 +4,7 @@
 
 Prints a table: `check`, the site build (`yidang build`), and a plain
 `mkdocs build` of the same pages with the same theme and no yidang plugin
-(the pages are written out as Markdown first, untimed), with the ratio of the
+(the rendered pages are written out as Markdown files first, untimed), with the ratio of the
 two builds, each command's peak memory (resident set of the whole process
 tree, sampled every 20 ms) and the size of what it wrote.
 """
@@ -94,18 +94,28 @@ def _yidang_config(work: Path, archive: Path) -> Path:
 def _plain_project(work: Path, archive: Path) -> Path:
     """The same pages as Markdown files, and a mkdocs.yml without the plugin."""
     sys.path.insert(0, str(REPO))
+    from functools import partial
+
     from generator import render
     from generator.archive import read_archive
+    from generator.pages import StudentPages
 
-    result = read_archive(archive)
-    assert result.archive is not None, "the synthetic archive must be valid"
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
+    maker = partial(StudentPages, root=archive, labels=labels, templates_dir=render.TEMPLATES_DIR,
+                    dir_urls=True, photo_cache=work / "photo-cache")  # fmt: skip
+    result = read_archive(archive, hook_factory=maker)
+    assert result.archive is not None, "the synthetic archive must be valid"
     site = render.Site(result.archive, labels)
+    env = render.make_env(render.TEMPLATES_DIR, site)
+    pages = [(spec, render.render_page(site, env, spec)) for spec in render.index_specs(site)]
+    pages += [(render.student_spec(s), result.outputs[s.id].page)
+              for s in result.archive.students.values()]  # fmt: skip
     docs = work / "plain-docs"
-    for uri, content in render.pages(site):
-        target = docs / uri
+    for spec, page in pages:
+        target = docs / spec.uri
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
+        # The same title and body, as a Markdown page (raw HTML is Markdown).
+        target.write_text(render.stub(spec) + "\n" + page.html + "\n", encoding="utf-8")
     (docs / "assets").mkdir(exist_ok=True)
     shutil.copy(render.TEMPLATES_DIR / "static" / "yidang.css", docs / "assets" / "yidang.css")
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))

@@ -9,11 +9,13 @@ problems, so ``check`` never holds the whole archive in memory.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .load import (
     FrontMatterMissing,
@@ -23,7 +25,7 @@ from .load import (
     parse_yaml,
     read_text,
 )
-from .model import Archive, PlanEntry, RecordEntry, Student
+from .model import Archive, PlanEntry, RecordEntry, Student, StudentSummary
 from .problems import Problem, YidangError
 from .schema import RECORD_TYPES, Evaluation, Plan, Profile, School, SchoolClass, Teacher
 from .validate import (
@@ -48,6 +50,7 @@ class ReadResult:
     archive: Archive | None
     problems: list[Problem]
     files: int
+    outputs: dict[str, Any] = field(default_factory=dict)  # student id → what the hook made
 
     @property
     def ok(self) -> bool:
@@ -149,6 +152,8 @@ class StudentResult:
     id_pos: tuple[int, int]
     problems: list[Problem]
     files: int
+    summary: StudentSummary | None = None
+    output: Any = None
 
 
 def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bool = True) -> StudentResult:
@@ -195,7 +200,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
     result.files = files
     if keep and profile is not None:
         records.sort(key=lambda r: (r.meta.date, r.file_name))
-        result.student = Student(profile, plan, tuple(records), rel)
+        result.student = Student(profile=profile, folder=rel, plan=plan, records=tuple(records))
     return result
 
 
@@ -344,8 +349,20 @@ def _context(sf: SchoolFiles) -> Context:
     )
 
 
+# What to do with each valid student, in the process that read it (a page, a
+# booklet). Set before the worker processes fork, so it is inherited, not pickled.
+StudentHook = Callable[[Student], Any]
+_hook: StudentHook | None = None
+
+
 def _read_one(args: tuple[Path, str, Context, dt.date, bool]) -> StudentResult:
-    return read_student(*args)
+    """Read one student; hand the full file to the hook; send back only a summary."""
+    res = read_student(*args)
+    if res.student is not None:
+        res.summary = res.student.summary()
+        res.output = _hook(res.student) if _hook is not None else None
+        res.student = None  # the full file never crosses back to the main process
+    return res
 
 
 def _read_students(
@@ -355,7 +372,7 @@ def _read_students(
     if jobs <= 1 or len(folders) < PARALLEL_FROM:
         yield from map(_read_one, tasks)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         yield from pool.map(_read_one, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
 
 
@@ -372,12 +389,22 @@ def parse_as_of(value: object) -> dt.date | None:
 
 
 def read_archive(
-    root: Path, as_of: dt.date | None = None, keep: bool = True, jobs: int | None = None
+    root: Path,
+    as_of: dt.date | None = None,
+    keep: bool = True,
+    jobs: int | None = None,
+    hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None = None,
 ) -> ReadResult:
     """Read and validate the archive at ``root``; every problem is returned.
 
+    ``keep=False`` returns problems only (``check``). Otherwise the archive
+    holds a summary of each student, and ``hook_factory`` — given the school
+    files — may return a function that each worker applies to every valid
+    student's full file (to render its page); its results are in ``outputs``.
+
     Raises :class:`YidangError` only when ``root`` is not an archive at all.
     """
+    global _hook
     if not root.is_dir():
         raise YidangError(f"archive folder not found: {root}")
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
@@ -386,13 +413,19 @@ def read_archive(
     problems: list[Problem] = []
     sf = _read_school(root, problems)
     ctx = _context(sf)
+    _hook = hook_factory(sf, as_of) if (hook_factory and keep and sf.school) else None
     folders = _student_folders(root)
     if not folders:
         Sink("students", problems).warning((1, 1), "the archive has no student folders yet")
-    students: dict[str, Student] = {}
+    students: dict[str, StudentSummary] = {}
+    outputs: dict[str, Any] = {}
     seen: dict[str, str] = {}
     files = len(SCHOOL_FILES)
-    for res in _read_students(root, folders, ctx, as_of, keep, jobs or os.cpu_count() or 1):
+    try:
+        results = list(_read_students(root, folders, ctx, as_of, keep, jobs or os.cpu_count() or 1))
+    finally:
+        _hook = None
+    for res in results:
         problems.extend(res.problems)
         files += res.files
         if res.profile_id is not None:
@@ -403,10 +436,11 @@ def read_archive(
                 )
             else:
                 seen[res.profile_id] = res.folder
-        if res.student is not None and res.student.id not in students:
-            students[res.student.id] = res.student
+        if res.summary is not None and res.summary.id not in students:
+            students[res.summary.id] = res.summary
+            outputs[res.summary.id] = res.output
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
     archive = None
     if keep and sf.school is not None and not any(p.severity == "error" for p in problems):
         archive = Archive(sf.school, sf.teachers, sf.classes, students, as_of)
-    return ReadResult(archive, problems, files)
+    return ReadResult(archive, problems, files, outputs if archive else {})

@@ -19,7 +19,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import MkDocsException
 
 from .archive import ReadResult, parse_as_of, read_archive
-from .problems import YidangError
+from .problems import ArchiveInvalid, YidangError
 
 PLUGIN = "yidang"
 
@@ -56,21 +56,17 @@ def plugin_as_of(cfg) -> dt.date | None:  # type: ignore[no-untyped-def]
 
 
 def read_for_build(config_file: Path, archive: Path | None = None) -> ReadResult:
-    """Read the archive exactly as the plugin would (same folder, same as_of)."""
+    """Check the archive the plugin would read (same folder, same as_of), problems only."""
     cfg = load_mkdocs_config(config_file, archive=archive)
-    return read_archive(archive_root(cfg), as_of=plugin_as_of(cfg))
+    return read_archive(archive_root(cfg), as_of=plugin_as_of(cfg), keep=False)
 
 
-def build_site(
-    config_file: Path,
-    site_dir: Path | None = None,
-    archive: Path | None = None,
-    preloaded: ReadResult | None = None,
-) -> Built:
+def build_site(config_file: Path, site_dir: Path | None = None, archive: Path | None = None) -> Built:
     """Build the site and publish it atomically at ``site_dir``.
 
-    ``preloaded`` is the archive already read (and checked) by the caller, so
-    a build reads the 150,000 files of a large archive once, not twice.
+    Raises :class:`ArchiveInvalid` with every problem when the archive has
+    errors, :class:`YidangError` for any other failure; either way the
+    previous site is left as it was.
     """
     probe = load_mkdocs_config(config_file, archive=archive)
     final = Path(site_dir or probe.site_dir).resolve()
@@ -78,17 +74,18 @@ def build_site(
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive)
-    cfg.plugins[PLUGIN].preloaded = preloaded
+    plugin = cfg.plugins[PLUGIN]
     try:
         mkdocs_build(cfg)
     except (MkDocsException, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if any(p.severity == "error" for p in plugin.problems):
+            raise ArchiveInvalid(plugin.problems) from None
         raise YidangError(f"build failed, the previous site is unchanged: {exc}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _swap(tmp, final)
-    plugin = cfg.plugins[PLUGIN]
     students = len(plugin.archive.students) if plugin.archive else 0
     pages = sum(1 for _ in final.rglob("index.html"))
     return Built(final, pages, students)

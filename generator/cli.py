@@ -161,12 +161,15 @@ def _precheck(config: Path, archive: Path | None) -> ReadResult:
     except YidangError as exc:
         _fail(str(exc), 2 if "not found" in str(exc) else 1)
     if not result.ok:
-        for p in result.problems:
-            if p.severity == "error":
-                click.echo(p.text(), err=True)
-        errors, _ = counts(result.problems)
-        _fail(f"{errors} error(s) in the archive; the previous site is unchanged")
+        _print_errors(result.problems)
+        _fail(f"{counts(result.problems)[0]} error(s) in the archive")
     return result
+
+
+def _print_errors(problems: list[Problem]) -> None:
+    for p in problems:
+        if p.severity == "error":
+            click.echo(p.text(), err=True)
 
 
 @main.command()

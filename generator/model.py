@@ -58,11 +58,21 @@ class PlanEntry:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecordRef:
+    """What index pages need of a record: no body, no details (cheap to keep for 150,000)."""
+
+    date: dt.date
+    type: str
+    by: str
+    file_name: str
+
+
 @dataclass(frozen=True)
-class Student:
+class StudentBase:
+    """A student's profile and the questions about it that every page asks."""
+
     profile: Profile
-    plan: PlanEntry | None
-    records: tuple[RecordEntry, ...]  # sorted by date, then file name
     folder: str  # relative to the archive: students/<id>
 
     @property
@@ -83,8 +93,35 @@ class Student:
     def mentors_on(self, day: dt.date) -> list[MentorAssignment]:
         return [m for m in self.profile.mentors if _active_on(m.since, m.until, day)]
 
+
+@dataclass(frozen=True)
+class StudentSummary(StudentBase):
+    """A student as the whole-archive pages see them: profile and record refs, by date."""
+
+    refs: tuple[RecordRef, ...]
+
+    @property
+    def last_record(self) -> dt.date | None:
+        return self.refs[-1].date if self.refs else None
+
+
+@dataclass(frozen=True)
+class Student(StudentBase):
+    """A student's whole file, as one student's page or booklet needs it.
+
+    Only ever built one student at a time (in a worker process): the whole
+    archive's records never sit in memory together.
+    """
+
+    plan: PlanEntry | None
+    records: tuple[RecordEntry, ...]  # sorted by date, then file name
+
     def evaluations(self) -> list[RecordEntry]:
         return [r for r in self.records if isinstance(r.meta, Evaluation)]
+
+    def summary(self) -> StudentSummary:
+        refs = tuple(RecordRef(r.meta.date, r.meta.type, r.meta.by, r.file_name) for r in self.records)
+        return StudentSummary(self.profile, self.folder, refs)
 
 
 @dataclass(frozen=True)
@@ -94,7 +131,7 @@ class Archive:
     school: School
     teachers: dict[str, Teacher]
     classes: dict[str, SchoolClass]
-    students: dict[str, Student]
+    students: dict[str, StudentSummary]
     as_of: dt.date
 
     # --- lookups used by pages and tests -----------------------------------
@@ -109,21 +146,21 @@ class Archive:
     def term_of(self, day: dt.date) -> Term | None:
         return next((t for t in self.school.terms if t.start <= day <= t.end), None)
 
-    def sorted_students(self, students: list[Student] | None = None) -> list[Student]:
+    def sorted_students(self, students: list[StudentSummary] | None = None) -> list[StudentSummary]:
         pool = list(self.students.values()) if students is None else students
         return sorted(pool, key=lambda s: pinyin_key(s.name))
 
-    def current_students(self) -> Iterator[Student]:
+    def current_students(self) -> Iterator[StudentSummary]:
         return (s for s in self.students.values() if s.active)
 
-    def in_category(self, key: str) -> list[Student]:
+    def in_category(self, key: str) -> list[StudentSummary]:
         """Active students whose membership in ``key`` is current."""
         return [s for s in self.current_students() if any(c.key == key for c in s.categories_on(self.as_of))]
 
-    def in_class(self, class_id: str) -> list[Student]:
+    def in_class(self, class_id: str) -> list[StudentSummary]:
         return [s for s in self.students.values() if s.profile.class_ == class_id]
 
-    def mentees(self, teacher_id: str) -> list[Student]:
+    def mentees(self, teacher_id: str) -> list[StudentSummary]:
         """Active students this teacher mentors today."""
         return [
             s
@@ -131,7 +168,7 @@ class Archive:
             if any(m.teacher == teacher_id for m in s.mentors_on(self.as_of))
         ]
 
-    def former_mentees(self, teacher_id: str) -> list[Student]:
+    def former_mentees(self, teacher_id: str) -> list[StudentSummary]:
         current = {s.id for s in self.mentees(teacher_id)}
         return [
             s

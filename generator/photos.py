@@ -39,17 +39,14 @@ def prepare(data: bytes, max_side: int = MAX_SIDE) -> bytes:
         return out.getvalue()
 
 
-def prepared(path: Path, cache_dir: Path | None) -> tuple[str, bytes]:
-    """(published name, prepared bytes) for the photo at ``path``, cached."""
+def prepared(path: Path, cache_dir: Path) -> tuple[str, Path]:
+    """(published name, path of the prepared copy in ``cache_dir``) for the photo at ``path``."""
     data = path.read_bytes()
     name = photo_name(data)
-    cached = cache_dir / name if cache_dir else None
-    if cached is not None and cached.is_file():
-        return name, cached.read_bytes()
-    result = prepare(data)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(result)
+    cached = cache_dir / name
+    if not cached.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")  # workers may race: rename is atomic
+        tmp.write_bytes(prepare(data))
         tmp.replace(cached)
-    return name, result
+    return name, cached

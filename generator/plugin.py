@@ -1,14 +1,18 @@
-"""The MkDocs plugin: feeds the archive's pages to MkDocs, in memory.
+"""The MkDocs plugin: feeds the archive's pages to MkDocs.
 
-Only hooks live here; the work is in ``archive`` (read and validate) and
-``render`` (pages). ``mkdocs build``, ``mkdocs serve`` and ``yidang build``
-all go through this plugin on the root ``mkdocs.yml``.
+Only hooks live here; the work is in ``archive`` (read and validate),
+``pages`` and ``render`` (pages). ``mkdocs build``, ``mkdocs serve`` and
+``yidang build`` all go through this plugin on the root ``mkdocs.yml``.
+
+MkDocs sees each page as a title stub: our pages are HTML already, so the
+real body replaces a marker only when MkDocs writes the page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +22,18 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import get_toc
 
-from . import photos, render
-from .archive import ReadResult, parse_as_of, read_archive
+from . import render
+from .archive import parse_as_of, read_archive
 from .model import Archive
-from .problems import YidangError
+from .pages import StudentPage, StudentPages
+from .problems import Problem, YidangError
 
 log = logging.getLogger("mkdocs.plugins.yidang")
 CSS_URI = "assets/yidang.css"
+BODY_MARKER = "<!-- yidang:page-body -->"
 
 
 class YidangConfig(Config):
@@ -38,7 +46,7 @@ class YidangConfig(Config):
     as_of = c.Optional(c.Type(str))
     """The day "current" refers to, YYYY-MM-DD (default: today)."""
     banner = c.Type(str, default="unprotected_build")
-    """Label key of the banner on every page (``yidang serve`` sets the preview one)."""
+    """Label key of the banner on every page (`serve` always shows the preview one)."""
 
 
 class YidangPlugin(BasePlugin[YidangConfig]):
@@ -46,7 +54,9 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.archive: Archive | None = None
         self.site: render.Site | None = None
         self.serving = False
-        self.preloaded: ReadResult | None = None  # set by `yidang build`, which already read it
+        self.problems: list[Problem] = []  # of the last read, for the CLI to print
+        self.student_pages: dict[str, StudentPage] = {}
+        self.rendered: dict[str, render.Rendered] = {}
 
     # --- helpers --------------------------------------------------------------
 
@@ -71,10 +81,15 @@ class YidangPlugin(BasePlugin[YidangConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = self._path(config, self.config.archive)
+        labels = render.load_labels(self.templates_dir, self.config.language)
+        cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang" / "photos"
+        maker = partial(StudentPages, root=root, labels=labels, templates_dir=self.templates_dir,
+                        dir_urls=config.use_directory_urls, photo_cache=cache)  # fmt: skip
         try:
-            result = self.preloaded or read_archive(root, as_of=self._as_of())
+            result = read_archive(root, as_of=self._as_of(), hook_factory=maker)
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
+        self.problems = result.problems
         for p in result.problems:
             if p.severity == "warning":
                 log.info("%s", p.text())
@@ -85,43 +100,52 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                 + "\n".join(errors[:20])
             )
         self.archive = result.archive
-        labels = render.load_labels(self.templates_dir, self.config.language)
+        self.student_pages = result.outputs
         self.site = render.Site(self.archive, labels, dir_urls=config.use_directory_urls)
         config.nav = render.nav(labels)
         config.theme.dirs.insert(0, str(self.templates_dir / "overrides"))
         config.extra_css.append(CSS_URI)
-        config.extra["yidang_banner"] = labels["site"].get(
-            "unprotected_preview" if self.serving else self.config.banner, ""
-        )
+        banner = "unprotected_preview" if self.serving else self.config.banner
+        config.extra["yidang_banner"] = labels["site"].get(banner, "")
         return config
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         assert self.site is not None and self.archive is not None
-        self._add_photos(files, config)
         css = (self.templates_dir / "static" / "yidang.css").read_text(encoding="utf-8")
         files.append(File.generated(config, CSS_URI, content=css))
-        for uri, content in render.pages(self.site, self.templates_dir):
-            if files.get_file_from_path(uri) is not None:
-                files.remove(files.get_file_from_path(uri))
-            files.append(File.generated(config, uri, content=content))
+        env = render.make_env(self.templates_dir, self.site)
+        specs = [(spec, render.render_page(self.site, env, spec))
+                 for spec in render.index_specs(self.site)]  # fmt: skip
+        for student in self.archive.students.values():
+            made = self.student_pages[student.id]
+            specs.append((render.student_spec(student), made.page))
+            for uri, cached in made.photos:
+                if files.get_file_from_path(uri) is None:
+                    files.append(File.generated(config, uri, abs_src_path=str(cached)))
+        self.rendered = {}
+        for spec, page in specs:
+            existing = files.get_file_from_path(spec.uri)
+            if existing is not None:
+                files.remove(existing)
+            files.append(File.generated(config, spec.uri, content=render.stub(spec)))
+            self.rendered[spec.uri] = page
+        self.student_pages = {}
         return files
 
-    def _add_photos(self, files: Files, config: MkDocsConfig) -> None:
-        """Copy each record's photos, resized and without EXIF, under a hashed name."""
-        assert self.site is not None and self.archive is not None
-        root = self._path(config, self.config.archive)
-        cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang" / "photos"
-        seen: set[str] = set()
-        for student in self.archive.students.values():
-            for record in student.records:
-                for photo in record.meta.photos:
-                    key = f"{student.folder}/{photo}"
-                    name, data = photos.prepared(root / key, cache)
-                    self.site.photo_urls[key] = name
-                    uri = f"students/{student.id}/photos/{name}"
-                    if uri not in seen:
-                        seen.add(uri)
-                        files.append(File.generated(config, uri, content=data))
+    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Our pages are HTML already: give MkDocs their TOC and a marker for the body."""
+        rendered = self.rendered.get(page.file.src_uri)
+        if rendered is None:
+            return html
+        page.toc = get_toc(rendered.toc)  # type: ignore[arg-type]
+        return BODY_MARKER
+
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        """Put the body in at the last moment: only one page is ever held uncompressed."""
+        rendered = self.rendered.pop(page.file.src_uri, None)
+        if rendered is None:
+            return output
+        return output.replace(BODY_MARKER, rendered.html, 1)
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
         server.watch(str(self._path(config, self.config.archive)))

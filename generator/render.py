@@ -1,28 +1,36 @@
-"""Render stage: archive model → Markdown pages (from Jinja2 templates).
+"""Render stage: archive model → HTML pages (from Jinja2 templates).
 
-Every page is produced here as ``(uri, markdown)``; the MkDocs plugin feeds
-them to MkDocs in memory, so no generated Markdown is ever written to the
-archive. Templates hold all presentation; this module only prepares values.
-Untrusted record text is converted to HTML and sanitised with nh3 (a binding
-to the Rust ``ammonia`` sanitiser) before any template sees it.
+Every page is described by a :class:`PageSpec` (its URI, title and template)
+and rendered to HTML by :func:`render_page`. MkDocs gets only a title stub
+per page (see ``plugin.py``), so it never re-parses our HTML as Markdown;
+that was 60 % of a build. Student pages are rendered in the worker process
+that read the student (see ``pages.py``) and kept zlib-compressed until MkDocs
+writes them, so a 1,000-student site never holds every page in memory at once.
+
+Templates hold all presentation; this module only prepares values. Untrusted
+record text is converted with cmark-gfm (GitHub's C CommonMark, raw HTML
+omitted) and then sanitised with nh3 (the Rust ``ammonia`` sanitiser) before
+any template sees it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import cmarkgfm
 import jinja2
-import markdown
 import nh3
 import yaml
-from markupsafe import Markup
+from cmarkgfm.cmark import Options
+from markupsafe import Markup, escape
 
-from .model import Archive, Student, pinyin_key
+from .model import Archive, StudentBase, StudentSummary, pinyin_key
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "site_templates"
 QUIET_DAYS = 30
@@ -40,16 +48,11 @@ def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
-class BodyRenderer:
-    """Record Markdown → sanitised HTML (one Markdown instance, reset per body)."""
-
-    def __init__(self) -> None:
-        self._md = markdown.Markdown(extensions=["tables", "sane_lists", "nl2br"])
-
-    def __call__(self, text: str) -> Markup:
-        html = self._md.reset().convert(text)
-        clean = nh3.clean(html, tags=ALLOWED_TAGS, url_schemes={"http", "https", "mailto"})
-        return Markup(clean)
+def body_html(text: str) -> Markup:
+    """Record Markdown → sanitised HTML. A single newline is a line break (Chinese prose)."""
+    html = cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_HARDBREAKS)
+    clean = nh3.clean(html, tags=ALLOWED_TAGS, url_schemes={"http", "https", "mailto"})
+    return Markup(clean)  # sanitised by nh3 just above
 
 
 @dataclass
@@ -68,10 +71,10 @@ class Site:
     def teachers_sorted(self) -> list[Any]:
         return sorted(self.archive.teachers.values(), key=lambda t: pinyin_key(t.name))
 
-    def last_record(self, student: Student) -> dt.date | None:
-        return student.records[-1].meta.date if student.records else None
+    def last_record(self, student: StudentSummary) -> dt.date | None:
+        return student.last_record
 
-    def quiet_students(self) -> list[tuple[Student, dt.date | None]]:
+    def quiet_students(self) -> list[tuple[StudentSummary, dt.date | None]]:
         """Active students with no record in the last QUIET_DAYS days, longest first."""
         limit = self.archive.as_of - dt.timedelta(days=QUIET_DAYS)
         quiet = [
@@ -81,9 +84,9 @@ class Site:
         ]
         return sorted(quiet, key=lambda sd: (sd[1] or dt.date.min, pinyin_key(sd[0].name)))
 
-    def latest_records(self) -> list[tuple[Student, Any]]:
-        pairs = [(s, r) for s in self.archive.students.values() for r in s.records[-LATEST_COUNT:]]
-        pairs.sort(key=lambda sr: (sr[1].meta.date, sr[1].path), reverse=True)
+    def latest_records(self) -> list[tuple[StudentSummary, Any]]:
+        pairs = [(s, r) for s in self.archive.students.values() for r in s.refs[-LATEST_COUNT:]]
+        pairs.sort(key=lambda sr: (sr[1].date, sr[0].id, sr[1].file_name), reverse=True)
         return pairs[:LATEST_COUNT]
 
     def category_grade_counts(self) -> dict[str, dict[str, int]]:
@@ -95,7 +98,7 @@ class Site:
             counts[key] = row
         return counts
 
-    def by_class(self, students: list[Student]) -> list[tuple[Any, list[Student]]]:
+    def by_class(self, students: list[StudentSummary]) -> list[tuple[Any, list[StudentSummary]]]:
         """Group students by class, classes in classes.yml order, names by pinyin."""
         groups = []
         for cls in self.archive.classes.values():
@@ -112,16 +115,15 @@ def make_env(templates_dir: Path, site: Site) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
     )
     labels = site.labels
     archive = site.archive
     env.filters.update(
-        cn_date=lambda d: labels["date_format"].format(y=d.year, m=d.month, d=d.day) if d else "",
+        cn_date=lambda d: _show(d, labels) if d else "",
         teacher_name=lambda tid: archive.teachers[tid].name if tid in archive.teachers else tid,
         term_name=lambda tid: archive.term(tid).name if archive.term(tid) else tid,
         mask_id=lambda s: (s[:4] + "*" * (len(s) - 8) + s[-4:]) if s else "",
-        body=BodyRenderer(),
+        body=body_html,
         show=lambda v: _show(v, labels),
         pinyin_sorted=lambda students: archive.sorted_students(list(students)),
     )
@@ -144,40 +146,96 @@ def _show(value: Any, labels: dict[str, Any]) -> str:
     return str(value)
 
 
-def _page(env: jinja2.Environment, site: Site, template: str, uri: str, **ctx: Any) -> str:
-    depth = uri.count("/")
+# --- pages ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page: where it goes, its title, and what the template needs (by id)."""
+
+    uri: str  # source path MkDocs knows it by, e.g. students/S1/index.md
+    title: str
+    template: str
+    args: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    uri: str
+    html_z: bytes  # the page body, zlib-compressed until MkDocs writes the page
+    toc: list[dict[str, Any]]  # MkDocs toc tokens: level, id, name, children
+
+    @property
+    def html(self) -> str:
+        return zlib.decompress(self.html_z).decode("utf-8")
+
+
+def index_specs(site: Site) -> list[PageSpec]:
+    """Every page but the students' ones, in a stable order."""
+    a, lab = site.archive, site.labels["site"]
+    specs = [PageSpec("index.md", lab["home"], "index.html.j2"),
+             PageSpec("dashboard/index.md", lab["dashboard"], "dashboard.html.j2"),
+             PageSpec("categories/index.md", lab["categories"], "categories.html.j2"),
+             PageSpec("teachers/index.md", lab["teachers"], "teachers.html.j2"),
+             PageSpec("classes/index.md", lab["classes"], "classes.html.j2")]  # fmt: skip
+    specs += [PageSpec(f"categories/{k}/index.md", c.name, "category.html.j2", (("key", k),))
+              for k, c in a.school.categories.items()]  # fmt: skip
+    specs += [PageSpec(f"teachers/{t.id}/index.md", t.name, "teacher.html.j2", (("teacher", t.id),))
+              for t in a.teachers.values()]  # fmt: skip
+    specs += [PageSpec(f"classes/{c.id}/index.md", c.name, "class.html.j2", (("cls", c.id),))
+              for c in a.classes.values()]  # fmt: skip
+    return specs
+
+
+def student_spec(student: StudentBase) -> PageSpec:
+    return PageSpec(f"students/{student.id}/index.md", student.name, "student.html.j2")
+
+
+def stub(spec: PageSpec) -> str:
+    """What MkDocs reads for a page: the title only (HTML-escaped: themes do not escape)."""
+    return f"---\ntitle: {yaml.safe_dump(str(escape(spec.title)), allow_unicode=True).strip()}\n---\n"
+
+
+def _lookup(site: Site, name: str, value: str) -> Any:
+    a = site.archive
+    table: dict[str, Callable[[str], Any]] = {
+        "key": lambda k: k, "teacher": a.teachers.__getitem__, "cls": a.classes.__getitem__,
+    }  # fmt: skip
+    return table[name](value)
+
+
+def render_page(site: Site, env: jinja2.Environment, spec: PageSpec, **objects: Any) -> Rendered:
+    """Render one page; ``objects`` are passed to the template as they are (a Student)."""
+    depth = spec.uri.count("/")
     root = "../" * depth
+    headings: list[dict[str, Any]] = []
 
     def href(*parts: str) -> str:
         path = "/".join(parts)
-        if not path:
-            return root + ("" if site.dir_urls else "index.html")
-        return f"{root}{path}/" + ("" if site.dir_urls else "index.html")
+        end = "" if site.dir_urls else "index.html"
+        return f"{root}{path}/{end}" if path else f"{root}{end}"
 
-    return env.get_template(template).render(root=root, href=href, **ctx)
+    def toc_add(level: int, anchor: str, text: str) -> str:
+        headings.append({"level": level, "id": anchor, "name": str(escape(text)), "children": []})
+        return ""
+
+    ctx = {name: _lookup(site, name, value) for name, value in spec.args} | objects
+    if "key" in ctx:
+        ctx["category"] = site.archive.school.categories[ctx["key"]]
+    html = env.get_template(spec.template).render(root=root, href=href, toc_add=toc_add, **ctx)
+    return Rendered(spec.uri, zlib.compress(html.encode("utf-8"), 3), _nest(headings))
 
 
-def pages(site: Site, templates_dir: Path = TEMPLATES_DIR) -> Iterator[tuple[str, str]]:
-    """Yield every page of the site as (source uri, Markdown)."""
-    env = make_env(templates_dir, site)
-    archive = site.archive
-    yield "index.md", _page(env, site, "index.md.j2", "index.md")
-    yield "dashboard/index.md", _page(env, site, "dashboard.md.j2", "dashboard/index.md")
-    yield "categories/index.md", _page(env, site, "categories.md.j2", "categories/index.md")
-    for key, cat in archive.school.categories.items():
-        uri = f"categories/{key}/index.md"
-        yield uri, _page(env, site, "category.md.j2", uri, key=key, category=cat)
-    yield "teachers/index.md", _page(env, site, "teachers.md.j2", "teachers/index.md")
-    for teacher in archive.teachers.values():
-        uri = f"teachers/{teacher.id}/index.md"
-        yield uri, _page(env, site, "teacher.md.j2", uri, teacher=teacher)
-    yield "classes/index.md", _page(env, site, "classes.md.j2", "classes/index.md")
-    for cls in archive.classes.values():
-        uri = f"classes/{cls.id}/index.md"
-        yield uri, _page(env, site, "class.md.j2", uri, cls=cls)
-    for student in archive.students.values():
-        uri = f"students/{student.id}/index.md"
-        yield uri, _page(env, site, "student.md.j2", uri, student=student)
+def _nest(flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flat headings → the nested toc tokens MkDocs expects."""
+    top: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = []
+    for h in flat:
+        while stack and stack[-1]["level"] >= h["level"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else top).append(h)
+        stack.append(h)
+    return top
 
 
 NAV_PAGES = ("index.md", "dashboard/index.md", "categories/index.md", "teachers/index.md",

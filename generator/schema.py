@@ -33,6 +33,9 @@ def _parse_date(value: Any) -> dt.date:
 Date = Annotated[dt.date, BeforeValidator(_parse_date)]
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=40)]
 Text = Annotated[str, Field(min_length=1)]
+# Names reach page titles, and MkDocs themes render titles without escaping
+# (Material's <title> even unescapes through `striptags`): no markup characters.
+Name = Annotated[str, Field(min_length=1, max_length=60, pattern=r'^[^<>&"]+$')]
 Phone = Annotated[str, Field(pattern=r"^[0-9+\- ]{5,20}$")]
 Mode = Literal["in_person", "phone", "video"]
 
@@ -48,7 +51,7 @@ class Strict(BaseModel):
 
 class Term(Strict):
     id: Id = Field(description="Term id, e.g. `2026-spring`; records and plans refer to it.")
-    name: Text = Field(description="Display name, e.g. `2025—2026学年第二学期`.")
+    name: Name = Field(description="Display name, e.g. `2025—2026学年第二学期`.")
     start: Date = Field(description="First day of the term.")
     end: Date = Field(description="Last day of the term (holidays lie between terms).")
 
@@ -71,7 +74,7 @@ class Rules(Strict):
 
 
 class CategoryDef(Strict):
-    name: Text = Field(description="Chinese name shown everywhere, e.g. `留守儿童`.")
+    name: Name = Field(description="Chinese name shown everywhere, e.g. `留守儿童`.")
     kinds: list[Text] = Field(
         default_factory=list,
         description="Allowed sub-kinds (poverty: 建档立卡贫困家庭, 农村低保, 特困供养). Empty: none.",
@@ -87,7 +90,7 @@ class LeadershipRole(Strict):
 
 
 class School(Strict):
-    name: Text = Field(description="School name, printed on every page and booklet cover.")
+    name: Name = Field(description="School name, printed on every page and booklet cover.")
     leadership: list[LeadershipRole] = Field(
         min_length=1, description="The leadership group (领导小组) and office."
     )
@@ -105,7 +108,7 @@ TeacherRole = Literal["mentor", "head_teacher", "leader", "deputy", "office", "s
 
 class Teacher(Strict):
     id: Id = Field(description="Teacher id, e.g. `T007`; used in URLs and references.")
-    name: Text = Field(description="Full name.")
+    name: Name = Field(description='Full name (no < > & " characters).')
     roles: list[TeacherRole] = Field(
         min_length=1, description="Any of mentor, head_teacher, leader, deputy, office, subject."
     )
@@ -118,7 +121,7 @@ class Teacher(Strict):
 
 class SchoolClass(Strict):
     id: Id = Field(description="Class id, e.g. `G1-03`; used in URLs and in `profile.yml`.")
-    name: Text = Field(description="Display name, e.g. `高一(3)班`.")
+    name: Name = Field(description="Display name, e.g. `高一(3)班`.")
     grade: Text = Field(description="Grade, e.g. `高一`; the dashboard counts by grade.")
     head_teacher: Id = Field(description="Teacher id of the head teacher (班主任).")
 
@@ -183,7 +186,7 @@ class PersuasionRecord(Strict):
 
 class Profile(Strict):
     id: Id = Field(description="Student id; must equal the folder name. Never a name.")
-    name: Text = Field(description="Full name (never in a file name or URL).")
+    name: Name = Field(description='Full name (never in a file name or URL; no < > & " characters).')
     gender: Literal["男", "女"] = Field(description="男 or 女.")
     ethnicity: str | None = Field(None, description="民族, e.g. 汉族.")
     birth_date: Date = Field(description="Date of birth.")

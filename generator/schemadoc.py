@@ -94,8 +94,10 @@ def render() -> str:
             out.append("\n| field | type | | meaning |\n|---|---|---|---|\n")
             for name, info in _own_fields(model).items():
                 field = info.alias or name
-                out.append(f"| `{field}` | {_type(info.annotation)} | {_required(info)} | "
-                           f"{info.description or ''} |\n")
+                out.append(
+                    f"| `{field}` | {_type(info.annotation)} | {_required(info)} | "
+                    f"{info.description or ''} |\n"
+                )
     return "".join(out)
 
 

@@ -55,13 +55,26 @@ def test_pinyin_order() -> None:
 
 def test_records_sorted_by_date(sample: Archive) -> None:
     for s in sample.students.values():
-        dates = [r.meta.date for r in s.records]
+        dates = [r.date for r in s.refs]
         assert dates == sorted(dates)
+        assert s.last_record == (dates[-1] if dates else None)
+
+
+def test_full_student_file_is_read_one_at_a_time() -> None:
+    """The hook sees each valid student's whole file; the main process gets summaries."""
+    seen: dict[str, int] = {}
+
+    def factory(school, as_of):  # type: ignore[no-untyped-def]
+        return lambda student: len(student.records) + (student.plan is not None)
+
+    result = read_archive(SAMPLE, as_of=dt.date(2026, 11, 28), hook_factory=factory, jobs=1)
+    for sid, summary in result.archive.students.items():
+        seen[sid] = result.outputs[sid]
+        assert seen[sid] == len(summary.refs) + 1  # every sample student has a plan
 
 
 def test_body_renderer_keeps_markdown_and_drops_scripts() -> None:
-    body = render.BodyRenderer()
-    html = body("第一段**重点**\n第二行\n\n<script>x()</script><a href='javascript:x()'>链接</a>")
+    html = render.body_html("第一段**重点**\n第二行\n\n<script>x()</script><a href='javascript:x()'>链接</a>")
     assert "<strong>重点</strong>" in html
     assert "<br" in html  # a single newline is a line break in Chinese prose
     assert "<script" not in html and "javascript:" not in html
@@ -111,6 +124,8 @@ def test_photo_orientation_is_applied_before_stripping() -> None:
 def test_prepared_photos_are_cached(tmp_path: Path) -> None:
     src = tmp_path / "p.jpg"
     src.write_bytes(_jpeg_with_gps((100, 80)))
-    name, first = photos.prepared(src, tmp_path / "cache")
-    assert (tmp_path / "cache" / name).read_bytes() == first
-    assert photos.prepared(src, tmp_path / "cache") == (name, first)
+    name, cached = photos.prepared(src, tmp_path / "cache")
+    assert cached == tmp_path / "cache" / name
+    first = cached.stat().st_mtime_ns
+    assert photos.prepared(src, tmp_path / "cache") == (name, cached)
+    assert cached.stat().st_mtime_ns == first  # not prepared again

@@ -1,0 +1,54 @@
+"""The site's pages: which exist, and how each student's page is made.
+
+A student's page is rendered in the worker process that read the student
+(``archive.read_archive`` calls a :class:`StudentPages` for each valid
+student), so the whole archive's records never travel to, or sit in, the
+main process: it receives a compressed page and the photos to publish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import photos, render
+from .archive import SchoolFiles
+from .model import Archive, Student
+
+
+@dataclass(frozen=True)
+class StudentPage:
+    page: render.Rendered
+    photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
+
+
+class StudentPages:
+    """Called once per student, in a worker: prepares photos, renders the page."""
+
+    def __init__(self, school: SchoolFiles, as_of: dt.date, root: Path, labels: dict[str, Any],
+                 templates_dir: Path, dir_urls: bool, photo_cache: Path):  # fmt: skip
+        assert school.school is not None
+        archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
+        self.site = render.Site(archive, labels, dir_urls)
+        self.root = root
+        self.templates_dir = templates_dir
+        self.photo_cache = photo_cache
+        self._env: jinja2.Environment | None = None
+
+    def __call__(self, student: Student) -> StudentPage:
+        if self._env is None:  # built once per worker, after the fork
+            self._env = render.make_env(self.templates_dir, self.site)
+        published = []
+        self.site.photo_urls.clear()
+        for record in student.records:
+            for photo in record.meta.photos:
+                key = f"{student.folder}/{photo}"
+                name, cached = photos.prepared(self.root / key, self.photo_cache)
+                self.site.photo_urls[key] = name
+                published.append((f"students/{student.id}/photos/{name}", cached))
+        page = render.render_page(self.site, self._env, render.student_spec(student), student=student)
+        return StudentPage(page, tuple(dict(published).items()))

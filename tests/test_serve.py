@@ -1,0 +1,48 @@
+"""`yidang serve`: a local preview on 127.0.0.1 that says it is unprotected."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .test_site import write_config
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, deadline: float) -> str:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode("utf-8")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def test_serve_previews_on_localhost_with_a_banner(tiny: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, tiny)
+    port = _free_port()
+    yidang = Path(sys.executable).parent / "yidang"
+    proc = subprocess.Popen([str(yidang), "serve", "--config", str(config), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        html = _get(f"http://127.0.0.1:{port}/students/S1/", time.monotonic() + 60)
+        assert "测试学生" in html
+        assert "本地预览,未加密保护" in html
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
+                                   text=True).stdout
+        local_addresses = [line.split()[3] for line in listening.splitlines()]
+        assert local_addresses == [f"127.0.0.1:{port}"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
