@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from .archive import ReadResult
 
 DEFAULT_ARCHIVE = "archives"
+config_option = click.option(
+    "--config",
+    "config_file",
+    default="mkdocs.yml",
+    type=click.Path(dir_okay=False),
+    help="The MkDocs configuration (default: mkdocs.yml).",
+)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -107,13 +114,7 @@ def _github_prefix(root: Path) -> str:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_file",
-    default="mkdocs.yml",
-    type=click.Path(dir_okay=False),
-    help="The MkDocs configuration (default: mkdocs.yml).",
-)
+@config_option
 @click.option(
     "--archive",
     type=click.Path(file_okay=False),
@@ -173,13 +174,7 @@ def _print_errors(problems: list[Problem]) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_file",
-    default="mkdocs.yml",
-    type=click.Path(dir_okay=False),
-    help="The MkDocs configuration (default: mkdocs.yml).",
-)
+@config_option
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
 def serve(config_file: str, port: int) -> None:
     """Preview the site on http://127.0.0.1:PORT/ while you edit the archive.

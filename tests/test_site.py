@@ -228,14 +228,16 @@ def test_failed_build_leaves_previous_site(tiny: Path, tmp_path: Path, run) -> N
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
 
 
+def _mkdocs_build(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build` itself, as a user would run it (not through yidang)."""
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    cmd = [str(mkdocs), "build", "-q", "-f", str(config), "-d", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
 def test_plain_mkdocs_build_works(tiny: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, tiny)
-    mkdocs = Path(sys.executable).parent / "mkdocs"
-    proc = subprocess.run(
-        [str(mkdocs), "build", "-q", "-f", str(config), "-d", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-    )
+    proc = _mkdocs_build(config, tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     assert "测试学生" in (tmp_path / "out/students/S1/index.html").read_text(encoding="utf-8")
 
@@ -244,12 +246,7 @@ def test_mkdocs_build_fails_cleanly_on_a_bad_archive(tiny: Path, tmp_path: Path)
     talk = tiny / "students/S1/records/2026-03-05-talk.md"
     talk.write_text(talk.read_text(encoding="utf-8").replace("by: T2", "by: T9"), encoding="utf-8")
     config = write_config(tmp_path, tiny)
-    mkdocs = Path(sys.executable).parent / "mkdocs"
-    proc = subprocess.run(
-        [str(mkdocs), "build", "-q", "-f", str(config), "-d", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-    )
+    proc = _mkdocs_build(config, tmp_path / "out")
     assert proc.returncode == 1
     assert "students/S1/records/2026-03-05-talk.md:4:5: error: by: unknown teacher 'T9'" in proc.stderr
     assert "Traceback" not in proc.stderr
