@@ -37,8 +37,8 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
 
     def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
         if kind is _SCALAR:
-            if not implicit[0]:
-                return super().resolve(kind, value, implicit)
+            if not implicit[0]:  # quoted or block scalar: always text
+                return "tag:yaml.org,2002:str"
             tag = _resolved.get(value)  # type: ignore[arg-type]
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
@@ -46,6 +46,13 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
                     _resolved[value] = tag  # type: ignore[index]
             return tag
         return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
+
+    # Path resolvers are never used; the C composer still calls these per node.
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 _Loader.yaml_implicit_resolvers = {
