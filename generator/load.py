@@ -9,6 +9,7 @@ impossible date such as 2024-02-30 into a located error instead of a crash.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,10 +264,31 @@ def parse_markdown(text: str) -> MarkdownDoc:
     return MarkdownDoc(meta=meta, body=body.strip("\n"), body_line=body_line)
 
 
+_CHUNK = 1 << 16
+
+
+def read_bytes(path: Path | str) -> bytes:
+    """Read a whole file with raw os calls: a third of ``open().read()``'s cost here,
+    which matters at 150,000 files (no buffered-reader object, no fstat)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_text(path: Path | str) -> str:
     """Read a UTF-8 file; a wrong encoding is reported like a syntax error."""
+    data = read_bytes(path)
     try:
-        with open(path, "rb") as fh:  # binary + decode: a third cheaper than text mode
-            return fh.read().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlSyntaxError(f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8", 1, 1) from None
+        raise YamlSyntaxError(
+            f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8", 1, 1
+        ) from None

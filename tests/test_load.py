@@ -66,3 +66,11 @@ def test_aliases_are_refused_not_expanded() -> None:
     assert (info.value.line, info.value.col) == (1, 4)  # the anchored value
     with pytest.raises(YamlSyntaxError, match="aliases"):
         parse_yaml("a: &x [*x]\n")
+
+
+def test_read_text_of_a_file_larger_than_one_chunk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from generator.load import read_text
+
+    text = "一生一档\n" * 40_000  # ~520 kB, several 64 kB reads
+    (tmp_path / "big.md").write_text(text, encoding="utf-8")
+    assert read_text(tmp_path / "big.md") == text
