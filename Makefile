@@ -36,7 +36,7 @@ bench: $(VENV)/.demo
 
 # Install only the Debian packages that are missing (apt-get update once, if needed).
 define apt_install
-	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  $(SUDO) apt-get update -qq && \
@@ -45,11 +45,12 @@ define apt_install
 endef
 
 apt-demo:
-	$(call apt_install,$(APT_DEMO))
+	@$(call apt_install,$(APT_DEMO))
 
 apt-test:
-	$(call apt_install,$(APT_TEST))
+	@$(call apt_install,$(APT_TEST))
 
+# Debian's python3 needs python3-venv for `python3 -m venv`.
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(call apt_install,python3-venv); }
 	$(PYTHON) -m venv $(VENV)
