@@ -36,6 +36,13 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     answer for plain scalars halves the Python work per file.
     """
 
+    if _BaseLoader is not yaml.SafeLoader:
+
+        def __init__(self, stream: str) -> None:
+            # Only the C parser: values are built by `_build`, so the constructor's
+            # and resolver's per-instance state (several dicts) is never used.
+            yaml.cyaml.CParser.__init__(self, stream)
+
     def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
         if kind is _SCALAR:
             if not implicit[0]:  # quoted or block scalar: always text
