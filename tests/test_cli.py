@@ -110,3 +110,20 @@ def test_synth_then_check_round_trip(tmp_path: Path, run) -> None:
     result = run("check", out)
     assert result.output.endswith("0 error(s), 0 warning(s)\n")
     assert result.exit_code == 0
+
+
+def test_unknown_teacher_in_a_copy_of_the_sample_archive(tmp_path: Path, run) -> None:
+    """The issue's own scenario: one bad teacher id in a sample record → exit 1, one line."""
+    import shutil
+
+    from .conftest import SAMPLE
+
+    copy = tmp_path / "archives"
+    shutil.copytree(SAMPLE, copy)
+    record = copy / "students/S2025003/records/2026-09-08-talk.md"
+    record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"),
+                      encoding="utf-8")
+    result = run("check", copy, "--as-of", "2026-11-28")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        "students/S2025003/records/2026-09-08-talk.md:4:5: error: by: unknown teacher 'T999'")
