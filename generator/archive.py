@@ -50,7 +50,9 @@ class ReadResult:
     archive: Archive | None
     problems: list[Problem]
     files: int
-    outputs: dict[str, Any] = field(default_factory=dict)  # student id → what the hook made
+    # student id → what the hook made, for every student whose own files are valid
+    # (also when other students have errors: callers decide what that means)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -394,6 +396,8 @@ def read_archive(
     keep: bool = True,
     jobs: int | None = None,
     hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None = None,
+    folders: list[str] | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> ReadResult:
     """Read and validate the archive at ``root``; every problem is returned.
 
@@ -402,7 +406,12 @@ def read_archive(
     files — may return a function that each worker applies to every valid
     student's full file (to render its page); its results are in ``outputs``.
 
-    Raises :class:`YidangError` only when ``root`` is not an archive at all.
+    ``folders`` restricts reading to those student folders (the checks that
+    span students, such as duplicate ids, then see only those); ``progress``
+    is called once per student read.
+
+    Raises :class:`YidangError` when ``root`` is not an archive at all, or a
+    folder asked for does not exist.
     """
     global _hook
     if not root.is_dir():
@@ -414,7 +423,11 @@ def read_archive(
     sf = _read_school(root, problems)
     ctx = _context(sf)
     _hook = hook_factory(sf, as_of) if (hook_factory and keep and sf.school) else None
-    folders = _student_folders(root)
+    everyone = _student_folders(root)
+    unknown = sorted(set(folders or ()) - set(everyone))
+    if unknown:
+        raise YidangError(f"no such student folder: students/{unknown[0]}")
+    folders = sorted(set(folders)) if folders else everyone
     if not folders:
         Sink("students", problems).warning((1, 1), "the archive has no student folders yet")
     students: dict[str, StudentSummary] = {}
@@ -422,7 +435,11 @@ def read_archive(
     seen: dict[str, str] = {}
     files = len(SCHOOL_FILES)
     try:
-        results = list(_read_students(root, folders, ctx, as_of, keep, jobs or os.cpu_count() or 1))
+        results = []
+        for res in _read_students(root, folders, ctx, as_of, keep, jobs or os.cpu_count() or 1):
+            results.append(res)
+            if progress is not None:
+                progress()
     finally:
         _hook = None
     for res in results:
@@ -443,4 +460,4 @@ def read_archive(
     archive = None
     if keep and sf.school is not None and not any(p.severity == "error" for p in problems):
         archive = Archive(sf.school, sf.teachers, sf.classes, students, as_of)
-    return ReadResult(archive, problems, files, outputs if archive else {})
+    return ReadResult(archive, problems, files, outputs)

@@ -296,6 +296,4 @@ def read_text(path: Path | str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlSyntaxError(
-            f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8", 1, 1
-        ) from None
+        raise YamlSyntaxError(f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8", 1, 1) from None
