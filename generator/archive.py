@@ -42,7 +42,8 @@ from .validate import (
 
 SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
 STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos"}
-PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves
+PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
+PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
 
 
 @dataclass
@@ -371,7 +372,8 @@ def _read_students(
     root: Path, folders: list[str], ctx: Context, as_of: dt.date, keep: bool, jobs: int
 ) -> Iterator[StudentResult]:
     tasks = [(root, f, ctx, as_of, keep) for f in folders]
-    if jobs <= 1 or len(folders) < PARALLEL_FROM:
+    threshold = PARALLEL_FROM_WITH_HOOK if _hook is not None else PARALLEL_FROM
+    if jobs <= 1 or len(folders) < threshold:
         yield from map(_read_one, tasks)
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:

@@ -88,6 +88,7 @@ class BookletResult:
     pages: int = 0
     seconds: float = 0.0
     missing: tuple[str, ...] = ()  # characters no font could draw
+    error: str = ""
 
 
 class _Glyphs(logging.Handler):
@@ -133,25 +134,30 @@ class Booklets:
         digest = student_digest(self.root / student.folder, self.key)
         if not self.force and target.is_file() and self.previous.get(student.id) == digest:
             return BookletResult(student.id, "skipped", target, digest)
-        return self._render(student, target, digest)
+        try:
+            return self._render(student, target, digest)
+        except Exception as exc:  # one broken booklet must not stop the others
+            return BookletResult(student.id, "failed", target, error=f"{type(exc).__name__}: {exc}")
 
     def _render(self, student: Student, target: Path, digest: str) -> BookletResult:
         from weasyprint import HTML
 
         start = time.perf_counter()
         html = self.html(student)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
         glyphs = _Glyphs()
         logger = logging.getLogger("weasyprint")
-        logger.addHandler(glyphs)
+        logger.addHandler(glyphs)  # .notdef is logged while drawing, inside write_pdf
         try:
             document = HTML(string=html, base_url=str(self.root)).render()
+            document.write_pdf(tmp)
         finally:
             logger.removeHandler(glyphs)
         if glyphs.missing:
-            return BookletResult(student.id, "failed", target, missing=tuple(dict.fromkeys(glyphs.missing)))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        document.write_pdf(tmp)
+            tmp.unlink(missing_ok=True)
+            return BookletResult(student.id, "failed", target,
+                                 missing=tuple(dict.fromkeys(glyphs.missing)))  # fmt: skip
         tmp.replace(target)
         return BookletResult(student.id, "rendered", target, digest, len(document.pages),
                              time.perf_counter() - start)  # fmt: skip
@@ -194,6 +200,17 @@ def _css_family(name: str) -> str:
     """A font name from mkdocs.yml as a CSS family list, unable to break out of the rule."""
     clean = "".join(ch for ch in name if ch not in '"\\;{}<>')
     return f'"{clean}", "Noto Sans CJK SC", sans-serif'
+
+
+def describe_failure(result: BookletResult) -> str:
+    """One line a teacher can act on: which student, which characters or error."""
+    if result.missing:
+        chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in result.missing)
+        return (
+            f"students/{result.student}: error: no installed font can draw {chars}; "
+            "the booklet was not written"
+        )
+    return f"students/{result.student}: error: booklet failed: {result.error}"
 
 
 # --- content hashes --------------------------------------------------------------
@@ -255,6 +272,7 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
                   progress: Callable[[], None] | None = None) -> Report:  # fmt: skip
     """Render the booklets of the archive at ``root`` (or the students/class named)."""
     check_fonts(fonts)
+    root, out_dir = root.resolve(), out_dir.resolve()  # photos reach WeasyPrint as file:// URIs
     previous = load_digests(out_dir)
 
     def select(student: Student) -> bool:

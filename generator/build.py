@@ -31,8 +31,13 @@ class Built:
     students: int
 
 
-def load_mkdocs_config(config_file: Path, site_dir: Path | None = None, archive: Path | None = None):  # type: ignore[no-untyped-def]
-    """Load mkdocs.yml, optionally pointing the yidang plugin at another archive."""
+def load_mkdocs_config(  # type: ignore[no-untyped-def]
+    config_file: Path,
+    site_dir: Path | None = None,
+    archive: Path | None = None,
+    booklets: bool | None = None,
+):
+    """Load mkdocs.yml; ``archive`` and ``booklets`` override the yidang plugin's settings."""
     if not config_file.is_file():
         raise YidangError(f"config file not found: {config_file}")
     try:
@@ -43,6 +48,8 @@ def load_mkdocs_config(config_file: Path, site_dir: Path | None = None, archive:
         raise YidangError(f"{config_file} does not enable the '{PLUGIN}' plugin (plugins: - yidang)")
     if archive is not None:
         cfg.plugins[PLUGIN].config["archive"] = str(archive.resolve())
+    if booklets is not None:
+        cfg.plugins[PLUGIN].config["booklets"] = booklets
     return cfg
 
 
@@ -61,7 +68,12 @@ def read_for_build(config_file: Path, archive: Path | None = None) -> ReadResult
     return read_archive(archive_root(cfg), as_of=plugin_as_of(cfg), keep=False)
 
 
-def build_site(config_file: Path, site_dir: Path | None = None, archive: Path | None = None) -> Built:
+def build_site(
+    config_file: Path,
+    site_dir: Path | None = None,
+    archive: Path | None = None,
+    booklets: bool | None = None,
+) -> Built:
     """Build the site and publish it atomically at ``site_dir``.
 
     Raises :class:`ArchiveInvalid` with every problem when the archive has
@@ -73,7 +85,7 @@ def build_site(config_file: Path, site_dir: Path | None = None, archive: Path | 
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive)
+    cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive, booklets=booklets)
     plugin = cfg.plugins[PLUGIN]
     try:
         mkdocs_build(cfg)
@@ -81,6 +93,10 @@ def build_site(config_file: Path, site_dir: Path | None = None, archive: Path | 
         shutil.rmtree(tmp, ignore_errors=True)
         if any(p.severity == "error" for p in plugin.problems):
             raise ArchiveInvalid(plugin.problems) from None
+        if plugin.booklet_failures:
+            raise YidangError(
+                "\n".join([*plugin.booklet_failures, "booklets failed; the previous site is unchanged"])
+            ) from None
         raise YidangError(f"build failed, the previous site is unchanged: {exc}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

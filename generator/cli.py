@@ -127,8 +127,11 @@ def _github_prefix(root: Path) -> str:
     default=None,
     help="Where to publish the site (default: mkdocs.yml's site_dir).",
 )
+@click.option("--no-booklets", is_flag=True, help="Skip the PDF booklets (faster).")
 @click.option("-v", "--verbose", is_flag=True, help="Show MkDocs' progress messages.")
-def build(config_file: str, archive: str | None, site_dir: str | None, verbose: bool) -> None:
+def build(
+    config_file: str, archive: str | None, site_dir: str | None, no_booklets: bool, verbose: bool
+) -> None:
     """Check the archive, build the site, and publish it in one step.
 
     The new site replaces the old one only if the whole build succeeded.
@@ -141,7 +144,12 @@ def build(config_file: str, archive: str | None, site_dir: str | None, verbose: 
     _precheck(config, archive)
     quiet_mkdocs_logging(verbose)
     try:
-        built = build_site(config, Path(site_dir) if site_dir else None, Path(archive) if archive else None)
+        built = build_site(
+            config,
+            Path(site_dir) if site_dir else None,
+            Path(archive) if archive else None,
+            booklets=False if no_booklets else None,
+        )
     except YidangError as exc:
         _fail(str(exc))
     click.echo(f"站点已生成 / site built: {built.site_dir} ({built.students} students, {built.pages} pages)")
@@ -213,3 +221,102 @@ def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> N
         _fail(f"{out_dir} is not empty; synth writes only into a new or empty folder", 2)
     synthesize(out, students, records_per_student, seed)
     click.echo(f"wrote {students} students × {records_per_student} records to {out_dir}")
+
+
+@main.command()
+@click.option(
+    "--archive",
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The archive folder.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="booklets",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to write <student id>.pdf.",
+)
+@click.option(
+    "--student", "students", multiple=True, metavar="ID", help="Only this student (repeat for more)."
+)
+@click.option("--class", "class_id", metavar="ID", help="Only the students of this class.")
+@click.option(
+    "--jobs", type=click.IntRange(1), default=None, help="Worker processes (default: number of cores)."
+)
+@click.option("--force", is_flag=True, help="Render every booklet, even unchanged ones.")
+@config_option
+def booklets(
+    archive: str,
+    out_dir: str,
+    students: tuple[str, ...],
+    class_id: str | None,
+    jobs: int | None,
+    force: bool,
+    config_file: str,
+) -> None:
+    """Write one printable PDF booklet per student: OUT/<student id>.pdf.
+
+    Booklets whose inputs (records, photos, templates, settings) did not change
+    are skipped. Fonts come from the yidang plugin in mkdocs.yml
+    (booklet_font, booklet_heading_font) when that file exists.
+
+    Example: yidang booklets --class G2-01 --out /srv/print
+    """
+    from .booklets import make_booklets
+
+    root = _archive_dir(archive)
+    settings = _booklet_settings(Path(config_file))
+    total = len(students) or sum(1 for p in (root / "students").glob("*/") if p.is_dir())
+    try:
+        with click.progressbar(length=total, label="booklets", file=sys.stderr) as bar:
+            report = make_booklets(
+                root,
+                Path(out_dir),
+                *settings,
+                students=list(students) or None,
+                class_id=class_id,
+                jobs=jobs,
+                force=force,
+                progress=lambda: bar.update(1),
+            )
+    except YidangError as exc:
+        _fail(str(exc), 2 if "no such student" in str(exc) else 1)
+    _print_booklet_report(report, Path(out_dir))
+
+
+def _booklet_settings(config: Path):  # type: ignore[no-untyped-def]
+    """(labels, templates dir, fonts) from the yidang plugin in mkdocs.yml, or defaults."""
+    from . import render
+    from .booklets import Fonts
+    from .build import PLUGIN, load_mkdocs_config
+
+    if not config.is_file():
+        return render.load_labels(render.TEMPLATES_DIR, "zh"), render.TEMPLATES_DIR, Fonts()
+    plugin = load_mkdocs_config(config).plugins[PLUGIN]
+    fonts = Fonts(plugin.config.booklet_font, plugin.config.booklet_heading_font)
+    return render.load_labels(plugin.templates_dir, plugin.config.language), plugin.templates_dir, fonts
+
+
+def _print_booklet_report(report, out: Path) -> None:  # type: ignore[no-untyped-def]
+    errors = [p for p in report.problems if p.severity == "error"]
+    _print_errors(errors)
+    for r in report.results:
+        if r.status == "failed":
+            chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in r.missing)
+            click.echo(
+                f"students/{r.student}: error: no installed font can draw {chars}; "
+                "the booklet was not written",
+                err=True,
+            )
+    seconds = sum(r.seconds for r in report.results)
+    rate = f", {report.pages / seconds:.1f} pages/s of rendering" if seconds else ""
+    click.echo(
+        f"{report.count('rendered')} rendered ({report.pages} pages{rate}), "
+        f"{report.count('skipped')} skipped (unchanged), {report.count('failed')} failed "
+        f"→ {out}"
+    )
+    if errors or report.count("failed"):
+        _fail(f"{len(errors) + report.count('failed')} problem(s); see above")

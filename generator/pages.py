@@ -9,6 +9,7 @@ main process: it receives a compressed page and the photos to publish.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import jinja2
 
 from . import photos, render
 from .archive import SchoolFiles
+from .booklets import BookletResult, Booklets
 from .model import Archive, Student
 
 
@@ -24,13 +26,15 @@ from .model import Archive, Student
 class StudentPage:
     page: render.Rendered
     photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
+    booklet: BookletResult | None = None
 
 
 class StudentPages:
     """Called once per student, in a worker: prepares photos, renders the page."""
 
     def __init__(self, school: SchoolFiles, as_of: dt.date, root: Path, labels: dict[str, Any],
-                 templates_dir: Path, dir_urls: bool, photo_cache: Path):  # fmt: skip
+                 templates_dir: Path, dir_urls: bool, photo_cache: Path,
+                 booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None):  # fmt: skip
         assert school.school is not None
         archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
         self.site = render.Site(archive, labels, dir_urls)
@@ -38,8 +42,14 @@ class StudentPages:
         self.templates_dir = templates_dir
         self.photo_cache = photo_cache
         self._env: jinja2.Environment | None = None
+        self.booklets = booklets(school, as_of) if booklets else None
+        self.site.booklets = self.booklets is not None
 
     def __call__(self, student: Student) -> StudentPage:
+        booklet = self.booklets(student) if self.booklets else None
+        return self._page(student, booklet)
+
+    def _page(self, student: Student, booklet: BookletResult | None) -> StudentPage:
         if self._env is None:  # built once per worker, after the fork
             self._env = render.make_env(self.templates_dir, self.site)
         published = []
@@ -51,4 +61,4 @@ class StudentPages:
                 self.site.photo_urls[key] = name
                 published.append((f"students/{student.id}/photos/{name}", cached))
         page = render.render_page(self.site, self._env, render.student_spec(student), student=student)
-        return StudentPage(page, tuple(dict(published).items()))
+        return StudentPage(page, tuple(dict(published).items()), booklet)

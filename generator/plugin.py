@@ -27,6 +27,7 @@ from mkdocs.structure.toc import get_toc
 
 from . import render
 from .archive import parse_as_of, read_archive
+from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
 from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
@@ -45,6 +46,12 @@ class YidangConfig(Config):
     """Another site_templates folder (default: the one shipped with yidang)."""
     as_of = c.Optional(c.Type(str))
     """The day "current" refers to, YYYY-MM-DD (default: today)."""
+    booklets = c.Type(bool, default=True)
+    """Build each student's PDF booklet into the site (booklets/<id>.pdf)."""
+    booklet_font = c.Type(str, default="Noto Serif CJK SC")
+    """Body font of the booklets: an installed font with Chinese glyphs."""
+    booklet_heading_font = c.Type(str, default="Noto Sans CJK SC")
+    """Heading and form font of the booklets."""
     banner = c.Type(str, default="unprotected_build")
     """Label key of the banner on every page (`serve` always shows the preview one)."""
 
@@ -55,6 +62,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.site: render.Site | None = None
         self.serving = False
         self.problems: list[Problem] = []  # of the last read, for the CLI to print
+        self.booklet_failures: list[str] = []
         self.student_pages: dict[str, StudentPage] = {}
         self.rendered: dict[str, render.Rendered] = {}
 
@@ -82,9 +90,11 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = self._path(config, self.config.archive)
         labels = render.load_labels(self.templates_dir, self.config.language)
-        cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang" / "photos"
+        cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang"
+        booklets = self._booklets(root, labels, cache) if self.config.booklets else None
         maker = partial(StudentPages, root=root, labels=labels, templates_dir=self.templates_dir,
-                        dir_urls=config.use_directory_urls, photo_cache=cache)  # fmt: skip
+                        dir_urls=config.use_directory_urls, photo_cache=cache / "photos",
+                        booklets=booklets)  # fmt: skip
         try:
             result = read_archive(root, as_of=self._as_of(), hook_factory=maker)
         except YidangError as exc:
@@ -101,6 +111,8 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             )
         self.archive = result.archive
         self.student_pages = result.outputs
+        if booklets is not None:
+            self._booklet_results(cache / "booklets")
         self.site = render.Site(self.archive, labels, dir_urls=config.use_directory_urls)
         config.nav = render.nav(labels)
         config.theme.dirs.insert(0, str(self.templates_dir / "overrides"))
@@ -108,6 +120,30 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         banner = "unprotected_preview" if self.serving else self.config.banner
         config.extra["yidang_banner"] = labels["site"].get(banner, "")
         return config
+
+    def _booklets(self, root: Path, labels: dict[str, Any], cache: Path) -> Any:
+        """The per-student booklet maker (run in the workers), after checking the fonts."""
+        fonts = Fonts(self.config.booklet_font, self.config.booklet_heading_font)
+        try:
+            check_fonts(fonts)
+        except YidangError as exc:
+            raise PluginError(f"yidang: {exc}") from None
+        previous = load_digests(cache / "booklets")
+        return partial(Booklets, root=root, labels=labels, templates_dir=self.templates_dir,
+                       out_dir=cache / "booklets", fonts=fonts, photo_cache=cache / "photos",
+                       previous=previous)  # fmt: skip
+
+    def _booklet_results(self, out_dir: Path) -> None:
+        """Remember what changed; a booklet that failed fails the build, naming why."""
+        made = [p.booklet for p in self.student_pages.values() if p.booklet is not None]
+        digests = load_digests(out_dir)
+        digests.update({b.student: b.digest for b in made if b.status != "failed"})
+        save_digests(out_dir, digests)
+        self.booklet_failures = [describe_failure(b) for b in made if b.status == "failed"]
+        if self.booklet_failures:
+            raise PluginError("yidang: booklets failed:\n" + "\n".join(self.booklet_failures))
+        skipped = sum(1 for b in made if b.status == "skipped")
+        log.info("booklets: %d rendered, %d unchanged", len(made) - skipped, skipped)
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         assert self.site is not None and self.archive is not None
@@ -122,6 +158,9 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             for uri, cached in made.photos:
                 if files.get_file_from_path(uri) is None:
                     files.append(File.generated(config, uri, abs_src_path=str(cached)))
+            if made.booklet is not None:
+                uri = f"booklets/{student.id}.pdf"
+                files.append(File.generated(config, uri, abs_src_path=str(made.booklet.path)))
         self.rendered = {}
         for spec, page in specs:
             existing = files.get_file_from_path(spec.uri)

@@ -63,6 +63,7 @@ class Site:
     labels: dict[str, Any]
     dir_urls: bool = True
     photo_urls: dict[str, str] = field(default_factory=dict)  # archive path → published name
+    booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
 
     @cached_property
     def grades(self) -> list[str]:

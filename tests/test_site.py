@@ -19,11 +19,16 @@ from .site_helpers import Facts, active, current, listed, read_facts, soup
 DAY = dt.date.fromisoformat(AS_OF)
 
 
-def write_config(dest: Path, archive: Path, **plugin: str) -> Path:
-    """A copy of the root mkdocs.yml pointing at ``archive``, with a fixed as_of."""
+def write_config(dest: Path, archive: Path, booklets: bool = False, **plugin: str) -> Path:
+    """A copy of the root mkdocs.yml pointing at ``archive``, with a fixed as_of.
+
+    Booklets are off unless asked for: they have tests of their own, and the
+    sample site's test builds them.
+    """
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
     cfg["docs_dir"] = str(REPO / cfg["docs_dir"])
-    cfg["plugins"] = [{"yidang": {"archive": str(archive), "as_of": AS_OF, **plugin}}]
+    settings = {"archive": str(archive), "as_of": AS_OF, "booklets": booklets, **plugin}
+    cfg["plugins"] = [{"yidang": settings}]
     path = dest / "mkdocs.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
@@ -41,7 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from generator.cli import main
 
     work = tmp_path_factory.mktemp("sample-site")
-    config = write_config(work, SAMPLE)
+    config = write_config(work, SAMPLE, booklets=True)
     result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
     assert result.exit_code == 0, result.output
     return work / "site"
@@ -250,3 +255,12 @@ def test_mkdocs_build_fails_cleanly_on_a_bad_archive(tiny: Path, tmp_path: Path)
     assert proc.returncode == 1
     assert "students/S1/records/2026-03-05-talk.md:4:5: error: by: unknown teacher 'T9'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_every_student_page_links_to_its_booklet(site: Path, facts: Facts) -> None:
+    for sid in facts.profiles:
+        link = soup(site, f"students/{sid}").find("a", attrs={"data-booklet": sid})
+        assert link is not None and link["href"] == f"../../booklets/{sid}.pdf"
+        assert (site / "booklets" / f"{sid}.pdf").read_bytes()[:5] == b"%PDF-"
+    names = {p["name"] for p in facts.profiles.values()}
+    assert not any(n in p.name for p in (site / "booklets").iterdir() for n in names)

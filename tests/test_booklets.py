@@ -1,0 +1,178 @@
+"""PDF booklets, checked the way a reader would: by their text, fonts, pages,
+bookmarks and images (pypdf and poppler's pdffonts), never by bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+from pypdf import PdfReader
+
+from generator import render
+from generator.booklets import Fonts, check_fonts, make_booklets
+from generator.load import split_front_matter
+from generator.problems import YidangError
+
+from .conftest import SAMPLE
+
+STUDENTS = ["S2025003", "S2024007"]  # a photo and two terms; a closed case with an evaluation
+LABELS = render.load_labels(render.TEMPLATES_DIR, "zh")
+
+
+def _make(root: Path, out: Path, **kw):  # type: ignore[no-untyped-def]
+    return make_booklets(root, out, LABELS, render.TEMPLATES_DIR, Fonts(), jobs=2, **kw)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("booklets")
+    report = _make(SAMPLE, out, students=STUDENTS)
+    assert [r.status for r in report.results] == ["rendered", "rendered"]
+    return out, report
+
+
+def _text(pdf: Path) -> list[str]:
+    """Each page's text with all whitespace removed (CJK extraction spaces freely)."""
+    return [re.sub(r"\s+", "", page.extract_text() or "") for page in PdfReader(pdf).pages]
+
+
+def _records(sid: str) -> list[tuple[dt.date, str]]:
+    out = []
+    for path in sorted((SAMPLE / "students" / sid / "records").glob("*.md")):
+        meta, body, _ = split_front_matter(path.read_text(encoding="utf-8"))
+        date = yaml.safe_load(meta)["date"]
+        phrase = next(s for s in re.split(r"[。!?!?\n]", body) if len(s.strip()) >= 8)
+        out.append((date, re.sub(r"\s+", "", phrase)[:12]))
+    return out
+
+
+@pytest.mark.parametrize("sid", STUDENTS)
+def test_booklet_text_has_name_every_record_and_footers(made, sid: str) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    pages = _text(out / f"{sid}.pdf")
+    whole = "".join(pages)
+    name = yaml.safe_load((SAMPLE / "students" / sid / "profile.yml").read_text(encoding="utf-8"))["name"]
+    assert name in pages[0] and "特殊群体学生关爱帮扶档案" in pages[0] and "内部资料注意保密" in pages[0]
+    for date, phrase in _records(sid):
+        assert f"{date.year}年{date.month}月{date.day}日" in whole, date
+        assert phrase in whole, (date, phrase)
+    n = len(pages)
+    assert f"第1页共{n}页" in pages[0]
+    assert f"第{n}页共{n}页" in pages[-1]
+
+
+def test_bookmarks_name_every_section(made) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    reader = PdfReader(out / "S2025003.pdf")
+
+    def titles(items) -> list[str]:  # type: ignore[no-untyped-def]
+        flat = []
+        for item in items:
+            flat += titles(item) if isinstance(item, list) else [item.title]
+        return flat
+
+    found = titles(reader.outline)
+    for section in ("封面", "目录", "一、学生关爱帮扶登记表", "二、帮扶计划", "三、帮扶记录",
+                    "四、学期评估", "2025—2026学年第二学期", "2026—2027学年第一学期"):
+        assert section in found, section
+    assert "2026年9月8日 谈话记录" in found  # every record is a bookmark
+
+
+def test_contents_page_has_page_numbers(made) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    contents = _text(out / "S2025003.pdf")[1]
+    assert re.search(r"一、学生关爱帮扶登记表\.+3", contents), contents
+
+
+def test_fonts_are_embedded_cjk_and_never_type3(made) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    listing = subprocess.run(["pdffonts", str(out / "S2025003.pdf")], capture_output=True,
+                             text=True, check=True).stdout.splitlines()[2:]
+    assert any("CJK" in line for line in listing)
+    for line in listing:
+        assert "Type 3" not in line, line
+        assert " yes " in line, f"not embedded: {line}"
+
+
+def test_photos_embedded_without_exif(made) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    images = [img for page in PdfReader(out / "S2025003.pdf").pages for img in page.images]
+    assert images, "the home-visit photo is in the booklet"
+    for img in images:
+        assert b"Exif" not in img.data
+        with Image.open(io.BytesIO(img.data)) as pic:
+            assert not pic.getexif()
+
+
+def test_home_visits_have_signature_lines(made) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    whole = "".join(_text(out / "S2025003.pdf"))
+    visits = len(list((SAMPLE / "students/S2025003/records").glob("*home_visit*")))
+    assert whole.count("帮扶教师签名") == visits
+    assert whole.count("家长签名") == visits
+
+
+def test_second_run_renders_nothing(made) -> None:  # type: ignore[no-untyped-def]
+    out, _ = made
+    report = _make(SAMPLE, out, students=STUDENTS)
+    assert [r.status for r in report.results] == ["skipped", "skipped"]
+
+
+def test_changing_one_record_rerenders_exactly_that_booklet(tmp_path: Path) -> None:
+    archive = tmp_path / "archives"
+    shutil.copytree(SAMPLE, archive)
+    out = tmp_path / "out"
+    first = _make(archive, out, students=STUDENTS)
+    assert first.count("rendered") == 2
+    record = archive / "students/S2024007/records" / sorted(
+        p.name for p in (archive / "students/S2024007/records").iterdir())[0]
+    record.write_text(record.read_text(encoding="utf-8") + "\n补记:本次谈话后已电话告知家长。\n",
+                      encoding="utf-8")
+    second = _make(archive, out, students=STUDENTS)
+    assert {r.student: r.status for r in second.results} == {
+        "S2024007": "rendered", "S2025003": "skipped"}
+    assert "补记:本次谈话后已电话告知家长" in "".join(_text(out / "S2024007.pdf"))
+    forced = _make(archive, out, students=STUDENTS, force=True)
+    assert forced.count("rendered") == 2
+
+
+def test_missing_font_is_a_clear_error_not_boxes(tmp_path: Path) -> None:
+    with pytest.raises(YidangError, match="apt-get install fonts-noto-cjk"):
+        make_booklets(SAMPLE, tmp_path, LABELS, render.TEMPLATES_DIR,
+                      Fonts(body="No Such Font"), students=["S2025003"])
+    assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_missing_harfbuzz_subset_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import weasyprint.text.ffi as ffi
+
+    monkeypatch.setattr(ffi, "harfbuzz_subset", None)
+    with pytest.raises(YidangError, match="apt-get install libharfbuzz-subset0"):
+        check_fonts(Fonts())
+
+
+def test_character_no_font_has_fails_that_booklet(tiny: Path, tmp_path: Path, run) -> None:
+    talk = tiny / "students/S1/records/2026-03-05-talk.md"
+    talk.write_text(talk.read_text(encoding="utf-8") + "\n私用区字符:\U0010fffd\n", encoding="utf-8")
+    result = run("booklets", "--archive", tiny, "--out", tmp_path / "out", "--config",
+                 tmp_path / "none.yml")
+    assert result.exit_code == 1
+    assert "students/S1: error: no installed font can draw '\U0010fffd' (U+10FFFD); " \
+           "the booklet was not written" in result.output
+    assert not (tmp_path / "out/S1.pdf").exists()
+
+
+def test_cli_reports_rendered_and_skipped(tiny: Path, tmp_path: Path, run) -> None:
+    args = ("booklets", "--archive", tiny, "--out", tmp_path / "out", "--config", tmp_path / "x.yml")
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    assert "1 rendered" in first.output and (tmp_path / "out/S1.pdf").is_file()
+    assert "0 rendered (0 pages), 1 skipped (unchanged)" in run(*args).output
+    assert run("booklets", "--archive", tiny, "--student", "S9").exit_code == 2
