@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/run.py --students 1000 --records-per-student 150
 
-Prints a table: `check`, the site build (`yidang build`), and a plain
+Prints a table: `check`, the site build (`yidang build --no-booklets`), and a plain
 `mkdocs build` of the same pages with the same theme and no yidang plugin
 (the rendered pages are written out as Markdown files first, untimed), with the ratio of the
 two builds, each command's peak memory (resident set of the whole process
-tree, sampled every 20 ms) and the size of what it wrote.
+tree, sampled every 20 ms) and the size of what it wrote. Then booklets: pages
+per second at 1 and 2 jobs on synthetic students with 150 records each, the
+seconds per booklet (per worker) and the peak memory of one worker.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pypdf import PdfReader
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,37 +37,42 @@ class Run:
     seconds: float
     peak_mib: float
     out_mb: float | None = None
+    output: str = ""
+    worker_peak_mib: float = 0.0  # the largest single process of the tree
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, from /proc."""
-    total, stack = 0, [pid]
+def _tree_rss_kib(pid: int) -> tuple[int, int]:
+    """Resident memory of ``pid`` and all its descendants (total, largest one), from /proc."""
+    total, largest, stack = 0, 0, [pid]
     while stack:
         p = stack.pop()
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                        rss = int(line.split()[1])
+                        total += rss
+                        largest = max(largest, rss)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return total, largest
 
 
 def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
     """Run ``cmd``; fail loudly if it fails; return its wall time and peak memory."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
+    peak = largest = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, largest
         while not done.is_set():
-            peak = max(peak, _tree_rss_kib(proc.pid))
+            total, one = _tree_rss_kib(proc.pid)
+            peak, largest = max(peak, total), max(largest, one)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -75,7 +83,7 @@ def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
     sampler.join()
     if proc.returncode != 0:
         sys.exit(f"{name} failed ({proc.returncode}):\n{output[-3000:]}")
-    return Run(name, seconds, peak / 1024, _size_mb(out) if out else None)
+    return Run(name, seconds, peak / 1024, _size_mb(out) if out else None, output, largest / 1024)
 
 
 def _size_mb(path: Path) -> float:
@@ -131,6 +139,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--records-per-student", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--booklet-students", type=int, default=8,
+                        help="students (of 150 records each) for the booklet benchmark")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="yidang-bench-"))
@@ -160,7 +170,8 @@ def main() -> None:
     config = _yidang_config(work, archive)
     site = work / "site"
     runs.append(
-        measure("yidang build", [yidang, "build", "--config", str(config), "--site-dir", str(site)], site)
+        measure("yidang build", [yidang, "build", "--no-booklets", "--config", str(config),
+                                 "--site-dir", str(site)], site)
     )
     plain = _plain_project(work, archive)
     plain_site = work / "plain-site"
@@ -173,6 +184,8 @@ def main() -> None:
     )
     _print(args, runs)
     print(spread)
+    if args.booklet_students:
+        _booklets(work, yidang, args.booklet_students)
     if args.keep:
         print(f"\nwork folder kept: {work}")
     else:
@@ -195,6 +208,25 @@ def _print(args: argparse.Namespace, runs: list[Run]) -> None:
         f"\nyidang build / plain mkdocs build: {build.seconds / plain.seconds:.2f}× time, "
         f"{(build.out_mb or 0) / (plain.out_mb or 1):.2f}× size"
     )
+
+
+def _booklets(work: Path, yidang: str, students: int) -> None:
+    """Pages per second at 1 and 2 jobs, on synthetic students with 150 records each."""
+    archive = work / "booklet-archive"
+    measure("synth", [yidang, "synth", "--students", str(students), "--records-per-student",
+                      "150", "--seed", "2", str(archive)])  # fmt: skip
+    print(f"\nbooklets: {students} synthetic students × 150 records, default fonts\n")
+    print("| jobs | seconds | booklets | pages | pages/s | s/booklet | peak MiB per worker |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for jobs in (1, 2):
+        out = work / f"booklets-{jobs}"
+        run = measure(f"booklets x{jobs}", [yidang, "booklets", "--archive", str(archive),
+                                            "--out", str(out), "--jobs", str(jobs), "--force",
+                                            "--config", str(work / "none.yml")])  # fmt: skip
+        pages = sum(len(PdfReader(p).pages) for p in out.glob("*.pdf"))
+        count = len(list(out.glob("*.pdf")))
+        print(f"| {jobs} | {run.seconds:.2f} | {count} | {pages} | {pages / run.seconds:.1f} | "
+              f"{run.seconds * jobs / count:.2f} | {run.worker_peak_mib:.0f} |")
 
 
 if __name__ == "__main__":
