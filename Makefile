@@ -20,7 +20,7 @@ demo: apt-demo $(VENV)/.demo
 	$(BIN)/yidang check archives
 	$(BIN)/yidang build
 	@echo
-	@echo "示例站点已生成 / the sample site is in ./site"
+	@echo "示例站点已生成 / the sample site is in ./site, with a PDF booklet per student in ./site/booklets/"
 	@echo "查看 / to open it:  $(BIN)/yidang serve   then browse http://127.0.0.1:8000/"
 	@echo "(The site is not protected yet: keep it on this machine.)"
 
