@@ -320,3 +320,149 @@ def _print_booklet_report(report, out: Path) -> None:  # type: ignore[no-untyped
     )
     if errors or report.count("failed"):
         _fail(f"{len(errors) + report.count('failed')} problem(s); see above")
+
+
+@main.group()
+def access() -> None:
+    """Reader accounts: key pairs and passphrases (no password ever enters the build).
+
+    Example: yidang access add T008
+    """
+
+
+def _archive_with_teacher(archive: str, teacher_id: str):  # type: ignore[no-untyped-def]
+    from .archive import read_archive
+
+    root = _archive_dir(archive)
+    result = read_archive(root)
+    if result.archive is None:
+        _print_errors(result.problems)
+        _fail("the archive has errors; fix them first (yidang check)")
+    if teacher_id not in result.archive.teachers:
+        _fail(f"unknown teacher '{teacher_id}' (not in teachers.yml)", 2)
+    return root, result.archive
+
+
+def _show_passphrase(teacher: str, passphrase: str) -> None:
+    click.echo(f"{teacher} 的登录口令 / passphrase (shown once, never stored):\n\n    {passphrase}\n")
+    click.echo(
+        "Give it to the teacher in person or on paper. It cannot be recovered: "
+        "if it is lost, run `yidang access passwd --reset`.",
+        err=True,
+    )
+
+
+@access.command("add")
+@click.argument("teacher_id")
+@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+def access_add(teacher_id: str, archive: str) -> None:
+    """Create TEACHER_ID's key pair and passphrase; the passphrase is printed once.
+
+    Writes archive/access/TEACHER_ID.json: the public key and the private key
+    encrypted under the passphrase. Commit it; the passphrase is never stored.
+
+    Example: yidang access add T008
+    """
+    from . import access as acc
+
+    root, _ = _archive_with_teacher(archive, teacher_id)
+    account, passphrase = acc.create(teacher_id)
+    try:
+        path = acc.save(root, account)
+    except YidangError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {path}", err=True)
+    _show_passphrase(teacher_id, passphrase)
+
+
+@access.command("passwd")
+@click.argument("teacher_id")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Forgotten passphrase: make a new key pair (old copies of the site stay unreadable to it).",
+)
+@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
+    """Give TEACHER_ID a new passphrase (asks for the current one unless --reset).
+
+    Example: yidang access passwd T008
+    """
+    from . import access as acc
+    from .crypto import CryptoError
+
+    root, _ = _archive_with_teacher(archive, teacher_id)
+    try:
+        current = acc.load(root, teacher_id)
+        if reset:
+            account, passphrase = acc.create(teacher_id)
+        else:
+            old = click.prompt("current passphrase", hide_input=True, err=True)
+            account, passphrase = acc.relock(current, old)
+        acc.save(root, account, replace=True)
+    except (YidangError, CryptoError) as exc:
+        _fail(str(exc))
+    _show_passphrase(teacher_id, passphrase)
+
+
+@access.command("remove")
+@click.argument("teacher_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
+    """Delete TEACHER_ID's account: the next build no longer lets them in.
+
+    Copies of sites built before stay readable to them; see docs/security.md.
+
+    Example: yidang access remove T012 --yes
+    """
+    from . import access as acc
+
+    path = acc.account_path(_archive_dir(archive), teacher_id)
+    if not path.exists():
+        _fail(f"{teacher_id} has no account", 2)
+    if not yes:
+        click.confirm(f"remove {teacher_id}'s account ({path})?", abort=True, err=True)
+    path.unlink()
+    click.echo(f"removed {path}; rebuild the site to take it out")
+
+
+@access.command("list")
+@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The day rights are computed for (default today).",
+)
+def access_list(archive: str, as_of: dt.datetime | None) -> None:
+    """Who has an account, and what each may read (derived from the archive).
+
+    Example: yidang access list
+    """
+    from . import access as acc
+    from .archive import read_archive
+
+    root = _archive_dir(archive)
+    result = read_archive(root, as_of=as_of.date() if as_of else None)
+    if result.archive is None:
+        _print_errors(result.problems)
+        _fail("the archive has errors; fix them first (yidang check)")
+    a = result.archive
+    for tid in acc.accounts(root):
+        name = a.teachers[tid].name if tid in a.teachers else "(not in teachers.yml: no access)"
+        if tid not in a.teachers:
+            click.echo(f"{tid}\t{name}")
+            continue
+        r = acc.rights(a, tid)
+        what = (
+            "全部 / everything"
+            if r.everything
+            else (
+                f"{len(r.students)} students ({', '.join(sorted(r.students)) or '-'}); "
+                f"classes: {', '.join(sorted(r.classes)) or '-'}; "
+                f"teacher pages: {', '.join(sorted(r.teachers))}"
+            )
+        )
+        click.echo(f"{tid}\t{name}\t{what}")
