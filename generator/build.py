@@ -20,6 +20,7 @@ from mkdocs.exceptions import MkDocsException
 
 from .archive import ReadResult, parse_as_of, read_archive
 from .problems import ArchiveInvalid, YidangError
+from .publish import swap
 
 PLUGIN = "yidang"
 
@@ -29,6 +30,7 @@ class Built:
     site_dir: Path
     pages: int
     students: int
+    protected: bool
 
 
 def load_mkdocs_config(  # type: ignore[no-untyped-def]
@@ -36,8 +38,9 @@ def load_mkdocs_config(  # type: ignore[no-untyped-def]
     site_dir: Path | None = None,
     archive: Path | None = None,
     booklets: bool | None = None,
+    protect: bool | None = None,
 ):
-    """Load mkdocs.yml; ``archive`` and ``booklets`` override the yidang plugin's settings."""
+    """Load mkdocs.yml; ``archive``, ``booklets`` and ``protect`` override the plugin's settings."""
     if not config_file.is_file():
         raise YidangError(f"config file not found: {config_file}")
     try:
@@ -50,6 +53,8 @@ def load_mkdocs_config(  # type: ignore[no-untyped-def]
         cfg.plugins[PLUGIN].config["archive"] = str(archive.resolve())
     if booklets is not None:
         cfg.plugins[PLUGIN].config["booklets"] = booklets
+    if protect is not None:
+        cfg.plugins[PLUGIN].config["protect"] = protect
     return cfg
 
 
@@ -73,6 +78,7 @@ def build_site(
     site_dir: Path | None = None,
     archive: Path | None = None,
     booklets: bool | None = None,
+    protect: bool | None = None,
 ) -> Built:
     """Build the site and publish it atomically at ``site_dir``.
 
@@ -85,7 +91,7 @@ def build_site(
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive, booklets=booklets)
+    cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive, booklets=booklets, protect=protect)
     plugin = cfg.plugins[PLUGIN]
     try:
         mkdocs_build(cfg)
@@ -101,19 +107,9 @@ def build_site(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _swap(tmp, final)
+    swap(tmp, final)
     students = len(plugin.archive.students) if plugin.archive else 0
-    pages = sum(1 for _ in final.rglob("index.html"))
-    return Built(final, pages, students)
-
-
-def _swap(new: Path, final: Path) -> None:
-    """Put ``new`` at ``final``; the old site is removed only after the rename."""
-    old = final.parent / f".{final.name}.old-{os.getpid()}"
-    if final.exists():
-        final.rename(old)
-    new.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    return Built(final, len(plugin.rendered), students, plugin.config.protect)
 
 
 def quiet_mkdocs_logging(verbose: bool) -> None:

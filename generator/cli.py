@@ -128,13 +128,16 @@ def _github_prefix(root: Path) -> str:
     help="Where to publish the site (default: mkdocs.yml's site_dir).",
 )
 @click.option("--no-booklets", is_flag=True, help="Skip the PDF booklets (faster).")
+@click.option("--unprotected", is_flag=True,
+              help="Plaintext site, for local checks only: never publish it.")
 @click.option("-v", "--verbose", is_flag=True, help="Show MkDocs' progress messages.")
-def build(
-    config_file: str, archive: str | None, site_dir: str | None, no_booklets: bool, verbose: bool
-) -> None:
-    """Check the archive, build the site, and publish it in one step.
+def build(config_file: str, archive: str | None, site_dir: str | None, no_booklets: bool,
+          unprotected: bool, verbose: bool) -> None:
+    """Check the archive, build the protected site, and publish it in one step.
 
-    The new site replaces the old one only if the whole build succeeded.
+    The published site is a login page and encrypted files; readers are the
+    accounts in archive/access/. The new site replaces the old one only if
+    the whole build succeeded.
 
     Example: yidang build --site-dir /srv/yidang/site
     """
@@ -149,16 +152,16 @@ def build(
             Path(site_dir) if site_dir else None,
             Path(archive) if archive else None,
             booklets=False if no_booklets else None,
+            protect=False if unprotected else None,
         )
     except YidangError as exc:
         _fail(str(exc))
-    click.echo(f"站点已生成 / site built: {built.site_dir} ({built.students} students, {built.pages} pages)")
-    click.secho(
-        "注意:站点尚未加密保护 / warning: this site is NOT protected yet; "
-        "keep it on a trusted intranet only.",
-        fg="red",
-        err=True,
-    )
+    kind = "加密站点 / protected site" if built.protected else "未加密站点 / UNPROTECTED site"
+    click.echo(f"{kind}: {built.site_dir} ({built.students} students, {built.pages} pages)")
+    if not built.protected:
+        click.secho("警告:此站点未加密,所有学生档案均为明文!仅供本机检查,切勿复制、上传或外传。\n"
+                    "WARNING: this site is NOT protected: every child's file is in plaintext. "
+                    "Local checks only; never copy or publish it.", fg="red", bold=True, err=True)
 
 
 def _precheck(config: Path, archive: Path | None) -> ReadResult:

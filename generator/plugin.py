@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import shutil
+import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
@@ -25,12 +29,13 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
-from . import render
+from . import protect, render
 from .archive import parse_as_of, read_archive
 from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
 from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
+from .publish import swap
 
 log = logging.getLogger("mkdocs.plugins.yidang")
 CSS_URI = "assets/yidang.css"
@@ -52,6 +57,10 @@ class YidangConfig(Config):
     """Body font of the booklets: an installed font with Chinese glyphs."""
     booklet_heading_font = c.Type(str, default="Noto Sans CJK SC")
     """Heading and form font of the booklets."""
+    protect = c.Type(bool, default=True)
+    """Publish the encrypted site (login page and blobs). Off only for local checks."""
+    idle_minutes = c.Type(int, default=30)
+    """Log readers out after this many minutes without activity."""
     banner = c.Type(str, default="unprotected_build")
     """Label key of the banner on every page (`serve` always shows the preview one)."""
 
@@ -65,6 +74,13 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.booklet_failures: list[str] = []
         self.student_pages: dict[str, StudentPage] = {}
         self.rendered: dict[str, render.Rendered] = {}
+        self.titles: dict[str, str] = {}
+        self.files: list[tuple[str, Path, str]] = []  # (route, source, kind) of photos and booklets
+        self.publish_dir: Path | None = None  # set while protecting: MkDocs writes to a temp dir
+        self.labels: dict[str, Any] = {}
+        self._plain_dir: str | None = None
+        self._archive_root = Path(".")
+        self._site_name = ""
 
     # --- helpers --------------------------------------------------------------
 
@@ -89,6 +105,8 @@ class YidangPlugin(BasePlugin[YidangConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = self._path(config, self.config.archive)
+        self._archive_root = root
+        self._site_name = config.site_name
         labels = render.load_labels(self.templates_dir, self.config.language)
         cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang"
         booklets = self._booklets(root, labels, cache) if self.config.booklets else None
@@ -119,6 +137,13 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         config.extra_css.append(CSS_URI)
         banner = "unprotected_preview" if self.serving else self.config.banner
         config.extra["yidang_banner"] = labels["site"].get(banner, "")
+        self.labels = labels
+        self.publish_dir = None
+        if self.config.protect and not self.serving:
+            # Plaintext goes only to a private temporary folder (mode 0700), removed after.
+            self.publish_dir = Path(config.site_dir)
+            config.site_dir = self._plain_dir = tempfile.mkdtemp(prefix="yidang-plain-")
+            config.extra["yidang_banner"] = ""
         return config
 
     def _booklets(self, root: Path, labels: dict[str, Any], cache: Path) -> Any:
@@ -152,22 +177,24 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         env = render.make_env(self.templates_dir, self.site)
         specs = [(spec, render.render_page(self.site, env, spec))
                  for spec in render.index_specs(self.site)]  # fmt: skip
+        self.files = []
         for student in self.archive.students.values():
             made = self.student_pages[student.id]
             specs.append((render.student_spec(student), made.page))
-            for uri, cached in made.photos:
-                if files.get_file_from_path(uri) is None:
-                    files.append(File.generated(config, uri, abs_src_path=str(cached)))
+            self.files += [(uri, cached, "image") for uri, cached in made.photos]
             if made.booklet is not None:
-                uri = f"booklets/{student.id}.pdf"
-                files.append(File.generated(config, uri, abs_src_path=str(made.booklet.path)))
-        self.rendered = {}
+                self.files.append((f"booklets/{student.id}.pdf", made.booklet.path, "pdf"))
+        if self.publish_dir is None:  # plaintext site: MkDocs copies the files
+            for uri, source, _ in dict.fromkeys(self.files):
+                files.append(File.generated(config, uri, abs_src_path=str(source)))
+        self.rendered, self.titles = {}, {}
         for spec, page in specs:
             existing = files.get_file_from_path(spec.uri)
             if existing is not None:
                 files.remove(existing)
             files.append(File.generated(config, spec.uri, content=render.stub(spec)))
             self.rendered[spec.uri] = page
+            self.titles[spec.uri] = spec.title
         self.student_pages = {}
         return files
 
@@ -181,10 +208,47 @@ class YidangPlugin(BasePlugin[YidangConfig]):
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
         """Put the body in at the last moment: only one page is ever held uncompressed."""
+        if self.publish_dir is not None:
+            return output  # protecting: bodies go only into encrypted blobs, never to disk
         rendered = self.rendered.pop(page.file.src_uri, None)
         if rendered is None:
             return output
         return output.replace(BODY_MARKER, rendered.html, 1)
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Protecting: publish the login page and blobs, then remove the plaintext."""
+        if self.publish_dir is None:
+            return
+        plain = Path(config.site_dir)
+        try:
+            self._publish(plain, self.publish_dir)
+        except YidangError as exc:
+            raise PluginError(f"yidang: {exc}") from None
+        finally:
+            shutil.rmtree(plain, ignore_errors=True)
+            config.site_dir = str(self.publish_dir)
+
+    def on_build_error(self, *, error: Exception) -> None:
+        if self.publish_dir is not None and self._plain_dir is not None:
+            shutil.rmtree(self._plain_dir, ignore_errors=True)
+
+    def _publish(self, plain: Path, final: Path) -> None:
+        assert self.archive is not None
+        accounts = protect.ensure_accounts(self._archive_root, self.archive)
+        out = final.parent / f".{final.name}.protect-{os.getpid()}"
+        shutil.rmtree(out, ignore_errors=True)
+        publisher = protect.Publisher(out)
+        for uri, page in self.rendered.items():
+            publisher.add_page(uri.removesuffix("index.md"), self.titles[uri], page.html)
+        for route, source, kind in dict.fromkeys(self.files):
+            publisher.add(protect.Item(route, kind), Path(source).read_bytes())
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.templates_dir / "protect"),
+                                 autoescape=True)  # fmt: skip
+        login = env.get_template("login.html.j2").render(L=self.labels)
+        settings = {"labels": self.labels["protect"], "site_name": self._site_name,
+                    "idle_minutes": self.config.idle_minutes}  # fmt: skip
+        protect.write_site(out, publisher, accounts, self.archive, plain, login, settings)
+        swap(out, final)
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
         server.watch(str(self._path(config, self.config.archive)))
