@@ -20,9 +20,10 @@ demo: apt-demo $(VENV)/.demo
 	$(BIN)/yidang check archives
 	$(BIN)/yidang build
 	@echo
-	@echo "示例站点已生成 / the sample site is in ./site, with a PDF booklet per student in ./site/booklets/"
-	@echo "查看 / to open it:  $(BIN)/yidang serve   then browse http://127.0.0.1:8000/"
-	@echo "(The site is not protected yet: keep it on this machine.)"
+	@echo "示例站点已生成 / the protected sample site is in ./site (each student page offers its PDF booklet)"
+	@echo "查看 / to open it: open site/index.html in a browser, and log in with a demo account:"
+	@sed -n "s/^- user: /    /p; s/^  passphrase: /      passphrase: /p" archives/access/demo-credentials.yml
+	@echo "(Or: cd site && python3 -m http.server --bind 127.0.0.1 8000, then http://127.0.0.1:8000/)"
 
 test: apt-test $(VENV)/.test
 	$(BIN)/ruff check generator tests bench scripts

@@ -99,6 +99,8 @@ def build_site(
         shutil.rmtree(tmp, ignore_errors=True)
         if any(p.severity == "error" for p in plugin.problems):
             raise ArchiveInvalid(plugin.problems) from None
+        if plugin.failure:
+            raise YidangError(f"{plugin.failure}\nthe previous site is unchanged") from None
         if plugin.booklet_failures:
             raise YidangError(
                 "\n".join([*plugin.booklet_failures, "booklets failed; the previous site is unchanged"])

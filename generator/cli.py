@@ -128,11 +128,16 @@ def _github_prefix(root: Path) -> str:
     help="Where to publish the site (default: mkdocs.yml's site_dir).",
 )
 @click.option("--no-booklets", is_flag=True, help="Skip the PDF booklets (faster).")
-@click.option("--unprotected", is_flag=True,
-              help="Plaintext site, for local checks only: never publish it.")
+@click.option("--unprotected", is_flag=True, help="Plaintext site, for local checks only: never publish it.")
 @click.option("-v", "--verbose", is_flag=True, help="Show MkDocs' progress messages.")
-def build(config_file: str, archive: str | None, site_dir: str | None, no_booklets: bool,
-          unprotected: bool, verbose: bool) -> None:
+def build(
+    config_file: str,
+    archive: str | None,
+    site_dir: str | None,
+    no_booklets: bool,
+    unprotected: bool,
+    verbose: bool,
+) -> None:
     """Check the archive, build the protected site, and publish it in one step.
 
     The published site is a login page and encrypted files; readers are the
@@ -159,9 +164,14 @@ def build(config_file: str, archive: str | None, site_dir: str | None, no_bookle
     kind = "加密站点 / protected site" if built.protected else "未加密站点 / UNPROTECTED site"
     click.echo(f"{kind}: {built.site_dir} ({built.students} students, {built.pages} pages)")
     if not built.protected:
-        click.secho("警告:此站点未加密,所有学生档案均为明文!仅供本机检查,切勿复制、上传或外传。\n"
-                    "WARNING: this site is NOT protected: every child's file is in plaintext. "
-                    "Local checks only; never copy or publish it.", fg="red", bold=True, err=True)
+        click.secho(
+            "警告:此站点未加密,所有学生档案均为明文!仅供本机检查,切勿复制、上传或外传。\n"
+            "WARNING: this site is NOT protected: every child's file is in plaintext. "
+            "Local checks only; never copy or publish it.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
 
 
 def _precheck(config: Path, archive: Path | None) -> ReadResult:
@@ -469,3 +479,34 @@ def access_list(archive: str, as_of: dt.datetime | None) -> None:
             )
         )
         click.echo(f"{tid}\t{name}\t{what}")
+
+
+@main.command("audit")
+@click.argument("site_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--archive",
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The archive the site was built from.",
+)
+def audit_command(site_dir: str, archive: str) -> None:
+    """Scan a built site for anything readable about a student; exit 1 on a hit.
+
+    Looks in every file (and file name) for student names and ids, guardian
+    names and phones, and any 12-character run of record text. Every
+    protected build runs it and refuses to publish on a hit.
+
+    Example: yidang audit site
+    """
+    from .audit import audit
+
+    site = Path(site_dir)
+    if not site.is_dir():
+        _fail(f"site folder not found: {site_dir}", 2)
+    hits = audit(site, _archive_dir(archive))
+    for hit in hits:
+        click.echo(hit.text())
+    files = sum(1 for p in site.rglob("*") if p.is_file())
+    click.echo(f"{files} files audited: {len(hits)} finding(s)")
+    sys.exit(1 if hits else 0)

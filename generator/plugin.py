@@ -31,6 +31,7 @@ from mkdocs.structure.toc import get_toc
 
 from . import protect, render
 from .archive import parse_as_of, read_archive
+from .audit import audit
 from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
 from .model import Archive
 from .pages import StudentPage, StudentPages
@@ -72,6 +73,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.serving = False
         self.problems: list[Problem] = []  # of the last read, for the CLI to print
         self.booklet_failures: list[str] = []
+        self.failure: str | None = None  # why the last build stopped, for the CLI
         self.student_pages: dict[str, StudentPage] = {}
         self.rendered: dict[str, render.Rendered] = {}
         self.titles: dict[str, str] = {}
@@ -104,6 +106,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.serving = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        self.failure = None
         root = self._path(config, self.config.archive)
         self._archive_root = root
         self._site_name = config.site_name
@@ -223,6 +226,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         try:
             self._publish(plain, self.publish_dir)
         except YidangError as exc:
+            self.failure = str(exc)
             raise PluginError(f"yidang: {exc}") from None
         finally:
             shutil.rmtree(plain, ignore_errors=True)
@@ -248,6 +252,13 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         settings = {"labels": self.labels["protect"], "site_name": self._site_name,
                     "idle_minutes": self.config.idle_minutes}  # fmt: skip
         protect.write_site(out, publisher, accounts, self.archive, plain, login, settings)
+        hits = audit(out, self._archive_root)
+        if hits:
+            shutil.rmtree(out, ignore_errors=True)
+            raise YidangError(
+                "the audit found readable student data; nothing was published:\n"
+                + "\n".join(h.text() for h in hits[:20])
+            )
         swap(out, final)
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:

@@ -106,25 +106,26 @@ def test_ended_mentoring_is_no_longer_granted() -> None:
 def test_cli_add_list_passwd_remove(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = tmp_path / "archives"
     shutil.copytree(SAMPLE, archive)
-    added = run("access", "add", "T015", "--archive", archive)
+    added = run("access", "add", "T014", "--archive", archive)
     assert added.exit_code == 0
     passphrase = next(line.strip() for line in added.output.splitlines() if line.count("-") == 5)
-    assert run("access", "add", "T015", "--archive", archive).exit_code == 1
+    assert run("access", "add", "T014", "--archive", archive).exit_code == 1
     assert run("access", "add", "T999", "--archive", archive).exit_code == 2
     listing = run("access", "list", "--archive", archive, "--as-of", "2026-11-28").output
-    assert "T015\t谢美玲\t3 students (S2025002, S2025007, S2025011)" in listing
+    assert "T014\t钟国栋\t3 students (S2026002, S2026006, S2026009)" in listing
+    assert "T001\t周明远\t全部 / everything" in listing
     from click.testing import CliRunner
 
     from generator.cli import main
 
-    changed = CliRunner().invoke(main, ["access", "passwd", "T015", "--archive", str(archive)],
+    changed = CliRunner().invoke(main, ["access", "passwd", "T014", "--archive", str(archive)],
                                  input=passphrase + "\n")
     assert changed.exit_code == 0, changed.output
     new = next(line.strip() for line in changed.output.splitlines() if line.count("-") == 5)
-    assert access.load(archive, "T015").unlock(new)
-    refused = CliRunner().invoke(main, ["access", "passwd", "T015", "--archive", str(archive)],
+    assert access.load(archive, "T014").unlock(new)
+    refused = CliRunner().invoke(main, ["access", "passwd", "T014", "--archive", str(archive)],
                                  input=passphrase + "\n")
     assert refused.exit_code == 1 and "wrong passphrase" in refused.output
-    assert run("access", "remove", "T015", "--yes", "--archive", archive).exit_code == 0
-    assert not access.account_path(archive, "T015").exists()
+    assert run("access", "remove", "T014", "--yes", "--archive", archive).exit_code == 0
+    assert not access.account_path(archive, "T014").exists()
     assert run("check", archive, "--as-of", "2026-11-28").exit_code == 0

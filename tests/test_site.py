@@ -19,17 +19,20 @@ from .site_helpers import Facts, active, current, listed, read_facts, soup
 DAY = dt.date.fromisoformat(AS_OF)
 
 
-def write_config(dest: Path, archive: Path, booklets: bool = False, **plugin: str) -> Path:
+def write_config(dest: Path, archive: Path, booklets: bool = False, protect: bool = False,
+                 name: str = "mkdocs.yml", **plugin: str) -> Path:
     """A copy of the root mkdocs.yml pointing at ``archive``, with a fixed as_of.
 
     Booklets are off unless asked for: they have tests of their own, and the
-    sample site's test builds them.
+    sample site's test builds them. Protection is off too: these tests read the
+    plaintext pages; tests/test_protect.py tests the protected site.
     """
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
     cfg["docs_dir"] = str(REPO / cfg["docs_dir"])
-    settings = {"archive": str(archive), "as_of": AS_OF, "booklets": booklets, **plugin}
+    settings = {"archive": str(archive), "as_of": AS_OF, "booklets": booklets, "protect": protect,
+                **plugin}  # fmt: skip
     cfg["plugins"] = [{"yidang": settings}]
-    path = dest / "mkdocs.yml"
+    path = dest / name
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
 

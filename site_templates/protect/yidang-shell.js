@@ -161,10 +161,20 @@
   }
   function esc(t) { const d = document.createElement("div"); d.textContent = t; return d.innerHTML; }
   function home() {
-    const rows = Object.entries(S.index).filter(([r, e]) => e[1] === "page")
-      .sort((a, b) => a[0].localeCompare(b[0]))
-      .map(([r, e]) => `<li><a href="#/${esc(r)}">${esc(e[3])}</a></li>`).join("");
-    return { t: L.home_title, h: `<p>${esc(L.home_intro)}</p><ul class="yd-home">${rows}</ul>` };
+    const groups = {};
+    for (const [r, e] of Object.entries(S.index)) {
+      if (e[1] !== "page") continue;
+      const kind = r.split("/")[0] || "index";
+      (groups[kind] = groups[kind] || []).push([r, e[3]]);
+    }
+    let h = `<p>${esc(L.home_intro)}</p>`;
+    for (const kind of ["students", "classes", "teachers", "index", "dashboard", "categories"]) {
+      if (!groups[kind]) continue;
+      const rows = groups[kind].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"))
+        .map(([r, t]) => `<li><a href="#/${esc(r)}">${esc(t)}</a></li>`).join("");
+      h += `<h2>${esc(L.groups[kind] || kind)}</h2><ul class="yd-home" data-group="${kind}">${rows}</ul>`;
+    }
+    return { t: L.home_title, h };
   }
   async function show() {
     if (!S) return;
@@ -177,6 +187,7 @@
     else doc = { t: L.no_access_title, h: `<p class="yd-no-access" role="alert">${esc(L.no_access)}</p>` };
     document.title = `${doc.t} - ${C.site_name}`;
     page.innerHTML = `<h1>${esc(doc.t)}</h1>${doc.h}`;  // bodies were escaped and sanitised at build
+    page.dataset.route = r;
     for (const a of page.querySelectorAll("a[href]")) {
       const target = resolve(a.getAttribute("href"), r);
       if (target === null) continue;
@@ -205,6 +216,7 @@
     $("#yd-login").hidden = false;
     $("#yd-page").hidden = true;
     $("#yd-page").innerHTML = "";
+    delete $("#yd-page").dataset.route;
     $("#yd-logout").hidden = true;
     $("#yd-error").textContent = message;
     document.title = C.site_name;

@@ -1,0 +1,121 @@
+"""Audit a published site for anything readable about a student.
+
+Scans every file (decompressing .gz): student names, ids, guardian names and
+phone numbers, and any 12-character run of any record or plan text. ASCII
+needles shorter than six characters (ids such as ``S1``) occur by chance in
+any JavaScript, so they are looked for in file names only; likewise a run of
+record text counts only if it has a non-ASCII (Chinese) character, since
+all-ASCII runs such as ``<script>wind`` also occur in the site's own code. Blob
+files (``d/``, ``k/``) must have exactly the opaque shape the protect stage
+writes (``__yd("<hex>","<Z85>");``); anything else in them is a hit. Hits
+name the file and the student, never the text found, so the audit's own
+output leaks nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .load import YamlSyntaxError, parse_yaml, read_text, split_front_matter
+
+RUN = 12
+SHORT = 6  # ASCII needles shorter than this (ids like "S1") occur in any code: file names only
+BLOB = re.compile(r'__yd\("[0-9a-f]+","[0-9][0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]*"\);\n')
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str  # relative to the site
+    what: str  # e.g. "the name of student S2025003"
+
+    def text(self) -> str:
+        return f"{self.path}: contains {self.what}"
+
+
+@dataclass
+class Needles:
+    exact: dict[str, str]  # text → what it is ("the name of student S1")
+    runs: dict[str, str]  # a 12-character run of record text → where it comes from
+
+
+def needles(archive_root: Path) -> Needles:
+    exact: dict[str, str] = {}
+    runs: dict[str, str] = {}
+    for folder in sorted((archive_root / "students").glob("*/")):
+        sid = folder.name
+        exact[sid] = f"the id of student {sid}"
+        _profile_needles(folder / "profile.yml", sid, exact)
+        for path in [folder / "plan.md", *sorted(folder.glob("records/*.md"))]:
+            if path.is_file():
+                _text_runs(path, f"text from students/{sid}/{path.relative_to(folder)}", runs)
+    return Needles(exact, runs)
+
+
+def _profile_needles(path: Path, sid: str, exact: dict[str, str]) -> None:
+    try:
+        data = parse_yaml(read_text(path)).data
+    except (OSError, YamlSyntaxError):
+        return
+    if not isinstance(data, dict):
+        return
+    if isinstance(data.get("name"), str) and len(data["name"]) >= 2:
+        exact[data["name"]] = f"the name of student {sid}"
+    for g in data.get("guardians") or []:
+        if isinstance(g, dict):
+            if isinstance(g.get("name"), str) and len(g["name"]) >= 2:
+                exact[g["name"]] = f"a guardian's name of student {sid}"
+            if g.get("phone"):
+                exact[str(g["phone"])] = f"a guardian's phone of student {sid}"
+
+
+def _text_runs(path: Path, where: str, runs: dict[str, str]) -> None:
+    try:
+        _, body, _ = split_front_matter(read_text(path))
+    except Exception:  # an unreadable file has no text to leak
+        return
+    for line in body.splitlines():
+        line = line.strip()
+        for i in range(0, max(0, len(line) - RUN + 1)):
+            run = line[i : i + RUN]
+            if not run.isascii():  # all-ASCII runs ("<script>wind") match code: not evidence
+                runs.setdefault(run, where)
+
+
+def _contents(path: Path) -> str:
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        with contextlib.suppress(OSError):  # not really gzip: scan it as it is
+            data = gzip.decompress(data)
+    return data.decode("utf-8", errors="replace")
+
+
+def audit(site: Path, archive_root: Path) -> list[Hit]:
+    """Every place in ``site`` where something readable about a student appears."""
+    found = needles(archive_root)
+    hits: list[Hit] = []
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(site))
+        hits += [Hit(rel, f"in its file name {what}") for text, what in found.exact.items()
+                 if text in rel]  # fmt: skip
+        text = _contents(path)
+        if rel.split("/")[0] in ("d", "k") and BLOB.fullmatch(text):
+            continue  # opaque ciphertext: nothing readable in it
+        hits += _scan(rel, text, found)
+    return hits
+
+
+def _scan(rel: str, text: str, found: Needles) -> list[Hit]:
+    hits = [Hit(rel, what) for needle, what in found.exact.items()
+            if (len(needle) >= SHORT or not needle.isascii()) and needle in text]  # fmt: skip
+    seen: set[str] = set()
+    for line in text.splitlines():
+        for i in range(0, max(0, len(line) - RUN + 1)):
+            where = found.runs.get(line[i : i + RUN])
+            if where is not None and where not in seen:
+                seen.add(where)
+                hits.append(Hit(rel, where))
+    return hits

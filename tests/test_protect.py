@@ -1,0 +1,202 @@
+"""The protected site, in a real browser (Playwright + Debian's Chromium), and on disk."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator import access
+from generator.audit import audit
+
+from .browser import chromium, serve_folder
+from .conftest import SAMPLE
+from .site_helpers import active, current, read_facts
+from .test_site import DAY, write_config
+
+CREDS = {c["user"]: c["passphrase"]
+         for c in yaml.safe_load((SAMPLE / "access/demo-credentials.yml").read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    work = tmp_path_factory.mktemp("protected")
+    config = write_config(work, SAMPLE, booklets=True, protect=True)
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
+                                       str(work / "site")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "protected site" in result.output
+    return work / "site"
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    with chromium() as b:
+        yield b
+
+
+def _login(page, url: str, user: str, passphrase: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    page.goto(url)
+    page.fill("#yd-user", user)
+    page.fill("#yd-pass", passphrase or CREDS[user])
+    page.click("#yd-login button")
+
+
+def _open(page, url: str, route: str) -> str:  # type: ignore[no-untyped-def]
+    page.goto(f"{url}#/{route}")
+    page.wait_for_selector(f'#yd-page[data-route="{route}"]:not([hidden])')
+    return page.inner_text("#yd-page h1")
+
+
+# --- on disk -----------------------------------------------------------------
+
+
+def test_published_files_are_opaque(site: Path) -> None:
+    facts = read_facts(SAMPLE)
+    rel = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    top = {r.split("/")[0] for r in rel}
+    assert top == {"index.html", "yidang-shell.js", "assets", "d", "k"}
+    assert not (site / "sitemap.xml").exists() and not (site / "search").exists()
+    assert len(list((site / "k").iterdir())) == len(CREDS)
+    names = {p["name"] for p in facts.profiles.values()} | set(facts.profiles)
+    assert not any(n in r for r in rel for n in names)
+    assert audit(site, SAMPLE) == []
+
+
+def test_audit_finds_a_planted_leak(site: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    facts = read_facts(SAMPLE)
+    record = next(iter(sorted((SAMPLE / "students/S2025003/records").glob("*.md"))))
+    sentence = record.read_text(encoding="utf-8").split("---\n", 2)[2].strip().splitlines()[0][:14]
+    (copy / "assets" / "notes.txt").write_text(f"…{sentence}…", encoding="utf-8")
+    (copy / "d" / "leak.js").write_text(f'__yd("ab","{facts.profiles["S2024001"]["name"]}");\n',
+                                        encoding="utf-8")  # fmt: skip
+    found = {h.text() for h in audit(copy, SAMPLE)}
+    assert f"assets/notes.txt: contains text from students/S2025003/records/{record.name}" in found
+    assert "d/leak.js: contains the name of student S2024001" in found
+
+
+# --- in the browser ------------------------------------------------------------
+
+
+def test_leadership_reads_every_student(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    facts = read_facts(SAMPLE)
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        _login(page, url, "T001")
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        for sid, profile in facts.profiles.items():
+            assert _open(page, url, f"students/{sid}/") == profile["name"]
+        assert _open(page, url, "dashboard/") == "仪表盘"
+        page.close()
+
+
+def test_mentor_reads_exactly_their_mentees(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    facts = read_facts(SAMPLE)
+    mentees = {sid for sid, p in facts.profiles.items()
+               if active(p) and any(m["teacher"] == "T015" and current(m, DAY) for m in p["mentors"])}
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        _login(page, url, "T015")
+        page.wait_for_selector("[data-group=students]")
+        listed = set(page.locator("[data-group=students] li").all_inner_texts())
+        assert listed == {facts.profiles[s]["name"] for s in mentees}
+        for sid in mentees:
+            assert _open(page, url, f"students/{sid}/") == facts.profiles[sid]["name"]
+        other = next(s for s in facts.profiles if s not in mentees)
+        assert _open(page, url, f"students/{other}/") == "无权查看"
+        assert "您没有查看此页面的权限" in page.inner_text("#yd-page")
+        assert _open(page, url, "dashboard/") == "无权查看"
+        page.close()
+
+
+def test_wrong_passphrase_is_refused(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        _login(page, url, "T015", access.new_passphrase())
+        page.wait_for_function("document.querySelector('#yd-error').textContent.includes('不正确')")
+        assert page.locator("#yd-page").is_hidden()
+        _login(page, url, "T999", CREDS["T015"])
+        page.wait_for_function("document.querySelector('#yd-error').textContent.includes('不正确')")
+        page.close()
+
+
+def test_photo_and_booklet_open_after_login(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        _login(page, url, "T008")  # head teacher of G2-01: S2025003 is in the class
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        _open(page, url, "students/S2025003/")
+        page.locator("#yd-page img").first.scroll_into_view_if_needed()  # photos load lazily
+        page.wait_for_function("[...document.querySelectorAll('#yd-page img')]"
+                               ".some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)")
+        with page.expect_download() as info:
+            page.click("[data-booklet=S2025003]")
+        assert Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
+        page.close()
+
+
+def test_session_survives_reload_until_logout_or_idle(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        _login(page, url, "T015")
+        page.wait_for_selector("[data-group=students]")
+        page.reload()
+        page.wait_for_selector("[data-group=students]")  # no second login
+        page.evaluate("sessionStorage.setItem('yd-last', '0')")  # as if idle for hours
+        page.reload()
+        page.wait_for_selector("#yd-login:not([hidden])")
+        _login(page, url, "T015")
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        page.click("#yd-logout")
+        page.wait_for_selector("#yd-login:not([hidden])")
+        assert page.inner_text("#yd-page") == ""
+        page.reload()
+        page.wait_for_selector("#yd-login:not([hidden])")
+        page.close()
+
+
+def test_works_from_file_url(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    _login(page, (site / "index.html").as_uri(), "T015")
+    page.wait_for_selector("[data-group=students]")
+    page.locator("[data-group=students] a").first.click()
+    page.wait_for_function("document.querySelector('#yd-page [data-section=profile]')")
+    page.close()
+
+
+def test_planted_script_does_not_run(tiny: Path, tmp_path: Path, browser, run) -> None:  # type: ignore[no-untyped-def]
+    talk = tiny / "students/S1/records/2026-03-05-talk.md"
+    talk.write_text(talk.read_text(encoding="utf-8").replace(
+        "topic: 开学适应", 'topic: "<img src=x onerror=window.__pwned=1>"')
+        + "\n<script>window.__pwned = 2</script>\n\n<img src=y onerror=\"window.__pwned=3\">\n",
+        encoding="utf-8")  # fmt: skip
+    account, passphrase = access.create("T2")
+    access.save(tiny, account)
+    config = write_config(tmp_path, tiny, protect=True)
+    built = run("build", "--config", config, "--site-dir", tmp_path / "site")
+    assert built.exit_code == 0, built.output
+    with serve_folder(tmp_path / "site") as url:
+        page = browser.new_page()
+        _login(page, url, "T2", passphrase)
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        assert _open(page, url, "students/S1/") == "测试学生"
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned") is None
+        assert "<img src=x onerror" in page.inner_text("#yd-page")  # shown as text
+        page.close()
+
+
+def test_build_without_accounts_is_refused(tiny: Path, tmp_path: Path, run) -> None:
+    result = run("build", "--config", write_config(tmp_path, tiny, protect=True),
+                 "--site-dir", tmp_path / "site")
+    assert result.exit_code == 1
+    assert "no reader accounts" in result.output
+    assert not (tmp_path / "site").exists()
