@@ -27,6 +27,7 @@ import shutil
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,25 @@ def unz85(text: str) -> bytes:
     return bytes(out[: len(out) - pad] if pad else out)
 
 
+TAG = re.compile(r"<[^>]+>")
+
+
+def page_text(html: str) -> str:
+    """A page's readable text, for search (our own templates' HTML, not arbitrary HTML)."""
+    return re.sub(r"\s+", " ", unescape(TAG.sub(" ", html))).strip()
+
+
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data, 6)[2:-4]  # raw deflate: DecompressionStream("deflate-raw")
+
+
+def shard_route(scope: str) -> str:
+    """Where a scope's search shard lives, inside the scope's own routes."""
+    kind, _, ident = scope.partition(":")
+    folder = {"student": "students", "class": "classes", "teacher": "teachers"}.get(kind)
+    return f"{folder}/{ident}/search.json" if folder else "search.json"
+
+
 def scope_of(route: str) -> str:
     """Which content key a route belongs to: a student, class, teacher, or leadership."""
     parts = route.strip("/").split("/")
@@ -98,6 +118,7 @@ class Publisher:
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     keys: dict[str, bytes] = field(default_factory=dict)
     items: dict[str, tuple[Item, str]] = field(default_factory=dict)  # route → (item, blob id)
+    texts: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # scope → page texts
 
     def key(self, scope: str) -> bytes:
         if scope not in self.keys:
@@ -117,7 +138,16 @@ class Publisher:
 
     def add_page(self, route: str, title: str, html: str) -> None:
         body = json.dumps({"t": title, "h": html}, ensure_ascii=False).encode()
-        self.add(Item(route, "page", title), zlib.compress(body, 6)[2:-4])  # raw deflate
+        self.add(Item(route, "page", title), _deflate(body))
+        self.texts.setdefault(scope_of(route), []).append({"r": route, "t": title, "x": page_text(html)})
+
+    def add_search_shards(self) -> None:
+        """One search shard per scope, among that scope's blobs: a reader can only ever
+        decrypt the shards of what they may read. The browser searches them by substring,
+        so any 2+ character run of Chinese text is found."""
+        for scope, docs in self.texts.items():
+            body = json.dumps(docs, ensure_ascii=False).encode()
+            self.add(Item(shard_route(scope), "search"), _deflate(body))
 
     def keyring_name(self, teacher: str) -> str:
         return hashlib.sha256(f"{self.salt}|{teacher}".encode()).hexdigest()[:32]
@@ -176,6 +206,7 @@ def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account
 def write_site(out: Path, publisher: Publisher, accounts: list[access.Account], archive: Archive,
                plain: Path, login_html: str, config: dict[str, Any]) -> None:  # fmt: skip
     """The keyrings, the assets and the login shell, once every blob is written."""
+    publisher.add_search_shards()
     for account in accounts:
         publisher.add_keyring(account, access.rights(archive, account.teacher))
     copy_assets(plain, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -200,3 +201,32 @@ def test_build_without_accounts_is_refused(tiny: Path, tmp_path: Path, run) -> N
     assert result.exit_code == 1
     assert "no reader accounts" in result.output
     assert not (tmp_path / "site").exists()
+
+
+def _phrase(sid: str) -> str:
+    """A run of 6 Chinese characters from the middle of one of the student's records."""
+    for record in sorted((SAMPLE / "students" / sid / "records").glob("*.md")):
+        body = record.read_text(encoding="utf-8").split("---\n", 2)[2]
+        for run in re.findall(r"[\u4e00-\u9fff]{10,}", body):
+            return run[2:8]
+    raise AssertionError(sid)
+
+
+def test_search_finds_only_what_the_reader_may_read(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    mine, other = _phrase("S2025002"), _phrase("S2025003")  # T015 mentors S2025002, not S2025003
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        _login(page, url, "T015")
+        page.wait_for_selector("#yd-search:not([hidden])")
+        page.fill("#yd-search input", mine)
+        page.press("#yd-search input", "Enter")
+        page.wait_for_selector("#yd-page .yd-results")
+        assert page.locator('.yd-results li[data-route="students/S2025002/"]').count() == 1
+        page.fill("#yd-search input", mine[:2])  # any 2-character run is enough
+        page.press("#yd-search input", "Enter")
+        page.wait_for_function(f"location.hash.endsWith(encodeURIComponent('{mine[:2]}'))")
+        page.wait_for_selector('.yd-results li[data-route="students/S2025002/"]')
+        page.fill("#yd-search input", other)
+        page.press("#yd-search input", "Enter")
+        page.wait_for_selector("#yd-page .yd-results-none")
+        page.close()

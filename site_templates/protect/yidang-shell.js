@@ -150,7 +150,7 @@
     const [id, kind, scope] = entry;
     const sealed = unz85(await load("d", id));
     const plain = await openSealed(S.keys[scope], sealed, `${C.format}|${id}`);
-    return kind === "page" ? JSON.parse(dec.decode(await inflate(plain))) : plain;
+    return kind === "page" || kind === "search" ? JSON.parse(dec.decode(await inflate(plain))) : plain;
   }
   async function fileUrl(r, type) {
     const entry = S.index[r];
@@ -176,13 +176,33 @@
     }
     return { t: L.home_title, h };
   }
+  async function search(q) {
+    const hits = [];
+    if (q.length >= 1) {
+      for (const entry of Object.values(S.index).filter((e) => e[1] === "search")) {
+        for (const d of await blob(entry)) {
+          const at = d.x.indexOf(q);
+          if (at < 0 && !d.t.includes(q)) continue;
+          const from = Math.max(0, at - 30);
+          hits.push([d.r, d.t, at < 0 ? "" : d.x.slice(from, at + q.length + 40)]);
+        }
+      }
+    }
+    hits.sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
+    const rows = hits.map(([r, t, snip]) => `<li data-route="${esc(r)}"><a href="#/${esc(r)}">${esc(t)}</a>`
+      + (snip ? `<br><span class="yd-snippet">…${esc(snip)}…</span>` : "") + "</li>").join("");
+    return { t: `${L.search_title}:${q}`,
+             h: hits.length ? `<p>${esc(L.search_found.replace("{n}", hits.length))}</p><ul class="yd-results">${rows}</ul>`
+                            : `<p class="yd-results-none">${esc(L.search_none)}</p>` };
+  }
   async function show() {
     if (!S) return;
     touch();
     const r = route();
     const page = $("#yd-page");
     let doc;
-    if (S.index[r] && S.index[r][1] === "page") doc = await blob(S.index[r]);
+    if (r.startsWith("search?q=")) doc = await search(decodeURIComponent(r.slice(9)).trim());
+    else if (S.index[r] && S.index[r][1] === "page") doc = await blob(S.index[r]);
     else if (r === "" ) doc = home();
     else doc = { t: L.no_access_title, h: `<p class="yd-no-access" role="alert">${esc(L.no_access)}</p>` };
     document.title = `${doc.t} - ${C.site_name}`;
@@ -218,6 +238,7 @@
     $("#yd-page").innerHTML = "";
     delete $("#yd-page").dataset.route;
     $("#yd-logout").hidden = true;
+    $("#yd-search").hidden = true;
     $("#yd-error").textContent = message;
     document.title = C.site_name;
     for (const a of document.querySelectorAll(".md-nav--primary a.md-nav__link")) a.hidden = false;
@@ -227,6 +248,7 @@
     $("#yd-login").hidden = true;
     $("#yd-page").hidden = false;
     $("#yd-logout").hidden = false;
+    $("#yd-search").hidden = false;
     for (const a of document.querySelectorAll(".md-nav--primary a.md-nav__link[href], .md-tabs a[href]")) {
       const target = resolve(a.getAttribute("href"), "");
       if (target === null) continue;
@@ -240,6 +262,15 @@
     const out = document.createElement("button");
     out.id = "yd-logout"; out.className = "md-header__button yd-logout"; out.hidden = true;
     out.textContent = L.logout; out.addEventListener("click", () => logout(L.logged_out));
+    const form = document.createElement("form");
+    form.id = "yd-search"; form.className = "yd-search"; form.hidden = true; form.setAttribute("role", "search");
+    form.innerHTML = `<input type="search" name="q" aria-label="${esc(L.search)}" placeholder="${esc(L.search)}">`;
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const q = form.q.value.trim();
+      if (q) location.hash = "#/search?q=" + encodeURIComponent(q);
+    });
+    header.appendChild(form);
     header.appendChild(out);
     if (!subtle()) {
       $("#yd-login").hidden = true;
