@@ -1,0 +1,137 @@
+"""docs/deploy.md's nginx configuration, for real: nginx with TLS in front of a
+protected site, a login through it in Chromium; and the plain-http LAN case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from generator import access
+
+from .browser import chromium, serve_folder
+from .conftest import REPO
+from .test_site import write_config
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+LAN = "--host-resolver-rules=MAP yidang.school.test 127.0.0.1"  # a name that is not localhost
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yidang.school.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("yidang.school.test")]), False)
+            .sign(key, hashes.SHA256()))  # fmt: skip
+    crt, pem = folder / "fullchain.pem", folder / "privkey.pem"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))  # fmt: skip
+    return crt, pem
+
+
+@pytest.fixture(scope="module")
+def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    work = tmp_path_factory.mktemp("deploy")
+    archive = work / "tiny"
+    shutil.copytree(REPO / "tests/fixtures/tiny", archive)
+    account, passphrase = access.create("T2")
+    access.save(archive, account)
+    config = write_config(work, archive, protect=True)
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
+                                       str(work / "site")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return work / "site", passphrase
+
+
+def _nginx_block() -> str:
+    text = (REPO / "docs/deploy.md").read_text(encoding="utf-8")
+    block = re.search(r"```nginx\n(.*?)```", text, re.S).group(1)
+    return block[: block.index("\nserver {", 1)]  # the TLS server; the :80 redirect needs root
+
+
+def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site, passphrase = tiny_site
+    crt, pem = _certificate(tmp_path)
+    port = _free_port()
+    server = (_nginx_block().replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+              .replace("/etc/ssl/yidang/fullchain.pem", str(crt))
+              .replace("/etc/ssl/yidang/privkey.pem", str(pem))
+              .replace("/srv/yidang/site", str(site))
+              .replace("yidang.school.example", "yidang.school.test"))  # fmt: skip
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"user {getpass.getuser()};\n"  # pytest's folders are private to this user
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
+        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
+        f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
+        f"{server}\n}}\n", encoding="utf-8")
+    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                time.sleep(0.1)
+        with chromium(LAN) as browser:
+            context = browser.new_context(ignore_https_errors=True)  # a throwaway certificate
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            response = page.goto(f"https://yidang.school.test:{port}/")
+            assert "default-src 'self'" in response.headers["content-security-policy"]
+            assert page.evaluate("window.isSecureContext")
+            page.wait_for_selector("#yd-login:not([hidden])")
+            assert errors == [], errors  # nothing blocked by the CSP, nothing missing
+            page.fill("#yd-user", "T2")
+            page.fill("#yd-pass", passphrase)
+            page.click("#yd-login button")
+            page.wait_for_selector("[data-group=students]")
+            page.goto(f"https://yidang.school.test:{port}/#/students/S1/")
+            page.wait_for_selector('#yd-page[data-route="students/S1/"] [data-section=profile]')
+            context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_plain_http_lan_address_says_what_to_do(tiny_site) -> None:  # type: ignore[no-untyped-def]
+    site, _ = tiny_site
+    with serve_folder(site) as url, chromium(LAN) as browser:
+        page = browser.new_page()
+        page.goto(url.replace("127.0.0.1", "yidang.school.test"))
+        assert page.evaluate("window.isSecureContext") is False
+        message = page.inner_text("#yd-error")
+        assert "https://" in message and "localhost" in message and "index.html" in message
+        assert page.locator("#yd-login").is_hidden()
+        page.close()
