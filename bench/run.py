@@ -139,8 +139,12 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--records-per-student", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--booklet-students", type=int, default=8,
-                        help="students (of 150 records each) for the booklet benchmark")
+    parser.add_argument(
+        "--booklet-students",
+        type=int,
+        default=8,
+        help="students (of 150 records each) for the booklet benchmark",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="yidang-bench-"))
@@ -168,11 +172,15 @@ def main() -> None:
     runs.append(checks[1])  # the median of three: this machine's speed varies run to run
     spread = f"yidang check, three runs: {', '.join(f'{r.seconds:.2f}' for r in checks)} s"
     config = _yidang_config(work, archive)
+    passphrase = _reader_account(archive)
     site = work / "site"
-    runs.append(
-        measure("yidang build", [yidang, "build", "--no-booklets", "--config", str(config),
-                                 "--site-dir", str(site)], site)
-    )
+    runs.append(measure("yidang build", [yidang, "build", "--no-booklets", "--config", str(config),
+                                         "--site-dir", str(site)], site))  # fmt: skip
+    plain_yidang = work / "site-unprotected"
+    runs.append(measure("yidang build --unprotected", [yidang, "build", "--no-booklets",
+                                                       "--unprotected", "--config", str(config),
+                                                       "--site-dir", str(plain_yidang)],
+                        plain_yidang))  # fmt: skip
     plain = _plain_project(work, archive)
     plain_site = work / "plain-site"
     runs.append(
@@ -184,6 +192,7 @@ def main() -> None:
     )
     _print(args, runs)
     print(spread)
+    _browser(site, passphrase)
     if args.booklet_students:
         _booklets(work, yidang, args.booklet_students)
     if args.keep:
@@ -204,9 +213,63 @@ def _print(args: argparse.Namespace, runs: list[Run]) -> None:
         print(f"| {r.name} | {r.seconds:.2f} | {r.peak_mib:.0f} | {out} |")
     build = next(r for r in runs if r.name == "yidang build")
     plain = next(r for r in runs if r.name == "plain mkdocs build")
+    unprotected = next(r for r in runs if r.name == "yidang build --unprotected")
     print(
-        f"\nyidang build / plain mkdocs build: {build.seconds / plain.seconds:.2f}× time, "
-        f"{(build.out_mb or 0) / (plain.out_mb or 1):.2f}× size"
+        f"\nprotected yidang build / plain mkdocs build: {build.seconds / plain.seconds:.2f}× time; "
+        f"protected site / plaintext site: {(build.out_mb or 0) / (unprotected.out_mb or 1):.2f}× "
+        f"size (/ plain mkdocs site: {(build.out_mb or 0) / (plain.out_mb or 1):.2f}×)"
+    )
+
+
+def _reader_account(archive: Path) -> str:
+    """A leadership account in the synthetic archive (synth's T0001 leads); its passphrase."""
+    sys.path.insert(0, str(REPO))
+    from generator import access
+
+    account, passphrase = access.create("T0001")
+    access.save(archive, account)
+    return passphrase
+
+
+LOGIN_JS = """async ([user, pass]) => {
+  const t = performance.now();
+  document.querySelector('#yd-user').value = user;
+  document.querySelector('#yd-pass').value = pass;
+  document.querySelector('#yd-login button').click();
+  while (document.querySelector('#yd-logout').hidden) await new Promise(r => setTimeout(r, 5));
+  return performance.now() - t;
+}"""
+OPEN_JS = """async (route) => {
+  const t = performance.now();
+  location.hash = '#/' + route;
+  const page = document.querySelector('#yd-page');
+  while (page.dataset.route !== route) await new Promise(r => setTimeout(r, 2));
+  return performance.now() - t;
+}"""
+
+
+def _browser(site: Path, passphrase: str) -> None:
+    """Login and page-open times, measured in Chromium with performance.now()."""
+    sys.path.insert(0, str(REPO))
+    from tests.browser import chromium, serve_folder
+
+    routes = sorted(f"students/{p.name}/" for p in (site.parent / "archive" / "students").iterdir())
+    with serve_folder(site) as url, chromium() as browser:
+        logins, opens = [], []
+        for _ in range(3):
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector("#yd-login:not([hidden])")
+            logins.append(page.evaluate(LOGIN_JS, ["T0001", passphrase]))
+            opens += [page.evaluate(OPEN_JS, r) for r in routes[:: max(1, len(routes) // 20)][:20]]
+            page.evaluate("sessionStorage.clear()")
+            page.close()
+    logins.sort()
+    opens.sort()
+    print(
+        f"\nbrowser (Chromium, leadership account): login {logins[1]:.0f} ms (median of 3: "
+        f"{', '.join(f'{x:.0f}' for x in logins)}); a student page opened after login: "
+        f"median {opens[len(opens) // 2]:.0f} ms, slowest {opens[-1]:.0f} ms ({len(opens)} pages)"
     )
 
 
@@ -225,8 +288,10 @@ def _booklets(work: Path, yidang: str, students: int) -> None:
                                             "--config", str(work / "none.yml")])  # fmt: skip
         pages = sum(len(PdfReader(p).pages) for p in out.glob("*.pdf"))
         count = len(list(out.glob("*.pdf")))
-        print(f"| {jobs} | {run.seconds:.2f} | {count} | {pages} | {pages / run.seconds:.1f} | "
-              f"{run.seconds * jobs / count:.2f} | {run.worker_peak_mib:.0f} |")
+        print(
+            f"| {jobs} | {run.seconds:.2f} | {count} | {pages} | {pages / run.seconds:.1f} | "
+            f"{run.seconds * jobs / count:.2f} | {run.worker_peak_mib:.0f} |"
+        )
 
 
 if __name__ == "__main__":
