@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from .archive import ReadResult
 
 DEFAULT_ARCHIVE = "archives"
+archive_option = click.option(
+    "--archive",
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The archive folder.",
+)
+
+
+def as_of_option(help_text: str):  # type: ignore[no-untyped-def]
+    return click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help=help_text)
+
+
 config_option = click.option(
     "--config",
     "config_file",
@@ -58,13 +71,7 @@ def main() -> None:
     help="text: path:line:col lines; github: workflow annotations; json.",
 )
 @click.option("--strict", is_flag=True, help="Warnings count as errors (exit 1).")
-@click.option(
-    "--as-of",
-    "as_of",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="The day to check against (default today), e.g. 2026-11-30.",
-)
+@as_of_option("The day to check against (default today), e.g. 2026-11-30.")
 @click.option(
     "--jobs",
     type=click.IntRange(1),
@@ -237,13 +244,7 @@ def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> N
 
 
 @main.command()
-@click.option(
-    "--archive",
-    default=DEFAULT_ARCHIVE,
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="The archive folder.",
-)
+@archive_option
 @click.option(
     "--out",
     "out_dir",
@@ -367,7 +368,7 @@ def _show_passphrase(teacher: str, passphrase: str) -> None:
 
 @access.command("add")
 @click.argument("teacher_id")
-@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+@archive_option
 def access_add(teacher_id: str, archive: str) -> None:
     """Create TEACHER_ID's key pair and passphrase; the passphrase is printed once.
 
@@ -395,7 +396,7 @@ def access_add(teacher_id: str, archive: str) -> None:
     is_flag=True,
     help="Forgotten passphrase: make a new key pair (old copies of the site stay unreadable to it).",
 )
-@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+@archive_option
 def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
     """Give TEACHER_ID a new passphrase (asks for the current one unless --reset).
 
@@ -421,7 +422,7 @@ def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
 @access.command("remove")
 @click.argument("teacher_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
+@archive_option
 def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
     """Delete TEACHER_ID's account: the next build no longer lets them in.
 
@@ -441,14 +442,8 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
 
 @access.command("list")
-@click.option("--archive", default=DEFAULT_ARCHIVE, show_default=True, type=click.Path(file_okay=False))
-@click.option(
-    "--as-of",
-    "as_of",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="The day rights are computed for (default today).",
-)
+@archive_option
+@as_of_option("The day rights are computed for (default today).")
 def access_list(archive: str, as_of: dt.datetime | None) -> None:
     """Who has an account, and what each may read (derived from the archive).
 
