@@ -230,3 +230,13 @@ def test_search_finds_only_what_the_reader_may_read(site: Path, browser) -> None
         page.press("#yd-search input", "Enter")
         page.wait_for_selector("#yd-page .yd-results-none")
         page.close()
+
+
+def test_unprotected_build_warns_loudly(tiny: Path, tmp_path: Path, run) -> None:
+    config = write_config(tmp_path, tiny, protect=True)
+    result = run("build", "--unprotected", "--config", config, "--site-dir", tmp_path / "site")
+    assert result.exit_code == 0
+    assert "WARNING: this site is NOT protected" in result.output
+    assert "未加密" in result.output
+    assert "测试学生" in (tmp_path / "site/students/S1/index.html").read_text(encoding="utf-8")
+    assert run("audit", tmp_path / "site", "--archive", tiny).exit_code == 1
