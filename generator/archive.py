@@ -42,6 +42,7 @@ from .validate import (
 
 SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
 STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos"}
+PROMPT = "请填写"  # what `yidang new` puts where a teacher must write
 PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
 PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
 
@@ -259,7 +260,28 @@ def _parse_md(root: Path, rel: str, sink: Sink) -> tuple[Located, str] | None:
     except OSError as exc:
         sink.error((1, 1), f"cannot read: {exc.strerror}")
         return None
+    if PROMPT in md.body or PROMPT in str(md.meta.data):  # cheap test first: rare
+        _unfilled(md.meta, md.body, md.body_line, sink)
     return md.meta, md.body
+
+
+def _unfilled(doc: Located, body: str, body_line: int, sink: Sink) -> None:
+    """`yidang new` leaves prompts (请填写…) for the teacher: say where one is left."""
+
+    def walk(value: object, loc: tuple[str | int, ...]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*loc, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*loc, i))
+        elif isinstance(value, str) and value.startswith(PROMPT):
+            sink.warning(doc.at(loc), f"{loc_text(loc)}: still the template's prompt; write it")
+
+    walk(doc.data, ())
+    for n, line in enumerate(body.splitlines()):
+        if line.startswith(PROMPT):
+            sink.warning((body_line + n, 1), "the narrative is still the template's prompt; write it")
 
 
 def _read_record(

@@ -505,3 +505,40 @@ def audit_command(site_dir: str, archive: str) -> None:
     files = sum(1 for p in site.rglob("*") if p.is_file())
     click.echo(f"{files} files audited: {len(hits)} finding(s)")
     sys.exit(1 if hits else 0)
+
+
+@main.command("new")
+@click.argument("kind", type=click.Choice(["talk", "home_visit", "evaluation", "plan"]))
+@click.argument("student_id")
+@click.option(
+    "--date",
+    "date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Date of the record (default today).",
+)
+@click.option("--by", default=None, metavar="TEACHER", help="Who writes it (default: the current mentor).")
+@archive_option
+def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | None, archive: str) -> None:
+    """Start a talk, home visit, evaluation or plan for a student from a template.
+
+    Fills in the date, the current mentor, the file name and the term; the
+    narrative prompts (请填写…) are for you to replace. Never overwrites a file.
+
+    Example: yidang new talk S2025003 --date 2026-12-01
+    """
+    from . import render
+    from .archive import read_archive
+    from .new import new_file
+
+    root = _archive_dir(archive)
+    day = date.date() if date else dt.date.today()
+    result = read_archive(root, as_of=day)
+    if result.archive is None:
+        _print_errors(result.problems)
+        _fail("the archive has errors; fix them first (yidang check)")
+    try:
+        path = new_file(result.archive, root, render.TEMPLATES_DIR, kind, student_id, day, by)
+    except YidangError as exc:
+        _fail(str(exc), 2 if "no student" in str(exc) or "unknown teacher" in str(exc) else 1)
+    click.echo(f"wrote {path}\n请打开这个文件,把所有「请填写」替换成实际内容,然后运行 yidang check。")

@@ -268,7 +268,9 @@ def parse_markdown(text: str) -> MarkdownDoc:
     """Parse a record or plan file. Raises FrontMatterMissing or YamlSyntaxError."""
     meta_text, body, body_line = split_front_matter(text)
     meta = parse_yaml(meta_text, line0=1)
-    return MarkdownDoc(meta=meta, body=body.strip("\n"), body_line=body_line)
+    stripped = body.lstrip("\n")
+    return MarkdownDoc(meta=meta, body=stripped.rstrip("\n"),
+                       body_line=body_line + len(body) - len(stripped))  # fmt: skip
 
 
 _CHUNK = 1 << 16

@@ -46,7 +46,7 @@ def test_front_matter_lines_are_file_lines() -> None:
     md = parse_markdown("---\ntype: talk\ndate: 2026-03-05\n---\n\n正文\n")
     assert md.meta.at(("date",)) == (3, 7)
     assert md.body == "正文"
-    assert md.body_line == 5
+    assert md.body_line == 6  # the first line of text, after the blank line
 
 
 @pytest.mark.parametrize("text", ["type: talk\n", "---\ntype: talk\n"])
