@@ -90,10 +90,26 @@ def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs:
         result = read_archive(root, as_of=as_of.date() if as_of else None, keep=False, jobs=jobs)
     except YidangError as exc:
         _fail(str(exc), 2)
-    problems = result.problems
+    problems = result.problems + _codeowners_problems(root, as_of.date() if as_of else None)
     _print_problems(problems, fmt, root, result.files)
     errors, warnings = counts(problems)
     sys.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _codeowners_problems(root: Path, as_of: dt.date | None) -> list[Problem]:
+    """A committed CODEOWNERS that no longer matches the archive is a warning."""
+    import os
+
+    from . import codeowners as co
+    from .archive import read_archive
+
+    path = co.committed(root)
+    if path is None:
+        return []
+    full = read_archive(root, as_of=as_of)  # the model is needed only when the file exists
+    reason = co.stale(root, full.archive) if full.archive else None
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    return [Problem(rel, 1, 1, "warning", f"CODEOWNERS is {reason}")] if reason else []
 
 
 def _print_problems(problems: list[Problem], fmt: str, root: Path, files: int) -> None:
@@ -542,3 +558,44 @@ def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | 
     except YidangError as exc:
         _fail(str(exc), 2 if "no student" in str(exc) or "unknown teacher" in str(exc) else 1)
     click.echo(f"wrote {path}\n请打开这个文件,把所有「请填写」替换成实际内容,然后运行 yidang check。")
+
+
+@main.command()
+@click.option(
+    "--flavor",
+    type=click.Choice(["github", "gitea"]),
+    default="github",
+    show_default=True,
+    help="github: gitignore-style patterns; gitea: Go regular expressions.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write it (default: CODEOWNERS at the repository's root).",
+)
+@archive_option
+def codeowners(flavor: str, out: str | None, archive: str) -> None:
+    """Write CODEOWNERS: each student's folder to their mentor's and head teacher's git users.
+
+    The school-level files go to the leadership group. `yidang check` warns
+    when the committed file is out of date.
+
+    Example: yidang codeowners --flavor gitea
+    """
+    from . import codeowners as co
+    from .archive import read_archive
+
+    root = _archive_dir(archive)
+    result = read_archive(root)
+    if result.archive is None:
+        _print_errors(result.problems)
+        _fail("the archive has errors; fix them first (yidang check)")
+    prefix = co.repo_prefix(root)
+    target = Path(out) if out else (root / ("../" * prefix.count("/")) / "CODEOWNERS").resolve()
+    target.write_text(co.render(result.archive, flavor, prefix), encoding="utf-8")
+    missing = sorted(t.id for t in result.archive.teachers.values() if not t.git_user)
+    if missing:
+        click.echo(f"note: no git_user for {', '.join(missing)} in teachers.yml: they own nothing", err=True)
+    click.echo(f"wrote {target}")
