@@ -599,3 +599,62 @@ def codeowners(flavor: str, out: str | None, archive: str) -> None:
     if missing:
         click.echo(f"note: no git_user for {', '.join(missing)} in teachers.yml: they own nothing", err=True)
     click.echo(f"wrote {target}")
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+def init_command(directory: str) -> None:
+    """Create a new school archive repository in DIRECTORY (which must be new or empty).
+
+    An example archive to replace, mkdocs.yml, .gitignore, pull-request
+    templates, and CI workflows for GitHub Actions and Gitea Actions.
+
+    Example: yidang init yunxi-archive
+    """
+    from . import render
+    from .init import init
+
+    try:
+        written = init(Path(directory), render.TEMPLATES_DIR)
+    except YidangError as exc:
+        _fail(str(exc), 2)
+    click.echo(
+        f"created {directory} ({len(written)} files). Next:\n"
+        f"  cd {directory}\n"
+        "  edit archives/school.yml, teachers.yml, classes.yml; replace students/S0001\n"
+        "  yidang access add T001          # a login for the leadership group\n"
+        "  yidang check && yidang build\n"
+        "  yidang codeowners --flavor gitea # or github; then commit and push"
+    )
+
+
+@main.command("review")
+@click.option("--base", required=True, help="The branch or commit the change starts from, e.g. main.")
+@click.option("--head", default="HEAD", show_default=True, help="The changed branch or commit.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "text", "json"]),
+    default="markdown",
+    show_default=True,
+    help="markdown is ready to post as a pull-request comment.",
+)
+@as_of_option("The day 'current' mentors and categories refer to (default today).")
+@archive_option
+def review_command(base: str, head: str, fmt: str, as_of: dt.datetime | None, archive: str) -> None:
+    """Summarise a change student by student: records, profile changes, reviewers, problems.
+
+    Example: yidang review --base main --format text
+    """
+    import json
+
+    from .review import markdown, review, text
+
+    try:
+        rv = review(_archive_dir(archive), base, head, as_of.date() if as_of else None)
+    except YidangError as exc:
+        _fail(str(exc), 2)
+    if fmt == "json":
+        click.echo(json.dumps(rv.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(markdown(rv) if fmt == "markdown" else text(rv), nl=False)

@@ -1,0 +1,136 @@
+"""Review through pull requests: `review` on a throwaway git repository with fixed
+authors and dates, `init` → `new` → `check` → `build`, and the CI workflows."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.cli import main
+
+from .conftest import SAMPLE
+
+ENV = {"GIT_AUTHOR_NAME": "林老师", "GIT_AUTHOR_EMAIL": "lin@school.test",
+       "GIT_COMMITTER_NAME": "林老师", "GIT_COMMITTER_EMAIL": "lin@school.test",
+       "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+08:00", "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+08:00"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
+                          env={**os.environ, **ENV}).stdout  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("review")
+    shutil.copytree(SAMPLE, repo / "archives")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "archive")
+    git(repo, "checkout", "-q", "-b", "change")
+    records = repo / "archives/students/S2025003/records"
+    talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
+    (records / "2026-11-26-talk.md").write_text(talk.replace("2026-09-08", "2026-11-26"), encoding="utf-8")
+    profile = repo / "archives/students/S2025003/profile.yml"
+    profile.write_text(profile.read_text(encoding="utf-8").replace(
+        "  - key: left_behind\n    since: 2025-09-10",
+        "  - key: left_behind\n    since: 2025-09-10\n    until: 2026-11-15"), encoding="utf-8")  # fmt: skip
+    moved = repo / "archives/students/S2025004/profile.yml"
+    moved.write_text(moved.read_text(encoding="utf-8").replace("class: G2-01", "class: G2-02"),
+                     encoding="utf-8")  # fmt: skip
+    gone = sorted((repo / "archives/students/S2024001/records").glob("*talk.md"))[0]
+    gone.unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "change")
+    repo.joinpath("gone.txt").write_text(gone.name, encoding="utf-8")
+    return repo
+
+
+def _review(run, repo: Path, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    result = run("review", "--base", "main", "--format", fmt, "--as-of", "2026-11-28",
+                 "--archive", repo / "archives")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_review_json(repo: Path, run) -> None:
+    data = json.loads(_review(run, repo, "json"))
+    by_id = {s["id"]: s for s in data["students"]}
+    assert set(by_id) == {"S2025003", "S2025004", "S2024001"}
+    s3 = by_id["S2025003"]
+    assert s3["records"] == [{"action": "新增", "file": "2026-11-26-talk.md", "type": "谈话记录",
+                              "date": "2026-11-26", "by": "张海涛"}]  # fmt: skip
+    assert "类别结束:留守儿童" in s3["profile"] and s3["leadership"]
+    assert {r["as"] for r in s3["reviewers"]} == {"帮扶教师", "班主任", "领导小组"}
+    s4 = by_id["S2025004"]
+    assert s4["profile"] == ["班级变更:G2-01 → G2-02"] and not s4["leadership"]
+    assert {r["teacher"] for r in s4["reviewers"] if r["as"] == "班主任"} == {"T009"}  # G2-02's
+    gone = (repo / "gone.txt").read_text(encoding="utf-8")
+    assert [(r["action"], r["file"]) for r in by_id["S2024001"]["records"]] == [("删除", gone)]
+    assert data["problems"] == []
+
+
+def test_review_markdown_and_text(repo: Path, run) -> None:
+    md = _review(run, repo, "markdown")
+    assert md.startswith("## yidang review:3 名学生的档案有改动")
+    assert "### S2025003 符小雨(G2-01)" in md
+    assert "- 新增 谈话记录 2026-11-26 · 张海涛 (`2026-11-26-talk.md`)" in md
+    assert "@zhang.haitao(张海涛,帮扶教师)" in md and "@zhou.mingyuan(周明远,领导小组)" in md
+    assert "- 改动的文件没有发现问题。" in md
+    text = _review(run, repo, "text")
+    assert text.startswith("3 student(s) changed (main...HEAD)")
+    assert "  班级变更:G2-01 → G2-02" in text
+
+
+def test_review_lists_problems_in_changed_files(repo: Path, run) -> None:
+    git(repo, "checkout", "-q", "-b", "broken", "change")
+    record = repo / "archives/students/S2025003/records/2026-11-26-talk.md"
+    record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"),
+                      encoding="utf-8")  # fmt: skip
+    git(repo, "commit", "-qam", "broken")
+    md = run("review", "--base", "main", "--as-of", "2026-11-28", "--archive", repo / "archives").output
+    assert "`students/S2025003/records/2026-11-26-talk.md:4:5` error: by: unknown teacher 'T999'" in md
+    git(repo, "checkout", "-q", "change")
+
+
+def test_review_outside_git_is_a_clear_error(tiny: Path, run) -> None:
+    result = run("review", "--base", "main", "--archive", tiny)
+    assert result.exit_code == 2 and "git" in result.output
+
+
+def test_init_new_check_build(tmp_path: Path, run) -> None:
+    repo = tmp_path / "school"
+    assert run("init", repo).exit_code == 0
+    assert run("init", repo).exit_code == 2  # never over an existing folder
+    archive = repo / "archives"
+    assert run("new", "home_visit", "S0001", "--date", "2026-11-20", "--archive", archive).exit_code == 0
+    assert run("check", archive, "--as-of", "2026-11-28").exit_code == 0
+    assert run("access", "add", "T001", "--archive", archive).exit_code == 0
+    built = run("build", "--config", repo / "mkdocs.yml", "--site-dir", repo / "site", "--no-booklets")
+    assert built.exit_code == 0, built.output
+    assert (repo / "site/index.html").is_file() and list((repo / "site/d").iterdir())
+    ignored = (repo / ".gitignore").read_text(encoding="utf-8")
+    assert "site/" in ignored and ".cache/" in ignored and "*.pdf" in ignored
+
+
+@pytest.mark.parametrize("workflow", [".github/workflows/yidang.yml", ".gitea/workflows/yidang.yml"])
+def test_workflows_parse_and_call_only_existing_commands(tmp_path: Path, run, workflow: str) -> None:
+    run("init", tmp_path / "school")
+    data = yaml.safe_load((tmp_path / "school" / workflow).read_text(encoding="utf-8"))
+    assert data[True if True in data else "on"].keys() >= {"pull_request", "push"}  # YAML 1.1: on → True
+    calls = [line.strip() for job in data["jobs"].values() for step in job["steps"]
+             for line in step.get("run", "").splitlines() if line.strip().startswith("yidang ")]
+    assert {c.split()[1] for c in calls} >= {"check", "review", "build"}
+    for call in calls:
+        words = shlex.split(call.split("|")[0])
+        command = main.commands[words[1]]
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        assert {w.split("=")[0] for w in words if w.startswith("--")} <= options, call
+    assert "secrets." not in (tmp_path / "school" / workflow).read_text(encoding="utf-8")
