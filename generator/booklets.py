@@ -30,6 +30,7 @@ from . import photos, render
 from .archive import SchoolFiles, read_archive
 from .model import Archive, RecordEntry, Student
 from .problems import Problem, YidangError
+from .provenance import last_changes
 
 DIGESTS = ".yidang-booklets.json"
 VERSION = "1"  # bump when the booklet's Python side changes what it renders
@@ -118,20 +119,22 @@ class Booklets:
     force: bool = False
     previous: dict[str, str] = field(default_factory=dict)
     select: Callable[[Student], bool] | None = None
+    provenance: dict[str, Any] | None = None  # archive path → last git change
     _env: jinja2.Environment | None = None
 
     def __post_init__(self) -> None:
         assert self.school.school is not None
         archive = Archive(self.school.school, self.school.teachers, self.school.classes, {},
                           self.as_of)  # fmt: skip
-        self.site = render.Site(archive, self.labels)
+        self.site = render.Site(archive, self.labels, provenance=self.provenance)
         self.key = inputs_key(self.root, self.templates_dir, self.labels, self.fonts)
 
     def __call__(self, student: Student) -> BookletResult | None:
         if self.select is not None and not self.select(student):
             return None
         target = self.out_dir / f"{student.id}.pdf"
-        digest = student_digest(self.root / student.folder, self.key)
+        shown = "|".join(self.site.provenance_text(r.path) for r in student.records)
+        digest = student_digest(self.root / student.folder, f"{self.key}|{shown}")
         if not self.force and target.is_file() and self.previous.get(student.id) == digest:
             return BookletResult(student.id, "skipped", target, digest)
         try:
@@ -280,7 +283,8 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
 
     def factory(school: SchoolFiles, day: dt.date) -> Booklets:
         return Booklets(school, day, root, labels, templates_dir, out_dir, fonts,
-                        photo_cache or out_dir / ".photos", force, previous, select)  # fmt: skip
+                        photo_cache or out_dir / ".photos", force, previous, select,
+                        last_changes(root))  # fmt: skip
 
     result = read_archive(root, as_of=as_of, jobs=jobs, hook_factory=factory,
                           folders=students, progress=progress)  # fmt: skip

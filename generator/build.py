@@ -111,7 +111,7 @@ def build_site(
         raise
     swap(tmp, final)
     students = len(plugin.archive.students) if plugin.archive else 0
-    return Built(final, len(plugin.rendered), students, plugin.config.protect)
+    return Built(final, len(plugin.titles), students, plugin.config.protect)
 
 
 def quiet_mkdocs_logging(verbose: bool) -> None:

@@ -34,10 +34,11 @@ class StudentPages:
 
     def __init__(self, school: SchoolFiles, as_of: dt.date, root: Path, labels: dict[str, Any],
                  templates_dir: Path, dir_urls: bool, photo_cache: Path,
-                 booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None):  # fmt: skip
+                 booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
+                 provenance: dict[str, Any] | None = None):  # fmt: skip
         assert school.school is not None
         archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
-        self.site = render.Site(archive, labels, dir_urls)
+        self.site = render.Site(archive, labels, dir_urls, provenance=provenance)
         self.root = root
         self.templates_dir = templates_dir
         self.photo_cache = photo_cache

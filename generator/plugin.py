@@ -36,6 +36,7 @@ from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_diges
 from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
+from .provenance import last_changes
 from .publish import swap
 
 log = logging.getLogger("mkdocs.plugins.yidang")
@@ -112,10 +113,11 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._site_name = config.site_name
         labels = render.load_labels(self.templates_dir, self.config.language)
         cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang"
-        booklets = self._booklets(root, labels, cache) if self.config.booklets else None
+        changes = last_changes(root)  # once, here: the workers inherit it
+        booklets = self._booklets(root, labels, cache, changes) if self.config.booklets else None
         maker = partial(StudentPages, root=root, labels=labels, templates_dir=self.templates_dir,
                         dir_urls=config.use_directory_urls, photo_cache=cache / "photos",
-                        booklets=booklets)  # fmt: skip
+                        booklets=booklets, provenance=changes)  # fmt: skip
         try:
             result = read_archive(root, as_of=self._as_of(), hook_factory=maker)
         except YidangError as exc:
@@ -149,7 +151,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             config.extra["yidang_banner"] = ""
         return config
 
-    def _booklets(self, root: Path, labels: dict[str, Any], cache: Path) -> Any:
+    def _booklets(self, root: Path, labels: dict[str, Any], cache: Path, changes: Any) -> Any:
         """The per-student booklet maker (run in the workers), after checking the fonts."""
         fonts = Fonts(self.config.booklet_font, self.config.booklet_heading_font)
         try:
@@ -159,7 +161,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         previous = load_digests(cache / "booklets")
         return partial(Booklets, root=root, labels=labels, templates_dir=self.templates_dir,
                        out_dir=cache / "booklets", fonts=fonts, photo_cache=cache / "photos",
-                       previous=previous)  # fmt: skip
+                       previous=previous, provenance=changes)  # fmt: skip
 
     def _booklet_results(self, out_dir: Path) -> None:
         """Remember what changed; a booklet that failed fails the build, naming why."""

@@ -31,6 +31,7 @@ from cmarkgfm.cmark import Options
 from markupsafe import Markup, escape
 
 from .model import Archive, StudentBase, StudentSummary, pinyin_key
+from .provenance import describe
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "site_templates"
 QUIET_DAYS = 30
@@ -64,10 +65,19 @@ class Site:
     dir_urls: bool = True
     photo_urls: dict[str, str] = field(default_factory=dict)  # archive path → published name
     booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
+    provenance: dict[str, Any] | None = None  # archive path → last git change (None: not in git)
 
     @cached_property
     def grades(self) -> list[str]:
         return self.archive.grades()
+
+    def provenance_text(self, path: str) -> str:
+        """Who last changed a file, and when, from git; or why that is not known."""
+        change = describe(self.provenance, path)
+        labels = self.labels["provenance"]
+        if isinstance(change, str):
+            return labels[change.replace("-", "_")]
+        return labels["changed"].format(author=change.author, date=change.date, commit=change.commit)
 
     def teachers_sorted(self) -> list[Any]:
         return sorted(self.archive.teachers.values(), key=lambda t: pinyin_key(t.name))

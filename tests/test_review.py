@@ -134,3 +134,33 @@ def test_workflows_parse_and_call_only_existing_commands(tmp_path: Path, run, wo
         options = {o for p in command.params for o in getattr(p, "opts", [])}
         assert {w.split("=")[0] for w in words if w.startswith("--")} <= options, call
     assert "secrets." not in (tmp_path / "school" / workflow).read_text(encoding="utf-8")
+
+
+def test_provenance_on_the_site_and_in_the_booklet(repo: Path, run, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from .site_helpers import soup
+    from .test_site import write_config
+
+    short = git(repo, "rev-parse", "--short", "change").strip()
+    config = write_config(tmp_path, repo / "archives")
+    assert run("build", "--config", config, "--site-dir", tmp_path / "site").exit_code == 0
+    page = soup(tmp_path / "site", "students/S2025003")
+    record = page.find(attrs={"data-record": "2026-11-26-talk.md"})
+    assert record.find(attrs={"data-provenance": True}).text == f"最后修改:林老师,2026-11-20(提交 {short})"
+    out = tmp_path / "booklets"
+    made = run("booklets", "--archive", repo / "archives", "--out", out, "--student", "S2025003",
+               "--config", tmp_path / "none.yml")
+    assert made.exit_code == 0, made.output
+    text = "".join(p.extract_text() for p in PdfReader(out / "S2025003.pdf").pages).replace(" ", "")
+    assert f"最后修改:林老师,2026-11-20(提交{short})" in text.replace("\n", "")
+
+
+def test_provenance_outside_git_says_so(tiny: Path, tmp_path: Path, run) -> None:
+    from .site_helpers import soup
+    from .test_site import write_config
+
+    assert run("build", "--config", write_config(tmp_path, tiny), "--site-dir",
+               tmp_path / "site").exit_code == 0
+    shown = soup(tmp_path / "site", "students/S1").find(attrs={"data-provenance": True}).text
+    assert shown == "修改记录:档案不在 git 仓库中"
