@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import compliance
 from .load import (
     FrontMatterMissing,
     Located,
@@ -199,13 +200,35 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
                 continue
             files += 1
             entry = _read_record(root, sdir, f"{rel}/records/{name}", name, ctx, as_of, problems)
-            if entry is not None and keep:
+            if entry is not None:
                 records.append(entry)
     result.files = files
+    if profile is not None and ctx.school is not None:
+        _overdue(profile, records, ctx, as_of, Sink(f"{rel}/profile.yml", problems))
     if keep and profile is not None:
         records.sort(key=lambda r: (r.meta.date, r.file_name))
         result.student = Student(profile=profile, folder=rel, plan=plan, records=tuple(records))
     return result
+
+
+def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: dt.date,
+             sink: Sink) -> None:  # fmt: skip
+    """The four ones: each missed period of the term containing ``as_of`` is a warning."""
+    term = compliance.current_term(ctx.school, as_of)
+    if term is None or profile.status == "closed":
+        return
+    facts = [compliance.RecordFact(r.meta.date, r.meta.type, getattr(r.meta, "term", None))
+             for r in records]  # fmt: skip
+    for p in compliance.periods(profile, ctx.school, facts, as_of, [term]):
+        if p.status == "missed":
+            sink.warning(
+                (1, 1),
+                f"四个一:{OVERDUE[p.requirement]} {p.start}–{p.end} 未完成"
+                f"(应于 {p.end} 前完成,已逾期 {p.days_overdue(as_of)} 天)",
+            )
+
+
+OVERDUE = {"talk": "谈话", "home_visit": "家访", "evaluation": "学期评估"}
 
 
 def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Context) -> None:
@@ -371,6 +394,7 @@ def _context(sf: SchoolFiles) -> Context:
         classes=frozenset(sf.classes),
         terms=frozenset(t.id for t in school.terms) if school else frozenset(),
         categories={k: tuple(c.kinds) for k, c in school.categories.items()} if school else {},
+        school=school,
     )
 
 

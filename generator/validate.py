@@ -202,6 +202,7 @@ class Context:
     terms: frozenset[str]
     categories: dict[str, tuple[str, ...]]  # key → allowed kinds
     record_types: frozenset[str] = field(default_factory=frozenset)
+    school: Any = None  # the validated School, for the four-ones rules
 
 
 def check_ref(

@@ -125,5 +125,28 @@ def test_unknown_teacher_in_a_copy_of_the_sample_archive(tmp_path: Path, run) ->
                       encoding="utf-8")
     result = run("check", copy, "--as-of", "2026-11-28")
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == (
-        "students/S2025003/records/2026-09-08-talk.md:4:5: error: by: unknown teacher 'T999'")
+    errors = [line for line in result.output.splitlines() if ": error: " in line]
+    assert errors == ["students/S2025003/records/2026-09-08-talk.md:4:5: error: by: unknown teacher 'T999'"]
+
+
+def test_check_lists_overdue_four_ones_as_warnings(run) -> None:
+    """Three students behind on purpose (see the sample's records), counted by hand."""
+    from .conftest import SAMPLE
+
+    result = run("check", SAMPLE, "--as-of", "2026-11-28")
+    assert result.exit_code == 0  # warnings only
+    lines = result.output.splitlines()
+
+    def of(sid: str) -> list[str]:
+        return [line.split("warning: ", 1)[1] for line in lines if f"students/{sid}/profile.yml" in line]
+
+    assert of("S2025010") == [  # poverty: weekly talks missing four weeks of October–November
+        "四个一:谈话 2026-10-12–2026-10-18 未完成(应于 2026-10-18 前完成,已逾期 41 天)",
+        "四个一:谈话 2026-10-19–2026-10-25 未完成(应于 2026-10-25 前完成,已逾期 34 天)",
+        "四个一:谈话 2026-10-26–2026-11-01 未完成(应于 2026-11-01 前完成,已逾期 27 天)",
+        "四个一:谈话 2026-11-09–2026-11-15 未完成(应于 2026-11-15 前完成,已逾期 13 天)",
+    ]  # November's home visit is due 2026-11-30: open, not overdue
+    assert of("S2026006") == ["四个一:谈话 2026-10-01–2026-10-31 未完成(应于 2026-10-31 前完成,已逾期 28 天)"]
+    assert of("S2025007") == ["四个一:家访 2026-10-01–2026-10-31 未完成(应于 2026-10-31 前完成,已逾期 28 天)"]
+    assert of("S2025003") == []  # on time
+    assert not any("S2024007" in line for line in lines)  # the closed case owes nothing
