@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -658,3 +658,66 @@ def review_command(base: str, head: str, fmt: str, as_of: dt.datetime | None, ar
         click.echo(json.dumps(rv.to_json(), ensure_ascii=False, indent=2))
     else:
         click.echo(markdown(rv) if fmt == "markdown" else text(rv), nl=False)
+
+
+@main.group()
+def export() -> None:
+    """Spreadsheets: the ledger for the education bureau, teachers' yearly summaries.
+
+    Example: yidang export ledger --format xlsx --out 台账.xlsx
+    """
+
+
+def _export_format() -> Any:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["xlsx", "csv"]),
+        default="xlsx",
+        show_default=True,
+        help="xlsx (Excel, WPS) or csv (UTF-8 with BOM).",
+    )
+
+
+@export.command("ledger")
+@_export_format()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The file to write.")
+@click.option("--term", "term_id", default=None, help="Term id (default: the current term).")
+@as_of_option("The day the four-ones rate is computed for (default today).")
+@archive_option
+def export_ledger(fmt: str, out: str, term_id: str | None, as_of: dt.datetime | None, archive: str) -> None:
+    """The ledger (台账): one row per student, with the term's four-ones counts and rate.
+
+    Example: yidang export ledger --format xlsx --out 台账.xlsx --term 2026-fall
+    """
+    from .ledger import ledger, write
+
+    try:
+        headers, rows, term = ledger(
+            _archive_dir(archive), term_id, as_of.date() if as_of else dt.date.today()
+        )
+        write(Path(out), fmt, headers, rows, f"台账 {term}")
+    except YidangError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {out}: {len(rows)} students, {term}")
+
+
+@export.command("teachers")
+@click.option("--year", type=int, required=True, help="Calendar year, e.g. 2026.")
+@_export_format()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The file to write.")
+@as_of_option("Count only up to this day (default today).")
+@archive_option
+def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, archive: str) -> None:
+    """Teachers' yearly summary: mentees, talks, home visits, evaluations, four-ones rate.
+
+    Example: yidang export teachers --year 2026 --format csv --out teachers-2026.csv
+    """
+    from .ledger import teachers, write
+
+    try:
+        headers, rows = teachers(_archive_dir(archive), year, as_of.date() if as_of else dt.date.today())
+        write(Path(out), fmt, headers, rows, f"{year}年帮扶工作")
+    except YidangError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {out}: {len(rows)} teachers, {year}")
