@@ -18,6 +18,7 @@ assigned on its last day.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,43 +87,87 @@ def _mentor_on(profile: Profile, day: dt.date) -> str | None:
 def periods(profile: Profile, school: School, records: Iterable[RecordFact], as_of: dt.date,
             terms: Iterable[Term] | None = None) -> list[Period]:  # fmt: skip
     """Every due period up to ``as_of`` in the given terms (default: all terms)."""
-    facts = list(records)
+    facts = _Facts(records)
     out: list[Period] = []
     for term in sorted(terms if terms is not None else school.terms, key=lambda t: t.start):
         if term.start > as_of:
             continue
-        for requirement in REQUIREMENTS:
-            out += _term_periods(profile, school, facts, term, requirement, as_of)
+        days = _rules_by_day(profile, school, term, as_of)
+        for i, requirement in enumerate(REQUIREMENTS):
+            out += _term_periods(profile, facts, term, requirement, i, days, as_of)
     return out
 
 
-def _term_periods(profile: Profile, school: School, facts: list[RecordFact], term: Term,
-                  requirement: str, as_of: dt.date) -> list[Period]:  # fmt: skip
+class _Facts:
+    """Records by type, sorted by date, so a period's check is a binary search."""
+
+    def __init__(self, records: Iterable[RecordFact]):
+        self.dates: dict[str, list[dt.date]] = {}
+        self.evaluated: set[str] = set()
+        for f in records:
+            self.dates.setdefault(f.type, []).append(f.date)
+            if f.type == "evaluation" and f.term:
+                self.evaluated.add(f.term)
+        for dates in self.dates.values():
+            dates.sort()
+
+    def any_between(self, kind: str, start: dt.date, end: dt.date) -> bool:
+        dates = self.dates.get(kind, [])
+        i = bisect.bisect_left(dates, start)
+        return i < len(dates) and dates[i] <= end
+
+
+def _rules_by_day(profile: Profile, school: School, term: Term,
+                  as_of: dt.date) -> dict[dt.date, tuple[str | None, ...]]:  # fmt: skip
+    """Each day of the term (up to a while after ``as_of``) → the three rules that day.
+
+    The rules change only where a category, a mentor, joining or closing starts or
+    ends, so they are worked out at those dates and copied across the days between.
+    """
+    one = dt.timedelta(days=1)
+    last = min(term.end, as_of + dt.timedelta(days=200))
+    points = {term.start}
+    for since, until in [(c.since, c.until) for c in profile.categories] + [
+            (m.since, m.until) for m in profile.mentors]:  # fmt: skip
+        points |= {since, until + one} if until else {since}
+    points |= {d for d in (profile.enrolled_on, profile.closed_on and profile.closed_on + one) if d}
+    marks = sorted(p for p in points if term.start <= p <= last)
+    days: dict[dt.date, tuple[str | None, ...]] = {}
+    for i, mark in enumerate(marks):
+        kinds = tuple(_kind_on(profile, school, r, mark) for r in REQUIREMENTS)
+        stop = marks[i + 1] if i + 1 < len(marks) else last + one
+        day = mark
+        while day < stop:
+            days[day] = kinds
+            day += one
+    return days
+
+
+def _term_periods(profile: Profile, facts: _Facts, term: Term, requirement: str, index: int,
+                  days: dict[dt.date, tuple[str | None, ...]], as_of: dt.date) -> list[Period]:  # fmt: skip
     """Walk the term day by day: the rule can change inside a period (a category starts)."""
     seen: set[tuple[str, dt.date]] = set()
     out = []
-    day = term.start
-    while day <= term.end and day <= as_of:
-        kind = _kind_on(profile, school, requirement, day)
-        if kind is not None:
-            start, end = _period_of(kind, day, term)
-            if (kind, start) not in seen:
-                seen.add((kind, start))
-                # Due only if the same rule still holds on its last day: a stricter rule that
-                # starts inside it replaces it; a closed case or an ended category owes nothing.
-                if _kind_on(profile, school, requirement, end) == kind:
-                    out.append(_judge(profile, facts, requirement, kind, start, end, term, as_of))
-        day += dt.timedelta(days=1)
+    for day, kinds in days.items():
+        kind = kinds[index]
+        if day > as_of or kind is None:
+            continue
+        start, end = _period_of(kind, day, term)
+        if (kind, start) in seen:
+            continue
+        seen.add((kind, start))
+        # Due only if the same rule still holds on its last day: a stricter rule that starts
+        # inside it replaces it; a closed case or an ended category owes nothing.
+        if days.get(end, (None, None, None))[index] == kind:
+            out.append(_judge(profile, facts, requirement, kind, start, end, term, as_of))
     return out
 
 
-def _judge(profile: Profile, facts: list[RecordFact], requirement: str, kind: str,
+def _judge(profile: Profile, facts: _Facts, requirement: str, kind: str,
            start: dt.date, end: dt.date, term: Term, as_of: dt.date) -> Period:  # fmt: skip
-    if requirement == "evaluation":
-        met = any(f.type == "evaluation" and (f.term == term.id or start <= f.date <= end)
-                  for f in facts)  # fmt: skip
-    else:
-        met = any(f.type == requirement and start <= f.date <= end for f in facts)
+    met = facts.any_between(requirement, start, end) or (
+        requirement == "evaluation" and term.id in facts.evaluated
+    )
     status = "met" if met else ("missed" if end < as_of else "open")
     return Period(requirement, kind, start, end, term.id, _mentor_on(profile, end), status)
 
