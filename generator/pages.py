@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from . import photos, render
+from . import compliance, photos, render
 from .archive import SchoolFiles
 from .booklets import BookletResult, Booklets
 from .model import Archive, Student
@@ -27,6 +27,7 @@ class StudentPage:
     page: render.Rendered
     photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
     booklet: BookletResult | None = None
+    periods: tuple[compliance.Period, ...] = ()  # the four ones, every term up to as_of
 
 
 class StudentPages:
@@ -61,5 +62,10 @@ class StudentPages:
                 name, cached = photos.prepared(self.root / key, self.photo_cache)
                 self.site.photo_urls[key] = name
                 published.append((f"students/{student.id}/photos/{name}", cached))
-        page = render.render_page(self.site, self._env, render.student_spec(student), student=student)
-        return StudentPage(page, tuple(dict(published).items()), booklet)
+        facts = [compliance.RecordFact(r.meta.date, r.meta.type, getattr(r.meta, "term", None))
+                 for r in student.records]  # fmt: skip
+        periods = tuple(compliance.periods(student.profile, self.site.archive.school, facts,
+                                           self.site.archive.as_of))  # fmt: skip
+        page = render.render_page(self.site, self._env, render.student_spec(student),
+                                  student=student, periods=periods)  # fmt: skip
+        return StudentPage(page, tuple(dict(published).items()), booklet, periods)

@@ -180,6 +180,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         css = (self.templates_dir / "static" / "yidang.css").read_text(encoding="utf-8")
         files.append(File.generated(config, CSS_URI, content=css))
         env = render.make_env(self.templates_dir, self.site)
+        self.site.periods = {sid: made.periods for sid, made in self.student_pages.items()}
         specs = [(spec, render.render_page(self.site, env, spec))
                  for spec in render.index_specs(self.site)]  # fmt: skip
         self.files = []

@@ -30,6 +30,7 @@ import yaml
 from cmarkgfm.cmark import Options
 from markupsafe import Markup, escape
 
+from . import compliance
 from .model import Archive, StudentBase, StudentSummary, pinyin_key
 from .provenance import describe
 
@@ -66,10 +67,59 @@ class Site:
     photo_urls: dict[str, str] = field(default_factory=dict)  # archive path → published name
     booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
     provenance: dict[str, Any] | None = None  # archive path → last git change (None: not in git)
+    periods: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → four-ones periods
 
     @cached_property
     def grades(self) -> list[str]:
         return self.archive.grades()
+
+    # --- the four ones ---------------------------------------------------------
+
+    @cached_property
+    def term_now(self) -> Any:
+        """The term containing as_of, else the latest that has started."""
+        a = self.archive
+        return compliance.current_term(a.school, a.as_of) or next(
+            (t for t in reversed(a.terms) if t.start <= a.as_of), None
+        )
+
+    def term_periods(self, students: Any) -> list[Any]:
+        tid = self.term_now.id if self.term_now else None
+        return [p for s in students for p in self.periods.get(s.id, ()) if p.term == tid]
+
+    def rate_text(self, students: Any) -> str:
+        value = compliance.rate(self.term_periods(students))
+        return "—" if value is None else f"{value:.0%}"
+
+    def overdue(self, students: Any, limit: int | None = None) -> list[tuple[Any, Any, int]]:
+        """(student, period, days overdue) of the current term, longest overdue first."""
+        by_id = {s.id: s for s in students}
+        items = [(by_id[sid], p, p.days_overdue(self.archive.as_of)) for sid in by_id
+                 for p in self.periods.get(sid, ()) if p.status == "missed"
+                 and self.term_now and p.term == self.term_now.id]  # fmt: skip
+        items.sort(key=lambda x: (-x[2], x[0].id))
+        return items[:limit] if limit else items
+
+    def months(self) -> list[dt.date]:
+        """First days of the current term's months, up to as_of."""
+        term, out = self.term_now, []
+        if term is None:
+            return out
+        day = term.start.replace(day=1)
+        while day <= min(term.end, self.archive.as_of):
+            out.append(day)
+            day = (day + dt.timedelta(days=32)).replace(day=1)
+        return out
+
+    def month_status(self, student: Any, month: dt.date) -> str:
+        """met, missed, open or none: the student's periods that end in this month."""
+        ends = [p for p in self.term_periods([student])
+                if p.end.year == month.year and p.end.month == month.month]  # fmt: skip
+        if not ends:
+            return "none"
+        if any(p.status == "missed" for p in ends):
+            return "missed"
+        return "open" if any(p.status == "open" for p in ends) else "met"
 
     def provenance_text(self, path: str) -> str:
         """Who last changed a file, and when, from git; or why that is not known."""
@@ -137,6 +187,7 @@ def make_env(templates_dir: Path, site: Site) -> jinja2.Environment:
         body=body_html,
         show=lambda v: _show(v, labels),
         pinyin_sorted=lambda students: archive.sorted_students(list(students)),
+        overdue_row=lambda p, student: (student, p, p.days_overdue(archive.as_of)),
     )
     env.globals.update(L=labels, archive=archive, site=site, school=archive.school)
     return env

@@ -267,3 +267,30 @@ def test_every_student_page_links_to_its_booklet(site: Path, facts: Facts) -> No
         assert (site / "booklets" / f"{sid}.pdf").read_bytes()[:5] == b"%PDF-"
     names = {p["name"] for p in facts.profiles.values()}
     assert not any(n in p.name for p in (site / "booklets").iterdir() for n in names)
+
+
+def _overdue_rows(page, list_name: str) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+    block = page.find(attrs={"data-list": list_name})
+    return [(tr["data-student"], tr["data-requirement"], int(tr["data-days"]))
+            for tr in block.find_all("tr", attrs={"data-student": True})]  # fmt: skip
+
+
+def test_four_ones_on_teacher_student_and_dashboard_pages(site: Path) -> None:
+    """Hand counts (as of 2026-11-28) for three students behind on purpose."""
+    t010 = soup(site, "teachers/T010")
+    assert _overdue_rows(t010, "overdue") == [  # S2025010, poverty: four weeks without a talk
+        ("S2025010", "talk", 41), ("S2025010", "talk", 34), ("S2025010", "talk", 27),
+        ("S2025010", "talk", 13)]  # fmt: skip
+    grid = {(td.find_parent("tr")["data-student"], td["data-month"]): td["data-status"]
+            for td in t010.find(attrs={"data-list": "grid"}).find_all("td", attrs={"data-month": True})}
+    assert [grid[("S2025010", m)] for m in ("2026-09", "2026-10", "2026-11")] == ["met", "missed", "missed"]
+    assert [grid[("S2025009", m)] for m in ("2026-09", "2026-10", "2026-11")] == ["met", "met", "met"]
+    t015 = soup(site, "teachers/T015")
+    assert _overdue_rows(t015, "overdue") == [("S2025002", "talk", 28), ("S2025007", "home_visit", 28)]
+    student = soup(site, "students/S2026006")
+    assert _overdue_rows(student, "student-overdue") == [("S2026006", "talk", 28)]
+    dashboard = soup(site, "dashboard")
+    longest = _overdue_rows(dashboard, "longest")
+    assert len(longest) == 10 and longest == sorted(longest, key=lambda r: (-r[2], r[0]))
+    assert dashboard.find(attrs={"data-rate": "school"}).strong.text.endswith("%")
+    assert soup(site, "classes/G2-04").find(attrs={"data-rate": "term"}).strong.text.endswith("%")
