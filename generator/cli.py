@@ -721,3 +721,51 @@ def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, ar
     except YidangError as exc:
         _fail(str(exc))
     click.echo(f"wrote {out}: {len(rows)} teachers, {year}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bring a school's existing records into the archive.
+
+    Example: yidang import ledger 台账.xlsx --mapping mapping.yml --dry-run
+    """
+
+
+@import_group.command("ledger")
+@click.argument("xlsx", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--mapping",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML: columns (profile field → column header) and defaults (since).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would happen; write nothing.")
+@click.option("--update", is_flag=True, help="Replace the profile of students already in the archive.")
+@archive_option
+def import_ledger_command(xlsx: str, mapping: str, dry_run: bool, update: bool, archive: str) -> None:
+    """Create student folders and profiles from an Excel ledger (台账).
+
+    Every row that cannot be imported is reported with its row number and
+    why; existing students are left alone unless --update.
+
+    Example: yidang import ledger 台账.xlsx --mapping mapping.yml --dry-run
+    """
+    from .archive import read_archive
+    from .importer import import_ledger
+
+    root = _archive_dir(archive)
+    result = read_archive(root)
+    if result.archive is None:
+        _print_errors(result.problems)
+        _fail("the archive has errors; fix them first (yidang check)")
+    try:
+        rows = import_ledger(Path(xlsx), Path(mapping), root, result.archive, dry_run, update)
+    except YidangError as exc:
+        _fail(str(exc), 2)
+    for r in rows:
+        if r.action in ("failed", "skipped"):
+            click.echo(f"{xlsx}: row {r.row} ({r.student or '?'}): {r.action}: {r.reason}")
+    tally = {a: sum(r.action == a for r in rows) for a in ("created", "updated", "skipped", "failed")}
+    prefix = "dry run — would have: " if dry_run else ""
+    click.echo(prefix + ", ".join(f"{n} {a}" for a, n in tally.items()))
+    sys.exit(1 if tally["failed"] else 0)

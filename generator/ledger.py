@@ -23,8 +23,8 @@ from .archive import SchoolFiles, read_archive
 from .model import Student
 from .problems import YidangError
 
-LEDGER = ["学生编号", "姓名", "性别", "班级", "特殊群体类别", "帮扶教师", "监护人及电话", "家庭住址",
-          "享受资助", "状态", "本学期谈话", "本学期入户家访", "本学期电话家访", "本学期评估",
+LEDGER = ["学生编号", "姓名", "性别", "出生日期", "班级", "特殊群体类别", "帮扶教师", "监护人及电话",
+          "家庭住址", "享受资助", "状态", "本学期谈话", "本学期入户家访", "本学期电话家访", "本学期评估",
           "四个一完成率"]  # fmt: skip
 TEACHERS = ["教师编号", "姓名", "结对学生", "谈话", "入户家访", "电话家访", "学期评估", "四个一完成率"]
 
@@ -49,7 +49,7 @@ def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Stu
         periods = compliance.periods(p, school.school, _facts(s), as_of, [term])
         mentors = [school.teachers[m.teacher].name for m in p.mentors
                    if m.since <= term.end and (m.until is None or m.until >= term.start)]  # fmt: skip
-        return [p.id, p.name, p.gender, school.classes[p.class_].name,
+        return [p.id, p.name, p.gender, p.birth_date.isoformat(), school.classes[p.class_].name,
                 "、".join(cats[c.key].name + (f"({c.kind})" if c.kind else "")
                          + (f"〔{c.until}止〕" if c.until else "") for c in p.categories),
                 "、".join(dict.fromkeys(mentors)),
@@ -82,7 +82,7 @@ def ledger(root: Path, term_id: str | None, as_of: dt.date) -> tuple[list[str], 
         return _ledger_row(school, term, day)
 
     result = _read(root, as_of, factory)
-    rows = sorted(result.outputs.values(), key=lambda r: (r[3], r[0]))
+    rows = sorted(result.outputs.values(), key=lambda r: (r[4], r[0]))
     return LEDGER, rows, chosen["term"].name
 
 
