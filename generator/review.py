@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from .archive import read_archive
 from .codeowners import repo_prefix
 from .load import YamlSyntaxError, parse_markdown, parse_yaml
@@ -196,29 +198,23 @@ def _reviewer(r: dict[str, str]) -> str:
     return f"{user}({r['name']},{r['as']})"
 
 
+def _render(rv: Review, template: str) -> str:
+    from .render import TEMPLATES_DIR
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "review"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )  # Markdown and text for a terminal, not HTML
+    env.filters["reviewer"] = _reviewer
+    return env.get_template(template).render(rv=rv)
+
+
 def markdown(rv: Review) -> str:
-    out = [f"## yidang review:{len(rv.students)} 名学生的档案有改动\n"]
-    for s in rv.students:
-        out.append(f"\n### {s.id} {s.name}({s.klass})\n\n")
-        out += [f"- {r['action']} {r['type']} {r['date']} · {r['by']} (`{r['file']}`)\n" for r in s.records]
-        out += [f"- {line}\n" for line in s.profile]
-        out.append(f"\n**审核人**:{'、'.join(_reviewer(r) for r in s.reviewers) or '无'}\n")
-    if rv.school_files:
-        out.append("\n### 学校层面的文件\n\n" + "".join(f"- {f}\n" for f in rv.school_files))
-    out.append("\n### 检查结果\n\n")
-    out += [f"- `{p.path}:{p.line}:{p.col}` {p.severity}: {p.message}\n" for p in rv.problems] or [
-        "- 改动的文件没有发现问题。\n"
-    ]
-    return "".join(out)
+    return _render(rv, "review.md.j2")
 
 
 def text(rv: Review) -> str:
-    out = [f"{len(rv.students)} student(s) changed ({rv.base}...{rv.head})\n"]
-    for s in rv.students:
-        out.append(f"\n{s.id} {s.name} ({s.klass})\n")
-        out += [f"  {r['action']} {r['type']} {r['date']} {r['by']} [{r['file']}]\n" for r in s.records]
-        out += [f"  {line}\n" for line in s.profile]
-        out.append(f"  reviewers: {', '.join(_reviewer(r) for r in s.reviewers) or '-'}\n")
-    out += [f"\nschool: {f}\n" for f in rv.school_files]
-    out += [f"{p.text()}\n" for p in rv.problems]
-    return "".join(out)
+    return _render(rv, "review.txt.j2")
