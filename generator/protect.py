@@ -25,7 +25,6 @@ import re
 import secrets
 import shutil
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -187,10 +186,6 @@ def shell(plain_index: str, login_html: str, config: dict[str, Any], site_name: 
 def copy_assets(plain: Path, out: Path) -> None:
     """Material's CSS, JavaScript and images: code and style only, no data."""
     shutil.copytree(plain / "assets", out / "assets", dirs_exist_ok=True)
-
-
-def published_files(out: Path) -> Iterable[Path]:
-    return (p for p in out.rglob("*") if p.is_file())
 
 
 def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account]:

@@ -328,15 +328,3 @@ RECORD_TYPES: dict[str, type[RecordBase]] = {
     "aid": Aid,
 }
 Record = Talk | HomeVisit | Evaluation | Activity | Aid
-
-# Which fields hold teacher ids, per model: checked against teachers.yml.
-TEACHER_REFS: dict[type[BaseModel], tuple[str, ...]] = {
-    LeadershipRole: ("teacher",),
-    SchoolClass: ("head_teacher",),
-    CategoryMembership: ("verified_by",),
-    MentorAssignment: ("teacher",),
-    PersuasionRecord: ("by",),
-    Measure: ("owner",),
-    **{model: ("by",) for model in (Talk, HomeVisit, Activity, Aid)},
-    Evaluation: ("by", "reviewed_by"),
-}

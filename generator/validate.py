@@ -14,7 +14,7 @@ import difflib
 import re
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -201,7 +201,6 @@ class Context:
     classes: frozenset[str]
     terms: frozenset[str]
     categories: dict[str, tuple[str, ...]]  # key → allowed kinds
-    record_types: frozenset[str] = field(default_factory=frozenset)
     school: Any = None  # the validated School, for the four-ones rules
 
 
