@@ -134,8 +134,8 @@ def _pos(node: yaml.Node, line0: int) -> Pos:
     return (node.start_mark.line + 1 + line0, node.start_mark.column + 1)
 
 
-def _key(loader: Any, key_node: yaml.Node) -> str | int:
-    key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else None
+def _key(key_node: yaml.Node) -> str | int:
+    key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
     return key if isinstance(key, str | int) else str(key)
 
 
@@ -143,7 +143,7 @@ def _positions(node: yaml.Node, loc: Loc, line0: int, values: dict[Loc, Pos], ke
     values[loc] = _pos(node, line0)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            kloc = (*loc, _key(None, key_node))
+            kloc = (*loc, _key(key_node))
             keys[kloc] = _pos(key_node, line0)
             _positions(value_node, kloc, line0, values, keys)
     elif isinstance(node, yaml.SequenceNode):
@@ -165,7 +165,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _plain = yaml.SafeLoader("")  # constructs ints, floats, bools and nulls for any loader
 
 
-def _scalar(loader: Any, node: yaml.ScalarNode) -> Any:
+def _scalar(node: yaml.ScalarNode) -> Any:
     if node.tag == _STR_TAG:
         return node.value
     # Call the tag's constructor directly: construct_object() would remember
@@ -192,14 +192,14 @@ def _build(node: yaml.Node, loc: Loc, doc: Located, line0: int, seen: set[int]) 
     """
     kind = type(node)
     if kind is _SCALAR:
-        return node.value if node.tag == _STR_TAG else _scalar(None, node)
+        return node.value if node.tag == _STR_TAG else _scalar(node)
     if id(node) in seen:
         raise AliasUsed(node)
     seen.add(id(node))
     if kind is yaml.MappingNode:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if key_node.tag == _STR_TAG else _key(None, key_node)
+            key = key_node.value if key_node.tag == _STR_TAG else _key(key_node)
             if key in result:
                 doc.duplicates.append(((*loc, key), _pos(key_node, line0)))
             result[key] = _build(value_node, (*loc, key), doc, line0, seen)

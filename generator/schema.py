@@ -129,6 +129,12 @@ class SchoolClass(Strict):
 # --- students/<id>/profile.yml ----------------------------------------------
 
 
+def _since_until(what: str, since: dt.date, until: dt.date | None) -> None:
+    """Something that ends must end on or after the day it began."""
+    if until is not None and until < since:
+        raise ValueError(f"{what}: until ({until}) is before since ({since})")
+
+
 class CategoryMembership(Strict):
     key: Id = Field(description="Category key from `school.yml`.")
     since: Date = Field(description="Date the student entered the category (registration).")
@@ -139,8 +145,7 @@ class CategoryMembership(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> CategoryMembership:
-        if self.until is not None and self.until < self.since:
-            raise ValueError(f"category {self.key}: until ({self.until}) is before since ({self.since})")
+        _since_until(f"category {self.key}", self.since, self.until)
         return self
 
 
@@ -154,8 +159,7 @@ class MentorAssignment(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> MentorAssignment:
-        if self.until is not None and self.until < self.since:
-            raise ValueError(f"mentor {self.teacher}: until ({self.until}) is before since ({self.since})")
+        _since_until(f"mentor {self.teacher}", self.since, self.until)
         return self
 
 
