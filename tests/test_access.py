@@ -126,6 +126,14 @@ def test_cli_add_list_passwd_remove(tmp_path: Path, run, monkeypatch: pytest.Mon
     refused = CliRunner().invoke(main, ["access", "passwd", "T014", "--archive", str(archive)],
                                  input=passphrase + "\n")
     assert refused.exit_code == 1 and "wrong passphrase" in refused.output
+    old_public = access.load(archive, "T014").public_raw
+    reset = run("access", "passwd", "T014", "--reset", "--archive", archive)  # passphrase forgotten
+    assert reset.exit_code == 0
+    fresh = next(line.strip() for line in reset.output.splitlines() if line.count("-") == 5)
+    assert access.load(archive, "T014").unlock(fresh)
+    assert access.load(archive, "T014").public_raw != old_public  # a new key pair
+    with pytest.raises(crypto.CryptoError):
+        access.load(archive, "T014").unlock(new)
     assert run("access", "remove", "T014", "--yes", "--archive", archive).exit_code == 0
     assert not access.account_path(archive, "T014").exists()
     assert run("check", archive, "--as-of", "2026-11-28").exit_code == 0
