@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import compliance
+from .cache import StudentCache, digest
 from .load import (
     FrontMatterMissing,
     Located,
@@ -409,7 +410,8 @@ def _read_one(args: tuple[Path, str, Context, dt.date, bool]) -> StudentResult:
     res = read_student(*args)
     if res.student is not None:
         res.summary = res.student.summary()
-        res.output = _hook(res.student) if _hook is not None else None
+        valid = not any(p.severity == "error" for p in res.problems)  # pages of valid files only
+        res.output = _hook(res.student) if _hook is not None and valid else None
         res.student = None  # the full file never crosses back to the main process
     return res
 
@@ -424,6 +426,17 @@ def _read_students(
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         yield from pool.map(_read_one, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+
+
+def _context_key(root: Path, as_of: dt.date) -> str:
+    """What every student's result depends on outside its folder: the school files, the day."""
+    parts: list[str | bytes] = [as_of.isoformat()]
+    for name in SCHOOL_FILES:
+        try:
+            parts += [name, (root / name).read_bytes()]
+        except OSError:
+            parts += [name, b"missing"]
+    return digest(*parts)
 
 
 def parse_as_of(value: object) -> dt.date | None:
@@ -446,6 +459,7 @@ def read_archive(
     hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None = None,
     folders: list[str] | None = None,
     progress: Callable[[], None] | None = None,
+    cache: StudentCache | None = None,
 ) -> ReadResult:
     """Read and validate the archive at ``root``; every problem is returned.
 
@@ -456,7 +470,9 @@ def read_archive(
 
     ``folders`` restricts reading to those student folders (the checks that
     span students, such as duplicate ids, then see only those); ``progress``
-    is called once per student read.
+    is called once per student read. With a ``cache``, a student whose files
+    and context did not change since the last read is not read again: its
+    cached result (problems, summary and the hook's output) is used.
 
     Raises :class:`YidangError` when ``root`` is not an archive at all, or a
     folder asked for does not exist.
@@ -482,15 +498,26 @@ def read_archive(
     outputs: dict[str, Any] = {}
     seen: dict[str, str] = {}
     files = len(SCHOOL_FILES)
+    cached: dict[str, StudentResult] = {}
+    if cache is not None and keep:
+        context = _context_key(root, as_of)
+        for f in folders:
+            if (hit := cache.lookup(root, f, context)) is not None:
+                cached[f] = hit
+                if progress is not None:
+                    progress()
+    fresh: dict[str, StudentResult] = {}
     try:
-        results = []
-        for res in _read_students(root, folders, ctx, as_of, keep, jobs or os.cpu_count() or 1):
-            results.append(res)
+        todo = [f for f in folders if f not in cached]
+        for res in _read_students(root, todo, ctx, as_of, keep, jobs or os.cpu_count() or 1):
+            fresh[res.folder] = res
+            if cache is not None and keep:
+                cache.save(res.folder.removeprefix("students/"), res)
             if progress is not None:
                 progress()
     finally:
         _hook = None
-    for res in results:
+    for res in (cached.get(f) or fresh[f"students/{f}"] for f in folders):
         problems.extend(res.problems)
         files += res.files
         if res.profile_id is not None:

@@ -42,13 +42,16 @@ class Needles:
     runs: dict[str, str]  # a 12-character run of record text → where it comes from
 
 
-def needles(archive_root: Path) -> Needles:
+def needles(archive_root: Path, students: set[str] | None = None) -> Needles:
+    """Names, ids, guardians of every student; text runs of ``students`` (default: all)."""
     exact: dict[str, str] = {}
     runs: dict[str, str] = {}
     for folder in sorted((archive_root / "students").glob("*/")):
         sid = folder.name
         exact[sid] = f"the id of student {sid}"
         _profile_needles(folder / "profile.yml", sid, exact)
+        if students is not None and sid not in students:
+            continue
         for path in [folder / "plan.md", *sorted(folder.glob("records/*.md"))]:
             if path.is_file():
                 _text_runs(path, f"text from students/{sid}/{path.relative_to(folder)}", runs)
@@ -93,11 +96,19 @@ def _contents(path: Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def audit(site: Path, archive_root: Path) -> list[Hit]:
-    """Every place in ``site`` where something readable about a student appears."""
-    found = needles(archive_root)
+def audit(site: Path, archive_root: Path, files: set[str] | None = None,
+          students: set[str] | None = None) -> list[Hit]:  # fmt: skip
+    """Every place in ``site`` where something readable about a student appears.
+
+    An incremental build audits only the ``files`` it wrote (site-relative),
+    with the text runs of the ``students`` it read again; the names, ids and
+    guardians of every student are always looked for.
+    """
+    found = needles(archive_root, students)
     hits: list[Hit] = []
-    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+    paths = (site / f for f in sorted(files)) if files is not None else sorted(
+        p for p in site.rglob("*") if p.is_file())  # fmt: skip
+    for path in paths:
         rel = str(path.relative_to(site))
         hits += [Hit(rel, f"in its file name {what}") for text, what in found.exact.items()
                  if text in rel]  # fmt: skip

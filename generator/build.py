@@ -11,8 +11,9 @@ import datetime as dt
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
@@ -31,6 +32,7 @@ class Built:
     pages: int
     students: int
     protected: bool
+    report: dict[str, Any] = field(default_factory=dict)  # rebuilt and reused, per stage
 
 
 def load_mkdocs_config(  # type: ignore[no-untyped-def]
@@ -93,6 +95,7 @@ def build_site(
     shutil.rmtree(tmp, ignore_errors=True)
     cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive, booklets=booklets, protect=protect)
     plugin = cfg.plugins[PLUGIN]
+    plugin.published_at = final
     try:
         mkdocs_build(cfg)
     except (MkDocsException, OSError) as exc:
@@ -111,7 +114,7 @@ def build_site(
         raise
     swap(tmp, final)
     students = len(plugin.archive.students) if plugin.archive else 0
-    return Built(final, len(plugin.titles), students, plugin.config.protect)
+    return Built(final, len(plugin.titles), students, plugin.config.protect, plugin.report)
 
 
 def quiet_mkdocs_logging(verbose: bool) -> None:

@@ -170,9 +170,9 @@ def build(
     Example: yidang build --site-dir /srv/yidang/site
     """
     from .build import build_site, quiet_mkdocs_logging
+    from .problems import ArchiveInvalid
 
     config = Path(config_file)
-    _precheck(config, archive)
     quiet_mkdocs_logging(verbose)
     try:
         built = build_site(
@@ -182,8 +182,12 @@ def build(
             booklets=False if no_booklets else None,
             protect=False if unprotected else None,
         )
+    except ArchiveInvalid as exc:
+        _print_errors(exc.problems)
+        _fail(f"{counts(exc.problems)[0]} error(s) in the archive; the previous site is unchanged")
     except YidangError as exc:
-        _fail(str(exc))
+        _fail(str(exc), 2 if "not found" in str(exc) else 1)
+    _report(built.report)
     kind = "加密站点 / protected site" if built.protected else "未加密站点 / UNPROTECTED site"
     click.echo(f"{kind}: {built.site_dir} ({built.students} students, {built.pages} pages)")
     if not built.protected:
@@ -195,6 +199,20 @@ def build(
             bold=True,
             err=True,
         )
+
+
+REPORT = (("students", "students read", "reused from the cache"),
+          ("booklets", "booklets rendered", "unchanged"),
+          ("blobs", "encrypted files sealed", "reused"))  # fmt: skip
+
+
+def _report(report: dict[str, Any]) -> None:
+    """What this build redid and what it reused from the last one."""
+    for key, did, kept in REPORT:
+        if key in report:
+            click.echo(f"{did}: {report[key][0]}, {kept}: {report[key][1]}")
+    if report.get("rotated"):
+        click.echo(f"new content keys (a reader lost access): {report['rotated']} scope(s)")
 
 
 def _precheck(config: Path, archive: Path | None) -> ReadResult:

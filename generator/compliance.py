@@ -22,6 +22,7 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .schema import Profile, School, Term
 
@@ -38,6 +39,10 @@ class Period:
     term: str
     mentor: str | None
     status: str  # met | missed | open
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as a tuple: the build cache loads hundreds of thousands of these."""
+        return (Period, (self.requirement, self.kind, self.start, self.end, self.term, self.mentor, self.status))
 
     def days_overdue(self, as_of: dt.date) -> int:
         return (as_of - self.end).days if self.status == "missed" else 0

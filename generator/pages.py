@@ -29,6 +29,15 @@ class StudentPage:
     booklet: BookletResult | None = None
     periods: tuple[compliance.Period, ...] = ()  # the four ones, every term up to as_of
 
+    def usable(self) -> bool:
+        """For the build cache: the prepared photos and the booklet are still on disk."""
+        paths = [cached for _, cached in self.photos]
+        if self.booklet is not None:
+            if self.booklet.status == "failed":  # perhaps a full disk: try again
+                return False
+            paths.append(self.booklet.path)
+        return all(p.is_file() for p in paths)
+
 
 class StudentPages:
     """Called once per student, in a worker: prepares photos, renders the page."""

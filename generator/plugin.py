@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,15 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
-from . import protect, render
+from . import access, protect, render
 from .archive import parse_as_of, read_archive
 from .audit import audit
 from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
+from .cache import Store, StudentCache, digest, tree_digest, version
 from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
-from .provenance import last_changes
+from .provenance import last_changes, provenance_key
 from .publish import swap
 
 log = logging.getLogger("mkdocs.plugins.yidang")
@@ -84,6 +86,12 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._plain_dir: str | None = None
         self._archive_root = Path(".")
         self._site_name = ""
+        self.student_cache: StudentCache | None = None
+        self._reread: set[str] = set()  # students read again (not from the cache) this build
+        self._cache_dir = Path(".cache/yidang")
+        self.report: dict[str, Any] = {}  # what was rebuilt and what reused, for the CLI
+        self.published_at: Path | None = None  # where `yidang build` will move the site in the end
+        self.progress: Callable[[], None] | None = None  # set by the CLI: one tick per student
 
     # --- helpers --------------------------------------------------------------
 
@@ -112,16 +120,23 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._archive_root = root
         self._site_name = config.site_name
         labels = render.load_labels(self.templates_dir, self.config.language)
-        cache = Path(config.config_file_path or ".").parent / ".cache" / "yidang"
+        cache = self._cache_dir = Path(config.config_file_path or ".").parent / ".cache" / "yidang"
+        self.report = {}
         changes = last_changes(root)  # once, here: the workers inherit it
         booklets = self._booklets(root, labels, cache, changes) if self.config.booklets else None
         maker = partial(StudentPages, root=root, labels=labels, templates_dir=self.templates_dir,
                         dir_urls=config.use_directory_urls, photo_cache=cache / "photos",
                         booklets=booklets, provenance=changes)  # fmt: skip
+        self.student_cache = self._student_cache(cache, config, changes)
         try:
-            result = read_archive(root, as_of=self._as_of(), hook_factory=maker)
+            result = read_archive(root, as_of=self._as_of(), hook_factory=maker,
+                                  cache=self.student_cache, progress=self.progress)  # fmt: skip
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
+        self._reread = {sid for sid in result.outputs if sid not in self.student_cache.reused}
+        self.report["students"] = (self.student_cache.misses, self.student_cache.hits)
+        log.info("students: %d read, %d reused from the cache", self.student_cache.misses,
+                 self.student_cache.hits)  # fmt: skip
         self.problems = result.problems
         for p in result.problems:
             if p.severity == "warning":
@@ -151,6 +166,16 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             config.extra["yidang_banner"] = ""
         return config
 
+    def _student_cache(self, cache: Path, config: MkDocsConfig, changes: Any) -> StudentCache:
+        """What a student's cached page and booklet depend on besides the student's files."""
+        t = self.templates_dir
+        parts = [version(), tree_digest(t / "pages"), (t / "labels" / f"{self.config.language}.yml").read_bytes(),
+                 f"{config.use_directory_urls}|{self.config.booklets}"]  # fmt: skip
+        if self.config.booklets:
+            parts += [tree_digest(t / "booklet"), f"{self.config.booklet_font}|{self.config.booklet_heading_font}"]
+        return StudentCache(Store(cache / "students"), digest(*parts), extra=provenance_key(changes),
+                            usable=lambda res: res.output is None or res.output.usable())  # fmt: skip
+
     def _booklets(self, root: Path, labels: dict[str, Any], cache: Path, changes: Any) -> Any:
         """The per-student booklet maker (run in the workers), after checking the fonts."""
         fonts = Fonts(self.config.booklet_font, self.config.booklet_heading_font)
@@ -165,15 +190,18 @@ class YidangPlugin(BasePlugin[YidangConfig]):
 
     def _booklet_results(self, out_dir: Path) -> None:
         """Remember what changed; a booklet that failed fails the build, naming why."""
-        made = [p.booklet for p in self.student_pages.values() if p.booklet is not None]
+        reused = self.student_cache.reused if self.student_cache else set()
+        made = [p.booklet for sid, p in self.student_pages.items()
+                if p.booklet is not None and sid not in reused]  # fmt: skip
         digests = load_digests(out_dir)
         digests.update({b.student: b.digest for b in made if b.status != "failed"})
         save_digests(out_dir, digests)
         self.booklet_failures = [describe_failure(b) for b in made if b.status == "failed"]
         if self.booklet_failures:
             raise PluginError("yidang: booklets failed:\n" + "\n".join(self.booklet_failures))
-        skipped = sum(1 for b in made if b.status == "skipped")
-        log.info("booklets: %d rendered, %d unchanged", len(made) - skipped, skipped)
+        rendered = sum(1 for b in made if b.status == "rendered")
+        self.report["booklets"] = (rendered, len(self.student_pages) - rendered)
+        log.info("booklets: %d rendered, %d unchanged", rendered, len(self.student_pages) - rendered)
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         assert self.site is not None and self.archive is not None
@@ -195,12 +223,14 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                 files.append(File.generated(config, uri, abs_src_path=str(source)))
         self.rendered, self.titles = {}, {}
         for spec, page in specs:
+            self.rendered[spec.uri] = page
+            self.titles[spec.uri] = spec.title
+            if self.publish_dir is not None and spec.uri not in render.NAV_PAGES:
+                continue  # protecting: MkDocs makes only the shell (home page and nav)
             existing = files.get_file_from_path(spec.uri)
             if existing is not None:
                 files.remove(existing)
             files.append(File.generated(config, spec.uri, content=render.stub(spec)))
-            self.rendered[spec.uri] = page
-            self.titles[spec.uri] = spec.title
         self.student_pages = {}
         return files
 
@@ -244,25 +274,43 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         accounts = protect.ensure_accounts(self._archive_root, self.archive)
         out = final.parent / f".{final.name}.protect-{os.getpid()}"
         shutil.rmtree(out, ignore_errors=True)
-        publisher = protect.Publisher(out)
+        store = Store(self._cache_dir / "site")
+        previous = store.get("state")
+        live = (self.published_at or final).resolve()  # where the previous build's blobs are
+        if not (isinstance(previous, protect.SiteState) and previous.format == protect.FORMAT
+                and previous.site == str(live)):  # fmt: skip
+            previous = None
+        rights = {a.teacher: access.rights(self.archive, a.teacher) for a in accounts}
+        publisher = protect.Publisher(out, rights, previous)
         for uri, page in self.rendered.items():
-            publisher.add_page(uri.removesuffix("index.md"), self.titles[uri], page.html)
+            publisher.add_page(uri.removesuffix("index.md"), self.titles[uri], page.html_z)
         for route, source, kind in dict.fromkeys(self.files):
-            publisher.add(protect.Item(route, kind), Path(source).read_bytes())
+            publisher.add_file(protect.Item(route, kind), Path(source))
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.templates_dir / "protect"),
                                  autoescape=True)  # fmt: skip
         login = env.get_template("login.html.j2").render(L=self.labels)
         settings = {"labels": self.labels["protect"], "site_name": self._site_name,
                     "idle_minutes": self.config.idle_minutes}  # fmt: skip
-        protect.write_site(out, publisher, accounts, self.archive, plain, login, settings)
-        hits = audit(out, self._archive_root)
+        written = protect.write_site(out, publisher, accounts, plain, login, settings)
+        self._audit(out, None if previous is None else set(written))
+        swap(out, final)
+        store.put("state", publisher.state(live))
+        self.report["blobs"] = (len(publisher.sealed) - publisher.reused, publisher.reused)
+        self.report["rotated"] = len(publisher.rotated)
+        log.info("encrypted files: %d sealed, %d reused; %d scope keys rotated",
+                 len(publisher.sealed) - publisher.reused, publisher.reused, len(publisher.rotated))  # fmt: skip
+
+    def _audit(self, out: Path, written: set[str] | None) -> None:
+        """Audit what this build wrote (``None``: everything, on a full build); stop on any
+        finding. Files linked from the previous site were audited by the build that wrote them."""
+        changed = None if written is None else self._reread
+        hits = audit(out, self._archive_root, files=written, students=changed)
         if hits:
             shutil.rmtree(out, ignore_errors=True)
             raise YidangError(
                 "the audit found readable student data; nothing was published:\n"
                 + "\n".join(h.text() for h in hits[:20])
             )
-        swap(out, final)
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
         server.watch(str(self._path(config, self.config.archive)))

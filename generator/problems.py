@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -23,6 +23,10 @@ class Problem:
     col: int
     severity: Severity
     message: str
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as a tuple: the build cache loads hundreds of thousands of these."""
+        return (Problem, (self.path, self.line, self.col, self.severity, self.message))
 
     def text(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"

@@ -8,6 +8,7 @@ a git repository, or without git, every record says so instead of failing.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +57,15 @@ def describe(changes: dict[str, Change] | None, path: str) -> str | Change:
     if changes is None:
         return NOT_IN_GIT
     return changes.get(path, UNCOMMITTED)
+
+
+def provenance_key(changes: dict[str, Change] | None) -> Callable[[str], str]:
+    """For the build cache: a student folder's provenance, as one string per folder."""
+    if changes is None:
+        return lambda folder: NOT_IN_GIT
+    by_folder: dict[str, list[str]] = {}
+    for path, change in changes.items():
+        parts = path.split("/", 2)
+        if len(parts) == 3 and parts[0] == "students":
+            by_folder.setdefault(parts[1], []).append(f"{path}|{change}")
+    return lambda folder: "\n".join(sorted(by_folder.get(folder, ())))

@@ -1,0 +1,246 @@
+"""Build cache: what the last build made, reused when its inputs did not change.
+
+Entries live under ``.cache/yidang/`` next to ``mkdocs.yml``. Each is a
+zlib-compressed pickle behind an HMAC-SHA256 tag whose key is kept outside
+the project (``$XDG_CACHE_HOME/yidang/cache.key``, mode 0600): a cache file
+that is truncated, flipped or written by anyone else (a ``.cache`` folder
+committed into a pull request) fails the tag and is rebuilt, never unpickled.
+
+A student's entry is keyed by the content hashes of every file in the
+student's folder. Hashing 150,000 files on every build would cost seconds,
+so, as git's index does, a file whose size, mtime and inode are unchanged
+keeps its recorded hash; a file modified within ``RACY`` seconds of being
+hashed is hashed again next time, since a second edit in the same clock tick
+would not move its mtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import pickle
+import secrets
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TAG = 32  # bytes of HMAC-SHA256 in front of each entry
+RACY = 2.0  # seconds: a file this fresh when hashed is hashed again next build
+FORMAT = "yidang-cache-1"
+
+
+def version() -> str:
+    """The installed yidang's version and the source of its code: a cache from
+    another version (or an edited checkout) is never trusted."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        ver = dist_version("yidang")
+    except PackageNotFoundError:
+        ver = "unknown"
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{FORMAT}|{ver}|{code.hexdigest()[:16]}"
+
+
+def _key_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "yidang" / "cache.key"
+
+
+def machine_key() -> bytes:
+    """This machine's cache key, created on first use (0600, outside the project)."""
+    path = _key_file()
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_bytes(32)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    os.replace(tmp, path)
+    return key
+
+
+def digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def tree_digest(folder: Path) -> str:
+    """Content hash of every file under ``folder`` (templates, labels): small folders."""
+    parts: list[str | bytes] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        parts += [path.relative_to(folder).as_posix(), path.read_bytes()]
+    return digest(*parts)
+
+
+@dataclass
+class Store:
+    """A folder of tagged entries. ``corrupt`` counts entries that failed their tag."""
+
+    folder: Path
+    key: bytes = field(default_factory=machine_key)
+    corrupt: int = 0
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{name}.bin"
+
+    def get(self, name: str) -> Any:
+        try:
+            data = self._path(name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        tag, body = data[:TAG], data[TAG:]
+        if not hmac.compare_digest(tag, hmac.new(self.key, body, "sha256").digest()):
+            self.corrupt += 1
+            return None
+        try:
+            return pickle.loads(zlib.decompress(body))
+        except Exception:  # a tag that matches but does not load: treat as missing
+            self.corrupt += 1
+            return None
+
+    def put(self, name: str, value: Any) -> None:
+        body = zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(hmac.new(self.key, body, "sha256").digest() + body)
+        os.replace(tmp, path)
+
+    def remove(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+
+# --- the files of one student folder -----------------------------------------
+
+Stat = tuple[int, int, int]  # size, mtime_ns, inode
+
+
+def folder_stats(folder: Path) -> dict[str, Stat]:
+    """Every file under a student folder (two levels: records/, photos/), by relative path."""
+    out: dict[str, Stat] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return out
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                subs = list(os.scandir(entry.path))
+            except OSError:
+                continue
+            for sub in subs:
+                _stat_into(out, f"{entry.name}/{sub.name}", sub)
+        else:
+            _stat_into(out, entry.name, entry)
+    return out
+
+
+def _stat_into(out: dict[str, Stat], rel: str, entry: os.DirEntry[str]) -> None:
+    try:
+        st = entry.stat()
+    except OSError:
+        out[rel] = (-1, 0, 0)  # unreadable: never equal to a recorded stat
+        return
+    out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass
+class FolderHashes:
+    """Content hashes of a folder's files, with the stats they were taken at."""
+
+    stats: dict[str, Stat]
+    hashes: dict[str, str]
+    hashed_at: float
+    key: str = ""  # of all the hashes together: the folder's content key
+
+    def trusted(self, rel: str, stat: Stat) -> bool:
+        """The recorded hash may be reused: same stat, and not modified racily close to hashing."""
+        old = self.stats.get(rel)
+        return old == stat and stat[1] / 1e9 < self.hashed_at - RACY
+
+
+def hash_folder(folder: Path, stats: dict[str, Stat], previous: FolderHashes | None) -> FolderHashes:
+    """Hashes of every file in ``stats``; reuses ``previous`` ones whose stat is unchanged."""
+    now = time.time()
+    if previous is not None and previous.stats.keys() == stats.keys() and all(
+        previous.trusted(rel, stat) for rel, stat in stats.items()
+    ):
+        return FolderHashes(stats, previous.hashes, previous.hashed_at, previous.key)
+    hashes = {}
+    for rel, stat in stats.items():
+        if previous is not None and previous.trusted(rel, stat):
+            hashes[rel] = previous.hashes[rel]
+            continue
+        try:
+            hashes[rel] = hashlib.sha256((folder / rel).read_bytes()).hexdigest()
+        except OSError:
+            hashes[rel] = "unreadable"
+    return FolderHashes(stats, hashes, now, digest(*(f"{rel}:{h}" for rel, h in sorted(hashes.items()))))
+
+
+@dataclass
+class StudentEntry:
+    key: str  # everything outside the folder that the result depends on
+    hashes: FolderHashes
+    result: Any  # archive.StudentResult, with the hook's output
+
+
+@dataclass
+class StudentCache:
+    """Per-student results of the last read (problems, summary, page, booklet).
+
+    ``key`` covers what every student depends on (yidang's version, the
+    school files, ``as_of``, templates and settings, given by the caller);
+    ``extra`` gives what one folder depends on besides its files (its git
+    provenance); ``usable`` says whether a cached output's files still exist.
+    """
+
+    store: Store
+    key: str
+    extra: Any = None  # Callable[[str], str] | None
+    usable: Any = None  # Callable[[Any], bool] | None
+    hits: int = 0
+    misses: int = 0
+    reused: set[str] = field(default_factory=set)  # folders whose cached result was used
+    _pending: dict[str, tuple[str, FolderHashes]] = field(default_factory=dict)
+
+    def lookup(self, root: Path, folder: str, context: str) -> Any:
+        """The cached result for ``students/<folder>`` read in ``context`` (the school files
+        and ``as_of``), or None; then the folder's hashes wait for :meth:`save`."""
+        entry = self.store.get(f"students/{folder}")
+        if not isinstance(entry, StudentEntry):
+            entry = None
+        stats = folder_stats(root / "students" / folder)
+        hashes = hash_folder(root / "students" / folder, stats, entry.hashes if entry else None)
+        key = digest(self.key, context, hashes.key, self.extra(folder) if self.extra else "")
+        if entry is not None and entry.key == key and (self.usable is None or self.usable(entry.result)):
+            self.hits += 1
+            self.reused.add(folder)
+            if hashes.stats != entry.hashes.stats:  # touched, same content: remember new stats
+                self.store.put(f"students/{folder}", StudentEntry(key, hashes, entry.result))
+            return entry.result
+        self.misses += 1
+        self._pending[folder] = (key, hashes)
+        return None
+
+    def save(self, folder: str, result: Any) -> None:
+        key, hashes = self._pending.pop(folder)
+        self.store.put(f"students/{folder}", StudentEntry(key, hashes, result))
