@@ -180,8 +180,10 @@ class FolderHashes:
 def hash_folder(folder: Path, stats: dict[str, Stat], previous: FolderHashes | None) -> FolderHashes:
     """Hashes of every file in ``stats``; reuses ``previous`` ones whose stat is unchanged."""
     now = time.time()
-    if previous is not None and previous.stats.keys() == stats.keys() and all(
-        previous.trusted(rel, stat) for rel, stat in stats.items()
+    if (
+        previous is not None
+        and previous.stats.keys() == stats.keys()
+        and all(previous.trusted(rel, stat) for rel, stat in stats.items())
     ):
         return FolderHashes(stats, previous.hashes, previous.hashed_at, previous.key)
     hashes = {}

@@ -42,7 +42,10 @@ class Period:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as a tuple: the build cache loads hundreds of thousands of these."""
-        return (Period, (self.requirement, self.kind, self.start, self.end, self.term, self.mentor, self.status))
+        return (
+            Period,
+            (self.requirement, self.kind, self.start, self.end, self.term, self.mentor, self.status),
+        )
 
     def days_overdue(self, as_of: dt.date) -> int:
         return (as_of - self.end).days if self.status == "missed" else 0

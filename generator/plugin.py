@@ -169,10 +169,18 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def _student_cache(self, cache: Path, config: MkDocsConfig, changes: Any) -> StudentCache:
         """What a student's cached page and booklet depend on besides the student's files."""
         t = self.templates_dir
-        parts = [version(), tree_digest(t / "pages"), (t / "labels" / f"{self.config.language}.yml").read_bytes(),
-                 f"{config.use_directory_urls}|{self.config.booklets}"]  # fmt: skip
+        labels = (t / "labels" / f"{self.config.language}.yml").read_bytes()
+        parts = [
+            version(),
+            tree_digest(t / "pages"),
+            labels,
+            f"{config.use_directory_urls}|{self.config.booklets}",
+        ]
         if self.config.booklets:
-            parts += [tree_digest(t / "booklet"), f"{self.config.booklet_font}|{self.config.booklet_heading_font}"]
+            parts += [
+                tree_digest(t / "booklet"),
+                f"{self.config.booklet_font}|{self.config.booklet_heading_font}",
+            ]
         return StudentCache(Store(cache / "students"), digest(*parts), extra=provenance_key(changes),
                             usable=lambda res: res.output is None or res.output.usable())  # fmt: skip
 
@@ -297,8 +305,9 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         store.put("state", publisher.state(live))
         self.report["blobs"] = (len(publisher.sealed) - publisher.reused, publisher.reused)
         self.report["rotated"] = len(publisher.rotated)
+        sealed = len(publisher.sealed) - publisher.reused
         log.info("encrypted files: %d sealed, %d reused; %d scope keys rotated",
-                 len(publisher.sealed) - publisher.reused, publisher.reused, len(publisher.rotated))  # fmt: skip
+                 sealed, publisher.reused, len(publisher.rotated))  # fmt: skip
 
     def _audit(self, out: Path, written: set[str] | None) -> None:
         """Audit what this build wrote (``None``: everything, on a full build); stop on any

@@ -118,13 +118,15 @@ def test_cli_add_list_passwd_remove(tmp_path: Path, run, monkeypatch: pytest.Mon
 
     from generator.cli import main
 
-    changed = CliRunner().invoke(main, ["access", "passwd", "T014", "--archive", str(archive)],
-                                 input=passphrase + "\n")
+    changed = CliRunner().invoke(
+        main, ["access", "passwd", "T014", "--archive", str(archive)], input=passphrase + "\n"
+    )
     assert changed.exit_code == 0, changed.output
     new = next(line.strip() for line in changed.output.splitlines() if line.count("-") == 5)
     assert access.load(archive, "T014").unlock(new)
-    refused = CliRunner().invoke(main, ["access", "passwd", "T014", "--archive", str(archive)],
-                                 input=passphrase + "\n")
+    refused = CliRunner().invoke(
+        main, ["access", "passwd", "T014", "--archive", str(archive)], input=passphrase + "\n"
+    )
     assert refused.exit_code == 1 and "wrong passphrase" in refused.output
     old_public = access.load(archive, "T014").public_raw
     reset = run("access", "passwd", "T014", "--reset", "--archive", archive)  # passphrase forgotten

@@ -79,8 +79,16 @@ def test_bookmarks_name_every_section(made) -> None:  # type: ignore[no-untyped-
         return flat
 
     found = titles(reader.outline)
-    for section in ("封面", "目录", "一、学生关爱帮扶登记表", "二、帮扶计划", "三、帮扶记录",
-                    "四、学期评估", "2025—2026学年第二学期", "2026—2027学年第一学期"):
+    for section in (
+        "封面",
+        "目录",
+        "一、学生关爱帮扶登记表",
+        "二、帮扶计划",
+        "三、帮扶记录",
+        "四、学期评估",
+        "2025—2026学年第二学期",
+        "2026—2027学年第一学期",
+    ):
         assert section in found, section
     assert "2026年9月8日 谈话记录" in found  # every record is a bookmark
 
@@ -93,8 +101,9 @@ def test_contents_page_has_page_numbers(made) -> None:  # type: ignore[no-untype
 
 def test_fonts_are_embedded_cjk_and_never_type3(made) -> None:  # type: ignore[no-untyped-def]
     out, _ = made
-    listing = subprocess.run(["pdffonts", str(out / "S2025003.pdf")], capture_output=True,
-                             text=True, check=True).stdout.splitlines()[2:]
+    listing = subprocess.run(
+        ["pdffonts", str(out / "S2025003.pdf")], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
     assert any("CJK" in line for line in listing)
     for line in listing:
         assert "Type 3" not in line, line
@@ -131,13 +140,16 @@ def test_changing_one_record_rerenders_exactly_that_booklet(tmp_path: Path) -> N
     out = tmp_path / "out"
     first = _make(archive, out, students=STUDENTS)
     assert first.count("rendered") == 2
-    record = archive / "students/S2024007/records" / sorted(
-        p.name for p in (archive / "students/S2024007/records").iterdir())[0]
-    record.write_text(record.read_text(encoding="utf-8") + "\n补记:本次谈话后已电话告知家长。\n",
-                      encoding="utf-8")
+    record = (
+        archive
+        / "students/S2024007/records"
+        / sorted(p.name for p in (archive / "students/S2024007/records").iterdir())[0]
+    )
+    record.write_text(
+        record.read_text(encoding="utf-8") + "\n补记:本次谈话后已电话告知家长。\n", encoding="utf-8"
+    )
     second = _make(archive, out, students=STUDENTS)
-    assert {r.student: r.status for r in second.results} == {
-        "S2024007": "rendered", "S2025003": "skipped"}
+    assert {r.student: r.status for r in second.results} == {"S2024007": "rendered", "S2025003": "skipped"}
     assert "补记:本次谈话后已电话告知家长" in "".join(_text(out / "S2024007.pdf"))
     forced = _make(archive, out, students=STUDENTS, force=True)
     assert forced.count("rendered") == 2
@@ -145,8 +157,9 @@ def test_changing_one_record_rerenders_exactly_that_booklet(tmp_path: Path) -> N
 
 def test_missing_font_is_a_clear_error_not_boxes(tmp_path: Path) -> None:
     with pytest.raises(YidangError, match="apt-get install fonts-noto-cjk"):
-        make_booklets(SAMPLE, tmp_path, LABELS, render.TEMPLATES_DIR,
-                      Fonts(body="No Such Font"), students=["S2025003"])
+        make_booklets(
+            SAMPLE, tmp_path, LABELS, render.TEMPLATES_DIR, Fonts(body="No Such Font"), students=["S2025003"]
+        )
     assert not list(tmp_path.glob("*.pdf"))
 
 
@@ -161,11 +174,12 @@ def test_missing_harfbuzz_subset_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
 def test_character_no_font_has_fails_that_booklet(tiny: Path, tmp_path: Path, run) -> None:
     talk = tiny / "students/S1/records/2026-03-05-talk.md"
     talk.write_text(talk.read_text(encoding="utf-8") + "\n私用区字符:\U0010fffd\n", encoding="utf-8")
-    result = run("booklets", "--archive", tiny, "--out", tmp_path / "out", "--config",
-                 tmp_path / "none.yml")
+    result = run("booklets", "--archive", tiny, "--out", tmp_path / "out", "--config", tmp_path / "none.yml")
     assert result.exit_code == 1
-    assert "students/S1: error: no installed font can draw '\U0010fffd' (U+10FFFD); " \
-           "the booklet was not written" in result.output
+    assert (
+        "students/S1: error: no installed font can draw '\U0010fffd' (U+10FFFD); "
+        "the booklet was not written" in result.output
+    )
     assert not (tmp_path / "out/S1.pdf").exists()
 
 

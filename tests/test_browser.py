@@ -28,7 +28,8 @@ def test_student_page_fits_a_phone(site: Path, browser) -> None:  # noqa: F811
         assert page.locator(".md-banner").is_visible()
         # The navigation sits behind the menu button at phone width.
         assert not page.locator(".md-sidebar--primary").is_visible() or page.evaluate(
-            "document.querySelector('.md-sidebar--primary').getBoundingClientRect().right <= 0")
+            "document.querySelector('.md-sidebar--primary').getBoundingClientRect().right <= 0"
+        )
         page.close()
 
 

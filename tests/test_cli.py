@@ -121,8 +121,7 @@ def test_unknown_teacher_in_a_copy_of_the_sample_archive(tmp_path: Path, run) ->
     copy = tmp_path / "archives"
     shutil.copytree(SAMPLE, copy)
     record = copy / "students/S2025003/records/2026-09-08-talk.md"
-    record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"),
-                      encoding="utf-8")
+    record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"), encoding="utf-8")
     result = run("check", copy, "--as-of", "2026-11-28")
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if ": error: " in line]

@@ -79,6 +79,8 @@ def test_check_warns_when_codeowners_is_out_of_date(repo: Path, run) -> None:
     data = profile.read_text(encoding="utf-8").replace("teacher: T008", "teacher: T015")
     profile.write_text(data, encoding="utf-8")
     result = run("check", archive, "--as-of", "2026-11-28")
-    assert ("../CODEOWNERS:1:1: warning: CODEOWNERS is out of date (mentors or classes changed); "
-            "run `yidang codeowners --flavor github`") in result.output
+    assert (
+        "../CODEOWNERS:1:1: warning: CODEOWNERS is out of date (mentors or classes changed); "
+        "run `yidang codeowners --flavor github`"
+    ) in result.output
     assert yaml.safe_load(profile.read_text(encoding="utf-8"))["mentors"][0]["teacher"] == "T015"

@@ -93,8 +93,10 @@ def test_terms_and_the_holiday_between_them() -> None:
         ("2026-03-02", "2026-03-31"), ("2026-04-01", "2026-04-30"), ("2026-05-01", "2026-05-31"),
         ("2026-06-01", "2026-06-28"), ("2026-09-01", "2026-09-30")]  # no July, no August  # fmt: skip
     assert months[-1][2] == "open"  # due today, not overdue yet
-    assert of(result, "evaluation") == [("2026-03-02", "2026-06-28", "met"),
-                                        ("2026-09-01", "2027-01-15", "open")]
+    assert of(result, "evaluation") == [
+        ("2026-03-02", "2026-06-28", "met"),
+        ("2026-09-01", "2027-01-15", "open"),
+    ]
 
 
 def test_a_late_joiner_owes_nothing_before_joining() -> None:

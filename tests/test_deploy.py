@@ -91,9 +91,12 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
         "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
         f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
-        f"{server}\n}}\n", encoding="utf-8")
-    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        f"{server}\n}}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(tmp_path), "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         for _ in range(50):
             try:

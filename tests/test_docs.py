@@ -11,7 +11,8 @@ from .conftest import REPO
 def test_schema_doc_is_up_to_date() -> None:
     current = (REPO / "docs" / "schema.md").read_text(encoding="utf-8")
     assert current == schemadoc.render(), (
-        "docs/schema.md is stale: .venv/bin/python -m generator.schemadoc > docs/schema.md")
+        "docs/schema.md is stale: .venv/bin/python -m generator.schemadoc > docs/schema.md"
+    )
 
 
 def test_schema_doc_covers_every_model_field() -> None:

@@ -45,13 +45,21 @@ def test_ledger_xlsx(tmp_path: Path, run) -> None:
 
 
 def test_ledger_csv_and_teachers(tmp_path: Path, run) -> None:
-    assert run("export", "ledger", "--format", "csv", "--out", tmp_path / "l.csv",
-               "--as-of", "2026-11-28").exit_code == 0
+    assert (
+        run(
+            "export", "ledger", "--format", "csv", "--out", tmp_path / "l.csv", "--as-of", "2026-11-28"
+        ).exit_code
+        == 0
+    )
     with open(tmp_path / "l.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0][0] == "学生编号" and len(rows) == 1 + len(list((SAMPLE / "students").iterdir()))
-    assert run("export", "teachers", "--year", "2026", "--out", tmp_path / "t.xlsx",
-               "--as-of", "2026-11-28").exit_code == 0
+    assert (
+        run(
+            "export", "teachers", "--year", "2026", "--out", tmp_path / "t.xlsx", "--as-of", "2026-11-28"
+        ).exit_code
+        == 0
+    )
     ws = load_workbook(tmp_path / "t.xlsx").active
     headers = [c.value for c in ws[1]]
     by_id = {r[0]: dict(zip(headers, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
@@ -90,8 +98,12 @@ def _school_only(tmp_path: Path) -> Path:
 
 
 def test_export_then_import_reproduces_the_profiles(tmp_path: Path, run) -> None:
-    assert run("export", "ledger", "--out", tmp_path / "l.xlsx", "--term", "2026-fall",
-               "--as-of", "2026-11-28").exit_code == 0
+    assert (
+        run(
+            "export", "ledger", "--out", tmp_path / "l.xlsx", "--term", "2026-fall", "--as-of", "2026-11-28"
+        ).exit_code
+        == 0
+    )
     (tmp_path / "map.yml").write_text(MAPPING, encoding="utf-8")
     archive = _school_only(tmp_path)
     args = ("import", "ledger", tmp_path / "l.xlsx", "--mapping", tmp_path / "map.yml", "--archive", archive)
@@ -108,12 +120,14 @@ def test_export_then_import_reproduces_the_profiles(tmp_path: Path, run) -> None
         for key in ("id", "name", "gender", "birth_date", "class", "address"):
             assert str(new.get(key)) == str(old.get(key)), (folder.name, key)
         assert [(c["key"], c.get("kind"), str(c.get("until"))) for c in new["categories"]] == [
-            (c["key"], c.get("kind"), str(c.get("until"))) for c in old["categories"]]
+            (c["key"], c.get("kind"), str(c.get("until"))) for c in old["categories"]
+        ]
         assert {m["teacher"] for m in new["mentors"]} == {
             m["teacher"] for m in old["mentors"]
             if m["since"] <= fall[1] and (m.get("until") is None or m["until"] >= fall[0])}  # fmt: skip
         assert [(g["relation"], g["name"], str(g.get("phone", ""))) for g in new["guardians"]] == [
-            (g["relation"], g["name"], str(g.get("phone", ""))) for g in old["guardians"]]
+            (g["relation"], g["name"], str(g.get("phone", ""))) for g in old["guardians"]
+        ]
         assert new.get("support_received", []) == old.get("support_received", [])
     assert "0 error(s)" in run("check", archive, "--as-of", "2026-11-28").output
     again = run(*args)
@@ -136,8 +150,9 @@ def test_bad_rows_are_reported_by_number(tmp_path: Path, run) -> None:
     mapping = "\n".join(line for line in MAPPING.splitlines() if not line.strip().startswith(unused))
     (tmp_path / "map.yml").write_text(mapping, encoding="utf-8")
     archive = _school_only(tmp_path)
-    result = run("import", "ledger", tmp_path / "in.xlsx", "--mapping", tmp_path / "map.yml",
-                 "--archive", archive)
+    result = run(
+        "import", "ledger", tmp_path / "in.xlsx", "--mapping", tmp_path / "map.yml", "--archive", archive
+    )
     lines = result.output.splitlines()
     assert any(line.endswith("row 3 (S9002): failed: 班级 '高四(9)班' is not in classes.yml")
                for line in lines)  # fmt: skip

@@ -91,8 +91,13 @@ def test_show_formats_values() -> None:
 def test_nav_lists_index_pages_only() -> None:
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
     uris = [next(iter(item.values())) for item in render.nav(labels)]
-    assert uris == ["index.md", "dashboard/index.md", "categories/index.md",
-                    "teachers/index.md", "classes/index.md"]
+    assert uris == [
+        "index.md",
+        "dashboard/index.md",
+        "categories/index.md",
+        "teachers/index.md",
+        "classes/index.md",
+    ]
 
 
 def _jpeg_with_gps(size: tuple[int, int], orientation: int | None = None) -> bytes:

@@ -37,7 +37,8 @@ def test_new_record_is_valid_with_prompts_reported(archive: Path, run, kind: str
 def test_mentor_on_the_day_and_explicit_teacher(archive: Path, run) -> None:
     assert run("new", "talk", "S2025008", "--date", "2026-10-01", "--archive", archive).exit_code == 0
     assert "by: T010" in (archive / "students/S2025008/records/2026-10-01-talk.md").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     run("new", "talk", "S2025008", "--date", "2026-10-01", "--by", "T004", "--archive", archive)
     second = archive / "students/S2025008/records/2026-10-01-talk-2.md"
     assert "by: T004" in second.read_text(encoding="utf-8")

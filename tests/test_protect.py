@@ -17,8 +17,10 @@ from .conftest import SAMPLE
 from .site_helpers import active, current, read_facts
 from .test_site import DAY, write_config
 
-CREDS = {c["user"]: c["passphrase"]
-         for c in yaml.safe_load((SAMPLE / "access/demo-credentials.yml").read_text(encoding="utf-8"))}
+CREDS = {
+    c["user"]: c["passphrase"]
+    for c in yaml.safe_load((SAMPLE / "access/demo-credentials.yml").read_text(encoding="utf-8"))
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +103,11 @@ def test_leadership_reads_every_student(site: Path, browser) -> None:  # type: i
 
 def test_mentor_reads_exactly_their_mentees(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
     facts = read_facts(SAMPLE)
-    mentees = {sid for sid, p in facts.profiles.items()
-               if active(p) and any(m["teacher"] == "T015" and current(m, DAY) for m in p["mentors"])}
+    mentees = {
+        sid
+        for sid, p in facts.profiles.items()
+        if active(p) and any(m["teacher"] == "T015" and current(m, DAY) for m in p["mentors"])
+    }
     with serve_folder(site) as url:
         page = browser.new_page()
         _login(page, url, "T015")
@@ -136,8 +141,10 @@ def test_photo_and_booklet_open_after_login(site: Path, browser) -> None:  # typ
         page.wait_for_selector("#yd-logout:not([hidden])")
         _open(page, url, "students/S2025003/")
         page.locator("#yd-page img").first.scroll_into_view_if_needed()  # photos load lazily
-        page.wait_for_function("[...document.querySelectorAll('#yd-page img')]"
-                               ".some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#yd-page img')]"
+            ".some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)"
+        )
         with page.expect_download() as info:
             page.click("[data-booklet=S2025003]")
         assert Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
@@ -196,8 +203,9 @@ def test_planted_script_does_not_run(tiny: Path, tmp_path: Path, browser, run) -
 
 
 def test_build_without_accounts_is_refused(tiny: Path, tmp_path: Path, run) -> None:
-    result = run("build", "--config", write_config(tmp_path, tiny, protect=True),
-                 "--site-dir", tmp_path / "site")
+    result = run(
+        "build", "--config", write_config(tmp_path, tiny, protect=True), "--site-dir", tmp_path / "site"
+    )
     assert result.exit_code == 1
     assert "no reader accounts" in result.output
     assert not (tmp_path / "site").exists()

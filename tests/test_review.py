@@ -17,9 +17,14 @@ from generator.cli import main
 
 from .conftest import SAMPLE
 
-ENV = {"GIT_AUTHOR_NAME": "林老师", "GIT_AUTHOR_EMAIL": "lin@school.test",
-       "GIT_COMMITTER_NAME": "林老师", "GIT_COMMITTER_EMAIL": "lin@school.test",
-       "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+08:00", "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+08:00"}
+ENV = {
+    "GIT_AUTHOR_NAME": "林老师",
+    "GIT_AUTHOR_EMAIL": "lin@school.test",
+    "GIT_COMMITTER_NAME": "林老师",
+    "GIT_COMMITTER_EMAIL": "lin@school.test",
+    "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+08:00",
+    "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+08:00",
+}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -54,8 +59,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _review(run, repo: Path, fmt: str) -> str:  # type: ignore[no-untyped-def]
-    result = run("review", "--base", "main", "--format", fmt, "--as-of", "2026-11-28",
-                 "--archive", repo / "archives")
+    result = run(
+        "review", "--base", "main", "--format", fmt, "--as-of", "2026-11-28", "--archive", repo / "archives"
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -125,8 +131,13 @@ def test_workflows_parse_and_call_only_existing_commands(tmp_path: Path, run, wo
     run("init", tmp_path / "school")
     data = yaml.safe_load((tmp_path / "school" / workflow).read_text(encoding="utf-8"))
     assert data[True if True in data else "on"].keys() >= {"pull_request", "push"}  # YAML 1.1: on → True
-    calls = [line.strip() for job in data["jobs"].values() for step in job["steps"]
-             for line in step.get("run", "").splitlines() if line.strip().startswith("yidang ")]
+    calls = [
+        line.strip()
+        for job in data["jobs"].values()
+        for step in job["steps"]
+        for line in step.get("run", "").splitlines()
+        if line.strip().startswith("yidang ")
+    ]
     assert {c.split()[1] for c in calls} >= {"check", "review", "build"}
     for call in calls:
         words = shlex.split(call.split("|")[0])
@@ -149,8 +160,17 @@ def test_provenance_on_the_site_and_in_the_booklet(repo: Path, run, tmp_path: Pa
     record = page.find(attrs={"data-record": "2026-11-26-talk.md"})
     assert record.find(attrs={"data-provenance": True}).text == f"最后修改:林老师,2026-11-20(提交 {short})"
     out = tmp_path / "booklets"
-    made = run("booklets", "--archive", repo / "archives", "--out", out, "--student", "S2025003",
-               "--config", tmp_path / "none.yml")
+    made = run(
+        "booklets",
+        "--archive",
+        repo / "archives",
+        "--out",
+        out,
+        "--student",
+        "S2025003",
+        "--config",
+        tmp_path / "none.yml",
+    )
     assert made.exit_code == 0, made.output
     text = "".join(p.extract_text() for p in PdfReader(out / "S2025003.pdf").pages).replace(" ", "")
     assert f"最后修改:林老师,2026-11-20(提交{short})" in text.replace("\n", "")
@@ -160,7 +180,8 @@ def test_provenance_outside_git_says_so(tiny: Path, tmp_path: Path, run) -> None
     from .site_helpers import soup
     from .test_site import write_config
 
-    assert run("build", "--config", write_config(tmp_path, tiny), "--site-dir",
-               tmp_path / "site").exit_code == 0
+    assert (
+        run("build", "--config", write_config(tmp_path, tiny), "--site-dir", tmp_path / "site").exit_code == 0
+    )
     shown = soup(tmp_path / "site", "students/S1").find(attrs={"data-provenance": True}).text
     assert shown == "修改记录:档案不在 git 仓库中"

@@ -28,10 +28,10 @@ def test_every_truncation_of_every_file(tiny: Path, run) -> None:
         path.write_text(original, encoding="utf-8")
 
 
-@pytest.mark.parametrize("content", ["", "- a\n- b\n", "just text\n", "42\n", "{a: [}\n",
-                                     "a: !!binary 'xx'\n", "a: &x [*x]\n"])
-@pytest.mark.parametrize("rel", ["school.yml", "teachers.yml", "classes.yml",
-                                 "students/S1/profile.yml"])
+@pytest.mark.parametrize(
+    "content", ["", "- a\n- b\n", "just text\n", "42\n", "{a: [}\n", "a: !!binary 'xx'\n", "a: &x [*x]\n"]
+)
+@pytest.mark.parametrize("rel", ["school.yml", "teachers.yml", "classes.yml", "students/S1/profile.yml"])
 def test_files_of_the_wrong_shape(tiny: Path, run, rel: str, content: str) -> None:
     (tiny / rel).write_text(content, encoding="utf-8")
     result = run("check", tiny)

@@ -33,14 +33,17 @@ def test_serve_previews_on_localhost_with_a_banner(tiny: Path, tmp_path: Path) -
     config = write_config(tmp_path, tiny)
     port = _free_port()
     yidang = Path(sys.executable).parent / "yidang"
-    proc = subprocess.Popen([str(yidang), "serve", "--config", str(config), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(yidang), "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         html = _get(f"http://127.0.0.1:{port}/students/S1/", time.monotonic() + 60)
         assert "测试学生" in html
         assert "本地预览,未加密保护" in html
-        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
-                                   text=True).stdout
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
         local_addresses = [line.split()[3] for line in listening.splitlines()]
         assert local_addresses == [f"127.0.0.1:{port}"]
     finally:

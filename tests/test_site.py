@@ -19,8 +19,14 @@ from .site_helpers import Facts, active, current, listed, read_facts, soup
 DAY = dt.date.fromisoformat(AS_OF)
 
 
-def write_config(dest: Path, archive: Path, booklets: bool = False, protect: bool = False,
-                 name: str = "mkdocs.yml", **plugin: str) -> Path:
+def write_config(
+    dest: Path,
+    archive: Path,
+    booklets: bool = False,
+    protect: bool = False,
+    name: str = "mkdocs.yml",
+    **plugin: str,
+) -> Path:
     """A copy of the root mkdocs.yml pointing at ``archive``, with a fixed as_of.
 
     Booklets are off unless asked for: they have tests of their own, and the
@@ -281,8 +287,10 @@ def test_four_ones_on_teacher_student_and_dashboard_pages(site: Path) -> None:
     assert _overdue_rows(t010, "overdue") == [  # S2025010, poverty: four weeks without a talk
         ("S2025010", "talk", 41), ("S2025010", "talk", 34), ("S2025010", "talk", 27),
         ("S2025010", "talk", 13)]  # fmt: skip
-    grid = {(td.find_parent("tr")["data-student"], td["data-month"]): td["data-status"]
-            for td in t010.find(attrs={"data-list": "grid"}).find_all("td", attrs={"data-month": True})}
+    grid = {
+        (td.find_parent("tr")["data-student"], td["data-month"]): td["data-status"]
+        for td in t010.find(attrs={"data-list": "grid"}).find_all("td", attrs={"data-month": True})
+    }
     assert [grid[("S2025010", m)] for m in ("2026-09", "2026-10", "2026-11")] == ["met", "missed", "missed"]
     assert [grid[("S2025009", m)] for m in ("2026-09", "2026-10", "2026-11")] == ["met", "met", "met"]
     t015 = soup(site, "teachers/T015")

@@ -1,0 +1,218 @@
+"""Incremental builds: after each kind of change, the site that the build cache
+helped make decrypts to exactly what a clean full build of the same archive
+decrypts to, for every reader; and the cache redid only what the change touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator import access, cache
+from generator.cli import main
+from generator.crypto import CryptoError
+
+from .conftest import SAMPLE
+from .site_reader import Reader, login
+from .test_protect import CREDS
+from .test_site import REPO, write_config
+
+STUDENT = "S2025007"  # mentored by T015 (the demo mentor), class G2-02
+EXTRA = {}  # teacher → passphrase of accounts a change adds
+
+
+def _project(where: Path, archive: Path | None = None, templates: Path | None = None) -> Path:
+    """A project folder: its own archive copy, templates copy, mkdocs.yml (and, later, cache)."""
+    where.mkdir(parents=True)
+    shutil.copytree(archive or SAMPLE, where / "archives")
+    shutil.copytree(templates or REPO / "site_templates", where / "templates")
+    return write_config(where, where / "archives", protect=True, templates=str(where / "templates"))
+
+
+def _build(config: Path) -> str:
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--no-booklets",
+                                       "--site-dir", str(config.parent / "site")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _readers(site: Path) -> dict[str, Reader]:
+    creds = {**CREDS, **EXTRA}
+    names = [p.stem for p in (site.parent / "archives" / "access").glob("*.json")]
+    return {t: login(site, t, creds[t]) for t in sorted(names) if t in creds}
+
+
+def _same_as_clean_build(project: Path, tmp_path: Path) -> dict[str, Reader]:
+    """Build the changed archive from scratch elsewhere; every reader sees the same."""
+    clean = _project(tmp_path / "clean", project / "archives", project / "templates")
+    _build(clean)
+    ours, theirs = _readers(project / "site"), _readers(clean.parent / "site")
+    assert ours.keys() == theirs.keys()
+    for teacher in ours:
+        assert ours[teacher].everything() == theirs[teacher].everything(), teacher
+    return ours
+
+
+def _records(root: Path) -> Path:
+    return root / "students" / STUDENT / "records"
+
+
+def edit_record(project: Path) -> None:
+    talk = _records(project / "archives") / "2026-03-06-talk.md"
+    talk.write_text(talk.read_text(encoding="utf-8") + "\n复查结果已告知班主任。\n", encoding="utf-8")
+
+
+def add_record(project: Path) -> None:
+    text = (_records(project / "archives") / "2026-03-06-talk.md").read_text(encoding="utf-8")
+    text = text.replace("date: 2026-03-06", "date: 2026-11-20").replace("美琳的宿舍", "期中考试后美琳的宿舍")
+    (_records(project / "archives") / "2026-11-20-talk.md").write_text(text, encoding="utf-8")
+
+
+def delete_record(project: Path) -> None:
+    (_records(project / "archives") / "2026-03-06-talk.md").unlink()
+
+
+def _edit_profile(project: Path, change: Callable[[str], str]) -> None:
+    path = project / "archives" / "students" / STUDENT / "profile.yml"
+    path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def move_class(project: Path) -> None:  # into G2-01, the demo head teacher T008's class
+    _edit_profile(project, lambda t: t.replace("class: G2-02", "class: G2-01"))
+
+
+def change_mentor(project: Path) -> None:  # T015 hands over to T014
+    _edit_profile(project, lambda t: t.replace(
+        "  - teacher: T015\n    since: 2025-09-10\n    mode: one_to_many\n",
+        "  - teacher: T015\n    since: 2025-09-10\n    until: 2026-10-31\n    mode: one_to_many\n"
+        "  - teacher: T014\n    since: 2026-11-01\n    mode: one_to_one\n"))  # fmt: skip
+
+
+def change_template(project: Path) -> None:
+    path = project / "templates" / "pages" / "student.html.j2"
+    path.write_text(
+        path.read_text(encoding="utf-8") + '\n<p class="yd-note">模板已修改</p>\n', encoding="utf-8"
+    )
+
+
+def add_user(project: Path) -> None:
+    account, passphrase = access.create("T014")
+    access.save(project / "archives", account)
+    EXTRA["T014"] = passphrase
+
+
+def remove_user(project: Path) -> None:
+    (project / "archives" / "access" / "T015.json").unlink()
+
+
+CHANGES = {  # change → how many students the incremental build reads again
+    edit_record: 1, add_record: 1, delete_record: 1, move_class: 1, change_mentor: 1,
+    change_template: 31, add_user: 0, remove_user: 0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("change", list(CHANGES), ids=lambda f: f.__name__)
+def test_incremental_build_equals_a_clean_build(change: Callable[[Path], None], tmp_path: Path) -> None:
+    config = _project(tmp_path / "project")
+    first = _build(config)
+    assert "students read: 31, reused from the cache: 0" in first
+    before = _readers(config.parent / "site")
+    change(config.parent)
+    output = _build(config)
+    reread = CHANGES[change]
+    assert f"students read: {reread}, reused from the cache: {31 - reread}" in output
+    sealed = int(output.split("encrypted files sealed: ")[1].split(",")[0])
+    if change is add_user:
+        assert sealed == 0, output  # a new reader gets existing keys: no blob changes
+    else:
+        assert 0 < sealed < 100, output  # the site has 150+ blobs: most were reused
+    after = _same_as_clean_build(config.parent, tmp_path)
+    if change in (change_mentor, remove_user):
+        _old_keys_open_nothing_new(before["T015"], config.parent / "site", output)
+    if change is move_class:
+        assert f"students/{STUDENT}/" in after["T008"].index  # the head teacher gained the student
+        assert f"students/{STUDENT}/" not in before["T008"].index
+
+
+def _old_keys_open_nothing_new(old: Reader, site: Path, output: str) -> None:
+    """A reader who lost a student keeps their old keys; the student's new blobs need a new key."""
+    assert "new content keys (a reader lost access)" in output
+    new = _readers(site)["T001"]  # leadership reads everything: the current blob names
+    route = f"students/{STUDENT}/"
+    assert new.index[route][0] != old.index[route][0]  # sealed again, under a new key
+    moved = Reader(site, old.keys, {route: [new.index[route][0], "page", old.index[route][2], ""]})
+    with pytest.raises(CryptoError):
+        moved.raw(route)
+
+
+def test_unchanged_archive_reuses_everything(tmp_path: Path) -> None:
+    config = _project(tmp_path / "project")
+    _build(config)
+    output = _build(config)
+    assert "students read: 0, reused from the cache: 31" in output
+    assert "encrypted files sealed: 0," in output
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt", "version"])
+def test_a_lost_or_foreign_cache_gives_a_full_build(damage: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    config = _project(tmp_path / "project")
+    _build(config)
+    edit_record(config.parent)
+    store = config.parent / ".cache" / "yidang"
+    entry = store / "students" / "students" / f"{STUDENT}.bin"
+    if damage == "delete":
+        shutil.rmtree(store)
+    elif damage == "corrupt":  # one flipped byte in one student's entry: that student is read again
+        data = bytearray(entry.read_bytes())
+        data[len(data) // 2] ^= 1
+        entry.write_bytes(bytes(data))
+        other = store / "students" / "students" / "S2024001.bin"
+        other.write_bytes(other.read_bytes()[:100])  # and a truncated one
+    else:
+        monkeypatch.setattr("generator.plugin.version", lambda: "yidang-cache-1|another version")
+    output = _build(config)
+    reread = {"delete": 31, "corrupt": 2, "version": 31}[damage]
+    assert f"students read: {reread}, reused from the cache: {31 - reread}" in output
+    _same_as_clean_build(config.parent, tmp_path)
+
+
+def test_cache_entries_are_private_and_tagged(tmp_path: Path) -> None:
+    """The cache holds plaintext pages: owner-only files, and a tag that a copied-in
+    (or committed) entry cannot carry."""
+    config = _project(tmp_path / "project")
+    _build(config)
+    entry = config.parent / ".cache" / "yidang" / "students" / "students" / f"{STUDENT}.bin"
+    assert entry.stat().st_mode & 0o077 == 0
+    store = cache.Store(entry.parent.parent, key=b"k" * 32)  # someone else's key
+    assert store.get(f"students/{STUDENT}") is None and store.corrupt == 1
+
+
+def test_a_changed_record_reaches_the_booklet_in_the_site(tiny: Path, tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    account, passphrase = access.create("T1")
+    access.save(tiny, account)
+    config = write_config(tmp_path, tiny, booklets=True, protect=True)
+
+    def build() -> str:
+        result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
+                                           str(tmp_path / "site")])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    build()
+    talk = tiny / "students/S1/records/2026-03-05-talk.md"
+    talk.write_text(talk.read_text(encoding="utf-8") + "第二次谈话约在下周三。\n", encoding="utf-8")
+    output = build()
+    assert "booklets rendered: 1, unchanged: 0" in output
+    reader = login(tmp_path / "site", "T1", passphrase)
+    text = "".join(p.extract_text() for p in PdfReader(BytesIO(reader.open("booklets/S1.pdf"))).pages)
+    assert "第二次谈话约在下周三" in text.replace("\n", "")
+    assert "第二次谈话约在下周三" in reader.open("students/S1/")["h"]
