@@ -428,7 +428,7 @@ def _read_students(
         yield from pool.map(_read_one, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
 
 
-def _context_key(root: Path, as_of: dt.date) -> str:
+def context_key(root: Path, as_of: dt.date) -> str:
     """What every student's result depends on outside its folder: the school files, the day."""
     parts: list[str | bytes] = [as_of.isoformat()]
     for name in SCHOOL_FILES:
@@ -500,12 +500,9 @@ def read_archive(
     files = len(SCHOOL_FILES)
     cached: dict[str, StudentResult] = {}
     if cache is not None and keep:
-        context = _context_key(root, as_of)
-        for f in folders:
-            if (hit := cache.lookup(root, f, context)) is not None:
-                cached[f] = hit
-                if progress is not None:
-                    progress()
+        cached = cache.lookup_all(root, folders, context_key(root, as_of), jobs or os.cpu_count() or 1)
+        for _ in cached if progress is not None else ():
+            progress()  # type: ignore[misc]
     fresh: dict[str, StudentResult] = {}
     try:
         todo = [f for f in folders if f not in cached]

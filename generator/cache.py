@@ -1,10 +1,11 @@
 """Build cache: what the last build made, reused when its inputs did not change.
 
 Entries live under ``.cache/yidang/`` next to ``mkdocs.yml``. Each is a
-zlib-compressed pickle behind an HMAC-SHA256 tag whose key is kept outside
-the project (``$XDG_CACHE_HOME/yidang/cache.key``, mode 0600): a cache file
-that is truncated, flipped or written by anyone else (a ``.cache`` folder
-committed into a pull request) fails the tag and is rebuilt, never unpickled.
+pickle (not compressed: decompressing cost more than reading) behind an
+HMAC-SHA256 tag whose key is kept outside the project
+(``$XDG_CACHE_HOME/yidang/cache.key``, mode 0600): a cache file that is
+truncated, flipped or written by anyone else (a ``.cache`` folder committed
+into a pull request) fails the tag and is rebuilt, never unpickled.
 
 A student's entry is keyed by the content hashes of every file in the
 student's folder. Hashing 150,000 files on every build would cost seconds,
@@ -16,20 +17,24 @@ would not move its mtime.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import hmac
+import multiprocessing
 import os
 import pickle
 import secrets
 import time
-import zlib
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 TAG = 32  # bytes of HMAC-SHA256 in front of each entry
 RACY = 2.0  # seconds: a file this fresh when hashed is hashed again next build
-FORMAT = "yidang-cache-1"
+FORMAT = "yidang-cache-2"
 
 
 def version() -> str:
@@ -48,9 +53,14 @@ def version() -> str:
     return f"{FORMAT}|{ver}|{code.hexdigest()[:16]}"
 
 
-def _key_file() -> Path:
+def user_cache_dir() -> Path:
+    """This user's yidang cache, outside any project: ``$XDG_CACHE_HOME/yidang``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "yidang" / "cache.key"
+    return Path(base) / "yidang"
+
+
+def _key_file() -> Path:
+    return user_cache_dir() / "cache.key"
 
 
 def machine_key() -> bytes:
@@ -88,6 +98,19 @@ def tree_digest(folder: Path) -> str:
     return digest(*parts)
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Unpickling creates many objects at once; each allocation burst would trigger
+    Python's cycle collector over the growing heap (it doubled the load time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass
 class Store:
     """A folder of tagged entries. ``corrupt`` counts entries that failed their tag."""
@@ -109,13 +132,14 @@ class Store:
             self.corrupt += 1
             return None
         try:
-            return pickle.loads(zlib.decompress(body))
+            with paused_gc():
+                return pickle.loads(body)
         except Exception:  # a tag that matches but does not load: treat as missing
             self.corrupt += 1
             return None
 
     def put(self, name: str, value: Any) -> None:
-        body = zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -153,6 +177,27 @@ def folder_stats(folder: Path) -> dict[str, Stat]:
     return out
 
 
+PARALLEL_STATS = 200  # folders; below this, forking costs more than it saves
+
+
+def _stats_of(args: tuple[Path, list[str]]) -> dict[str, dict[str, Stat]]:
+    base, folders = args
+    return {f: folder_stats(base / f) for f in folders}
+
+
+def all_stats(base: Path, folders: list[str], jobs: int = 1) -> dict[str, dict[str, Stat]]:
+    """``folder_stats`` of many folders; 150,000 stat calls take a second, so in ``jobs``
+    processes (the calls are system time: threads would only queue for the GIL)."""
+    if jobs <= 1 or len(folders) < PARALLEL_STATS:
+        return _stats_of((base, folders))
+    chunks = [(base, folders[i::jobs]) for i in range(jobs)]
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        out: dict[str, dict[str, Stat]] = {}
+        for part in pool.map(_stats_of, chunks):
+            out.update(part)
+    return out
+
+
 def _stat_into(out: dict[str, Stat], rel: str, entry: os.DirEntry[str]) -> None:
     try:
         st = entry.stat()
@@ -170,6 +215,7 @@ class FolderHashes:
     hashes: dict[str, str]
     hashed_at: float
     key: str = ""  # of all the hashes together: the folder's content key
+    settled: bool = False  # no file was modified within RACY seconds of being hashed
 
     def trusted(self, rel: str, stat: Stat) -> bool:
         """The recorded hash may be reused: same stat, and not modified racily close to hashing."""
@@ -179,13 +225,9 @@ class FolderHashes:
 
 def hash_folder(folder: Path, stats: dict[str, Stat], previous: FolderHashes | None) -> FolderHashes:
     """Hashes of every file in ``stats``; reuses ``previous`` ones whose stat is unchanged."""
+    if previous is not None and previous.settled and previous.stats == stats:
+        return previous  # the common case: one dict comparison, in C
     now = time.time()
-    if (
-        previous is not None
-        and previous.stats.keys() == stats.keys()
-        and all(previous.trusted(rel, stat) for rel, stat in stats.items())
-    ):
-        return FolderHashes(stats, previous.hashes, previous.hashed_at, previous.key)
     hashes = {}
     for rel, stat in stats.items():
         if previous is not None and previous.trusted(rel, stat):
@@ -195,7 +237,9 @@ def hash_folder(folder: Path, stats: dict[str, Stat], previous: FolderHashes | N
             hashes[rel] = hashlib.sha256((folder / rel).read_bytes()).hexdigest()
         except OSError:
             hashes[rel] = "unreadable"
-    return FolderHashes(stats, hashes, now, digest(*(f"{rel}:{h}" for rel, h in sorted(hashes.items()))))
+    key = digest(*(f"{rel}:{h}" for rel, h in sorted(hashes.items())))
+    settled = all(stat[1] / 1e9 < now - RACY for stat in stats.values())
+    return FolderHashes(stats, hashes, now, key, settled)
 
 
 @dataclass
@@ -224,13 +268,25 @@ class StudentCache:
     reused: set[str] = field(default_factory=set)  # folders whose cached result was used
     _pending: dict[str, tuple[str, FolderHashes]] = field(default_factory=dict)
 
-    def lookup(self, root: Path, folder: str, context: str) -> Any:
-        """The cached result for ``students/<folder>`` read in ``context`` (the school files
-        and ``as_of``), or None; then the folder's hashes wait for :meth:`save`."""
+    def lookup_all(self, root: Path, folders: list[str], context: str, jobs: int = 1) -> dict[str, Any]:
+        """Cached results of the ``folders`` read in ``context`` (the school files and
+        ``as_of``) that are still valid; the others' hashes wait for :meth:`save`."""
+        stats = all_stats(root / "students", folders, jobs)
+        found = {}
+        with paused_gc():
+            for folder in folders:
+                hit = self.lookup(root, folder, context, stats[folder])
+                if hit is not None:
+                    found[folder] = hit
+        return found
+
+    def lookup(self, root: Path, folder: str, context: str, stats: dict[str, Stat] | None = None) -> Any:
+        """The cached result for ``students/<folder>`` read in ``context``, or None."""
         entry = self.store.get(f"students/{folder}")
         if not isinstance(entry, StudentEntry):
             entry = None
-        stats = folder_stats(root / "students" / folder)
+        if stats is None:
+            stats = folder_stats(root / "students" / folder)
         hashes = hash_folder(root / "students" / folder, stats, entry.hashes if entry else None)
         key = digest(self.key, context, hashes.key, self.extra(folder) if self.extra else "")
         if entry is not None and entry.key == key and (self.usable is None or self.usable(entry.result)):

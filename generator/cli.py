@@ -202,6 +202,7 @@ def build(
 
 
 REPORT = (("students", "students read", "reused from the cache"),
+          ("index", "index pages rendered", "reused"),
           ("booklets", "booklets rendered", "unchanged"),
           ("blobs", "encrypted files sealed", "reused"))  # fmt: skip
 

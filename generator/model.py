@@ -9,6 +9,7 @@ category now?") in one place, so pages and tests agree on what "current" means.
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -100,9 +101,18 @@ class StudentBase:
 
 @dataclass(frozen=True)
 class StudentSummary(StudentBase):
-    """A student as the whole-archive pages see them: profile and record refs, by date."""
+    """A student as the whole-archive pages see them: profile and record refs, by date.
 
-    refs: tuple[RecordRef, ...]
+    The refs are kept packed (pickled tuples) and unpacked on first use: a rebuild
+    loads 1,000 cached summaries and, when no index page changes, reads none of
+    their 150,000 refs.
+    """
+
+    refs_packed: bytes
+
+    @cached_property
+    def refs(self) -> tuple[RecordRef, ...]:
+        return tuple(RecordRef(*r) for r in pickle.loads(self.refs_packed))
 
     @property
     def last_record(self) -> dt.date | None:
@@ -124,8 +134,8 @@ class Student(StudentBase):
         return [r for r in self.records if isinstance(r.meta, Evaluation)]
 
     def summary(self) -> StudentSummary:
-        refs = tuple(RecordRef(r.meta.date, r.meta.type, r.meta.by, r.file_name) for r in self.records)
-        return StudentSummary(self.profile, self.folder, refs)
+        refs = tuple((r.meta.date, r.meta.type, r.meta.by, r.file_name) for r in self.records)
+        return StudentSummary(self.profile, self.folder, pickle.dumps(refs, protocol=5))
 
 
 @dataclass(frozen=True)

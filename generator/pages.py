@@ -9,8 +9,10 @@ main process: it receives a compressed page and the photos to publish.
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import jinja2
 from . import compliance, photos, render
 from .archive import SchoolFiles
 from .booklets import BookletResult, Booklets
+from .cache import digest
 from .model import Archive, Student
 
 
@@ -27,7 +30,14 @@ class StudentPage:
     page: render.Rendered
     photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
     booklet: BookletResult | None = None
-    periods: tuple[compliance.Period, ...] = ()  # the four ones, every term up to as_of
+    periods_packed: bytes = b""  # the four ones, every term up to as_of (see ``periods``)
+    profile_digest: str = ""  # for the index pages' cache: what lists the student is on
+    summary_digest: str = ""  # ... and what those lists show of them
+
+    @cached_property
+    def periods(self) -> tuple[compliance.Period, ...]:
+        """Unpacked on first use, like the refs of a ``StudentSummary``."""
+        return tuple(compliance.Period(*p) for p in pickle.loads(self.periods_packed))
 
     def usable(self) -> bool:
         """For the build cache: the prepared photos and the booklet are still on disk."""
@@ -77,4 +87,7 @@ class StudentPages:
                                            self.site.archive.as_of))  # fmt: skip
         page = render.render_page(self.site, self._env, render.student_spec(student),
                                   student=student, periods=periods)  # fmt: skip
-        return StudentPage(page, tuple(dict(published).items()), booklet, periods)
+        profile = student.profile.model_dump_json()  # not pickle: it holds sets, in random order
+        digests = (digest(profile), digest(profile, repr(student.summary().refs)))
+        packed = pickle.dumps(tuple(p.__reduce__()[1] for p in periods), protocol=5)
+        return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests)

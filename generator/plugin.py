@@ -31,10 +31,11 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
 from . import access, protect, render
-from .archive import parse_as_of, read_archive
+from .archive import context_key, parse_as_of, read_archive
 from .audit import audit
 from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
 from .cache import Store, StudentCache, digest, tree_digest, version
+from .index_pages import IndexPages, base_key
 from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
@@ -211,14 +212,22 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.report["booklets"] = (rendered, len(self.student_pages) - rendered)
         log.info("booklets: %d rendered, %d unchanged", rendered, len(self.student_pages) - rendered)
 
+    def on_env(self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files) -> jinja2.Environment:
+        """Keep MkDocs' and Material's compiled templates between builds too."""
+        if env.bytecode_cache is None:
+            env.bytecode_cache = render.bytecode_cache()
+        return env
+
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         assert self.site is not None and self.archive is not None
         css = (self.templates_dir / "static" / "yidang.css").read_text(encoding="utf-8")
         files.append(File.generated(config, CSS_URI, content=css))
         env = render.make_env(self.templates_dir, self.site)
-        self.site.periods = {sid: made.periods for sid, made in self.student_pages.items()}
-        specs = [(spec, render.render_page(self.site, env, spec))
-                 for spec in render.index_specs(self.site)]  # fmt: skip
+        self.site.periods = render.LazyPeriods(self.student_pages)
+        index_specs, index = render.index_specs(self.site), self._index_pages(config)
+        made = index.pages(index_specs, lambda spec: render.render_page(self.site, env, spec))
+        specs = list(zip(index_specs, made, strict=True))
+        self.report["index"] = (index.rendered, index.reused)
         self.files = []
         for student in self.archive.students.values():
             made = self.student_pages[student.id]
@@ -241,6 +250,16 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             files.append(File.generated(config, spec.uri, content=render.stub(spec)))
         self.student_pages = {}
         return files
+
+    def _index_pages(self, config: MkDocsConfig) -> IndexPages:
+        assert self.archive is not None
+        t = self.templates_dir
+        context = f"{context_key(self._archive_root, self.archive.as_of)}|{config.use_directory_urls}|" \
+                  f"{self.config.booklets}"  # fmt: skip
+        base = base_key(t, (t / "labels" / f"{self.config.language}.yml").read_bytes(), context)
+        made = self.student_pages.items()
+        return IndexPages(Store(self._cache_dir / "pages"), base, {sid: m.profile_digest for sid, m in made},
+                          {sid: m.summary_digest for sid, m in made})  # fmt: skip
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Our pages are HTML already: give MkDocs their TOC and a marker for the body."""

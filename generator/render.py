@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,6 +57,22 @@ def body_html(text: str) -> Markup:
     return Markup(clean)  # sanitised by nh3 just above
 
 
+class LazyPeriods(Mapping[str, tuple[Any, ...]]):
+    """Student id → four-ones periods, unpacked only for the students a page asks about."""
+
+    def __init__(self, made: Mapping[str, Any]):
+        self._made = dict(made)
+
+    def __getitem__(self, sid: str) -> tuple[Any, ...]:
+        return self._made[sid].periods  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._made)
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+
 @dataclass
 class Site:
     """Everything a template may need, computed once per build."""
@@ -67,7 +83,7 @@ class Site:
     photo_urls: dict[str, str] = field(default_factory=dict)  # archive path → published name
     booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
     provenance: dict[str, Any] | None = None  # archive path → last git change (None: not in git)
-    periods: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → four-ones periods
+    periods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → four-ones periods
 
     @cached_property
     def grades(self) -> list[str]:
@@ -169,9 +185,26 @@ class Site:
         return groups
 
 
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates, kept between builds (compiling them took ~1 s a build).
+
+    Outside the project, beside the cache key (see ``cache``): compiled code is
+    loaded without a tag, so it must not live where a pull request could put a file.
+    """
+    from .cache import user_cache_dir
+
+    folder = user_cache_dir() / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 def make_env(templates_dir: Path, site: Site) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "pages"),
+        bytecode_cache=bytecode_cache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
