@@ -477,14 +477,45 @@ def read_archive(
     Raises :class:`YidangError` when ``root`` is not an archive at all, or a
     folder asked for does not exist.
     """
-    global _hook
     if not root.is_dir():
         raise YidangError(f"archive folder not found: {root}")
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
         raise YidangError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
     as_of = as_of or dt.date.today()
     problems: list[Problem] = []
-    sf = _read_school(root, problems)
+    jobs = jobs or os.cpu_count() or 1
+    if cache is not None and keep:
+        cache.prefetch(root, sorted(set(folders)) if folders else _student_folders(root), jobs)
+    try:
+        return _read_all(root, as_of, keep, jobs, hook_factory, folders, progress, cache, problems)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> SchoolFiles:
+    """The school files, validated; from the build cache when their bytes are unchanged
+    (validating 200 teachers with positions costs 0.2 s, a tenth of a rebuild)."""
+    if cache is None:
+        return _read_school(root, problems)
+    key = digest(cache.key, context_key(root, dt.date.min))  # the code that validates, too
+    hit = cache.store.get("school")
+    if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == key:
+        problems.extend(hit[2])
+        return hit[1]  # type: ignore[no-any-return]
+    found: list[Problem] = []
+    sf = _read_school(root, found)
+    cache.store.put("school", (key, sf, found))
+    problems.extend(found)
+    return sf
+
+
+def _read_all(root: Path, as_of: dt.date, keep: bool, jobs: int,
+              hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None,
+              folders: list[str] | None, progress: Callable[[], None] | None,
+              cache: StudentCache | None, problems: list[Problem]) -> ReadResult:  # fmt: skip
+    global _hook
+    sf = _school(root, problems, cache)
     ctx = _context(sf)
     _hook = hook_factory(sf, as_of) if (hook_factory and keep and sf.school) else None
     everyone = _student_folders(root)
@@ -500,13 +531,13 @@ def read_archive(
     files = len(SCHOOL_FILES)
     cached: dict[str, StudentResult] = {}
     if cache is not None and keep:
-        cached = cache.lookup_all(root, folders, context_key(root, as_of), jobs or os.cpu_count() or 1)
+        cached = cache.lookup_all(root, folders, context_key(root, as_of))
         for _ in cached if progress is not None else ():
             progress()  # type: ignore[misc]
     fresh: dict[str, StudentResult] = {}
     try:
         todo = [f for f in folders if f not in cached]
-        for res in _read_students(root, todo, ctx, as_of, keep, jobs or os.cpu_count() or 1):
+        for res in _read_students(root, todo, ctx, as_of, keep, jobs):
             fresh[res.folder] = res
             if cache is not None and keep:
                 cache.save(res.folder.removeprefix("students/"), res)

@@ -19,6 +19,7 @@ import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .load import YamlSyntaxError, parse_yaml, read_text, split_front_matter
 
@@ -42,14 +43,22 @@ class Needles:
     runs: dict[str, str]  # a 12-character run of record text → where it comes from
 
 
-def needles(archive_root: Path, students: set[str] | None = None) -> Needles:
-    """Names, ids, guardians of every student; text runs of ``students`` (default: all)."""
+def needles(archive_root: Path, students: set[str] | None = None,
+            profiles: dict[str, Any] | None = None) -> Needles:  # fmt: skip
+    """Names, ids, guardians of every student; text runs of ``students`` (default: all).
+
+    ``profiles`` (student id → validated profile, as the build holds them) saves
+    reading every profile.yml again; by default the files are read."""
     exact: dict[str, str] = {}
     runs: dict[str, str] = {}
     for folder in sorted((archive_root / "students").glob("*/")):
         sid = folder.name
         exact[sid] = f"the id of student {sid}"
-        _profile_needles(folder / "profile.yml", sid, exact)
+        if profiles is not None and sid in profiles:
+            p = profiles[sid]
+            _add_person(exact, sid, p.name, [(g.name, g.phone) for g in p.guardians])
+        else:
+            _profile_needles(folder / "profile.yml", sid, exact)
         if students is not None and sid not in students:
             continue
         for path in [folder / "plan.md", *sorted(folder.glob("records/*.md"))]:
@@ -65,14 +74,20 @@ def _profile_needles(path: Path, sid: str, exact: dict[str, str]) -> None:
         return
     if not isinstance(data, dict):
         return
-    if isinstance(data.get("name"), str) and len(data["name"]) >= 2:
-        exact[data["name"]] = f"the name of student {sid}"
-    for g in data.get("guardians") or []:
-        if isinstance(g, dict):
-            if isinstance(g.get("name"), str) and len(g["name"]) >= 2:
-                exact[g["name"]] = f"a guardian's name of student {sid}"
-            if g.get("phone"):
-                exact[str(g["phone"])] = f"a guardian's phone of student {sid}"
+    guardians = [(g.get("name"), g.get("phone")) for g in data.get("guardians") or [] if isinstance(g, dict)]
+    _add_person(exact, sid, data.get("name"), guardians)
+
+
+def _add_person(
+    exact: dict[str, str], sid: str, name: object, guardians: list[tuple[object, object]]
+) -> None:
+    if isinstance(name, str) and len(name) >= 2:
+        exact[name] = f"the name of student {sid}"
+    for g_name, phone in guardians:
+        if isinstance(g_name, str) and len(g_name) >= 2:
+            exact[g_name] = f"a guardian's name of student {sid}"
+        if phone:
+            exact[str(phone)] = f"a guardian's phone of student {sid}"
 
 
 def _text_runs(path: Path, where: str, runs: dict[str, str]) -> None:
@@ -97,14 +112,14 @@ def _contents(path: Path) -> str:
 
 
 def audit(site: Path, archive_root: Path, files: set[str] | None = None,
-          students: set[str] | None = None) -> list[Hit]:  # fmt: skip
+          students: set[str] | None = None, profiles: dict[str, Any] | None = None) -> list[Hit]:  # fmt: skip
     """Every place in ``site`` where something readable about a student appears.
 
     An incremental build audits only the ``files`` it wrote (site-relative),
     with the text runs of the ``students`` it read again; the names, ids and
     guardians of every student are always looked for.
     """
-    found = needles(archive_root, students)
+    found = needles(archive_root, students, profiles)
     hits: list[Hit] = []
     paths = (site / f for f in sorted(files)) if files is not None else sorted(
         p for p in site.rglob("*") if p.is_file())  # fmt: skip

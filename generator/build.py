@@ -88,12 +88,13 @@ def build_site(
     errors, :class:`YidangError` for any other failure; either way the
     previous site is left as it was.
     """
-    probe = load_mkdocs_config(config_file, archive=archive)
-    final = Path(site_dir or probe.site_dir).resolve()
+    cfg = load_mkdocs_config(config_file, site_dir=site_dir, archive=archive, booklets=booklets,
+                             protect=protect)  # fmt: skip
+    final = Path(cfg.site_dir).resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    cfg = load_mkdocs_config(config_file, site_dir=tmp, archive=archive, booklets=booklets, protect=protect)
+    cfg["site_dir"] = str(tmp)  # MkDocs writes next to the site; the swap publishes it
     plugin = cfg.plugins[PLUGIN]
     plugin.published_at = final
     try:

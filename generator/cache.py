@@ -185,19 +185,6 @@ def _stats_of(args: tuple[Path, list[str]]) -> dict[str, dict[str, Stat]]:
     return {f: folder_stats(base / f) for f in folders}
 
 
-def all_stats(base: Path, folders: list[str], jobs: int = 1) -> dict[str, dict[str, Stat]]:
-    """``folder_stats`` of many folders; 150,000 stat calls take a second, so in ``jobs``
-    processes (the calls are system time: threads would only queue for the GIL)."""
-    if jobs <= 1 or len(folders) < PARALLEL_STATS:
-        return _stats_of((base, folders))
-    chunks = [(base, folders[i::jobs]) for i in range(jobs)]
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        out: dict[str, dict[str, Stat]] = {}
-        for part in pool.map(_stats_of, chunks):
-            out.update(part)
-    return out
-
-
 def _stat_into(out: dict[str, Stat], rel: str, entry: os.DirEntry[str]) -> None:
     try:
         st = entry.stat()
@@ -266,27 +253,53 @@ class StudentCache:
     hits: int = 0
     misses: int = 0
     reused: set[str] = field(default_factory=set)  # folders whose cached result was used
-    _pending: dict[str, tuple[str, FolderHashes]] = field(default_factory=dict)
+    _pending_save: dict[str, tuple[str, FolderHashes]] = field(default_factory=dict)
+    _pool: ProcessPoolExecutor | None = None
+    _pending: list[Any] = field(default_factory=list)  # futures of prefetch's stat calls
 
-    def lookup_all(self, root: Path, folders: list[str], context: str, jobs: int = 1) -> dict[str, Any]:
+    def prefetch(self, root: Path, folders: list[str], jobs: int) -> None:
+        """Start stat-ing the folders' files in child processes and return at once: the
+        150,000 stat calls take a second in the kernel, while this process reads the
+        school files and loads the entries. :meth:`lookup_all` collects them."""
+        if jobs > 1 and len(folders) >= PARALLEL_STATS:
+            self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+            base = root / "students"
+            self._pending = [self._pool.submit(_stats_of, (base, folders[i::jobs])) for i in range(jobs)]
+
+    def lookup_all(self, root: Path, folders: list[str], context: str) -> dict[str, Any]:
         """Cached results of the ``folders`` read in ``context`` (the school files and
         ``as_of``) that are still valid; the others' hashes wait for :meth:`save`."""
-        stats = all_stats(root / "students", folders, jobs)
+        with paused_gc():
+            entries = {f: self.store.get(f"students/{f}") for f in folders}
+        stats: dict[str, dict[str, Stat]] = {}
+        try:
+            for part in self._pending:
+                stats.update(part.result())
+        finally:
+            self.close()
+        missing = [f for f in folders if f not in stats]
+        stats.update(_stats_of((root / "students", missing)))
         found = {}
         with paused_gc():
             for folder in folders:
-                hit = self.lookup(root, folder, context, stats[folder])
+                hit = self._check(root, folder, context, entries[folder], stats[folder])
                 if hit is not None:
                     found[folder] = hit
         return found
 
-    def lookup(self, root: Path, folder: str, context: str, stats: dict[str, Stat] | None = None) -> Any:
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._pool, self._pending = None, []
+
+    def lookup(self, root: Path, folder: str, context: str) -> Any:
         """The cached result for ``students/<folder>`` read in ``context``, or None."""
-        entry = self.store.get(f"students/{folder}")
+        stats = folder_stats(root / "students" / folder)
+        return self._check(root, folder, context, self.store.get(f"students/{folder}"), stats)
+
+    def _check(self, root: Path, folder: str, context: str, entry: Any, stats: dict[str, Stat]) -> Any:
         if not isinstance(entry, StudentEntry):
             entry = None
-        if stats is None:
-            stats = folder_stats(root / "students" / folder)
         hashes = hash_folder(root / "students" / folder, stats, entry.hashes if entry else None)
         key = digest(self.key, context, hashes.key, self.extra(folder) if self.extra else "")
         if entry is not None and entry.key == key and (self.usable is None or self.usable(entry.result)):
@@ -296,9 +309,9 @@ class StudentCache:
                 self.store.put(f"students/{folder}", StudentEntry(key, hashes, entry.result))
             return entry.result
         self.misses += 1
-        self._pending[folder] = (key, hashes)
+        self._pending_save[folder] = (key, hashes)
         return None
 
     def save(self, folder: str, result: Any) -> None:
-        key, hashes = self._pending.pop(folder)
+        key, hashes = self._pending_save.pop(folder)
         self.store.put(f"students/{folder}", StudentEntry(key, hashes, result))

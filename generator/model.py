@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from pypinyin import Style, lazy_pinyin
-
 from .schema import (
     CategoryMembership,
     Evaluation,
@@ -29,10 +27,23 @@ from .schema import (
     Term,
 )
 
+PINYIN: dict[str, tuple[str, str]] = {}  # name → sort key; the build cache keeps it between builds
+
 
 def pinyin_key(name: str) -> tuple[str, str]:
-    """Sort key for Chinese names: by pinyin, then by the characters themselves."""
-    return (" ".join(lazy_pinyin(name, style=Style.TONE3)), name)
+    """Sort key for Chinese names: by pinyin, then by the characters themselves.
+
+    pypinyin is imported only for a name not seen before: importing it costs
+    0.5 s, more than a whole rebuild may spend on index pages."""
+    key = PINYIN.get(name)
+    if key is None:
+        from pypinyin import Style, lazy_pinyin
+
+        key = PINYIN[name] = (" ".join(lazy_pinyin(name, style=Style.TONE3)), name)
+    return key
+
+
+RECENT = 20  # records per student an index page may list (the dashboard's latest records)
 
 
 def _active_on(since: dt.date, until: dt.date | None, day: dt.date) -> bool:
@@ -109,6 +120,7 @@ class StudentSummary(StudentBase):
     """
 
     refs_packed: bytes
+    recent: tuple[RecordRef, ...] = ()  # the last RECENT refs: all that index pages show
 
     @cached_property
     def refs(self) -> tuple[RecordRef, ...]:
@@ -116,7 +128,7 @@ class StudentSummary(StudentBase):
 
     @property
     def last_record(self) -> dt.date | None:
-        return self.refs[-1].date if self.refs else None
+        return self.recent[-1].date if self.recent else None
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,8 @@ class Student(StudentBase):
 
     def summary(self) -> StudentSummary:
         refs = tuple((r.meta.date, r.meta.type, r.meta.by, r.file_name) for r in self.records)
-        return StudentSummary(self.profile, self.folder, pickle.dumps(refs, protocol=5))
+        recent = tuple(RecordRef(*r) for r in refs[-RECENT:])
+        return StudentSummary(self.profile, self.folder, pickle.dumps(refs, protocol=5), recent)
 
 
 @dataclass(frozen=True)

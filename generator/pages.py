@@ -30,7 +30,7 @@ class StudentPage:
     page: render.Rendered
     photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
     booklet: BookletResult | None = None
-    periods_packed: bytes = b""  # the four ones, every term up to as_of (see ``periods``)
+    periods_packed: bytes = b""  # the four ones of the current term (see ``periods``)
     profile_digest: str = ""  # for the index pages' cache: what lists the student is on
     summary_digest: str = ""  # ... and what those lists show of them
 
@@ -89,5 +89,7 @@ class StudentPages:
                                   student=student, periods=periods)  # fmt: skip
         profile = student.profile.model_dump_json()  # not pickle: it holds sets, in random order
         digests = (digest(profile), digest(profile, repr(student.summary().refs)))
-        packed = pickle.dumps(tuple(p.__reduce__()[1] for p in periods), protocol=5)
+        now = self.site.term_now
+        current = tuple(p.__reduce__()[1] for p in periods if now is not None and p.term == now.id)
+        packed = pickle.dumps(current, protocol=5)
         return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests)

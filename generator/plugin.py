@@ -30,7 +30,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
-from . import access, protect, render
+from . import access, model, protect, render
 from .archive import context_key, parse_as_of, read_archive
 from .audit import audit
 from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
@@ -91,6 +91,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._reread: set[str] = set()  # students read again (not from the cache) this build
         self._cache_dir = Path(".cache/yidang")
         self.report: dict[str, Any] = {}  # what was rebuilt and what reused, for the CLI
+        self._pinyin_known = 0
         self.published_at: Path | None = None  # where `yidang build` will move the site in the end
         self.progress: Callable[[], None] | None = None  # set by the CLI: one tick per student
 
@@ -129,6 +130,9 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                         dir_urls=config.use_directory_urls, photo_cache=cache / "photos",
                         booklets=booklets, provenance=changes)  # fmt: skip
         self.student_cache = self._student_cache(cache, config, changes)
+        known = Store(cache / "pages").get("pinyin")
+        model.PINYIN.update(known if isinstance(known, dict) else {})
+        self._pinyin_known = len(model.PINYIN)
         try:
             result = read_archive(root, as_of=self._as_of(), hook_factory=maker,
                                   cache=self.student_cache, progress=self.progress)  # fmt: skip
@@ -228,6 +232,8 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         made = index.pages(index_specs, lambda spec: render.render_page(self.site, env, spec))
         specs = list(zip(index_specs, made, strict=True))
         self.report["index"] = (index.rendered, index.reused)
+        if len(model.PINYIN) != self._pinyin_known:
+            Store(self._cache_dir / "pages").put("pinyin", dict(model.PINYIN))
         self.files = []
         for student in self.archive.students.values():
             made = self.student_pages[student.id]
@@ -332,7 +338,9 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         """Audit what this build wrote (``None``: everything, on a full build); stop on any
         finding. Files linked from the previous site were audited by the build that wrote them."""
         changed = None if written is None else self._reread
-        hits = audit(out, self._archive_root, files=written, students=changed)
+        assert self.archive is not None
+        profiles = {sid: s.profile for sid, s in self.archive.students.items()}
+        hits = audit(out, self._archive_root, files=written, students=changed, profiles=profiles)
         if hits:
             shutil.rmtree(out, ignore_errors=True)
             raise YidangError(

@@ -153,6 +153,7 @@ class Publisher:
     reused: int = 0
     written: list[str] = field(default_factory=list)  # site-relative files this build wrote
     rotated: list[str] = field(default_factory=list)  # scopes that got a new key
+    _blob_dir: bool = False
 
     def key(self, scope: str) -> tuple[str, bytes]:
         if scope not in self.keys:
@@ -177,13 +178,15 @@ class Publisher:
     def _reuse(self, old: Sealed) -> bool:
         """Link the previous build's blob into ``out`` if it is still as written."""
         assert self.previous is not None
-        src = Path(self.previous.site) / "d" / f"{old.blob}.js"
+        name = f"d/{old.blob}.js"  # plain strings: pathlib cost 0.1 ms a blob, 2,500 blobs a build
+        src, dest = f"{self.previous.site}/{name}", f"{self.out}/{name}"
         try:
-            st = src.stat()
+            st = os.stat(src)
             if (st.st_size, st.st_mtime_ns) != (old.size, old.mtime_ns):
                 return False
-            dest = self.out / "d" / src.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not self._blob_dir:
+                os.makedirs(f"{self.out}/d", exist_ok=True)
+                self._blob_dir = True
             try:
                 os.link(src, dest)
             except OSError:  # another file system: copy, keeping the mtime checked above

@@ -31,12 +31,12 @@ from cmarkgfm.cmark import Options
 from markupsafe import Markup, escape
 
 from . import compliance
-from .model import Archive, StudentBase, StudentSummary, pinyin_key
+from .model import RECENT, Archive, StudentBase, StudentSummary, pinyin_key
 from .provenance import describe
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "site_templates"
 QUIET_DAYS = 30
-LATEST_COUNT = 20
+LATEST_COUNT = RECENT
 
 # Tags a record body may use once rendered; images come only from `photos:`.
 ALLOWED_TAGS = {
@@ -58,7 +58,8 @@ def body_html(text: str) -> Markup:
 
 
 class LazyPeriods(Mapping[str, tuple[Any, ...]]):
-    """Student id → four-ones periods, unpacked only for the students a page asks about."""
+    """Student id → four-ones periods of the current term (all that index pages show),
+    unpacked only for the students a page asks about."""
 
     def __init__(self, made: Mapping[str, Any]):
         self._made = dict(made)
@@ -162,7 +163,7 @@ class Site:
         return sorted(quiet, key=lambda sd: (sd[1] or dt.date.min, pinyin_key(sd[0].name)))
 
     def latest_records(self) -> list[tuple[StudentSummary, Any]]:
-        pairs = [(s, r) for s in self.archive.students.values() for r in s.refs[-LATEST_COUNT:]]
+        pairs = [(s, r) for s in self.archive.students.values() for r in s.recent]
         pairs.sort(key=lambda sr: (sr[1].date, sr[0].id, sr[1].file_name), reverse=True)
         return pairs[:LATEST_COUNT]
 
