@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import crypto
+from .files import write_atomic
 from .model import Archive
 from .problems import YidangError
 
@@ -109,9 +109,10 @@ def save(archive_root: Path, account: Account, *, replace: bool = False) -> Path
         raise YidangError(
             f"{account.teacher} already has an account ({path}); use `yidang access passwd {account.teacher}`"
         )
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(account.to_json(), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        write_atomic(path, account.to_json(), replace=replace)
+    except FileExistsError:
+        raise YidangError(f"{account.teacher} already has an account ({path})") from None
     return path
 
 

@@ -8,6 +8,7 @@ when everything succeeded.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import shutil
@@ -21,7 +22,7 @@ from mkdocs.exceptions import MkDocsException
 
 from .archive import ReadResult, parse_as_of, read_archive
 from .problems import ArchiveInvalid, YidangError
-from .publish import swap
+from .publish import build_lock, remove_leftovers, swap
 
 PLUGIN = "yidang"
 
@@ -91,7 +92,12 @@ def build_site(
     cfg = load_mkdocs_config(config_file, site_dir=site_dir, archive=archive, booklets=booklets,
                              protect=protect)  # fmt: skip
     final = Path(cfg.site_dir).resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
+    with build_lock(final):
+        remove_leftovers(final)
+        return _build_locked(cfg, final)
+
+
+def _build_locked(cfg, final: Path) -> Built:  # type: ignore[no-untyped-def]
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     cfg["site_dir"] = str(tmp)  # MkDocs writes next to the site; the swap publishes it
@@ -99,6 +105,7 @@ def build_site(
     plugin.published_at = final
     try:
         mkdocs_build(cfg)
+        swap(tmp, final)
     except (MkDocsException, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if any(p.severity == "error" for p in plugin.problems):
@@ -109,13 +116,20 @@ def build_site(
             raise YidangError(
                 "\n".join([*plugin.booklet_failures, "booklets failed; the previous site is unchanged"])
             ) from None
-        raise YidangError(f"build failed, the previous site is unchanged: {exc}") from None
+        raise YidangError(f"build failed, the previous site is unchanged: {_why(exc)}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    swap(tmp, final)
     students = len(plugin.archive.students) if plugin.archive else 0
     return Built(final, len(plugin.titles), students, plugin.config.protect, plugin.report)
+
+
+def _why(exc: BaseException) -> str:
+    """An OSError as a person would say it (a full disk is the one a school meets)."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
+    if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+        return f"the disk is full ({cause.filename or 'while writing'}); free some space and build again"
+    return str(exc)
 
 
 def quiet_mkdocs_logging(verbose: bool) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .files import write_atomic
 from .model import Archive
 from .problems import YidangError
 from .schema import Profile
@@ -156,9 +157,13 @@ def _one(n: int, values: dict[str, str], archive: Archive, root: Path, since: st
         return RowResult(n, sid, "skipped", "already in the archive (use --update to replace its profile)")
     action = "updated" if path.exists() else "created"
     if not dry_run:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(_dates(data), allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")  # fmt: skip
+        text = yaml.safe_dump(_dates(data), allow_unicode=True, sort_keys=False)
+        try:
+            write_atomic(path, text, replace=update)  # --update is the only way to replace
+        except FileExistsError:
+            return RowResult(
+                n, sid, "skipped", "already in the archive (use --update to replace its profile)"
+            )
     return RowResult(n, sid, action)
 
 

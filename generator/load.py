@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,9 @@ class Located:
     """A parsed document: its data, and the position of every key and value.
 
     ``values[loc]`` is where the value at ``loc`` starts; ``keys[loc]`` where
-    its key starts (for unknown-field warnings). ``origin`` is the position of
+    its key starts (for unknown-field warnings); ``raw[loc]`` the text of a
+    value YAML turned into a number or boolean (``0755``, ``no``, ``10:30``),
+    so messages can show what the teacher wrote. ``origin`` is the position of
     the document itself, used for problems that concern the whole file.
     Positions are indexed from the YAML node tree only when first asked for:
     most documents are valid and never need them (``check`` reads 150,000).
@@ -91,8 +94,10 @@ class Located:
         duplicates: list[tuple[Loc, Pos]] | None = None,
         values: dict[Loc, Pos] | None = None,
         keys: dict[Loc, Pos] | None = None,
+        raw: dict[Loc, str] | None = None,
     ):
         self.data = data
+        self.raw = raw if raw is not None else {}  # loc → source text of each number or boolean
         self.origin = origin
         self.duplicates = duplicates if duplicates is not None else []
         self._node = node
@@ -134,9 +139,10 @@ def _pos(node: yaml.Node, line0: int) -> Pos:
     return (node.start_mark.line + 1 + line0, node.start_mark.column + 1)
 
 
-def _key(key_node: yaml.Node) -> str | int:
-    key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-    return key if isinstance(key, str | int) else str(key)
+def _key(key_node: yaml.Node) -> str:
+    """A mapping key as written: YAML 1.1 would make ``no:`` the boolean false and
+    ``0123:`` the number 83; keys in the archive are names, never numbers."""
+    return key_node.value if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
 
 
 def _positions(node: yaml.Node, loc: Loc, line0: int, values: dict[Loc, Pos], keys: dict[Loc, Pos]) -> None:
@@ -192,14 +198,19 @@ def _build(node: yaml.Node, loc: Loc, doc: Located, line0: int, seen: set[int]) 
     """
     kind = type(node)
     if kind is _SCALAR:
-        return node.value if node.tag == _STR_TAG else _scalar(node)
+        if node.tag == _STR_TAG:
+            return node.value
+        value = _scalar(node)
+        if value is not None:  # a number or boolean: keep what was written, for messages
+            doc.raw[loc] = node.value
+        return value
     if id(node) in seen:
         raise AliasUsed(node)
     seen.add(id(node))
     if kind is yaml.MappingNode:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if key_node.tag == _STR_TAG else _key(key_node)
+            key = _key(key_node)
             if key in result:
                 doc.duplicates.append(((*loc, key), _pos(key_node, line0)))
             result[key] = _build(value_node, (*loc, key), doc, line0, seen)
@@ -227,6 +238,8 @@ def parse_yaml(text: str, line0: int = 0) -> Located:
         line = (mark.line + 1 + line0) if mark else line0 + 1
         col = (mark.column + 1) if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
+        if "'\\t'" in problem:
+            problem += " (a tab: YAML indents with spaces only)"
         raise YamlSyntaxError(f"YAML syntax: {problem}", line, col) from None
     except (yaml.YAMLError, ValueError) as exc:  # e.g. an unconstructable scalar
         raise YamlSyntaxError(f"YAML syntax: {exc}", line0 + 1, 1) from None
@@ -292,10 +305,45 @@ def read_bytes(path: Path | str) -> bytes:
         os.close(fd)
 
 
+MAX_TEXT_BYTES = 1 << 20  # 1 MiB: a year of daily records is ~200 KB; anything larger is a mistake
+
+
+class FileTooLarge(Exception):
+    """A text file over MAX_TEXT_BYTES: refused before it is read into memory."""
+
+
 def read_text(path: Path | str) -> str:
-    """Read a UTF-8 file; a wrong encoding is reported like a syntax error."""
+    """Read a UTF-8 file (a byte-order mark is allowed and dropped; CRLF is fine).
+
+    A file in another encoding is reported like a syntax error, at the first
+    byte that is not UTF-8, with the command that converts it.
+    """
+    size = os.stat(path).st_size
+    if size > MAX_TEXT_BYTES:
+        raise YamlSyntaxError(
+            f"the file is {size / 1e6:.1f} MB; an archive text file may be at most "
+            f"{MAX_TEXT_BYTES // (1 << 20)} MB (is it the right file?)", 1, 1)  # fmt: skip
     data = read_bytes(path)
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise YamlSyntaxError(f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8", 1, 1) from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlSyntaxError(_not_utf8(data, str(path), exc.start), line, col) from None
+
+
+def _not_utf8(data: bytes, path: str, at: int) -> str:
+    """Say which encoding the file seems to be in, and how to convert it."""
+    quoted = shlex.quote(path)
+    convert = f"iconv -f {{enc}} -t UTF-8 {quoted} -o {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("the file is UTF-16 text, not UTF-8; save it as UTF-8 (记事本:另存为 → 编码 UTF-8), "
+                f"or convert it: {convert.format(enc='UTF-16')}")  # fmt: skip
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return ("the file is in GBK/GB18030 (a Chinese Windows encoding), not UTF-8; save it as UTF-8 "
+                f"(记事本:另存为 → 编码 UTF-8), or convert it: {convert.format(enc='GB18030')}")  # fmt: skip
+    return f"the file is not UTF-8 text (byte 0x{data[at]:02x}); save it as UTF-8"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 
+from .files import write_atomic
 from .model import Archive
 from .problems import YidangError
 
@@ -53,7 +54,8 @@ def new_file(archive: Archive, root: Path, templates_dir: Path, kind: str, stude
         date=date, by=by, term=term.id if term else "", follow_up=date + dt.timedelta(days=7),
         next_visit=date + dt.timedelta(days=30))  # fmt: skip
     path = _target(root / student.folder, kind, date)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "x", encoding="utf-8") as fh:  # "x": fails rather than overwrite
-        fh.write(text)
+    try:
+        write_atomic(path, text)  # complete or absent; never over an existing file
+    except FileExistsError:
+        raise YidangError(f"{path} appeared while it was being written; run the command again") from None
     return path

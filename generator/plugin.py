@@ -10,6 +10,7 @@ real body replaces a marker only when MkDocs writes the page.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -40,7 +41,7 @@ from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
 from .provenance import last_changes, provenance_key
-from .publish import swap
+from .publish import build_lock, swap
 
 log = logging.getLogger("mkdocs.plugins.yidang")
 CSS_URI = "assets/yidang.css"
@@ -92,6 +93,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._cache_dir = Path(".cache/yidang")
         self.report: dict[str, Any] = {}  # what was rebuilt and what reused, for the CLI
         self._pinyin_known = 0
+        self._lock = contextlib.ExitStack()  # the site's build lock, from on_config to the end
         self.published_at: Path | None = None  # where `yidang build` will move the site in the end
         self.progress: Callable[[], None] | None = None  # set by the CLI: one tick per student
 
@@ -167,6 +169,8 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         if self.config.protect and not self.serving:
             # Plaintext goes only to a private temporary folder (mode 0700), removed after.
             self.publish_dir = Path(config.site_dir)
+            self._lock.close()
+            self._lock.enter_context(build_lock((self.published_at or self.publish_dir).resolve()))
             config.site_dir = self._plain_dir = tempfile.mkdtemp(prefix="yidang-plain-")
             config.extra["yidang_banner"] = ""
         return config
@@ -297,16 +301,26 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         finally:
             shutil.rmtree(plain, ignore_errors=True)
             config.site_dir = str(self.publish_dir)
+            self._lock.close()
 
     def on_build_error(self, *, error: Exception) -> None:
         if self.publish_dir is not None and self._plain_dir is not None:
             shutil.rmtree(self._plain_dir, ignore_errors=True)
+        self._lock.close()
 
     def _publish(self, plain: Path, final: Path) -> None:
         assert self.archive is not None
         accounts = protect.ensure_accounts(self._archive_root, self.archive)
         out = final.parent / f".{final.name}.protect-{os.getpid()}"
         shutil.rmtree(out, ignore_errors=True)
+        try:
+            self._publish_into(out, final, plain, accounts)
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)  # a full disk, a kill: nothing half-made stays
+            raise
+
+    def _publish_into(self, out: Path, final: Path, plain: Path, accounts: list[access.Account]) -> None:
+        assert self.archive is not None
         store = Store(self._cache_dir / "site")
         previous = store.get("state")
         live = (self.published_at or final).resolve()  # where the previous build's blobs are

@@ -119,6 +119,40 @@ def _message(err: dict[str, Any]) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
+# YAML 1.1 turns some unquoted text into numbers that do not read back as written:
+# 0755 (octal 493), 10:30 (base 60: 630), 0x1F, 1_000. A leading zero must never be lost.
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_INTLIKE = re.compile(
+    r"^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+|[1-9][0-9_]*_[0-9_]*)$"
+)
+_WHY = " (YAML 1.1: a leading 0 means octal, 10:30 is base 60)"
+_QUOTE = 'if you mean the text, write it in quotes: "{raw}"; if a number, write it plainly'
+_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+
+
+def _renumbered(raw: str) -> bool:
+    return bool(_INTLIKE.match(raw)) and not _DECIMAL.match(raw)
+
+
+def _plain_yaml_number(raw: str) -> object:
+    from .load import parse_yaml
+
+    return parse_yaml(f"v: {raw}").data["v"]
+
+
+def _typed_message(err: dict[str, Any], raw: str | None) -> str | None:
+    """A text field that YAML read as a number or boolean: show what was written."""
+    if raw is None or err["type"] != "string_type":
+        return None
+    loc, value = loc_text(err["loc"]), err.get("input")
+    if isinstance(value, bool):
+        what = f"the boolean {str(value).lower()}" + (" (yes/no/on/off are booleans in YAML)"
+                                                       if raw.lower() in _BOOLEANS else "")  # fmt: skip
+    else:
+        what = f"the number {value}"
+    return f'{loc}: YAML reads {raw} as {what}; this field is text: write it in quotes, e.g. "{raw}"'
+
+
 def _strip(data: Any, loc: Loc) -> None:
     """Remove the value at ``loc`` from nested dicts/lists (in place)."""
     for part in loc[:-1]:
@@ -129,7 +163,12 @@ def _strip(data: Any, loc: Loc) -> None:
 def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
     """Validate one document; report every problem; return the object if valid."""
     for kloc, pos in doc.duplicates:
-        sink.error(pos, f"duplicate field '{loc_text(kloc)}' (the later value wins in YAML)")
+        sink.error(pos, f"duplicate field '{loc_text(kloc)}': write each field once (YAML would "
+                        "silently keep only the last one)")  # fmt: skip
+    for loc, raw in doc.raw.items():
+        if _renumbered(raw):
+            sink.error(doc.at(loc), f"{loc_text(loc)}: YAML reads {raw} as the number "
+                                    f"{_plain_yaml_number(raw)}{_WHY}; {_QUOTE.format(raw=raw)}")  # fmt: skip
     if not isinstance(doc.data, dict):
         sink.error(doc.origin, f"expected a mapping of fields, got {type(doc.data).__name__}")
         return None
@@ -151,7 +190,10 @@ def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
         others = [e for e in errors if e["type"] != "extra_forbidden"]
         if others:
             for e in others:
-                sink.error(doc.at(tuple(e["loc"])), _message(e))
+                loc = tuple(e["loc"])
+                if loc in doc.raw and _renumbered(doc.raw[loc]):
+                    continue  # already said, with the value as written
+                sink.error(doc.at(loc), _typed_message(e, doc.raw.get(loc)) or _message(e))
             return None
         data = _copy(data)
         for e in extras:
@@ -222,10 +264,42 @@ def check_ref(
         )
 
 
+MAX_PHOTO_BYTES = 20 * 1000 * 1000  # a phone photo is 2–8 MB; the site shows 1600 px
+MAX_PHOTO_PIXELS = 60_000_000  # beyond this a small file can unpack into gigabytes
+
+
 def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: str) -> None:
-    """A photo must stay inside the student's folder and exist."""
+    """A photo must stay inside the student's folder (no ``..``, absolute path or symlink
+    out), exist, be of a sane size, and be an image Pillow can read."""
     target = (student_dir / photo).resolve()
+    where = f"{loc_text(loc)}: photo '{photo}'"
     if Path(photo).is_absolute() or not target.is_relative_to(student_dir.resolve()):
         sink.error(doc.at(loc), f"{loc_text(loc)}: photo path '{photo}' leaves the student's folder")
     elif not target.is_file():
-        sink.error(doc.at(loc), f"{loc_text(loc)}: photo '{photo}' does not exist")
+        sink.error(doc.at(loc), f"{where} does not exist")
+    elif (size := target.stat().st_size) > MAX_PHOTO_BYTES:
+        sink.error(doc.at(loc), f"{where} is {size / 1e6:.1f} MB; a photo may be at most "
+                                f"{MAX_PHOTO_BYTES // 1000000} MB (resize it first)")  # fmt: skip
+    else:
+        problem = _image_problem(target)
+        if problem:
+            sink.error(doc.at(loc), f"{where} {problem}")
+
+
+def _image_problem(path: Path) -> str | None:
+    """Why Pillow cannot use the image (it reads only the header here), or None."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged below
+            with Image.open(path) as img:
+                width, height = img.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return "is not a readable image; export it again as JPEG or PNG"
+    if width * height > MAX_PHOTO_PIXELS:
+        return (f"is {width}×{height} pixels; a photo may have at most {MAX_PHOTO_PIXELS:,} "
+                "(resize it first)")  # fmt: skip
+    return None

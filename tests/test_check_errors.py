@@ -97,7 +97,10 @@ CASES = [
         TALK,
         "mode: in_person",
         "mode: in_person\nmode: phone",
-        [f"{TALK}:6:1: error: duplicate field 'mode' (the later value wins in YAML)"],
+        [
+            f"{TALK}:6:1: error: duplicate field 'mode': write each field once (YAML would silently keep "
+            "only the last one)"
+        ],
     ),
     (
         "no front matter",
@@ -150,8 +153,8 @@ CASES = [
         'phone: "13900000000"',
         "phone: 13900000000",
         [
-            f"{PROFILE}:16:12: error: guardians[0].phone: input should be a valid string, "
-            'got 13900000000; write phone numbers in quotes, e.g. "13800000000"'
+            f"{PROFILE}:16:12: error: guardians[0].phone: YAML reads 13900000000 as the number "
+            '13900000000; this field is text: write it in quotes, e.g. "13900000000"'
         ],
     ),
     (
@@ -264,7 +267,7 @@ def test_every_problem_in_one_run(tiny: Path, run) -> None:
 
 
 def test_not_utf8(tiny: Path, run) -> None:
-    (tiny / TALK).write_bytes("---\ntype: talk\n---\n正文".encode("gb18030"))
+    (tiny / TALK).write_bytes(b"---\ntype: talk\n---\n\xff\xfe\x00")  # no known encoding
     assert run("check", tiny).output.splitlines()[0] == (
-        f"{TALK}:1:1: error: file is not UTF-8 text (byte 19); save it as UTF-8"
+        f"{TALK}:4:1: error: the file is not UTF-8 text (byte 0xff); save it as UTF-8"
     )
