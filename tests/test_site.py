@@ -239,7 +239,7 @@ def test_failed_build_leaves_previous_site(tiny: Path, tmp_path: Path, run) -> N
     assert result.exit_code == 1
     assert "students/S1/profile.yml:5:8: error: class: unknown class 'C9'" in result.output
     assert (site / "students/S1/index.html").read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == [".site.lock"]
 
 
 def _mkdocs_build(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
