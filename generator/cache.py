@@ -18,6 +18,7 @@ would not move its mtime.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import hmac
@@ -34,7 +35,7 @@ from typing import Any
 
 TAG = 32  # bytes of HMAC-SHA256 in front of each entry
 RACY = 2.0  # seconds: a file this fresh when hashed is hashed again next build
-FORMAT = "yidang-cache-2"
+FORMAT = "yidang-cache-3"
 
 
 def version() -> str:
@@ -57,6 +58,12 @@ def user_cache_dir() -> Path:
     """This user's yidang cache, outside any project: ``$XDG_CACHE_HOME/yidang``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "yidang"
+
+
+@functools.cache
+def code_version() -> str:
+    """``version()``, once per process: every cache entry is stamped with it."""
+    return version()
 
 
 def _key_file() -> Path:
@@ -133,13 +140,15 @@ class Store:
             return None
         try:
             with paused_gc():
-                return pickle.loads(body)
+                made_by, value = pickle.loads(body)
         except Exception:  # a tag that matches but does not load: treat as missing
             self.corrupt += 1
             return None
+        # Written by another version of yidang: its objects may have another shape.
+        return value if made_by == code_version() else None
 
     def put(self, name: str, value: Any) -> None:
-        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        body = pickle.dumps((code_version(), value), protocol=pickle.HIGHEST_PROTOCOL)
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -180,9 +189,10 @@ def folder_stats(folder: Path) -> dict[str, Stat]:
 PARALLEL_STATS = 200  # folders; below this, forking costs more than it saves
 
 
-def _stats_of(args: tuple[Path, list[str]]) -> dict[str, dict[str, Stat]]:
+def _stamps_of(args: tuple[Path, list[str]]) -> dict[str, str]:
+    """The stats stamp of each folder (in a child process: only the stamps travel back)."""
     base, folders = args
-    return {f: folder_stats(base / f) for f in folders}
+    return {f: stats_stamp(folder_stats(base / f)) for f in folders}
 
 
 def _stat_into(out: dict[str, Stat], rel: str, entry: os.DirEntry[str]) -> None:
@@ -231,9 +241,19 @@ def hash_folder(folder: Path, stats: dict[str, Stat], previous: FolderHashes | N
 
 @dataclass
 class StudentEntry:
-    key: str  # everything outside the folder that the result depends on
-    hashes: FolderHashes
+    """One student's cached result. The folder's per-file hashes are a separate entry
+    (``hashes/<folder>``), loaded only when a file's stat changed: a rebuild loads
+    1,000 of these, and 150 stats and hashes each would triple their size."""
+
+    key: str  # everything the result depends on: the folder's content and its context
+    stamp: str  # digest of the folder's file stats when hashed (see ``stats_stamp``)
+    settled: bool  # no file was modified within RACY seconds of being hashed
+    content: str  # the folder's content key (of all the file hashes)
     result: Any  # archive.StudentResult, with the hook's output
+
+
+def stats_stamp(stats: dict[str, Stat]) -> str:
+    return hashlib.sha1(repr(sorted(stats.items())).encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -264,25 +284,25 @@ class StudentCache:
         if jobs > 1 and len(folders) >= PARALLEL_STATS:
             self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
             base = root / "students"
-            self._pending = [self._pool.submit(_stats_of, (base, folders[i::jobs])) for i in range(jobs)]
+            self._pending = [self._pool.submit(_stamps_of, (base, folders[i::jobs])) for i in range(jobs)]
 
     def lookup_all(self, root: Path, folders: list[str], context: str) -> dict[str, Any]:
         """Cached results of the ``folders`` read in ``context`` (the school files and
         ``as_of``) that are still valid; the others' hashes wait for :meth:`save`."""
         with paused_gc():
             entries = {f: self.store.get(f"students/{f}") for f in folders}
-        stats: dict[str, dict[str, Stat]] = {}
+        stamps: dict[str, str] = {}
         try:
             for part in self._pending:
-                stats.update(part.result())
+                stamps.update(part.result())
         finally:
             self.close()
-        missing = [f for f in folders if f not in stats]
-        stats.update(_stats_of((root / "students", missing)))
+        missing = [f for f in folders if f not in stamps]
+        stamps.update(_stamps_of((root / "students", missing)))
         found = {}
         with paused_gc():
             for folder in folders:
-                hit = self._check(root, folder, context, entries[folder], stats[folder])
+                hit = self._check(root, folder, context, entries[folder], stamps[folder])
                 if hit is not None:
                     found[folder] = hit
         return found
@@ -294,24 +314,40 @@ class StudentCache:
 
     def lookup(self, root: Path, folder: str, context: str) -> Any:
         """The cached result for ``students/<folder>`` read in ``context``, or None."""
-        stats = folder_stats(root / "students" / folder)
-        return self._check(root, folder, context, self.store.get(f"students/{folder}"), stats)
+        stamp = stats_stamp(folder_stats(root / "students" / folder))
+        return self._check(root, folder, context, self.store.get(f"students/{folder}"), stamp)
 
-    def _check(self, root: Path, folder: str, context: str, entry: Any, stats: dict[str, Stat]) -> Any:
+    def _check(self, root: Path, folder: str, context: str, entry: Any, stamp: str | None) -> Any:
+        """A hit when the folder's stats are as when its entry was made (``stamp``) and
+        nothing else changed; otherwise hash what changed and compare contents."""
         if not isinstance(entry, StudentEntry):
             entry = None
-        hashes = hash_folder(root / "students" / folder, stats, entry.hashes if entry else None)
-        key = digest(self.key, context, hashes.key, self.extra(folder) if self.extra else "")
-        if entry is not None and entry.key == key and (self.usable is None or self.usable(entry.result)):
+        extra = self.extra(folder) if self.extra else ""
+        usable = entry is not None and (self.usable is None or self.usable(entry.result))
+        fast = entry is not None and usable and entry.settled and entry.stamp == stamp
+        if fast and entry.key == digest(self.key, context, entry.content, extra):  # type: ignore[union-attr]
             self.hits += 1
             self.reused.add(folder)
-            if hashes.stats != entry.hashes.stats:  # touched, same content: remember new stats
-                self.store.put(f"students/{folder}", StudentEntry(key, hashes, entry.result))
+            return entry.result  # type: ignore[union-attr]
+        previous = self.store.get(f"hashes/{folder}")
+        stats = folder_stats(root / "students" / folder)
+        hashes = hash_folder(root / "students" / folder, stats,
+                             previous if isinstance(previous, FolderHashes) else None)  # fmt: skip
+        key = digest(self.key, context, hashes.key, extra)
+        if entry is not None and usable and entry.key == key:  # touched, same content
+            self.hits += 1
+            self.reused.add(folder)
+            self._put(folder, key, hashes, entry.result)
             return entry.result
         self.misses += 1
         self._pending_save[folder] = (key, hashes)
         return None
 
+    def _put(self, folder: str, key: str, hashes: FolderHashes, result: Any) -> None:
+        self.store.put(f"hashes/{folder}", hashes)
+        entry = StudentEntry(key, stats_stamp(hashes.stats), hashes.settled, hashes.key, result)
+        self.store.put(f"students/{folder}", entry)
+
     def save(self, folder: str, result: Any) -> None:
         key, hashes = self._pending_save.pop(folder)
-        self.store.put(f"students/{folder}", StudentEntry(key, hashes, result))
+        self._put(folder, key, hashes, result)

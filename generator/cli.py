@@ -212,6 +212,8 @@ def _report(report: dict[str, Any]) -> None:
     for key, did, kept in REPORT:
         if key in report:
             click.echo(f"{did}: {report[key][0]}, {kept}: {report[key][1]}")
+    if report.get("shell") == "reused":
+        click.echo("login page and Material's assets: reused (mkdocs.yml, theme and labels unchanged)")
     if report.get("rotated"):
         click.echo(f"new content keys (a reader lost access): {report['rotated']} scope(s)")
 

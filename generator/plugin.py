@@ -95,6 +95,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._pinyin_known = 0
         self._lock = contextlib.ExitStack()  # the site's build lock, from on_config to the end
         self.published_at: Path | None = None  # where `yidang build` will move the site in the end
+        self.shell_from_cache = False  # `yidang build` ran the hooks itself, with the cached shell
         self.progress: Callable[[], None] | None = None  # set by the CLI: one tick per student
 
     # --- helpers --------------------------------------------------------------
@@ -117,6 +118,8 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """``mkdocs serve`` is always a local, unprotected preview: say so on every page."""
         self.serving = command == "serve"
+        if self.published_at is None:  # `mkdocs build` itself: MkDocs makes the shell
+            self.shell_from_cache = False
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.failure = None
@@ -174,6 +177,36 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             config.site_dir = self._plain_dir = tempfile.mkdtemp(prefix="yidang-plain-")
             config.extra["yidang_banner"] = ""
         return config
+
+    # --- the shell: MkDocs' own output, kept so a rebuild can skip MkDocs -----------
+
+    def _shell_store(self, config: MkDocsConfig) -> Store:
+        return Store(Path(config.config_file_path or ".").parent / ".cache" / "yidang" / "shell")
+
+    def shell_key(self, config: MkDocsConfig) -> str:
+        """What MkDocs' output for the protected site (the home page the login shell is
+        made from, Material's assets) depends on: none of it comes from the archive."""
+        from importlib.metadata import version as dist_version
+
+        t = self.templates_dir
+        labels = (t / "labels" / f"{self.config.language}.yml").read_bytes()
+        return digest(version(), Path(config.config_file_path or "").read_bytes(), labels,
+                      tree_digest(t / "overrides"), tree_digest(t / "static"), dist_version("mkdocs"),
+                      dist_version("mkdocs-material"))  # fmt: skip
+
+    def cached_shell(self, config: MkDocsConfig) -> dict[str, bytes] | None:
+        """The last build's shell files (relative path → bytes) if still valid. An entry of
+        the tagged build cache: these files are published, so they are never taken from
+        a folder anyone could have written to."""
+        hit = self._shell_store(config).get("shell")
+        if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == self.shell_key(config):
+            return hit[1]  # type: ignore[no-any-return]
+        return None
+
+    def _keep_shell(self, plain: Path, config: MkDocsConfig) -> None:
+        files = {p.relative_to(plain).as_posix(): p.read_bytes()
+                 for p in [plain / "index.html", *(plain / "assets").rglob("*")] if p.is_file()}  # fmt: skip
+        self._shell_store(config).put("shell", (self.shell_key(config), files))
 
     def _student_cache(self, cache: Path, config: MkDocsConfig, changes: Any) -> StudentCache:
         """What a student's cached page and booklet depend on besides the student's files."""
@@ -294,6 +327,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             return
         plain = Path(config.site_dir)
         try:
+            if self.shell_from_cache:
+                self.report["shell"] = "reused"
+            else:
+                self._keep_shell(plain, config)
             self._publish(plain, self.publish_dir)
         except YidangError as exc:
             self.failure = str(exc)

@@ -5,6 +5,7 @@ decrypts to, for every reader; and the cache redid only what the change touched.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -149,12 +150,38 @@ def _old_keys_open_nothing_new(old: Reader, site: Path, output: str) -> None:
         moved.raw(route)
 
 
+def _shell(site: Path) -> str:
+    """The login page without its per-build id and salt."""
+    html = (site / "index.html").read_text(encoding="utf-8")
+    return re.sub(r"window\.YD_CONFIG=\{.*?\};", "", html)
+
+
 def test_unchanged_archive_reuses_everything(tmp_path: Path) -> None:
     config = _project(tmp_path / "project")
     _build(config)
+    first = _shell(config.parent / "site")
+    assets = {p.relative_to(config.parent / "site"): p.read_bytes()
+              for p in (config.parent / "site" / "assets").rglob("*") if p.is_file()}  # fmt: skip
     output = _build(config)
     assert "students read: 0, reused from the cache: 31" in output
     assert "encrypted files sealed: 0," in output
+    # MkDocs did not run: the login page and Material's assets came from the cache, unchanged
+    assert "login page and Material's assets: reused" in output
+    assert _shell(config.parent / "site") == first
+    assert {p.relative_to(config.parent / "site"): p.read_bytes()
+            for p in (config.parent / "site" / "assets").rglob("*") if p.is_file()} == assets  # fmt: skip
+    assert len(_readers(config.parent / "site")["T001"].everything()) > 100
+
+
+def test_a_changed_mkdocs_yml_runs_mkdocs_again(tmp_path: Path) -> None:
+    config = _project(tmp_path / "project")
+    _build(config)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("site_name: ", "site_name: 新"), encoding="utf-8"
+    )
+    output = _build(config)
+    assert "login page and Material's assets: reused" not in output
+    assert "<title>新" in (config.parent / "site" / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("damage", ["delete", "corrupt", "version"])
