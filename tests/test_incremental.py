@@ -243,3 +243,14 @@ def test_a_changed_record_reaches_the_booklet_in_the_site(tiny: Path, tmp_path: 
     text = "".join(p.extract_text() for p in PdfReader(BytesIO(reader.open("booklets/S1.pdf"))).pages)
     assert "第二次谈话约在下周三" in text.replace("\n", "")
     assert "第二次谈话约在下周三" in reader.open("students/S1/")["h"]
+
+
+def test_a_deleted_site_is_published_whole_again(tmp_path: Path) -> None:
+    """The cache remembers blobs, but a blob is reused only if it is still in the live site."""
+    config = _project(tmp_path / "project")
+    _build(config)
+    shutil.rmtree(config.parent / "site")
+    output = _build(config)
+    assert "students read: 0, reused from the cache: 31" in output
+    assert ", reused: 0\n" in output.split("encrypted files sealed: ")[1]
+    _same_as_clean_build(config.parent, tmp_path)
