@@ -312,11 +312,6 @@ class StudentCache:
             self._pool.shutdown()
         self._pool, self._pending = None, []
 
-    def lookup(self, root: Path, folder: str, context: str) -> Any:
-        """The cached result for ``students/<folder>`` read in ``context``, or None."""
-        stamp = stats_stamp(folder_stats(root / "students" / folder))
-        return self._check(root, folder, context, self.store.get(f"students/{folder}"), stamp)
-
     def _check(self, root: Path, folder: str, context: str, entry: Any, stamp: str | None) -> Any:
         """A hit when the folder's stats are as when its entry was made (``stamp``) and
         nothing else changed; otherwise hash what changed and compare contents."""
