@@ -7,11 +7,14 @@ when everything succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import logging
 import os
 import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,8 +86,12 @@ def build_site(
     archive: Path | None = None,
     booklets: bool | None = None,
     protect: bool | None = None,
+    progress: Callable[[int], AbstractContextManager[Callable[[], None]]] | None = None,
 ) -> Built:
     """Build the site and publish it atomically at ``site_dir``.
+
+    ``progress``, given the number of students, opens a progress display and
+    returns the function to call once per student read (from the cache or not).
 
     Raises :class:`ArchiveInvalid` with every problem when the archive has
     errors, :class:`YidangError` for any other failure; either way the
@@ -93,7 +100,10 @@ def build_site(
     cfg = load_mkdocs_config(config_file, site_dir=site_dir, archive=archive, booklets=booklets,
                              protect=protect)  # fmt: skip
     final = Path(cfg.site_dir).resolve()
-    with build_lock(final):
+    students = archive_root(cfg) / "students"
+    total = sum(1 for e in os.scandir(students) if e.is_dir()) if students.is_dir() else 0
+    with build_lock(final), progress(total) if progress else contextlib.nullcontext() as tick:
+        cfg.plugins[PLUGIN].progress = tick
         remove_leftovers(final)
         return _build_locked(cfg, final)
 

@@ -7,9 +7,11 @@ traceback. Exit status: 0 success, 1 problems found in the input, 2 usage error.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,6 +183,7 @@ def build(
             Path(archive) if archive else None,
             booklets=False if no_booklets else None,
             protect=False if unprotected else None,
+            progress=_student_bar,
         )
     except ArchiveInvalid as exc:
         _print_errors(exc.problems)
@@ -199,6 +202,13 @@ def build(
             bold=True,
             err=True,
         )
+
+
+@contextlib.contextmanager
+def _student_bar(total: int) -> Iterator[Callable[[], None]]:
+    """One tick per student read, on stderr (the report and the result go to stdout)."""
+    with click.progressbar(length=total, label="students", file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
 
 
 REPORT = (("students", "students read", "reused from the cache"),

@@ -48,6 +48,11 @@ CSS_URI = "assets/yidang.css"
 BODY_MARKER = "<!-- yidang:page-body -->"
 
 
+def _cache_root(config: MkDocsConfig) -> Path:
+    """The build cache, next to mkdocs.yml (git-ignored; as confidential as the archive)."""
+    return Path(config.config_file_path or ".").parent / ".cache" / "yidang"
+
+
 class YidangConfig(Config):
     archive = c.Type(str, default="archives")
     """The archive folder, relative to mkdocs.yml."""
@@ -96,7 +101,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._lock = contextlib.ExitStack()  # the site's build lock, from on_config to the end
         self.published_at: Path | None = None  # where `yidang build` will move the site in the end
         self.shell_from_cache = False  # `yidang build` ran the hooks itself, with the cached shell
-        self.progress: Callable[[], None] | None = None  # set by the CLI: one tick per student
+        self.progress: Callable[[], None] | None = None  # set by `build_site`: one tick per student
 
     # --- helpers --------------------------------------------------------------
 
@@ -127,7 +132,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self._archive_root = root
         self._site_name = config.site_name
         labels = render.load_labels(self.templates_dir, self.config.language)
-        cache = self._cache_dir = Path(config.config_file_path or ".").parent / ".cache" / "yidang"
+        cache = self._cache_dir = _cache_root(config)
         self.report = {}
         changes = last_changes(root)  # once, here: the workers inherit it
         booklets = self._booklets(root, labels, cache, changes) if self.config.booklets else None
@@ -180,8 +185,11 @@ class YidangPlugin(BasePlugin[YidangConfig]):
 
     # --- the shell: MkDocs' own output, kept so a rebuild can skip MkDocs -----------
 
+    def _labels_bytes(self) -> bytes:
+        return (self.templates_dir / "labels" / f"{self.config.language}.yml").read_bytes()
+
     def _shell_store(self, config: MkDocsConfig) -> Store:
-        return Store(Path(config.config_file_path or ".").parent / ".cache" / "yidang" / "shell")
+        return Store(_cache_root(config) / "shell")
 
     def shell_key(self, config: MkDocsConfig) -> str:
         """What MkDocs' output for the protected site (the home page the login shell is
@@ -189,8 +197,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         from importlib.metadata import version as dist_version
 
         t = self.templates_dir
-        labels = (t / "labels" / f"{self.config.language}.yml").read_bytes()
-        return digest(version(), Path(config.config_file_path or "").read_bytes(), labels,
+        return digest(version(), Path(config.config_file_path or "").read_bytes(), self._labels_bytes(),
                       tree_digest(t / "overrides"), tree_digest(t / "static"), dist_version("mkdocs"),
                       dist_version("mkdocs-material"))  # fmt: skip
 
@@ -211,11 +218,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def _student_cache(self, cache: Path, config: MkDocsConfig, changes: Any) -> StudentCache:
         """What a student's cached page and booklet depend on besides the student's files."""
         t = self.templates_dir
-        labels = (t / "labels" / f"{self.config.language}.yml").read_bytes()
         parts = [
             version(),
             tree_digest(t / "pages"),
-            labels,
+            self._labels_bytes(),
             f"{config.use_directory_urls}|{self.config.booklets}",
         ]
         if self.config.booklets:
@@ -299,7 +305,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         t = self.templates_dir
         context = f"{context_key(self._archive_root, self.archive.as_of)}|{config.use_directory_urls}|" \
                   f"{self.config.booklets}"  # fmt: skip
-        base = base_key(t, (t / "labels" / f"{self.config.language}.yml").read_bytes(), context)
+        base = base_key(t, self._labels_bytes(), context)
         made = self.student_pages.items()
         return IndexPages(Store(self._cache_dir / "pages"), base, {sid: m.profile_digest for sid, m in made},
                           {sid: m.summary_digest for sid, m in made})  # fmt: skip

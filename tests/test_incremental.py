@@ -254,3 +254,22 @@ def test_a_deleted_site_is_published_whole_again(tmp_path: Path) -> None:
     assert "students read: 0, reused from the cache: 31" in output
     assert ", reused: 0\n" in output.split("encrypted files sealed: ")[1]
     _same_as_clean_build(config.parent, tmp_path)
+
+
+def test_the_build_shows_progress_once_per_student(tmp_path: Path) -> None:
+    """`yidang build` shows a progress bar over the students, read or taken from the cache."""
+    import contextlib
+
+    from generator.build import build_site
+
+    config = _project(tmp_path / "project")
+    for _ in range(2):  # a full build, then one that takes every student from the cache
+        seen: list[object] = []
+
+        @contextlib.contextmanager
+        def bar(total: int, seen: list[object] = seen):  # type: ignore[no-untyped-def]
+            seen.append(total)
+            yield lambda: seen.append("tick")
+
+        build_site(config, config.parent / "site", booklets=False, progress=bar)
+        assert seen[0] == 31 and seen.count("tick") == 31
