@@ -157,9 +157,6 @@ class Store:
             fh.write(hmac.new(self.key, body, "sha256").digest() + body)
         os.replace(tmp, path)
 
-    def remove(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
-
 
 # --- the files of one student folder -----------------------------------------
 

@@ -195,10 +195,10 @@ class Publisher:
             return False
         return True
 
-    def add(self, item: Item, data: bytes | Callable[[], bytes], digest: str | None = None) -> None:
+    def add(self, item: Item, data: bytes | Callable[[], bytes], digest: str) -> None:
         """Seal ``data`` (or reuse the blob that sealed the same ``digest`` with the same key)."""
         key_id, key = self.key(scope_of(item.route))
-        old = self.previous.sealed.get(item.route) if self.previous and digest else None
+        old = self.previous.sealed.get(item.route) if self.previous else None
         if old is not None and old.digest == digest and old.key_id == key_id and self._reuse(old):
             self.sealed[item.route] = old
             self.reused += 1
@@ -207,7 +207,7 @@ class Publisher:
         plain = data() if callable(data) else data
         sealed = crypto.seal(key, plain, f"{FORMAT}|{blob}".encode())
         st = self._write("d", blob, z85(sealed)).stat()
-        self.sealed[item.route] = Sealed(item, blob, digest or "", key_id, st.st_size, st.st_mtime_ns)
+        self.sealed[item.route] = Sealed(item, blob, digest, key_id, st.st_size, st.st_mtime_ns)
 
     def add_page(self, route: str, title: str, html_z: bytes) -> None:
         """A page, from its zlib-compressed HTML (as rendered and cached)."""

@@ -134,10 +134,10 @@ def _renumbered(raw: str) -> bool:
     return bool(_INTLIKE.match(raw)) and not _DECIMAL.match(raw)
 
 
-def _plain_yaml_number(raw: str) -> object:
-    from .load import parse_yaml
-
-    return parse_yaml(f"v: {raw}").data["v"]
+def _value_at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        data = data[part]
+    return data
 
 
 def _typed_message(err: dict[str, Any], raw: str | None) -> str | None:
@@ -167,8 +167,9 @@ def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
                         "silently keep only the last one)")  # fmt: skip
     for loc, raw in doc.raw.items():
         if _renumbered(raw):
-            sink.error(doc.at(loc), f"{loc_text(loc)}: YAML reads {raw} as the number "
-                                    f"{_plain_yaml_number(raw)}{_WHY}; {_QUOTE.format(raw=raw)}")  # fmt: skip
+            number = _value_at(doc.data, loc)
+            sink.error(doc.at(loc), f"{loc_text(loc)}: YAML reads {raw} as the number {number}{_WHY}; "
+                                    f"{_QUOTE.format(raw=raw)}")  # fmt: skip
     if not isinstance(doc.data, dict):
         sink.error(doc.origin, f"expected a mapping of fields, got {type(doc.data).__name__}")
         return None
@@ -229,7 +230,8 @@ def _sub_doc(doc: Located, prefix: Loc, data: Any) -> Located:
     values = {k[n:]: v for k, v in doc.values.items() if k[:n] == prefix}
     keys = {k[n:]: v for k, v in doc.keys.items() if k[:n] == prefix}
     dups = [(k[n:], p) for k, p in doc.duplicates if k[:n] == prefix]
-    return Located(data=data, values=values, keys=keys, duplicates=dups, origin=doc.at(prefix))
+    raw = {k[n:]: v for k, v in doc.raw.items() if k[:n] == prefix}
+    return Located(data=data, values=values, keys=keys, duplicates=dups, origin=doc.at(prefix), raw=raw)
 
 
 # --- references --------------------------------------------------------------

@@ -173,3 +173,13 @@ def test_a_decompression_bomb_is_refused(tiny: Path, run) -> None:
     assert path.stat().st_size < 100_000
     assert (f"{TALK}:7:10: error: photos[0]: photo 'photos/bomb.png' is 10000×10000 pixels; a photo may "
             "have at most 60,000,000 (resize it first)") in _check(run, tiny)  # fmt: skip
+
+
+def test_a_number_in_a_list_file_is_reported_with_its_digits(tiny: Path, run) -> None:
+    """teachers.yml is a list: each item keeps what was written, like a single document."""
+    text = (tiny / "teachers.yml").read_text(encoding="utf-8")
+    assert "phone" not in text.split("\n")[0]
+    path = tiny / "teachers.yml"
+    path.write_text(text.replace("name:", "phone: 13900000000, name:", 1), encoding="utf-8")
+    assert ("teachers.yml:1:19: error: phone: YAML reads 13900000000 as the number 13900000000; this "
+            'field is text: write it in quotes, e.g. "13900000000"') in _check(run, tiny)  # fmt: skip
