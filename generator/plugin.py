@@ -40,7 +40,7 @@ from .index_pages import IndexPages, base_key
 from .model import Archive
 from .pages import StudentPage, StudentPages
 from .problems import Problem, YidangError
-from .provenance import last_changes, provenance_key
+from .provenance import History, history, provenance_key
 from .publish import build_lock, swap
 
 log = logging.getLogger("mkdocs.plugins.yidang")
@@ -134,12 +134,13 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         labels = render.load_labels(self.templates_dir, self.config.language)
         cache = self._cache_dir = _cache_root(config)
         self.report = {}
-        changes = last_changes(root)  # once, here: the workers inherit it
+        hist = history(root, Store(cache / "provenance"))  # once, here: the workers inherit it
+        changes = hist.changes if hist is not None else None
         booklets = self._booklets(root, labels, cache, changes) if self.config.booklets else None
         maker = partial(StudentPages, root=root, labels=labels, templates_dir=self.templates_dir,
                         dir_urls=config.use_directory_urls, photo_cache=cache / "photos",
                         booklets=booklets, provenance=changes)  # fmt: skip
-        self.student_cache = self._student_cache(cache, config, changes)
+        self.student_cache = self._student_cache(cache, config, hist)
         known = Store(cache / "pages").get("pinyin")
         model.PINYIN.update(known if isinstance(known, dict) else {})
         self._pinyin_known = len(model.PINYIN)
@@ -215,7 +216,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                  for p in [plain / "index.html", *(plain / "assets").rglob("*")] if p.is_file()}  # fmt: skip
         self._shell_store(config).put("shell", (self.shell_key(config), files))
 
-    def _student_cache(self, cache: Path, config: MkDocsConfig, changes: Any) -> StudentCache:
+    def _student_cache(self, cache: Path, config: MkDocsConfig, hist: History | None) -> StudentCache:
         """What a student's cached page and booklet depend on besides the student's files."""
         t = self.templates_dir
         parts = [
@@ -229,7 +230,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                 tree_digest(t / "booklet"),
                 f"{self.config.booklet_font}|{self.config.booklet_heading_font}",
             ]
-        return StudentCache(Store(cache / "students"), digest(*parts), extra=provenance_key(changes),
+        return StudentCache(Store(cache / "students"), digest(*parts), extra=provenance_key(hist),
                             usable=lambda res: res.output is None or res.output.usable())  # fmt: skip
 
     def _booklets(self, root: Path, labels: dict[str, Any], cache: Path, changes: Any) -> Any:

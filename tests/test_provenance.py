@@ -1,0 +1,148 @@
+"""Provenance kept between builds: after a merge, the history is brought up to date
+from the new commits only, and always equals what reading the whole history gives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.cache import Store
+from generator.provenance import history
+
+from .conftest import SAMPLE
+from .site_helpers import soup
+from .test_site import write_config
+
+
+def git(repo: Path, *args: str, date: str = "2026-11-20T10:00:00+08:00", who: str = "林老师") -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": "t@school.test",
+           "GIT_COMMITTER_NAME": who, "GIT_COMMITTER_EMAIL": "t@school.test",
+           "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}  # fmt: skip
+    done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
+    return done.stdout
+
+
+def write(repo: Path, rel: str, text: str) -> None:
+    path = repo / "archive" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def commit(repo: Path, message: str, **kw: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message, **kw)
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """A repository whose archive sits in a subfolder, with two students."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "README").write_text("not the archive", encoding="utf-8")
+    write(tmp_path, "students/S1/records/2026-09-01-talk.md", "one")
+    write(tmp_path, "students/S2/records/2026-09-02-talk.md", "two")
+    commit(tmp_path, "start", date="2026-11-01T10:00:00+08:00")
+    return tmp_path
+
+
+def same_as_full(repo: Path, store: Store) -> int:
+    """The kept history equals a whole-history read; returns how many whole reads it took."""
+    kept = history(repo / "archive", store)
+    fresh = history(repo / "archive")
+    assert kept is not None and fresh is not None
+    assert kept.head == fresh.head
+    assert kept.changes == fresh.changes
+    assert kept.folders == fresh.folders
+    return kept.full_reads
+
+
+def test_linear_commits_are_read_alone(repo: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "cache")
+    assert same_as_full(repo, store) == 1
+    write(repo, "students/S1/records/2026-09-01-talk.md", "one, edited")
+    write(repo, "students/S2/records/2026-10-02-talk.md", "new")
+    commit(repo, "edit", date="2026-11-21T10:00:00+08:00", who="王老师")
+    assert same_as_full(repo, store) == 1  # no second whole read
+    kept = history(repo / "archive", store)
+    assert kept is not None
+    assert kept.changes["students/S1/records/2026-09-01-talk.md"].author == "王老师"
+    assert kept.changes["students/S2/records/2026-09-02-talk.md"].author == "林老师"
+    # HEAD unchanged: nothing read at all
+    assert history(repo / "archive", store) == kept
+
+
+def test_merge_of_a_newer_branch_is_read_alone(repo: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "cache")
+    history(repo / "archive", store)
+    git(repo, "checkout", "-qb", "pr")
+    write(repo, "students/S1/records/2026-09-01-talk.md", "from the pull request")
+    commit(repo, "pr", date="2026-11-22T10:00:00+08:00", who="王老师")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "students/S2/records/2026-09-02-talk.md", "on main")
+    commit(repo, "main", date="2026-11-22T11:00:00+08:00")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge", "pr", date="2026-11-23T10:00:00+08:00")
+    assert same_as_full(repo, store) == 1
+
+
+def test_merge_of_an_older_commit_reads_everything_again(repo: Path, tmp_path: Path) -> None:
+    """A branch begun before the last build, touching a file changed since on main:
+    which change `git log` names first depends on dates the new commits alone don't give."""
+    git(repo, "checkout", "-qb", "pr")
+    write(repo, "students/S1/records/2026-09-01-talk.md", "old branch")
+    commit(repo, "pr", date="2026-11-05T10:00:00+08:00", who="王老师")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "students/S1/records/2026-09-01-talk.md", "main, later")
+    write(repo, "students/S2/records/2026-09-02-talk.md", "main, later")
+    commit(repo, "main", date="2026-11-10T10:00:00+08:00")
+    store = Store(tmp_path / "cache")
+    history(repo / "archive", store)  # the build after main's commit
+    try:
+        git(repo, "merge", "-q", "--no-ff", "-m", "merge", "pr", date="2026-11-12T10:00:00+08:00")
+    except subprocess.CalledProcessError:
+        write(repo, "students/S1/records/2026-09-01-talk.md", "resolved")
+        commit(repo, "merge", date="2026-11-12T10:00:00+08:00")
+    assert same_as_full(repo, store) == 2
+
+
+def test_rewritten_history_is_read_again(repo: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "cache")
+    write(repo, "students/S1/records/2026-09-01-talk.md", "to be dropped")
+    commit(repo, "dropped", date="2026-11-21T10:00:00+08:00")
+    history(repo / "archive", store)
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    write(repo, "students/S2/records/2026-09-02-talk.md", "instead")
+    commit(repo, "instead", date="2026-11-22T10:00:00+08:00", who="王老师")
+    assert same_as_full(repo, store) == 2
+
+
+def test_repository_without_commits(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    write(tmp_path, "students/S1/records/2026-09-01-talk.md", "one")
+    store = Store(tmp_path / ".cache")
+    empty = history(tmp_path / "archive", store)
+    assert empty is not None and empty.head == "" and empty.changes == {}
+    commit(tmp_path, "first")
+    assert same_as_full(tmp_path, store) == 2
+
+
+def test_build_after_a_merge_shows_the_new_commit(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """End to end: the site built after a commit names it, and only that student is read again."""
+    repo = tmp_path / "school"
+    shutil.copytree(SAMPLE, repo / "archive")
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "archive")
+    config = write_config(tmp_path, repo / "archive")
+    site = tmp_path / "site"
+    assert run("build", "--config", config, "--site-dir", site).exit_code == 0
+    record = next((repo / "archive/students/S2025003/records").glob("*talk.md"))
+    record.write_text(record.read_text(encoding="utf-8") + "\n补记一句。\n", encoding="utf-8")
+    commit(repo, "edit", date="2026-11-25T09:00:00+08:00", who="王老师")
+    short = git(repo, "rev-parse", "--short", "HEAD").strip()
+    again = run("build", "--config", config, "--site-dir", site)
+    assert again.exit_code == 0, again.output
+    assert "students read: 1," in again.output
+    shown = soup(site, "students/S2025003").find(attrs={"data-record": record.name})
+    assert shown.find(attrs={"data-provenance": True}).text == f"最后修改:王老师,2026-11-25(提交 {short})"
