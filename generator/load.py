@@ -218,11 +218,166 @@ def _build(node: yaml.Node, loc: Loc, doc: Located, line0: int, seen: set[int]) 
     return [_build(item, (*loc, i), doc, line0, seen) for i, item in enumerate(node.value)]
 
 
+# --- the fast path: front matter of plain lines --------------------------------
+#
+# Nearly every record's front matter is lines of ``key: value`` with plain or
+# quoted one-line values and short lists (``met: [母亲]``, ``photos:`` then
+# ``- a.jpg`` lines). PyYAML's composer makes a node object, with marks, for
+# every key and value and calls back into Python for each: two thirds of
+# ``check``'s time per file. Such documents are read here directly, giving the
+# same values, raw texts and positions as the composer (a property test checks
+# it on generated documents); anything else — comments, blank lines, block
+# scalars, nested mappings, escapes, anchors, tags, duplicate keys, tabs, odd
+# characters — returns None and goes to PyYAML.
+
+_UNSAFE = re.compile("[\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")
+_ITEM_LINE = re.compile(r"( *)- +(.+)\Z")
+_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+_FLOW_INDICATORS = frozenset(",[]{}:#'\"")
+_NOT_SIMPLE = object()
+_SIMPLE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float"))
+_tags = yaml.resolver.Resolver()
+_tags.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers  # no timestamps, as above
+
+
+def _simple_scalar(text: str, flow: bool) -> tuple[str, bool] | None:
+    """(value, quoted) of a one-line scalar YAML would read as written, else None."""
+    first, last = text[0], text[-1]
+    if first in "\"'":
+        inner = text[1:-1]
+        if len(text) < 2 or last != first or first in inner or (first == '"' and "\\" in inner):
+            return None
+        return inner, True
+    if first in _PLAIN_FIRST or last in " :" or ": " in text or " #" in text:
+        return None
+    if flow and not _FLOW_INDICATORS.isdisjoint(text):
+        return None
+    return text, False
+
+
+def _plain_tag(value: str) -> str:
+    tag = _resolved.get(value)
+    if tag is None:
+        tag = _tags.resolve(yaml.ScalarNode, value, (True, False))
+        if len(_resolved) < 50_000:
+            _resolved[value] = tag
+    return tag
+
+
+def _simple_value(text: str, loc: Loc, pos: Pos, found: _Found, flow: bool = False) -> Any:
+    """The value of one scalar, recording its position (and raw text, for non-text)."""
+    parsed = _simple_scalar(text, flow)
+    if parsed is None:
+        return _NOT_SIMPLE
+    value, quoted = parsed
+    found.values[loc] = pos
+    tag = _STR_TAG if quoted else _plain_tag(value)
+    if tag == _STR_TAG:
+        return value
+    if tag not in _SIMPLE_TAGS:  # e.g. ``=`` (YAML's "value" tag): PyYAML says what is wrong
+        return _NOT_SIMPLE
+    try:
+        built = _scalar(yaml.ScalarNode(tag, value))
+    except (ValueError, yaml.YAMLError):
+        return _NOT_SIMPLE
+    if built is not None:
+        found.raw[loc] = value
+    return built
+
+
+def _simple_flow(text: str, loc: Loc, pos: Pos, found: _Found) -> Any:
+    """``[a, b]`` of plain items on one line."""
+    if text[-1] != "]":
+        return _NOT_SIMPLE
+    found.values[loc] = pos
+    inner = text[1:-1]
+    if not inner.strip():
+        return [] if "[" not in inner else _NOT_SIMPLE
+    items, start = [], 1
+    for i, part in enumerate(inner.split(",")):
+        item = part.strip()
+        col = pos[1] + start + len(part) - len(part.lstrip())
+        value = _simple_value(item, (*loc, i), (pos[0], col), found, flow=True) if item else _NOT_SIMPLE
+        if value is _NOT_SIMPLE:
+            return _NOT_SIMPLE
+        items.append(value)
+        start += len(part) + 1
+    return items
+
+
+def _simple_block(lines: list[str], at: int, loc: Loc, line0: int, found: _Found) -> tuple[Any, int]:
+    """The ``- item`` lines from ``lines[at]`` on: (list, index of the next line)."""
+    items: list[Any] = []
+    indent = None
+    while at < len(lines) and (m := _ITEM_LINE.match(lines[at])):
+        if indent is None:
+            indent = m.group(1)
+            found.values[loc] = (line0 + at + 1, len(indent) + 1)
+        elif m.group(1) != indent:
+            return _NOT_SIMPLE, at
+        value = _simple_value(m.group(2), (*loc, len(items)), (line0 + at + 1, m.start(2) + 1), found)
+        if value is _NOT_SIMPLE:
+            return _NOT_SIMPLE, at
+        items.append(value)
+        at += 1
+    return (items if items else _NOT_SIMPLE), at
+
+
+class _Found:
+    """Positions and raw texts gathered by the fast path, for :class:`Located`."""
+
+    __slots__ = ("keys", "raw", "values")
+
+    def __init__(self, line0: int) -> None:
+        self.values: dict[Loc, Pos] = {(): (line0 + 1, 1)}
+        self.keys: dict[Loc, Pos] = {}
+        self.raw: dict[Loc, str] = {}
+
+
+def _parse_simple(text: str, line0: int) -> Located | None:
+    """A document of ``key: value`` lines read without PyYAML, or None (see above)."""
+    if not text or _UNSAFE.search(text):
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    data: dict[str, Any] = {}
+    found = _Found(line0)
+    at = 0
+    while at < len(lines):
+        m = _KEY_LINE.match(lines[at])
+        if m is None or m.group(1) in data:
+            return None
+        key, rest = m.group(1), m.group(2)
+        found.keys[(key,)] = (line0 + at + 1, 1)
+        if rest:
+            pos = (line0 + at + 1, m.start(2) + 1)
+            read = _simple_flow if rest[0] == "[" else _simple_value
+            value = read(rest, (key,), pos, found)
+            at += 1
+        else:
+            value, at = _simple_block(lines, at + 1, (key,), line0, found)
+        if value is _NOT_SIMPLE:
+            return None
+        data[key] = value
+    if not data:
+        return None
+    return Located(data, line0=line0, origin=(line0 + 1, 1), values=found.values, keys=found.keys,
+                   raw=found.raw)  # fmt: skip
+
+
 def parse_yaml(text: str, line0: int = 0) -> Located:
     """Parse one YAML document; ``line0`` shifts lines (for front matter).
 
     Raises :class:`YamlSyntaxError` with a 1-based position.
     """
+    simple = _parse_simple(text, line0)
+    return simple if simple is not None else _parse_composed(text, line0)
+
+
+def _parse_composed(text: str, line0: int) -> Located:
+    """Any YAML document, through PyYAML's composer."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
