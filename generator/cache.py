@@ -27,9 +27,11 @@ import os
 import pickle
 import secrets
 import time
+from array import array
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -181,11 +183,21 @@ def folder_stats(folder: Path) -> dict[str, Stat]:
                 subs = list(os.scandir(entry.path))
             except OSError:
                 continue
-            for sub in subs:
-                _stat_into(out, f"{entry.name}/{sub.name}", sub)
+            _stat_into(out, f"{entry.name}/", subs)
         else:
-            _stat_into(out, entry.name, entry)
+            _stat_into(out, "", [entry])
     return out
+
+
+def _stat_into(out: dict[str, Stat], prefix: str, entries: list[os.DirEntry[str]]) -> None:
+    """One loop per folder, inlined: it runs 150,000 times per build."""
+    for entry in entries:
+        try:
+            st = entry.stat()
+        except OSError:
+            out[prefix + entry.name] = (-1, 0, 0)  # unreadable: never equal to a recorded stat
+            continue
+        out[prefix + entry.name] = (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 PARALLEL_STATS = 200  # folders; below this, forking costs more than it saves
@@ -195,15 +207,6 @@ def _stamps_of(args: tuple[Path, list[str]]) -> dict[str, str]:
     """The stats stamp of each folder (in a child process: only the stamps travel back)."""
     base, folders = args
     return {f: stats_stamp(folder_stats(base / f)) for f in folders}
-
-
-def _stat_into(out: dict[str, Stat], rel: str, entry: os.DirEntry[str]) -> None:
-    try:
-        st = entry.stat()
-    except OSError:
-        out[rel] = (-1, 0, 0)  # unreadable: never equal to a recorded stat
-        return
-    out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 @dataclass
@@ -255,7 +258,16 @@ class StudentEntry:
 
 
 def stats_stamp(stats: dict[str, Stat]) -> str:
-    return hashlib.sha1(repr(sorted(stats.items())).encode(), usedforsecurity=False).hexdigest()
+    """Digest of the names and stats, in the dict's order (``folder_stats`` lists a
+    folder in the directory's own order, stable while it is unchanged): a folder
+    listed in another order only costs a comparison of contents, never a wrong hit.
+    Packed as 64-bit integers: formatting 150,000 tuples as text took 0.3 s."""
+    stamp = hashlib.sha1("\0".join(stats).encode(), usedforsecurity=False)
+    try:
+        stamp.update(array("q", chain.from_iterable(stats.values())).tobytes())
+    except OverflowError:  # an inode number over 2**63
+        stamp.update(repr(list(stats.values())).encode())
+    return stamp.hexdigest()
 
 
 @dataclass
