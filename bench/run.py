@@ -165,6 +165,7 @@ def main() -> None:
     bench.repeat("check", [yidang, "check", str(archive), "--as-of", "2026-05-15"])
     config = _yidang_config(work, archive)
     passphrase = _reader_account(archive)
+    _commit(archive, "the synthetic archive")
     site, plain_yidang, plain_site = work / "site", work / "site-unprotected", work / "plain-site"
     build = [yidang, "build", "--no-booklets", "--config", str(config)]
     fresh = partial(_forget, work / ".cache")  # a full build: no build cache, no previous site
@@ -227,16 +228,28 @@ def _forget(cache: Path, site: Path) -> None:
     shutil.rmtree(site, ignore_errors=True)
 
 
+def _commit(archive: Path, message: str) -> None:
+    """Keep the archive in git, as a school does (untimed): the build then reads each
+    file's last change from git, and a rebuild follows a merged pull request."""
+    if not (archive / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=archive, check=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@school.test",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@school.test"}  # fmt: skip
+    subprocess.run(["git", "add", "-A"], cwd=archive, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", message], cwd=archive, check=True, env=env)
+
+
 def _edit_record(archive: Path) -> None:
-    """A teacher corrects a record: one sentence appended to an existing record."""
+    """A teacher corrects a record: one sentence appended to an existing record; merged."""
     folders = sorted((archive / "students").iterdir())
     record = sorted((folders[len(folders) // 2] / "records").iterdir())[-1]
     with record.open("a", encoding="utf-8") as fh:
         fh.write("\n补充:已与班主任沟通,下周再次回访。\n")
+    _commit(archive, "edit a record")
 
 
 def _add_record(archive: Path) -> None:
-    """A teacher adds a talk record (the common change: it also changes index pages)."""
+    """A teacher adds a talk record (the common change: it also changes index pages); merged."""
     folders = sorted((archive / "students").iterdir())
     records = folders[len(folders) // 3] / "records"
     source = next(p for p in sorted(records.iterdir()) if p.name.endswith("-talk.md"))
@@ -246,6 +259,7 @@ def _add_record(archive: Path) -> None:
     date = re.search(r"^date: .*$", text, flags=re.M)
     assert date is not None
     (records / name).write_text(text.replace(date.group(0), "date: 2026-05-14", 1), encoding="utf-8")
+    _commit(archive, "add a record")
 
 
 def _reader_account(archive: Path) -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .load import YamlSyntaxError, parse_yaml, read_text, split_front_matter
 
 RUN = 12
+CHUNK = 1 << 16  # characters of a file scanned at once
 SHORT = 6  # ASCII needles shorter than this (ids like "S1") occur in any code: file names only
 BLOB = re.compile(r'__yd\("[0-9a-f]+","[0-9][0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]*"\);\n')
 
@@ -41,6 +42,26 @@ class Hit:
 class Needles:
     exact: dict[str, str]  # text → what it is ("the name of student S1")
     runs: dict[str, str]  # a 12-character run of record text → where it comes from
+    by_length: dict[int, set[str]] = field(init=False)  # the exact needles looked for in contents
+
+    def __post_init__(self) -> None:
+        self.by_length = {}
+        for needle in self.exact:
+            if len(needle) >= SHORT or not needle.isascii():
+                self.by_length.setdefault(len(needle), set()).add(needle)
+
+    def found_in(self, text: str) -> set[str]:
+        """The exact needles that occur in ``text``. Slicing the text at each needle
+        length and looking the slices up is one pass per length; ``needle in text``
+        for each of 4,000 names, ids and phones was one pass per needle (40 ms for
+        the login page). In chunks, to bound the slices held at once."""
+        found: set[str] = set()
+        overlap = max(self.by_length, default=1) - 1
+        for start in range(0, len(text), CHUNK):
+            chunk = text[start : start + CHUNK + overlap]
+            for length, wanted in self.by_length.items():
+                found |= wanted.intersection(chunk[i : i + length] for i in range(len(chunk) - length + 1))
+        return found
 
 
 def needles(archive_root: Path, students: set[str] | None = None,
@@ -135,8 +156,8 @@ def audit(site: Path, archive_root: Path, files: set[str] | None = None,
 
 
 def _scan(rel: str, text: str, found: Needles) -> list[Hit]:
-    hits = [Hit(rel, what) for needle, what in found.exact.items()
-            if (len(needle) >= SHORT or not needle.isascii()) and needle in text]  # fmt: skip
+    present = found.found_in(text)
+    hits = [Hit(rel, what) for needle, what in found.exact.items() if needle in present]
     seen: set[str] = set()
     for line in text.splitlines():
         for i in range(0, max(0, len(line) - RUN + 1)):

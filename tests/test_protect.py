@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from generator import access
-from generator.audit import audit
+from generator.audit import CHUNK, Needles, audit
 
 from .browser import chromium, serve_folder
 from .conftest import SAMPLE
@@ -84,6 +84,15 @@ def test_audit_finds_a_planted_leak(site: Path, tmp_path: Path) -> None:
     found = {h.text() for h in audit(copy, SAMPLE)}
     assert f"assets/notes.txt: contains text from students/S2025003/records/{record.name}" in found
     assert "d/leak.js: contains the name of student S2024001" in found
+
+
+def test_audit_finds_names_across_its_chunks() -> None:
+    """Large files are scanned in chunks: a name or phone cut by a chunk's end is still found."""
+    found = Needles({"张小明": "a name", "13800001111": "a phone", "S1": "an id"}, {})
+    for cut in range(1, 4):
+        text = "x" * (CHUNK - cut) + "张小明" + "y" * (CHUNK - 5) + "13800001111" + "z"
+        assert found.found_in(text) == {"张小明", "13800001111"}  # "S1": file names only
+    assert found.found_in("张小 13800001112") == set()
 
 
 # --- in the browser ------------------------------------------------------------
