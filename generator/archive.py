@@ -218,8 +218,7 @@ def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: 
     term = compliance.current_term(ctx.school, as_of)
     if term is None or profile.status == "closed":
         return
-    facts = [compliance.RecordFact(r.meta.date, r.meta.type, getattr(r.meta, "term", None))
-             for r in records]  # fmt: skip
+    facts = compliance.facts_of(records)
     for p in compliance.periods(profile, ctx.school, facts, as_of, [term]):
         if p.status == "missed":
             sink.warning(

@@ -34,8 +34,7 @@ def _percent(value: float | None) -> str:
 
 
 def _facts(student: Student) -> list[compliance.RecordFact]:
-    return [compliance.RecordFact(r.meta.date, r.meta.type, getattr(r.meta, "term", None))
-            for r in student.records]  # fmt: skip
+    return compliance.facts_of(student.records)
 
 
 def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Student], list[str]]:

@@ -81,8 +81,7 @@ class StudentPages:
                 name, cached = photos.prepared(self.root / key, self.photo_cache)
                 self.site.photo_urls[key] = name
                 published.append((f"students/{student.id}/photos/{name}", cached))
-        facts = [compliance.RecordFact(r.meta.date, r.meta.type, getattr(r.meta, "term", None))
-                 for r in student.records]  # fmt: skip
+        facts = compliance.facts_of(student.records)
         periods = tuple(compliance.periods(student.profile, self.site.archive.school, facts,
                                            self.site.archive.as_of))  # fmt: skip
         page = render.render_page(self.site, self._env, render.student_spec(student),
