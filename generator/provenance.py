@@ -93,14 +93,16 @@ def _git(cwd: Path, *args: str) -> str | None:
 
 def _where(archive_root: Path) -> tuple[str, str, str] | None:
     """(repository top, archive prefix inside it, HEAD or "") — None outside git."""
-    top = _git(archive_root, "rev-parse", "--show-toplevel")
-    if top is None:
-        return None
-    top = top.strip()
+    both = _git(archive_root, "rev-parse", "--show-toplevel", "HEAD")  # one call: git costs 10-30 ms
+    if both is not None:
+        top, head = both.split("\n")[:2]
+    else:  # outside a repository, or one without commits yet
+        found = _git(archive_root, "rev-parse", "--show-toplevel")
+        if found is None:
+            return None
+        top, head = found.strip(), ""
     prefix = archive_root.resolve().relative_to(Path(top).resolve()).as_posix()
-    prefix = "" if prefix == "." else prefix + "/"
-    head = _git(Path(top), "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-    return top, prefix, (head or "").strip()
+    return top, "" if prefix == "." else prefix + "/", head
 
 
 def _log(hist: History, since: str = "") -> tuple[dict[str, Change], dict[str, int]]:
@@ -142,11 +144,12 @@ def _full(hist: History) -> History:
 
 def _is_linear_descendant(top: Path, old: str, new: str) -> bool | None:
     """True: ``new`` extends ``old`` without merges; False: with merges; None: it does not
-    descend from ``old`` (history rewritten, another branch) or ``old`` is gone."""
-    if _git(top, "merge-base", "--is-ancestor", old, new) is None:
+    descend from ``old`` (history rewritten, another branch) or ``old`` is gone.
+    The commits on the way from ``old`` to ``new``, with their parents, tell both."""
+    path = _git(top, "rev-list", "--parents", "--ancestry-path", f"{old}..{new}")
+    if not path:
         return None
-    merges = _git(top, "rev-list", "--merges", "--count", f"{old}..{new}")
-    return merges is not None and merges.strip() == "0"
+    return all(line.count(" ") == 1 for line in path.splitlines())
 
 
 def _advance(old: History, head: str) -> History:
