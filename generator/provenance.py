@@ -72,7 +72,7 @@ class Changes(Mapping[str, Change]):
 
     def __iter__(self) -> Iterator[str]:
         for directory in self._packed:
-            yield from (f"{directory}/{name}" for name in self._names(directory))
+            yield from (f"{directory}/{name}" if directory else name for name in self._names(directory))
 
     def __len__(self) -> int:
         return sum(len(indexes) // _INDEX_SIZE for _, indexes in self._packed.values())
