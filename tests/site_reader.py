@@ -66,6 +66,6 @@ def login(site: Path, teacher: str, passphrase: str) -> Reader:
     keys = crypto.unwrap_with(
         private, crypto.unb64(ring["epk"]), [crypto.unb64(w) for w in ring["keys"]], info
     )
-    index = json.loads(crypto.open_sealed(keys[0], unz85(ring["index"]),
+    index = json.loads(crypto.open_sealed(keys[0], crypto.unb64(ring["index"]),
                                           f"{FORMAT}|index|{config['build']}".encode()))  # fmt: skip
     return Reader(site, keys[1:], index)

@@ -84,7 +84,7 @@
     for (const w of ring.keys) {
       keys.push(await subtle().unwrapKey("raw", unb64(w), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]));
     }
-    const index = JSON.parse(dec.decode(await openSealed(keys[0], unz85(ring.index), `${C.format}|index|${C.build}`)));
+    const index = JSON.parse(dec.decode(await openSealed(keys[0], unb64(ring.index), `${C.format}|index|${C.build}`)));
     return { teacher, keys: keys.slice(1), index };
   }
 
