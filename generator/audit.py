@@ -7,7 +7,7 @@ any JavaScript, so they are looked for in file names only; likewise a run of
 record text counts only if it has a non-ASCII (Chinese) character, since
 all-ASCII runs such as ``<script>wind`` also occur in the site's own code. Blob
 files (``d/``, ``k/``) must have exactly the opaque shape the protect stage
-writes (``__yd("<hex>","<Z85>");``); anything else in them is a hit. Hits
+writes (``__yd("<hex>","<base64>");``); anything else in them is a hit. Hits
 name the file and the student, never the text found, so the audit's own
 output leaks nothing.
 """
@@ -26,7 +26,7 @@ from .load import YamlSyntaxError, parse_yaml, read_text, split_front_matter
 RUN = 12
 CHUNK = 1 << 16  # characters of a file scanned at once
 SHORT = 6  # ASCII needles shorter than this (ids like "S1") occur in any code: file names only
-BLOB = re.compile(r'__yd\("[0-9a-f]+","[0-9][0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]*"\);\n')
+BLOB = re.compile(r'__yd\("[0-9a-f]+","[A-Za-z0-9_-]*"\);\n')
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import access, crypto
-from generator.protect import FORMAT, unz85
+from generator.protect import FORMAT
 
 BLOB = re.compile(r'__yd\("([0-9a-f]+)","([^"]*)"\);\n')
 
@@ -41,7 +41,7 @@ class Reader:
 
     def raw(self, route: str) -> bytes:
         blob, _, at, _ = self.index[route]
-        return crypto.open_sealed(self.keys[at], unz85(_payload(self.site / "d" / f"{blob}.js")),
+        return crypto.open_sealed(self.keys[at], crypto.unb64(_payload(self.site / "d" / f"{blob}.js")),
                                   f"{FORMAT}|{blob}".encode())  # fmt: skip
 
     def open(self, route: str) -> Any:
@@ -60,7 +60,7 @@ class Reader:
 def login(site: Path, teacher: str, passphrase: str) -> Reader:
     config = site_config(site)
     name = hashlib.sha256(f"{config['salt']}|{teacher}".encode()).hexdigest()[:32]
-    ring = json.loads(unz85(_payload(site / "k" / f"{name}.js")).decode("utf-8"))
+    ring = json.loads(crypto.unb64(_payload(site / "k" / f"{name}.js")).decode("utf-8"))
     private = crypto.unlock_private_key(ring["priv"], access.normalise(passphrase), access._aad(teacher))
     info = f"{FORMAT}|{config['build']}|{teacher}".encode()
     keys = crypto.unwrap_with(

@@ -26,20 +26,11 @@
     });
   }
 
-  const Z = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-  const ZI = {}; for (let i = 0; i < Z.length; i++) ZI[Z[i]] = i;
-  function unz85(s) {
-    const pad = +s[0], b = s.slice(1), out = new Uint8Array(b.length / 5 * 4);
-    for (let i = 0, o = 0; i < b.length; i += 5) {
-      let n = 0;
-      for (let j = 0; j < 5; j++) n = n * 85 + ZI[b[i + j]];
-      out[o++] = n >>> 24; out[o++] = (n >>> 16) & 255; out[o++] = (n >>> 8) & 255; out[o++] = n & 255;
-    }
-    return pad ? out.subarray(0, out.length - pad) : out;
-  }
-  function unb64(s) {
+  function unb64(s) {  // URL-alphabet base64 without padding, as the build writes it
     const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
   }
   const subtle = () => window.crypto && window.crypto.subtle;
   async function openSealed(key, blob, aad) {
@@ -63,7 +54,7 @@
   async function login(teacher, passphrase) {
     const name = (await hex(`${C.salt}|${teacher}`)).slice(0, 32);
     let ring;
-    try { ring = JSON.parse(dec.decode(unz85(await load("k", name)))); }
+    try { ring = JSON.parse(dec.decode(unb64(await load("k", name)))); }
     catch (e) { throw new Error(L.bad_login); }
     const p = ring.priv;
     const base = await subtle().importKey("raw", enc.encode(normalise(passphrase)), "PBKDF2", false, ["deriveKey"]);
@@ -148,7 +139,7 @@
   }
   async function blob(entry) {
     const [id, kind, scope] = entry;
-    const sealed = unz85(await load("d", id));
+    const sealed = unb64(await load("d", id));
     const plain = await openSealed(S.keys[scope], sealed, `${C.format}|${id}`);
     return kind === "page" || kind === "search" ? JSON.parse(dec.decode(await inflate(plain))) : plain;
   }
