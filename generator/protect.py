@@ -139,6 +139,7 @@ class Publisher:
                         self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
         self._scope_of: dict[str, str] = {}
         self._routes: dict[str, list[str]] | None = None
+        self._held: dict[str, list[str]] | None = None
 
     def scope(self, route: str) -> str:
         found = self._scope_of.get(route)
@@ -243,9 +244,18 @@ class Publisher:
                 self._routes.setdefault(self.scope(route), []).append(route)
         return self._routes
 
+    def _scopes_of(self, teacher: str) -> list[str]:
+        """The scopes a teacher's keyring holds, sorted (once every blob is sealed)."""
+        if self._held is None:
+            self._held = {}
+            for scope in sorted(self.keys):
+                for reader in self.readers[scope]:
+                    self._held.setdefault(reader, []).append(scope)
+        return self._held.get(teacher, [])
+
     def add_keyring(self, account: access.Account) -> None:
         teacher = account.teacher
-        scopes = sorted(s for s in self.keys if teacher in self.readers[s])
+        scopes = self._scopes_of(teacher)
         index_key = crypto.new_key()
         info = f"{FORMAT}|{self.build}|{teacher}".encode()
         epk, wrapped = crypto.wrap_for(account.public_raw, [index_key] + [self.keys[s][1] for s in scopes],

@@ -66,9 +66,13 @@ class LazyPeriods(Mapping[str, tuple[Any, ...]]):
 
     def __init__(self, made: Mapping[str, Any]):
         self._made = dict(made)
+        self._open: dict[str, tuple[Any, ...]] = {}  # index pages ask about a student 2-3 times
 
     def __getitem__(self, sid: str) -> tuple[Any, ...]:
-        return self._made[sid].periods  # type: ignore[no-any-return]
+        found = self._open.get(sid)
+        if found is None:
+            found = self._open[sid] = self._made[sid].periods
+        return found
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._made)
