@@ -128,6 +128,27 @@ def test_home_visits_have_signature_lines(made) -> None:  # type: ignore[no-unty
     assert whole.count("家长签名") == visits
 
 
+def test_signature_fields_share_one_line(made) -> None:  # type: ignore[no-untyped-def]
+    """Three fields side by side (inline-blocks of fixed width, not a flex row): none wraps."""
+    out, _ = made
+    lines = [line for page in PdfReader(out / "S2025003.pdf").pages
+             for line in (page.extract_text() or "").splitlines() if "签名" in line]  # fmt: skip
+    assert lines and all("帮扶教师签名" in line and "家长签名" in line and "日期" in line for line in lines)
+
+
+def test_cycle_collector_left_as_found(tmp_path: Path) -> None:
+    """make_booklets freezes the objects it starts with (so the workers' collections skip
+    them) and unfreezes them when it returns: a long-lived process (serve) must not leak.
+    Collection is off while a booklet renders (here in this process: one student) and
+    back on afterwards."""
+    import gc
+
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    report = _make(SAMPLE, tmp_path, students=STUDENTS[:1])
+    assert [r.status for r in report.results] == ["rendered"]
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
 def test_second_run_renders_nothing(made) -> None:  # type: ignore[no-untyped-def]
     out, _ = made
     report = _make(SAMPLE, out, students=STUDENTS)
