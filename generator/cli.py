@@ -21,6 +21,7 @@ from .problems import Problem, YidangError, counts, to_json
 
 if TYPE_CHECKING:
     from .archive import ReadResult
+    from .model import Archive
 
 DEFAULT_ARCHIVE = "archives"
 archive_option = click.option(
@@ -85,32 +86,29 @@ def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs:
 
     Example: yidang check archives --format github
     """
+    from . import codeowners as co
     from .archive import read_archive
 
     root = _archive_dir(archive)
-    try:
-        result = read_archive(root, as_of=as_of.date() if as_of else None, keep=False, jobs=jobs)
+    owners = co.committed(root)
+    try:  # the model (summaries) is kept only when a committed CODEOWNERS must be compared with it
+        result = read_archive(root, as_of=as_of.date() if as_of else None, keep=owners is not None, jobs=jobs)
     except YidangError as exc:
         _fail(str(exc), 2)
-    problems = result.problems + _codeowners_problems(root, as_of.date() if as_of else None)
+    problems = result.problems + _codeowners_problems(root, owners, result.archive)
     _print_problems(problems, fmt, root, result.files)
     errors, warnings = counts(problems)
     sys.exit(1 if errors or (strict and warnings) else 0)
 
 
-def _codeowners_problems(root: Path, as_of: dt.date | None) -> list[Problem]:
+def _codeowners_problems(root: Path, path: Path | None, archive: Archive | None) -> list[Problem]:
     """A committed CODEOWNERS that no longer matches the archive is a warning."""
     import os
 
     from . import codeowners as co
-    from .archive import read_archive
 
-    path = co.committed(root)
-    if path is None:
-        return []
-    full = read_archive(root, as_of=as_of)  # the model is needed only when the file exists
-    reason = co.stale(root, full.archive) if full.archive else None
-    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    reason = co.stale(root, archive) if path is not None and archive is not None else None
+    rel = os.path.relpath(path, root).replace(os.sep, "/") if path is not None else ""
     return [Problem(rel, 1, 1, "warning", f"CODEOWNERS is {reason}")] if reason else []
 
 
