@@ -216,22 +216,36 @@ def list_doc(model: type[M], doc: Located, sink: Sink, what: str) -> list[tuple[
         sink.error(doc.origin, f"{what} must be a YAML list of entries ('- id: …')")
         return []
     out: list[tuple[M, Loc]] = []
-    for i, item in enumerate(doc.data):
-        sub = _sub_doc(doc, (i,), item)
+    for i, sub in enumerate(_item_docs(doc)):
         obj = validate_doc(model, sub, sink)
         if obj is not None:
             out.append((obj, (i,)))
     return out
 
 
-def _sub_doc(doc: Located, prefix: Loc, data: Any) -> Located:
-    """A view of one list item with locations relative to it."""
-    n = len(prefix)
-    values = {k[n:]: v for k, v in doc.values.items() if k[:n] == prefix}
-    keys = {k[n:]: v for k, v in doc.keys.items() if k[:n] == prefix}
-    dups = [(k[n:], p) for k, p in doc.duplicates if k[:n] == prefix]
-    raw = {k[n:]: v for k, v in doc.raw.items() if k[:n] == prefix}
-    return Located(data=data, values=values, keys=keys, duplicates=dups, origin=doc.at(prefix), raw=raw)
+def _item_docs(doc: Located) -> list[Located]:
+    """A view of each list item with locations relative to it, split in one pass over
+    the document's locations (one pass per item was 0.2 s for 200 teachers)."""
+    items = [Located(data=item, values={}, keys={}, duplicates=[], origin=doc.at((i,)), raw={})
+             for i, item in enumerate(doc.data)]  # fmt: skip
+
+    def owner(loc: Loc) -> Located | None:
+        first = loc[0] if loc else None
+        return items[first] if isinstance(first, int) and 0 <= first < len(items) else None
+
+    for loc, pos in doc.values.items():
+        if (item := owner(loc)) is not None:
+            item.values[loc[1:]] = pos
+    for loc, pos in doc.keys.items():
+        if (item := owner(loc)) is not None:
+            item.keys[loc[1:]] = pos
+    for loc, pos in doc.duplicates:
+        if (item := owner(loc)) is not None:
+            item.duplicates.append((loc[1:], pos))
+    for loc, raw in doc.raw.items():
+        if (item := owner(loc)) is not None:
+            item.raw[loc[1:]] = raw
+    return items
 
 
 # --- references --------------------------------------------------------------
