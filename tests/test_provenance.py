@@ -146,3 +146,20 @@ def test_build_after_a_merge_shows_the_new_commit(tmp_path: Path, run) -> None: 
     assert "students read: 1," in again.output
     shown = soup(site, "students/S2025003").find(attrs={"data-record": record.name})
     assert shown.find(attrs={"data-provenance": True}).text == f"最后修改:王老师,2026-11-25(提交 {short})"
+
+
+def test_archive_at_the_top_of_its_repository(tmp_path: Path) -> None:
+    """The benchmark's layout: the archive is the repository."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    git(archive, "init", "-q", "-b", "main")
+    write(tmp_path, "students/S1/records/2026-09-01-talk.md", "one")
+    commit(archive, "start")
+    store = Store(tmp_path / "cache")
+    assert same_as_full(tmp_path, store) == 1
+    write(tmp_path, "students/S1/records/2026-09-01-talk.md", "two")
+    commit(archive, "edit", date="2026-11-21T10:00:00+08:00", who="王老师")
+    assert same_as_full(tmp_path, store) == 1
+    kept = history(archive, store)
+    assert kept is not None and kept.prefix == ""
+    assert kept.changes["students/S1/records/2026-09-01-talk.md"].author == "王老师"
