@@ -276,7 +276,9 @@
         const s = await login($("#yd-user").value.trim().toUpperCase(), $("#yd-pass").value);
         $("#yd-pass").value = "";
         $("#yd-error").textContent = "";
-        await enter(s); touch(); await saveSession();
+        // Stored before the page shows: a reload right after login finds the session.
+        S = s; touch(); await saveSession();
+        await enter(s);
       } catch (e) { $("#yd-error").textContent = e.message === L.bad_login ? L.bad_login : `${L.failed}: ${e.message}`; }
       finally { button.disabled = false; }
     });
