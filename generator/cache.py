@@ -111,9 +111,10 @@ def tree_digest(folder: Path) -> str:
 def paused_gc(freeze: bool = False) -> Iterator[None]:
     """Unpickling creates many objects at once; each allocation burst would trigger
     Python's cycle collector over the growing heap (it doubled the load time).
-    ``freeze`` moves what was loaded out of the collector's sight for good: the
-    build's thousand cached entries live until it ends, and the first collection
-    after loading them would otherwise walk them all (0.1 s)."""
+    ``freeze`` moves what was loaded out of the collector's sight until the build
+    ends (the plugin unfreezes it in ``on_post_build``): the build's thousand
+    cached entries live until then, and the first collection after loading them
+    would otherwise walk them all (0.1 s)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

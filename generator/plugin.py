@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 import shutil
@@ -329,6 +330,12 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         return output.replace(BODY_MARKER, rendered.html, 1)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
+        try:
+            self._post_build(config)
+        finally:
+            gc.unfreeze()  # the cache entries frozen when loaded (see StudentCache.lookup_all)
+
+    def _post_build(self, config: MkDocsConfig) -> None:
         """Protecting: publish the login page and blobs, then remove the plaintext."""
         if self.publish_dir is None:
             return
@@ -348,6 +355,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             self._lock.close()
 
     def on_build_error(self, *, error: Exception) -> None:
+        gc.unfreeze()  # a long `serve` keeps building: nothing stays out of the collector's sight
         if self.publish_dir is not None and self._plain_dir is not None:
             shutil.rmtree(self._plain_dir, ignore_errors=True)
         self._lock.close()

@@ -5,6 +5,7 @@ decrypts to, for every reader; and the cache redid only what the change touched.
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 from collections.abc import Callable
@@ -164,6 +165,7 @@ def test_unchanged_archive_reuses_everything(tmp_path: Path) -> None:
               for p in (config.parent / "site" / "assets").rglob("*") if p.is_file()}  # fmt: skip
     output = _build(config)
     assert "students read: 0, reused from the cache: 31" in output
+    assert gc.get_freeze_count() == 0  # the loaded entries were frozen, and released after the build
     assert "encrypted files sealed: 0," in output
     # MkDocs did not run: the login page and Material's assets came from the cache, unchanged
     assert "login page and Material's assets: reused" in output
@@ -252,6 +254,7 @@ def test_a_deleted_site_is_published_whole_again(tmp_path: Path) -> None:
     shutil.rmtree(config.parent / "site")
     output = _build(config)
     assert "students read: 0, reused from the cache: 31" in output
+    assert gc.get_freeze_count() == 0  # the loaded entries were frozen, and released after the build
     assert ", reused: 0\n" in output.split("encrypted files sealed: ")[1]
     _same_as_clean_build(config.parent, tmp_path)
 
