@@ -77,6 +77,11 @@ class Changes(Mapping[str, Change]):
     def __len__(self) -> int:
         return sum(len(indexes) // _INDEX_SIZE for _, indexes in self._packed.values())
 
+    def in_directory(self, directory: str) -> Iterator[tuple[str, Change]]:
+        """(path, change) of every file recorded in ``directory`` itself."""
+        for name, at in self._names(directory).items():
+            yield f"{directory}/{name}", self._commits[at]
+
     def directories(self, under: str) -> list[str]:
         return [d for d in self._packed if d == under or d.startswith(under + "/")]
 
@@ -167,8 +172,7 @@ def _folder_digests(changes: Changes, only: set[str] | None = None) -> dict[str,
         parts = directory.split("/", 2)
         if len(parts) < 2 or parts[0] != "students":
             continue  # a file directly in students/: no student's
-        for path in (f"{directory}/{name}" for name in changes._names(directory)):
-            c = changes[path]
+        for path, c in changes.in_directory(directory):
             lines.setdefault(parts[1], []).append(f"{path}\t{c.commit}\t{c.author}\t{c.date}")
     return {folder: digest(*sorted(found)) for folder, found in lines.items()}
 
