@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,3 +152,26 @@ def test_check_lists_overdue_four_ones_as_warnings(run) -> None:
     assert of("S2025007") == ["四个一:家访 2026-10-01–2026-10-31 未完成(应于 2026-10-31 前完成,已逾期 28 天)"]
     assert of("S2025003") == []  # on time
     assert not any("S2024007" in line for line in lines)  # the closed case owes nothing
+
+
+def test_installed_command_exits_with_the_status_and_all_its_output(tmp_path: Path) -> None:
+    """The ``yidang`` script leaves with os._exit (no interpreter teardown): its exit
+    codes must be main()'s, and output larger than a pipe's buffer must arrive whole."""
+    yidang = str(Path(sys.executable).parent / "yidang")
+    archive = tmp_path / "a"
+    assert subprocess.run([yidang, "synth", "--students", "30", "--records-per-student", "3",
+                           str(archive)], capture_output=True).returncode == 0  # fmt: skip
+    for folder in sorted((archive / "students").iterdir()):  # one error per student
+        record = sorted((folder / "records").iterdir())[0]
+        text = record.read_text(encoding="utf-8")
+        record.write_text(re.sub(r"^by: .*$", "by: T999", text, count=1, flags=re.M), encoding="utf-8")
+    broken = subprocess.run([yidang, "check", str(archive), "--format", "json"], capture_output=True)
+    assert broken.returncode == 1
+    data = json.loads(broken.stdout)  # a truncated stream would not parse
+    assert data["summary"]["errors"] == 30
+    assert "unknown teacher 'T999'" in data["problems"][-1]["message"]
+    usage = subprocess.run([yidang, "check", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert usage.returncode == 2
+    assert "archive folder not found" in usage.stderr
+    version = subprocess.run([yidang, "--version"], capture_output=True, text=True)
+    assert (version.returncode, version.stdout.startswith("yidang, version")) == (0, True)
