@@ -53,6 +53,15 @@ def _command(config: Path) -> list[str]:
     ]
 
 
+def _timed_build(config: Path, full: bool) -> float:
+    """Seconds one build takes here (full: without the build cache), run to the end."""
+    if full:
+        shutil.rmtree(config.parent / ".cache", ignore_errors=True)
+    start = time.perf_counter()
+    subprocess.run(_command(config), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def _everything(site: Path) -> dict:
     return login(site, "T001", CREDS["T001"]).everything()
 
@@ -65,12 +74,16 @@ def _leftovers(folder: Path) -> list[str]:
 
 def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path) -> None:
     site = project.parent / "site"
-    published = _everything(site)
     talk = project.parent / "archives" / TALK
     killed = 0
-    # Full builds (cache removed, ~5 s) killed late, incremental ones (~1.5 s) killed early.
-    for n, (full, delay) in enumerate([(True, 0.3), (True, 1.0), (True, 2.0), (True, 3.0), (True, 4.0),
-                                       (False, 0.2), (False, 0.5), (False, 0.8), (False, 1.1)]):  # fmt: skip
+    # Each kind of build is timed once here, then killed at fractions of that time: full
+    # builds (cache removed) from early to late, incremental ones too. Fixed delays went
+    # stale as builds got faster.
+    lasts = {full: _timed_build(project, full) for full in (True, False)}
+    published = _everything(site)
+    plan = [(True, f) for f in (0.06, 0.25, 0.45, 0.65, 0.8)] + [(False, f) for f in (0.1, 0.3, 0.5, 0.7)]
+    for n, (full, fraction) in enumerate(plan):
+        delay = lasts[full] * fraction
         talk.write_text(talk.read_text(encoding="utf-8") + f"\n第{n}次补写。\n", encoding="utf-8")
         if full:
             shutil.rmtree(project.parent / ".cache", ignore_errors=True)
@@ -84,7 +97,7 @@ def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path) -> No
         now = _everything(site)  # every blob of every listed route is there and decrypts
         if proc.returncode != 0:  # killed: the old site, or the new one if it was already swapped in
             done = f"第{n}次补写。" in now["students/S2025007/"][2]["h"]
-            assert done or now == published, f"attempt {n}, killed after {delay} s: a mixed site"
+            assert done or now == published, f"attempt {n}, killed after {delay:.2f} s: a mixed site"
         published = now
     assert killed >= 7  # nearly every attempt was really cut short
     result = subprocess.run(_command(project), capture_output=True, text=True)
