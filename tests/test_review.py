@@ -185,3 +185,33 @@ def test_provenance_outside_git_says_so(tiny: Path, tmp_path: Path, run) -> None
     )
     shown = soup(tmp_path / "site", "students/S1").find(attrs={"data-provenance": True}).text
     assert shown == "修改记录:档案不在 git 仓库中"
+
+
+def test_review_extracts_only_plain_files_inside_its_folder(tmp_path: Path) -> None:
+    """The branch under review decides the tar's contents: links and escaping names stay out."""
+    import io
+    import tarfile
+
+    from generator.review import extract_plain
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+
+        def add(name: str, kind: bytes = tarfile.REGTYPE, body: bytes = b"x", link: str = "") -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.size = kind, link, len(body) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(body) if kind == tarfile.REGTYPE else None)
+
+        add("archives/students/S1/profile.yml", body=b"id: S1\n")
+        add("archives/students/S1/records/evil.md", tarfile.SYMTYPE, link="/etc/passwd")
+        add("archives/hard.md", tarfile.LNKTYPE, link="archives/students/S1/profile.yml")
+        add("../outside.yml")
+        add("/tmp/absolute.yml")
+    data.seek(0)
+    dest = tmp_path / "x"
+    dest.mkdir()
+    with tarfile.open(fileobj=data) as tar:
+        extract_plain(tar, dest)
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if not p.is_dir())
+    assert found == ["x/archives/students/S1/profile.yml"]
+    assert (dest / "archives/students/S1/profile.yml").read_text() == "id: S1\n"
