@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -289,7 +290,21 @@ def serve(config_file: str, port: int) -> None:
     _precheck(Path(config_file), None)
     quiet_mkdocs_logging(True)
     click.secho("本地预览,未加密保护 / local preview, NOT protected", fg="red", err=True)
+    _stop_like_ctrl_c()
     mkdocs_serve(config_file=config_file, dev_addr=f"127.0.0.1:{port}")
+
+
+def _stop_like_ctrl_c() -> None:
+    """SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) end the
+    preview as Ctrl-C does. MkDocs keeps the plaintext pages in a temporary folder
+    and removes it only on Ctrl-C; a preview stopped any other way left the
+    students' pages readable in /tmp."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -33,11 +34,14 @@ def test_serve_previews_on_localhost_with_a_banner(tiny: Path, tmp_path: Path) -
     config = write_config(tmp_path, tiny)
     port = _free_port()
     yidang = Path(sys.executable).parent / "yidang"
+    scratch = tmp_path / "tmp"  # where MkDocs keeps the preview's plaintext pages
+    scratch.mkdir()
     proc = subprocess.Popen(
         [str(yidang), "serve", "--config", str(config), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         html = _get(f"http://127.0.0.1:{port}/students/S1/", time.monotonic() + 60)
@@ -46,6 +50,8 @@ def test_serve_previews_on_localhost_with_a_banner(tiny: Path, tmp_path: Path) -
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
         local_addresses = [line.split()[3] for line in listening.splitlines()]
         assert local_addresses == [f"127.0.0.1:{port}"]
+        assert any(scratch.glob("*/students/S1/index.html"))  # the pages are in the scratch folder
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    assert list(scratch.iterdir()) == []  # stopped by SIGTERM, it removed them
