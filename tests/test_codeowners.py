@@ -84,3 +84,27 @@ def test_check_warns_when_codeowners_is_out_of_date(repo: Path, run) -> None:
         "run `yidang codeowners --flavor github`"
     ) in result.output
     assert yaml.safe_load(profile.read_text(encoding="utf-8"))["mentors"][0]["teacher"] == "T015"
+
+
+def test_check_with_codeowners_reads_each_file_once(repo: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Comparing CODEOWNERS needs the archive's model; check builds it from its one read
+    of the archive instead of reading all 150,000 files a second time."""
+    from collections import Counter
+
+    from generator import load
+
+    archive = repo / "archives"
+    run("codeowners", "--archive", archive)
+    reads: Counter[str] = Counter()
+    real = load.read_bytes
+
+    def counted(path, limit=load.MAX_TEXT_BYTES):  # type: ignore[no-untyped-def]
+        reads[str(path)] += 1
+        return real(path, limit)
+
+    monkeypatch.setattr(load, "read_bytes", counted)
+    result = run("check", archive, "--as-of", "2026-11-28", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    records = sorted(str(p) for p in archive.glob("students/*/records/*.md"))
+    assert len(records) > 100
+    assert [reads[r] for r in records] == [1] * len(records)
