@@ -159,16 +159,16 @@ def test_installed_command_exits_with_the_status_and_all_its_output(tmp_path: Pa
     codes must be main()'s, and output larger than a pipe's buffer must arrive whole."""
     yidang = str(Path(sys.executable).parent / "yidang")
     archive = tmp_path / "a"
-    assert subprocess.run([yidang, "synth", "--students", "30", "--records-per-student", "3",
+    assert subprocess.run([yidang, "synth", "--students", "150", "--records-per-student", "3",
                            str(archive)], capture_output=True).returncode == 0  # fmt: skip
-    for folder in sorted((archive / "students").iterdir()):  # one error per student
-        record = sorted((folder / "records").iterdir())[0]
+    for record in sorted(archive.glob("students/*/records/*.md")):  # one error per record
         text = record.read_text(encoding="utf-8")
         record.write_text(re.sub(r"^by: .*$", "by: T999", text, count=1, flags=re.M), encoding="utf-8")
     broken = subprocess.run([yidang, "check", str(archive), "--format", "json"], capture_output=True)
     assert broken.returncode == 1
+    assert len(broken.stdout) > 65536  # more than a pipe holds: written while the reader reads
     data = json.loads(broken.stdout)  # a truncated stream would not parse
-    assert data["summary"]["errors"] == 30
+    assert data["summary"]["errors"] == 450
     assert "unknown teacher 'T999'" in data["problems"][-1]["message"]
     usage = subprocess.run([yidang, "check", str(tmp_path / "nope")], capture_output=True, text=True)
     assert usage.returncode == 2
