@@ -124,6 +124,7 @@ def _build_locked(cfg, final: Path) -> Built:  # type: ignore[no-untyped-def]
             _build_with_shell(cfg, plugin, shell)
         swap(tmp, final)
     except (MkDocsException, OSError) as exc:
+        plugin.remove_plaintext()
         shutil.rmtree(tmp, ignore_errors=True)
         if any(p.severity == "error" for p in plugin.problems):
             raise ArchiveInvalid(plugin.problems) from None
@@ -134,7 +135,8 @@ def _build_locked(cfg, final: Path) -> Built:  # type: ignore[no-untyped-def]
                 "\n".join([*plugin.booklet_failures, "booklets failed; the previous site is unchanged"])
             ) from None
         raise YidangError(f"build failed, the previous site is unchanged: {_why(exc)}") from None
-    except BaseException:
+    except BaseException:  # Ctrl-C, SIGTERM: they never reach MkDocs' on_build_error
+        plugin.remove_plaintext()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     students = len(plugin.archive.students) if plugin.archive else 0

@@ -75,6 +75,7 @@ def run() -> None:
     replaced) and its worker pools are shut down, so only what was printed needs
     flushing. Tests call :func:`main`; only the installed command leaves this way.
     """
+    _stop_like_ctrl_c()
     try:
         main()
         code: object = 0
@@ -290,15 +291,14 @@ def serve(config_file: str, port: int) -> None:
     _precheck(Path(config_file), None)
     quiet_mkdocs_logging(True)
     click.secho("本地预览,未加密保护 / local preview, NOT protected", fg="red", err=True)
-    _stop_like_ctrl_c()
     mkdocs_serve(config_file=config_file, dev_addr=f"127.0.0.1:{port}")
 
 
 def _stop_like_ctrl_c() -> None:
-    """SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) end the
-    preview as Ctrl-C does. MkDocs keeps the plaintext pages in a temporary folder
-    and removes it only on Ctrl-C; a preview stopped any other way left the
-    students' pages readable in /tmp."""
+    """SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) end any
+    command as Ctrl-C does, so its cleanup runs. Plaintext lives in temporary folders
+    while a command works (MkDocs' serve preview, a protected build's pages before
+    they are sealed); a command stopped any other way left them readable in /tmp."""
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from functools import partial
@@ -75,6 +76,36 @@ class YidangConfig(Config):
     """Log readers out after this many minutes without activity."""
     banner = c.Type(str, default="unprotected_build")
     """Label key of the banner on every page (`serve` always shows the preview one)."""
+
+
+PLAIN_PREFIX = "yidang-plain-"
+
+
+def private_plain_dir() -> str:
+    """A new mode-0700 temporary folder for MkDocs' plaintext output, named with this
+    process's id. Folders of builds that died without removing theirs (kill -9, a power
+    cut) are removed first: plaintext pages must not outlive their build."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        pid = name.removeprefix(PLAIN_PREFIX).split("-", 1)[0]
+        if not name.startswith(PLAIN_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(base, name)
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)  # not a symlink someone planted: our own folders only
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+                shutil.rmtree(path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{PLAIN_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class YidangPlugin(BasePlugin[YidangConfig]):
@@ -181,7 +212,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             self.publish_dir = Path(config.site_dir)
             self._lock.close()
             self._lock.enter_context(build_lock((self.published_at or self.publish_dir).resolve()))
-            config.site_dir = self._plain_dir = tempfile.mkdtemp(prefix="yidang-plain-")
+            config.site_dir = self._plain_dir = private_plain_dir()
             config.extra["yidang_banner"] = ""
         return config
 
@@ -356,9 +387,15 @@ class YidangPlugin(BasePlugin[YidangConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         gc.unfreeze()  # a long `serve` keeps building: nothing stays out of the collector's sight
+        self.remove_plaintext()
+        self._lock.close()
+
+    def remove_plaintext(self) -> None:
+        """Remove MkDocs' plaintext output of a protected build (again: harmless). MkDocs
+        calls on_build_error for exceptions only; build_site also calls this when a
+        build is interrupted (Ctrl-C, SIGTERM)."""
         if self.publish_dir is not None and self._plain_dir is not None:
             shutil.rmtree(self._plain_dir, ignore_errors=True)
-        self._lock.close()
 
     def _publish(self, plain: Path, final: Path) -> None:
         assert self.archive is not None

@@ -131,3 +131,38 @@ def test_a_full_disk_leaves_the_old_site(project: Path, monkeypatch: pytest.Monk
     assert "the disk is full" in result.output and "the previous site is unchanged" in result.output
     assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
     assert _leftovers(project.parent) == []
+
+
+def test_a_build_stopped_by_sigterm_removes_its_plaintext(project: Path) -> None:
+    """A protected build keeps MkDocs' plaintext pages in a private temporary folder until
+    they are sealed; SIGTERM (a service manager, a CI timeout) stops it as Ctrl-C does."""
+    scratch = project.parent / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    shutil.rmtree(project.parent / ".cache", ignore_errors=True)  # a full build: pages take a while
+    published = _everything(project.parent / "site")
+    proc = subprocess.Popen(_command(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 60
+    while not any(scratch.glob("yidang-plain-*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the plaintext folder never appeared"
+        time.sleep(0.01)
+    proc.terminate()
+    assert proc.wait(timeout=30) != 0  # stopped, not finished
+    assert list(scratch.iterdir()) == []
+    assert _everything(project.parent / "site") == published
+
+
+def test_plaintext_left_by_a_killed_build_is_removed_by_the_next(project: Path) -> None:
+    scratch = project.parent / "tmp"
+    scratch.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer runs
+    stale = scratch / f"yidang-plain-{gone.pid}-abc123"
+    (stale / "students" / "S2025007").mkdir(parents=True)
+    (stale / "students" / "S2025007" / "index.html").write_text("明文", encoding="utf-8")
+    alive = scratch / f"yidang-plain-{os.getpid()}-def456"  # a build still running: kept
+    alive.mkdir()
+    result = subprocess.run(_command(project), capture_output=True, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in scratch.iterdir()) == [alive.name]
