@@ -27,14 +27,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import photos, render
+from . import fontsubset, photos, render
 from .archive import SchoolFiles, read_archive
 from .model import Archive, RecordEntry, Student
 from .problems import Problem, YidangError
 from .provenance import last_changes
 
 DIGESTS = ".yidang-booklets.json"
-VERSION = "1"  # bump when the booklet's Python side changes what it renders
+VERSION = "2"  # bump when the booklet's Python side changes what it renders
 NOTDEF = ".notdef glyph rendered"
 
 
@@ -121,6 +121,7 @@ class Booklets:
     previous: dict[str, str] = field(default_factory=dict)
     select: Callable[[Student], bool] | None = None
     provenance: dict[str, Any] | None = None  # archive path → last git change
+    font_dir: Path | None = None  # subset fonts and their Fontconfig file (fontsubset)
     _env: jinja2.Environment | None = None
     _font_config: tuple[int, Any] | None = None  # (pid, WeasyPrint FontConfiguration)
 
@@ -183,7 +184,8 @@ class Booklets:
         from weasyprint.text.fonts import FontConfiguration
 
         if self._font_config is None or self._font_config[0] != os.getpid():
-            self._font_config = (os.getpid(), FontConfiguration())
+            with fontsubset.fontconfig_file(self.font_dir):
+                self._font_config = (os.getpid(), FontConfiguration())
         return self._font_config[1]
 
     def html(self, student: Student) -> str:
@@ -194,9 +196,11 @@ class Booklets:
         # CSS is not HTML: the template turns autoescaping off (it would make quotes
         # &#34;). Its only inputs are the labels file and the font names, which
         # _css_family cleans, so it is inserted as it is.
+        subset = self.font_dir is not None
         css = Markup(
             env.get_template("booklet.css.j2").render(
-                body_font=_css_family(self.fonts.body), heading_font=_css_family(self.fonts.heading)
+                body_font=_css_family(self.fonts.body, subset),
+                heading_font=_css_family(self.fonts.heading, subset),
             )
         )
         photo_src = {f"{student.folder}/{ph}": photos.prepared(self.root / student.folder / ph,
@@ -220,10 +224,12 @@ class Booklets:
         return groups
 
 
-def _css_family(name: str) -> str:
-    """A font name from mkdocs.yml as a CSS family list, unable to break out of the rule."""
+def _css_family(name: str, subset: bool = False) -> str:
+    """A font name from mkdocs.yml as a CSS family list, unable to break out of the rule;
+    its common-character subset first when there is one (fontsubset)."""
     clean = "".join(ch for ch in name if ch not in '"\\;{}<>')
-    return f'"{clean}", "Noto Sans CJK SC", sans-serif'
+    first = f'"{fontsubset.subset_family(clean)}", ' if subset else ""
+    return f'{first}"{clean}", "Noto Sans CJK SC", sans-serif'
 
 
 def describe_failure(result: BookletResult) -> str:
@@ -297,6 +303,7 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
     """Render the booklets of the archive at ``root`` (or the students/class named)."""
     check_fonts(fonts)
     root, out_dir = root.resolve(), out_dir.resolve()  # photos reach WeasyPrint as file:// URIs
+    font_dir = fontsubset.prepare((fonts.body, fonts.heading), out_dir / ".fonts")
     previous = load_digests(out_dir)
 
     def select(student: Student) -> bool:
@@ -305,7 +312,7 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
     def factory(school: SchoolFiles, day: dt.date) -> Booklets:
         return Booklets(school, day, root, labels, templates_dir, out_dir, fonts,
                         photo_cache or out_dir / ".photos", force, previous, select,
-                        last_changes(root))  # fmt: skip
+                        last_changes(root), font_dir)  # fmt: skip
 
     # WeasyPrint makes some 10⁵ short-lived objects per booklet, and each full collection
     # of Python's cycle collector walks every object the process holds (the modules,

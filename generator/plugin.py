@@ -33,7 +33,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
-from . import access, model, protect, render
+from . import access, fontsubset, model, protect, render
 from .archive import context_key, parse_as_of, read_archive
 from .audit import audit
 from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
@@ -273,9 +273,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
         previous = load_digests(cache / "booklets")
+        font_dir = fontsubset.prepare((fonts.body, fonts.heading), cache / "fonts")
         return partial(Booklets, root=root, labels=labels, templates_dir=self.templates_dir,
                        out_dir=cache / "booklets", fonts=fonts, photo_cache=cache / "photos",
-                       previous=previous, provenance=changes)  # fmt: skip
+                       previous=previous, provenance=changes, font_dir=font_dir)  # fmt: skip
 
     def _booklet_results(self, out_dir: Path) -> None:
         """Remember what changed; a booklet that failed fails the build, naming why."""
