@@ -284,14 +284,26 @@ def serve(config_file: str, port: int) -> None:
 
     Example: yidang serve --port 8001
     """
+    import shutil
+    import tempfile
+
     from mkdocs.commands.serve import serve as mkdocs_serve
 
     from .build import quiet_mkdocs_logging
+    from .plugin import private_plain_dir
 
     _precheck(Path(config_file), None)
     quiet_mkdocs_logging(True)
     click.secho("本地预览,未加密保护 / local preview, NOT protected", fg="red", err=True)
-    mkdocs_serve(config_file=config_file, dev_addr=f"127.0.0.1:{port}")
+    # MkDocs keeps the preview's plaintext pages in mkdtemp("mkdocs_"). Inside a folder
+    # named with this process's id, the next build removes them even after a kill -9.
+    private = private_plain_dir()
+    tempfile.tempdir = private
+    try:
+        mkdocs_serve(config_file=config_file, dev_addr=f"127.0.0.1:{port}")
+    finally:
+        tempfile.tempdir = None
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def _stop_like_ctrl_c() -> None:

@@ -82,9 +82,17 @@ PLAIN_PREFIX = "yidang-plain-"
 
 
 def private_plain_dir() -> str:
-    """A new mode-0700 temporary folder for MkDocs' plaintext output, named with this
-    process's id. Folders of builds that died without removing theirs (kill -9, a power
-    cut) are removed first: plaintext pages must not outlive their build."""
+    """A new mode-0700 temporary folder for MkDocs' plaintext output (a protected build's
+    pages before sealing, the serve preview), named with this process's id. Folders of
+    commands that died without removing theirs are removed first."""
+    remove_dead_plaintext()
+    return tempfile.mkdtemp(prefix=f"{PLAIN_PREFIX}{os.getpid()}-")
+
+
+def remove_dead_plaintext() -> None:
+    """Remove the plaintext folders of commands that were killed outright (kill -9, a
+    power cut): plaintext pages must not outlive the command that wrote them. Every build
+    does this, protected or not."""
     base = tempfile.gettempdir()
     for name in os.listdir(base):
         pid = name.removeprefix(PLAIN_PREFIX).split("-", 1)[0]
@@ -95,7 +103,6 @@ def private_plain_dir() -> str:
             st = os.lstat(path)  # not a symlink someone planted: our own folders only
             if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
                 shutil.rmtree(path, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{PLAIN_PREFIX}{os.getpid()}-")
 
 
 def _alive(pid: int) -> bool:
@@ -214,6 +221,8 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             self._lock.enter_context(build_lock((self.published_at or self.publish_dir).resolve()))
             config.site_dir = self._plain_dir = private_plain_dir()
             config.extra["yidang_banner"] = ""
+        else:
+            remove_dead_plaintext()
         return config
 
     # --- the shell: MkDocs' own output, kept so a rebuild can skip MkDocs -----------

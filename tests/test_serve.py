@@ -50,8 +50,33 @@ def test_serve_previews_on_localhost_with_a_banner(tiny: Path, tmp_path: Path) -
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
         local_addresses = [line.split()[3] for line in listening.splitlines()]
         assert local_addresses == [f"127.0.0.1:{port}"]
-        assert any(scratch.glob("*/students/S1/index.html"))  # the pages are in the scratch folder
+        assert any(scratch.glob("yidang-plain-*/mkdocs_*/students/S1/index.html"))  # in the scratch folder
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     assert list(scratch.iterdir()) == []  # stopped by SIGTERM, it removed them
+
+
+def test_killed_preview_is_removed_by_the_next_build(tiny: Path, tmp_path: Path) -> None:
+    """kill -9 leaves no chance to clean up: the preview's plaintext pages sit in a folder
+    named with the dead process's id, which the next build removes."""
+    config = write_config(tmp_path, tiny)
+    port = _free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    yidang = Path(sys.executable).parent / "yidang"
+    proc = subprocess.Popen([str(yidang), "serve", "--config", str(config), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    try:
+        _get(f"http://127.0.0.1:{port}/students/S1/", time.monotonic() + 60)
+        pages = list(scratch.glob(f"yidang-plain-{proc.pid}-*/mkdocs_*/students/S1/index.html"))
+        assert pages, sorted(p.name for p in scratch.iterdir())
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+    assert pages[0].is_file()  # left behind
+    build = subprocess.run([str(yidang), "build", "--config", str(config), "--no-booklets"],
+                           capture_output=True, text=True, env=env)  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    assert list(scratch.iterdir()) == []
