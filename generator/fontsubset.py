@@ -9,8 +9,9 @@ embedded font still counts them all). That was ~14 % of a booklet's work
 
 So before the booklets are rendered, each face the booklet uses (body and
 heading family, regular and bold) is subset once with HarfBuzz to the
-characters of GB 2312 and the punctuation and symbols around them (~8,000
-glyphs, 3.5-5 MB), renamed ``yidang <family>`` so it cannot be confused with
+characters of GB 2312 and the punctuation and symbols around them (~7,800
+characters; ~14,000 glyphs with the forms their layout features reach;
+3.4-4.8 MB), renamed ``yidang <family>`` so it cannot be confused with
 the installed face, and cached by the installed file's size and time. The
 booklet's CSS lists it first and the installed family after it, so a
 character outside GB 2312 (a rare character in a name) is drawn from the full
@@ -78,7 +79,7 @@ def locate(family: str, weight: str) -> tuple[Path, int] | None:
     if out.returncode != 0 or len(parts) != 4:
         return None
     families, fc_weight, file, index = parts
-    if family not in families.split(",") or fc_weight != str(_fc_weight(weight)):
+    if not index.isdigit() or family not in families.split(",") or fc_weight != str(_fc_weight(weight)):
         return None  # not installed, or no face of that weight (Pango would embolden)
     return Path(file), int(index)
 
@@ -101,7 +102,6 @@ const char *hb_blob_get_data (hb_blob_t *blob, unsigned int *length);
 hb_face_t *hb_face_create (hb_blob_t *blob, unsigned int index);
 void hb_face_destroy (hb_face_t *face);
 hb_blob_t *hb_face_reference_blob (hb_face_t *face);
-unsigned int hb_face_get_glyph_count (const hb_face_t *face);
 void hb_set_add (hb_set_t *set, hb_codepoint_t codepoint);
 hb_subset_input_t *hb_subset_input_create_or_fail (void);
 void hb_subset_input_destroy (hb_subset_input_t *input);
