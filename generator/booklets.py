@@ -68,6 +68,13 @@ def check_fonts(fonts: Fonts) -> None:
             )
 
 
+def ready_fonts(fonts: Fonts, cache: Path) -> Path | None:
+    """check_fonts, then the faces' common-character subsets in ``cache`` (fontsubset):
+    the folder for Booklets.font_dir, or None to use the installed fonts alone."""
+    check_fonts(fonts)
+    return fontsubset.prepare((fonts.body, fonts.heading), cache)
+
+
 def _has_chinese_font(family: str) -> bool:
     try:
         out = subprocess.run(["fc-list", f"{family}:lang=zh-cn", "family"], capture_output=True,
@@ -301,9 +308,8 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
                   photo_cache: Path | None = None,
                   progress: Callable[[], None] | None = None) -> Report:  # fmt: skip
     """Render the booklets of the archive at ``root`` (or the students/class named)."""
-    check_fonts(fonts)
     root, out_dir = root.resolve(), out_dir.resolve()  # photos reach WeasyPrint as file:// URIs
-    font_dir = fontsubset.prepare((fonts.body, fonts.heading), out_dir / ".fonts")
+    font_dir = ready_fonts(fonts, out_dir / ".fonts")
     previous = load_digests(out_dir)
 
     def select(student: Student) -> bool:

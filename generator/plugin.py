@@ -33,10 +33,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
-from . import access, fontsubset, model, protect, render
+from . import access, model, protect, render
 from .archive import context_key, parse_as_of, read_archive
 from .audit import audit
-from .booklets import Booklets, Fonts, check_fonts, describe_failure, load_digests, save_digests
+from .booklets import Booklets, Fonts, describe_failure, load_digests, ready_fonts, save_digests
 from .cache import Store, StudentCache, digest, tree_digest, version
 from .index_pages import IndexPages, base_key
 from .model import Archive
@@ -278,11 +278,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         """The per-student booklet maker (run in the workers), after checking the fonts."""
         fonts = Fonts(self.config.booklet_font, self.config.booklet_heading_font)
         try:
-            check_fonts(fonts)
+            font_dir = ready_fonts(fonts, cache / "fonts")
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
         previous = load_digests(cache / "booklets")
-        font_dir = fontsubset.prepare((fonts.body, fonts.heading), cache / "fonts")
         return partial(Booklets, root=root, labels=labels, templates_dir=self.templates_dir,
                        out_dir=cache / "booklets", fonts=fonts, photo_cache=cache / "photos",
                        previous=previous, provenance=changes, font_dir=font_dir)  # fmt: skip

@@ -68,7 +68,7 @@ def test_made_once_then_reused(prepared: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in prepared.glob("*.otf")} == before
 
 
-def test_only_the_configured_faces_are_kept(prepared: Path, tmp_path: Path) -> None:
+def test_only_the_configured_faces_are_kept(tmp_path: Path) -> None:
     folder = tmp_path / "fonts"
     assert fontsubset.prepare(("Noto Sans CJK SC",), folder) == folder
     assert len(list(folder.glob("*.otf"))) == 2

@@ -275,6 +275,14 @@ def test_every_student_page_links_to_its_booklet(site: Path, facts: Facts) -> No
     assert not any(n in p.name for p in (site / "booklets").iterdir() for n in names)
 
 
+def test_built_booklets_draw_from_the_font_subsets(site: Path) -> None:
+    """`yidang build` prepares the common-character subsets too (in .cache/yidang/fonts)."""
+    pdf = next((site / "booklets").glob("*.pdf"))
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "yidang-Noto-Serif-CJK-SC" in fonts and "yidang-Noto-Sans-CJK-SC" in fonts, fonts
+    assert (site.parent / ".cache/yidang/fonts" / "fonts.conf").is_file()
+
+
 def _overdue_rows(page, list_name: str) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
     block = page.find(attrs={"data-list": list_name})
     return [(tr["data-student"], tr["data-requirement"], int(tr["data-days"]))
