@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: CJK fonts and HarfBuzz's subsetter for the booklets (WeasyPrint
 # needs Pango); git for provenance. Tests add Chromium and poppler's pdftotext.
 APT_DEMO := fonts-noto-cjk fontconfig libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 git
-APT_TEST := $(APT_DEMO) chromium poppler-utils iproute2 nginx-light
+APT_TEST := $(APT_DEMO) chromium poppler-utils iproute2 nginx-light libatomic1
 
 .PHONY: demo test lint bench clean apt-demo apt-test
 
