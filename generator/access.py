@@ -11,6 +11,7 @@ when an assignment ends the next build stops granting it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -45,18 +46,34 @@ def _aad(teacher_id: str) -> bytes:
     return f"{FORMAT}|private-key|{teacher_id}".encode()
 
 
+def lookup(teacher_id: str, passphrase: str) -> str:
+    """What finds a reader's keyring in a published site: the build names each keyring
+    by a keyed hash of this, so a copy of the site does not say whose keyring is whose.
+    A fast hash is enough: passphrases are generated with 120 bits, never chosen.
+    The browser computes the same from what the teacher types."""
+    text = f"{FORMAT}|lookup|{teacher_id}|{normalise(passphrase)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Account:
     teacher: str
     public_raw: bytes
     private_locked: dict[str, object]
     created: str
+    lookup: str  # see ``lookup``: "" in an account made before keyrings had hidden names
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "teacher": self.teacher,
                            "public_key": crypto.b64(self.public_raw),
-                           "private_key": self.private_locked, "created": self.created},
+                           "private_key": self.private_locked, "lookup": self.lookup,
+                           "created": self.created},
                           indent=2) + "\n"  # fmt: skip
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this key pair: a reset makes a new one, so the build can tell and rotate."""
+        return hashlib.sha256(self.public_raw).hexdigest()[:16]
 
     def unlock(self, passphrase: str) -> bytes:
         """The private key (PKCS#8); CryptoError on a wrong passphrase."""
@@ -69,7 +86,8 @@ def create(teacher_id: str) -> tuple[Account, str]:
     passphrase = new_passphrase()
     pair = crypto.new_key_pair()
     locked = crypto.lock_private_key(pair.private_pkcs8, passphrase, _aad(teacher_id))
-    return Account(teacher_id, pair.public_raw, locked, dt.date.today().isoformat()), passphrase
+    created = dt.date.today().isoformat()
+    return Account(teacher_id, pair.public_raw, locked, created, lookup(teacher_id, passphrase)), passphrase
 
 
 def relock(account: Account, old: str) -> tuple[Account, str]:
@@ -77,7 +95,8 @@ def relock(account: Account, old: str) -> tuple[Account, str]:
     private = account.unlock(old)
     passphrase = new_passphrase()
     locked = crypto.lock_private_key(private, passphrase, _aad(account.teacher))
-    return Account(account.teacher, account.public_raw, locked, account.created), passphrase
+    found = lookup(account.teacher, passphrase)
+    return Account(account.teacher, account.public_raw, locked, account.created, found), passphrase
 
 
 # --- files -------------------------------------------------------------------
@@ -94,7 +113,7 @@ def load(archive_root: Path, teacher_id: str) -> Account:
         if data.get("format") != FORMAT or data.get("teacher") != teacher_id:
             raise ValueError("not a yidang account file for this teacher")
         return Account(teacher_id, crypto.unb64(data["public_key"]), data["private_key"],
-                       data.get("created", ""))  # fmt: skip
+                       data.get("created", ""), data.get("lookup", ""))  # fmt: skip
     except FileNotFoundError:
         raise YidangError(f"{teacher_id} has no account (yidang access add {teacher_id})") from None
     except (ValueError, KeyError, TypeError) as exc:

@@ -46,8 +46,10 @@ def load_mkdocs_config(  # type: ignore[no-untyped-def]
     archive: Path | None = None,
     booklets: bool | None = None,
     protect: bool | None = None,
+    rotate_keys: bool = False,
 ):
-    """Load mkdocs.yml; ``archive``, ``booklets`` and ``protect`` override the plugin's settings."""
+    """Load mkdocs.yml; ``archive``, ``booklets``, ``protect`` and ``rotate_keys`` override the
+    plugin's settings."""
     if not config_file.is_file():
         raise YidangError(f"config file not found: {config_file}")
     try:
@@ -62,6 +64,8 @@ def load_mkdocs_config(  # type: ignore[no-untyped-def]
         cfg.plugins[PLUGIN].config["booklets"] = booklets
     if protect is not None:
         cfg.plugins[PLUGIN].config["protect"] = protect
+    if rotate_keys:
+        cfg.plugins[PLUGIN].config["rotate_keys"] = True
     return cfg
 
 
@@ -87,6 +91,7 @@ def build_site(
     booklets: bool | None = None,
     protect: bool | None = None,
     progress: Callable[[int], AbstractContextManager[Callable[[], None]]] | None = None,
+    rotate_keys: bool = False,
 ) -> Built:
     """Build the site and publish it atomically at ``site_dir``.
 
@@ -98,7 +103,7 @@ def build_site(
     previous site is left as it was.
     """
     cfg = load_mkdocs_config(config_file, site_dir=site_dir, archive=archive, booklets=booklets,
-                             protect=protect)  # fmt: skip
+                             protect=protect, rotate_keys=rotate_keys)  # fmt: skip
     final = Path(cfg.site_dir).resolve()
     students = archive_root(cfg) / "students"
     total = sum(1 for e in os.scandir(students) if e.is_dir()) if students.is_dir() else 0

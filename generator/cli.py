@@ -179,6 +179,8 @@ def _github_prefix(root: Path) -> str:
 )
 @click.option("--no-booklets", is_flag=True, help="Skip the PDF booklets (faster).")
 @click.option("--unprotected", is_flag=True, help="Plaintext site, for local checks only: never publish it.")
+@click.option("--rotate-keys", is_flag=True,
+              help="New content keys for everything: keys from before open nothing in the new site.")
 @click.option("-v", "--verbose", is_flag=True, help="Show MkDocs' progress messages.")
 def build(
     config_file: str,
@@ -186,6 +188,7 @@ def build(
     site_dir: str | None,
     no_booklets: bool,
     unprotected: bool,
+    rotate_keys: bool,
     verbose: bool,
 ) -> None:
     """Check the archive, build the protected site, and publish it in one step.
@@ -209,6 +212,7 @@ def build(
             booklets=False if no_booklets else None,
             protect=False if unprotected else None,
             progress=_student_bar,
+            rotate_keys=rotate_keys,
         )
     except ArchiveInvalid as exc:
         _print_errors(exc.problems)
@@ -250,7 +254,8 @@ def _report(report: dict[str, Any]) -> None:
     if report.get("shell") == "reused":
         click.echo("login page and Material's assets: reused (mkdocs.yml, theme and labels unchanged)")
     if report.get("rotated"):
-        click.echo(f"new content keys (a reader lost access): {report['rotated']} scope(s)")
+        click.echo(f"new content keys (a reader lost access or got a new key, or --rotate-keys): "
+                   f"{report['rotated']} scope(s)")
 
 
 def _precheck(config: Path, archive: Path | None) -> ReadResult:
@@ -491,7 +496,8 @@ def access_add(teacher_id: str, archive: str) -> None:
 @click.option(
     "--reset",
     is_flag=True,
-    help="Forgotten passphrase: make a new key pair (old copies of the site stay unreadable to it).",
+    help="Forgotten or exposed passphrase: a new key pair; the next build rotates the content keys "
+    "of everything this teacher could read.",
 )
 @archive_option
 def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
@@ -514,6 +520,9 @@ def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
     except (YidangError, CryptoError) as exc:
         _fail(str(exc))
     _show_passphrase(teacher_id, passphrase)
+    if reset:
+        click.echo(f"the next build gives everything {teacher_id} could read new content keys: "
+                   "keys taken with the old passphrase open nothing in it", err=True)
 
 
 @access.command("remove")
@@ -535,7 +544,8 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
     if not yes:
         click.confirm(f"remove {teacher_id}'s account ({path})?", abort=True, err=True)
     path.unlink()
-    click.echo(f"removed {path}; rebuild the site to take it out")
+    click.echo(f"removed {path}; the next build takes it out and gives everything {teacher_id} "
+               "could read new content keys")
 
 
 @access.command("list")

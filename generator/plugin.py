@@ -72,6 +72,8 @@ class YidangConfig(Config):
     """Heading and form font of the booklets."""
     protect = c.Type(bool, default=True)
     """Publish the encrypted site (login page and blobs). Off only for local checks."""
+    rotate_keys = c.Type(bool, default=False)
+    """New content keys for everything (`yidang build --rotate-keys`): keys from before open nothing."""
     idle_minutes = c.Type(int, default=30)
     """Log readers out after this many minutes without activity."""
     banner = c.Type(str, default="unprotected_build")
@@ -426,9 +428,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                 and previous.site == str(live)):  # fmt: skip
             previous = None
         rights = {a.teacher: access.rights(self.archive, a.teacher) for a in accounts}
-        publisher = protect.Publisher(out, rights, previous)
+        fingerprints = {a.teacher: a.fingerprint for a in accounts}
+        publisher = protect.Publisher(out, rights, previous, fingerprints, self.config.rotate_keys)
         for uri, page in self.rendered.items():
-            publisher.add_page(uri.removesuffix("index.md"), self.titles[uri], page.html_z)
+            publisher.add_page(uri.removesuffix("index.md"), self.titles[uri], page.html_z, page.restricted)
         for route, source, kind in dict.fromkeys(self.files):
             publisher.add_file(protect.Item(route, kind), Path(source))
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.templates_dir / "protect"),

@@ -36,6 +36,7 @@ from .provenance import describe
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "site_templates"
 QUIET_DAYS = 30
+RESTRICTED_MARK = "<!--yd:leadership-->"  # templates wrap leadership-only parts in it (see protect)
 LATEST_COUNT = RECENT
 
 # Tags a record body may use once rendered; images come only from `photos:`.
@@ -267,6 +268,7 @@ class Rendered:
     uri: str
     html_z: bytes  # the page body, zlib-compressed until MkDocs writes the page
     toc: list[dict[str, Any]]  # MkDocs toc tokens: level, id, name, children
+    restricted: bool = False  # has parts only leadership may see (protect.RESTRICTED)
 
     @property
     def html(self) -> str:
@@ -326,7 +328,8 @@ def render_page(site: Site, env: jinja2.Environment, spec: PageSpec, **objects: 
     if "key" in ctx:
         ctx["category"] = site.archive.school.categories[ctx["key"]]
     html = env.get_template(spec.template).render(root=root, href=href, toc_add=toc_add, **ctx)
-    return Rendered(spec.uri, zlib.compress(html.encode("utf-8"), 3), _nest(headings))
+    restricted = RESTRICTED_MARK in html
+    return Rendered(spec.uri, zlib.compress(html.encode("utf-8"), 3), _nest(headings), restricted)
 
 
 def _nest(flat: list[dict[str, Any]]) -> list[dict[str, Any]]:

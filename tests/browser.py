@@ -49,3 +49,21 @@ def chromium(*extra_args: str) -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def wait_until(page, expression: str, timeout: float = 15.0) -> object:  # type: ignore[no-untyped-def]
+    """Poll ``expression`` in the page until it is truthy; returns its value.
+
+    Playwright's wait_for_function evaluates its predicate with eval, which the
+    site's Content-Security-Policy refuses; ``page.evaluate`` goes through the
+    DevTools protocol, which the policy does not govern."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {expression}")
+        time.sleep(0.05)

@@ -33,3 +33,17 @@ def run() -> Callable[..., Result]:
         return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def protected_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample archive built as a protected site, with booklets (built once per run)."""
+    from .test_site import write_config
+
+    work = tmp_path_factory.mktemp("protected")
+    config = write_config(work, SAMPLE, booklets=True, protect=True)
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
+                                       str(work / "site")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "protected site" in result.output
+    return work / "site"

@@ -6,7 +6,6 @@ Does in Python what site_templates/protect/yidang-shell.js does in the browser
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import zlib
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import access, crypto
-from generator.protect import FORMAT
+from generator.protect import FORMAT, keyring_name, unpad
 
 BLOB = re.compile(r'__yd\("([0-9a-f]+)","([^"]*)"\);\n')
 
@@ -28,7 +27,14 @@ def _payload(path: Path) -> str:
 
 def site_config(site: Path) -> dict[str, Any]:
     html = (site / "index.html").read_text(encoding="utf-8")
-    return json.loads(re.search(r"window\.YD_CONFIG=(\{.*?\});</script>", html).group(1))  # type: ignore[union-attr]
+    found = re.search(r'<script type="application/json" id="yd-config">(\{.*?\})</script>', html)
+    assert found, "no yd-config in index.html"
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+def open_blob(site: Path, blob: str, key: bytes) -> bytes:
+    sealed = crypto.unb64(_payload(site / "d" / f"{blob}.js"))
+    return unpad(crypto.open_sealed(key, sealed, f"{FORMAT}|{blob}".encode()))
 
 
 @dataclass
@@ -37,35 +43,56 @@ class Reader:
 
     site: Path
     keys: list[bytes]
-    index: dict[str, list[Any]]  # route → [blob, kind, key index, title]
+    index: dict[str, list[Any]]  # token → [blob, kind, key index, title, route]
+
+    @property
+    def routes(self) -> dict[str, list[Any]]:
+        """Route → its index entry."""
+        return {e[4]: e for e in self.index.values()}
+
+    def token(self, route: str) -> str:
+        """What the address bar shows for ``route``."""
+        return next(t for t, e in self.index.items() if e[4] == route)
 
     def raw(self, route: str) -> bytes:
-        blob, _, at, _ = self.index[route]
-        return crypto.open_sealed(self.keys[at], crypto.unb64(_payload(self.site / "d" / f"{blob}.js")),
-                                  f"{FORMAT}|{blob}".encode())  # fmt: skip
+        blob, _, at, _, _ = self.routes[route]
+        return open_blob(self.site, blob, self.keys[at])
 
     def open(self, route: str) -> Any:
-        """A page as {"t": title, "h": html}, a search shard as a list, a file as bytes."""
-        kind = self.index[route][1]
+        """A page as {"t": title, "h": html}, a search shard or a page's parts as a list,
+        a file as bytes."""
+        kind = self.routes[route][1]
         data = self.raw(route)
-        if kind in ("page", "search"):
+        if kind in ("page", "search", "part"):
             return json.loads(zlib.decompress(data, -15))
         return data
 
     def everything(self) -> dict[str, tuple[str, str, Any]]:
         """Route → (kind, title, content) for every route this reader may open."""
-        return {route: (kind, title, self.open(route)) for route, (_, kind, _, title) in self.index.items()}
+        return {route: (kind, title, self.open(route)) for _, kind, _, title, route in self.index.values()}
 
 
 def login(site: Path, teacher: str, passphrase: str) -> Reader:
     config = site_config(site)
-    name = hashlib.sha256(f"{config['salt']}|{teacher}".encode()).hexdigest()[:32]
+    name = keyring_name(config["salt"], access.lookup(teacher, passphrase))
     ring = json.loads(crypto.unb64(_payload(site / "k" / f"{name}.js")).decode("utf-8"))
     private = crypto.unlock_private_key(ring["priv"], access.normalise(passphrase), access._aad(teacher))
     info = f"{FORMAT}|{config['build']}|{teacher}".encode()
-    keys = crypto.unwrap_with(
-        private, crypto.unb64(ring["epk"]), [crypto.unb64(w) for w in ring["keys"]], info
-    )
-    index = json.loads(crypto.open_sealed(keys[0], crypto.unb64(ring["index"]),
-                                          f"{FORMAT}|index|{config['build']}".encode()))  # fmt: skip
-    return Reader(site, keys[1:], index)
+    (ring_key,) = crypto.unwrap_with(private, crypto.unb64(ring["epk"]), [crypto.unb64(ring["key"])], info)
+    sealed = crypto.unb64(ring["ring"])
+    own = json.loads(unpad(crypto.open_sealed(ring_key, sealed, f"{FORMAT}|ring|{config['build']}".encode())))
+    if "ref" in own:  # leadership: everything, in one blob under the leadership key
+        own = json.loads(open_blob(site, own["ref"][0], crypto.unb64(own["keys"][0])))
+    return Reader(site, [crypto.unb64(k) for k in own["keys"]], own["index"])
+
+
+def opens_nothing(site: Path, keys: list[bytes]) -> bool:
+    """No blob of ``site`` opens with any of ``keys`` (a reader's keys from before)."""
+    for path in (site / "d").glob("*.js"):
+        for key in keys:
+            try:
+                open_blob(site, path.stem, key)
+            except crypto.CryptoError:
+                continue
+            return False
+    return True

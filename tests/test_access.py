@@ -29,7 +29,7 @@ def test_private_key_round_trip_and_wrong_passphrase() -> None:
 
 def test_account_file_is_bound_to_its_teacher() -> None:
     account, passphrase = access.create("T1")
-    moved = access.Account("T2", account.public_raw, account.private_locked, account.created)
+    moved = access.Account("T2", account.public_raw, account.private_locked, account.created, account.lookup)
     with pytest.raises(crypto.CryptoError):
         moved.unlock(passphrase)
 

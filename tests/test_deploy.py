@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator import access
+from generator.protect import CSP
 
 from .browser import chromium, serve_folder
 from .conftest import REPO
@@ -112,7 +113,7 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
             page.on("console", lambda m: errors.append(m.text))
             page.on("pageerror", lambda e: errors.append(str(e)))
             response = page.goto(f"https://yidang.school.test:{port}/")
-            assert "default-src 'self'" in response.headers["content-security-policy"]
+            assert response.headers["content-security-policy"] == f"{CSP}; frame-ancestors 'none'"
             assert page.evaluate("window.isSecureContext")
             page.wait_for_selector("#yd-login:not([hidden])")
             assert errors == [], errors  # nothing blocked by the CSP, nothing missing
@@ -120,9 +121,16 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
             page.fill("#yd-pass", passphrase)
             page.click("#yd-login button")
             page.wait_for_selector("[data-group=students]")
-            page.goto(f"https://yidang.school.test:{port}/#/students/S1/")
-            page.wait_for_selector('#yd-page[data-route="students/S1/"] [data-section=profile]')
+            page.click("[data-group=students] a")
+            page.wait_for_selector("#yd-page [data-section=profile]")
             context.close()
+        # What the server's admin sees: requests for opaque files, never a login, id or query.
+        requests = [line.split('"')[1] for line in (tmp_path / "access.log").read_text().splitlines()]
+        files = r"|yidang-shell\.js|assets/\S+|k/[0-9a-f]{32}\.js|d/[0-9a-f]{24}\.js"
+        allowed = re.compile(rf"GET /({files}) HTTP/1\.1")
+        assert requests and all(allowed.fullmatch(r) for r in requests), requests
+        assert any(r.startswith("GET /k/") for r in requests)
+        assert any(r.startswith("GET /d/") for r in requests)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

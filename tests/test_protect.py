@@ -12,11 +12,13 @@ import yaml
 from generator import access
 from generator.audit import CHUNK, Needles, audit
 
-from .browser import chromium, serve_folder
-from .conftest import SAMPLE
+from .browser import chromium, serve_folder, wait_until
+from .conftest import REPO, SAMPLE
 from .site_helpers import active, current, read_facts
+from .site_reader import Reader, login
 from .test_site import DAY, write_config
 
+SITE_NAME = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))["site_name"]
 CREDS = {
     c["user"]: c["passphrase"]
     for c in yaml.safe_load((SAMPLE / "access/demo-credentials.yml").read_text(encoding="utf-8"))
@@ -24,18 +26,8 @@ CREDS = {
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from click.testing import CliRunner
-
-    from generator.cli import main
-
-    work = tmp_path_factory.mktemp("protected")
-    config = write_config(work, SAMPLE, booklets=True, protect=True)
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
-                                       str(work / "site")])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "protected site" in result.output
-    return work / "site"
+def site(protected_sample: Path) -> Path:
+    return protected_sample
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +40,18 @@ def _login(page, url: str, user: str, passphrase: str | None = None) -> None:  #
     page.goto(url)
     page.fill("#yd-user", user)
     page.fill("#yd-pass", passphrase or CREDS[user])
-    page.click("#yd-login button")
+    page.click("#yd-login button[type=submit]")
 
 
-def _open(page, url: str, route: str) -> str:  # type: ignore[no-untyped-def]
-    page.goto(f"{url}#/{route}")
-    page.wait_for_selector(f'#yd-page[data-route="{route}"]:not([hidden])')
+def _reader(site: Path, user: str) -> Reader:
+    return login(site, user, CREDS[user])
+
+
+def _open(page, url: str, reader: Reader, route: str) -> str:  # type: ignore[no-untyped-def]
+    """Open ``route`` the way a bookmark would (its opaque token); returns the page's h1."""
+    token = reader.token(route) if route in reader.routes else "none"
+    page.goto(f"{url}#/{token}")
+    page.wait_for_selector(f'#yd-page[data-route="{token}"]:not([hidden])')
     return page.inner_text("#yd-page h1")
 
 
@@ -107,9 +105,12 @@ def test_leadership_reads_every_student(site: Path, browser) -> None:  # type: i
         page = browser.new_page()
         _login(page, url, "T001")
         page.wait_for_selector("#yd-logout:not([hidden])")
+        reader = _reader(site, "T001")
         for sid, profile in facts.profiles.items():
-            assert _open(page, url, f"students/{sid}/") == profile["name"]
-        assert _open(page, url, "dashboard/") == "仪表盘"
+            assert _open(page, url, reader, f"students/{sid}/") == profile["name"]
+            assert page.title() == SITE_NAME  # never the student's name: titles go into the history
+            assert sid not in page.url
+        assert _open(page, url, reader, "dashboard/") == "仪表盘"
         page.close()
 
 
@@ -126,12 +127,17 @@ def test_mentor_reads_exactly_their_mentees(site: Path, browser) -> None:  # typ
         page.wait_for_selector("[data-group=students]")
         listed = set(page.locator("[data-group=students] li").all_inner_texts())
         assert listed == {facts.profiles[s]["name"] for s in mentees}
+        reader = _reader(site, "T015")
         for sid in mentees:
-            assert _open(page, url, f"students/{sid}/") == facts.profiles[sid]["name"]
+            assert _open(page, url, reader, f"students/{sid}/") == facts.profiles[sid]["name"]
+        # A leader's bookmark of another student, or of the dashboard, opens nothing for T015.
+        leader = _reader(site, "T001")
         other = next(s for s in facts.profiles if s not in mentees)
-        assert _open(page, url, f"students/{other}/") == "无权查看"
-        assert "您没有查看此页面的权限" in page.inner_text("#yd-page")
-        assert _open(page, url, "dashboard/") == "无权查看"
+        for route in (f"students/{other}/", "dashboard/"):
+            page.goto(f"{url}#/{leader.token(route)}")
+            page.wait_for_selector(f'#yd-page[data-route="{leader.token(route)}"]')
+            assert page.inner_text("#yd-page h1") == "无权查看"
+            assert "您没有查看此页面的权限" in page.inner_text("#yd-page")
         page.close()
 
 
@@ -139,10 +145,10 @@ def test_wrong_passphrase_is_refused(site: Path, browser) -> None:  # type: igno
     with serve_folder(site) as url:
         page = browser.new_page()
         _login(page, url, "T015", access.new_passphrase())
-        page.wait_for_function("document.querySelector('#yd-error').textContent.includes('不正确')")
+        wait_until(page, "document.querySelector('#yd-error').textContent.includes('不正确')")
         assert page.locator("#yd-page").is_hidden()
         _login(page, url, "T999", CREDS["T015"])
-        page.wait_for_function("document.querySelector('#yd-error').textContent.includes('不正确')")
+        wait_until(page, "document.querySelector('#yd-error').textContent.includes('不正确')")
         page.close()
 
 
@@ -151,36 +157,56 @@ def test_photo_and_booklet_open_after_login(site: Path, browser) -> None:  # typ
         page = browser.new_page()
         _login(page, url, "T008")  # head teacher of G2-01: S2025003 is in the class
         page.wait_for_selector("#yd-logout:not([hidden])")
-        _open(page, url, "students/S2025003/")
+        _open(page, url, _reader(site, "T008"), "students/S2025003/")
+        # The one plaintext copy a reader can make is announced beside its button.
+        note = page.locator("[data-booklet=S2025003] ~ [data-note=plaintext]").inner_text()
+        assert "未加密" in note
         page.locator("#yd-page img").first.scroll_into_view_if_needed()  # photos load lazily
-        page.wait_for_function(
+        wait_until(
+            page,
             "[...document.querySelectorAll('#yd-page img')]"
             ".some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)"
         )
         with page.expect_download() as info:
             page.click("[data-booklet=S2025003]")
         assert Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
+        assert "S2025003" not in info.value.suggested_filename  # the browser keeps download names
         page.close()
 
 
-def test_session_survives_reload_until_logout_or_idle(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+def test_session_lives_in_the_page_only(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """Moving between pages keeps the session; a reload, a new tab, logout and idle end it."""
     with serve_folder(site) as url:
-        page = browser.new_page()
+        context = browser.new_context()
+        page = context.new_page()
+        page.clock.install()
         _login(page, url, "T015")
         page.wait_for_selector("[data-group=students]")
+        page.locator("[data-group=students] a").first.click()
+        page.wait_for_selector("#yd-page [data-section=profile]")
+        bookmark = page.url
+        page.go_back()
+        page.wait_for_selector("[data-group=students]")  # still logged in
         page.reload()
-        page.wait_for_selector("[data-group=students]")  # no second login
-        page.evaluate("sessionStorage.setItem('yd-last', '0')")  # as if idle for hours
-        page.reload()
+        page.wait_for_selector("#yd-login:not([hidden])")  # a reload asks again
+        assert page.inner_text("#yd-page") == ""
+        other = context.new_page()
+        other.goto(bookmark)
+        other.wait_for_selector("#yd-login:not([hidden])")  # so does a new tab
+        _login(other, bookmark, "T015")
+        other.wait_for_selector("#yd-page [data-section=profile]")  # the bookmark's page, after login
+        other.close()
+        _login(page, url, "T015")
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        page.clock.fast_forward("31:00")  # idle_minutes is 30
         page.wait_for_selector("#yd-login:not([hidden])")
+        assert "自动退出" in page.inner_text("#yd-error")
         _login(page, url, "T015")
         page.wait_for_selector("#yd-logout:not([hidden])")
         page.click("#yd-logout")
         page.wait_for_selector("#yd-login:not([hidden])")
         assert page.inner_text("#yd-page") == ""
-        page.reload()
-        page.wait_for_selector("#yd-login:not([hidden])")
-        page.close()
+        context.close()
 
 
 def test_works_from_file_url(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +214,7 @@ def test_works_from_file_url(site: Path, browser) -> None:  # type: ignore[no-un
     _login(page, (site / "index.html").as_uri(), "T015")
     page.wait_for_selector("[data-group=students]")
     page.locator("[data-group=students] a").first.click()
-    page.wait_for_function("document.querySelector('#yd-page [data-section=profile]')")
+    page.wait_for_selector("#yd-page [data-section=profile]")
     page.close()
 
 
@@ -207,7 +233,7 @@ def test_planted_script_does_not_run(tiny: Path, tmp_path: Path, browser, run) -
         page = browser.new_page()
         _login(page, url, "T2", passphrase)
         page.wait_for_selector("#yd-logout:not([hidden])")
-        assert _open(page, url, "students/S1/") == "测试学生"
+        assert _open(page, url, login(tmp_path / "site", "T2", passphrase), "students/S1/") == "测试学生"
         page.wait_for_timeout(300)
         assert page.evaluate("window.__pwned") is None
         assert "<img src=x onerror" in page.inner_text("#yd-page")  # shown as text
@@ -242,10 +268,10 @@ def test_search_finds_only_what_the_reader_may_read(site: Path, browser) -> None
         page.press("#yd-search input", "Enter")
         page.wait_for_selector("#yd-page .yd-results")
         assert page.locator('.yd-results li[data-route="students/S2025002/"]').count() == 1
+        assert mine not in page.url and "search" in page.url  # the words stay out of the history
         page.fill("#yd-search input", mine[:2])  # any 2-character run is enough
         page.press("#yd-search input", "Enter")
-        page.wait_for_function(f"location.hash.endsWith(encodeURIComponent('{mine[:2]}'))")
-        page.wait_for_selector('.yd-results li[data-route="students/S2025002/"]')
+        page.wait_for_selector(f'.yd-results li[data-route="students/S2025002/"] >> text=/{mine[:2]}/')
         page.fill("#yd-search input", other)
         page.press("#yd-search input", "Enter")
         page.wait_for_selector("#yd-page .yd-results-none")

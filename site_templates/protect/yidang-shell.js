@@ -1,15 +1,25 @@
 /* yidang protected site: log in, unwrap keys, decrypt pages in the browser.
  * WebCrypto only (AES-256-GCM, PBKDF2-HMAC-SHA256, ECDH P-256, HKDF, AES-KW).
- * Keys are non-extractable CryptoKeys, kept for this tab's session only
- * (IndexedDB entry named by a random id held in sessionStorage). */
+ *
+ * The session lives in this page's memory and nowhere else: no IndexedDB,
+ * localStorage, sessionStorage, cookie, Cache Storage or service worker ever
+ * holds a key, the page index, a route or a title. Moving between pages keeps
+ * it (the address changes only after "#"); a reload, a new tab or closing the
+ * tab ends it. The address bar shows opaque tokens, the tab title is always the
+ * site's name, and search words never enter the address, so the browser's own
+ * history and session files hold no name or id. */
 (() => {
   "use strict";
-  const C = window.YD_CONFIG;
+  const C = JSON.parse(document.getElementById("yd-config").textContent);
   const L = C.labels;
   const $ = (sel) => document.querySelector(sel);
   const enc = new TextEncoder();
   const dec = new TextDecoder();
-  let S = null; // {teacher, keys: CryptoKey[], index: {route: [blob, kind, scope, title]}}
+  // The session: {teacher, raw: [base64 key], keys: [CryptoKey|undefined],
+  // index: {token: [blob, kind, key, title, route]}, byRoute: {route: token}}
+  let S = null;
+  let lastActive = 0;
+  let query = ""; // the last search, in memory only
   const urls = []; // object URLs to revoke on logout
 
   // --- blobs arrive as scripts: works from file:// where fetch is refused ---
@@ -32,6 +42,10 @@
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
     return out;
   }
+  function unpad(bytes) {  // 4-byte length, the data, zeros up to the size bucket
+    const n = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+    return bytes.subarray(4, 4 + n);
+  }
   const subtle = () => window.crypto && window.crypto.subtle;
   async function openSealed(key, blob, aad) {
     return new Uint8Array(await subtle().decrypt(
@@ -49,10 +63,13 @@
     const d = new Uint8Array(await subtle().digest("SHA-256", enc.encode(text)));
     return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
   }
+  const aesKey = (raw) => subtle().importKey("raw", raw, { name: "AES-GCM" }, false, ["decrypt"]);
 
-  // --- login: passphrase → private key → wrapped keys → index ---------------
+  // --- login: passphrase → keyring → private key → ring key → content keys ---
   async function login(teacher, passphrase) {
-    const name = (await hex(`${C.salt}|${teacher}`)).slice(0, 32);
+    // The keyring's name needs the passphrase: a copy of the site does not say whose is whose.
+    const lookup = await hex(`yidang-access-1|lookup|${teacher}|${normalise(passphrase)}`);
+    const name = (await hex(`${C.salt}|${lookup}`)).slice(0, 32);
     let ring;
     try { ring = JSON.parse(dec.decode(unb64(await load("k", name)))); }
     catch (e) { throw new Error(L.bad_login); }
@@ -71,80 +88,67 @@
     const kek = await subtle().deriveKey(
       { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(`${C.format}|${C.build}|${teacher}`) },
       hk, { name: "AES-KW", length: 256 }, false, ["unwrapKey"]);
-    const keys = [];
-    for (const w of ring.keys) {
-      keys.push(await subtle().unwrapKey("raw", unb64(w), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]));
+    const ringKey = await subtle().unwrapKey("raw", unb64(ring.key), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]);
+    let own = JSON.parse(dec.decode(unpad(await openSealed(ringKey, unb64(ring.ring), `${C.format}|ring|${C.build}`))));
+    if (own.ref) {  // leadership: every key and route, in one blob under the leadership key
+      const key = await aesKey(unb64(own.keys[0]));
+      const [id] = own.ref;
+      own = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}`))));
     }
-    const index = JSON.parse(dec.decode(await openSealed(keys[0], unb64(ring.index), `${C.format}|index|${C.build}`)));
-    return { teacher, keys: keys.slice(1), index };
+    const byRoute = {};
+    for (const [token, e] of Object.entries(own.index)) byRoute[e[4]] = token;
+    return { teacher, raw: own.keys, keys: [], index: own.index, byRoute };
+  }
+  async function contentKey(at) {  // imported on first use: leadership holds a thousand
+    if (!S.keys[at]) S.keys[at] = await aesKey(unb64(S.raw[at]));
+    return S.keys[at];
   }
 
-  // --- session: this tab only; idle logout -----------------------------------
-  const DB = "yidang-session";
-  function db() {
-    return new Promise((resolve, reject) => {
-      const r = indexedDB.open(DB, 1);
-      r.onupgradeneeded = () => r.result.createObjectStore("s");
-      r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error);
-    });
-  }
-  async function idb(mode, fn) {
-    const d = await db();
-    return new Promise((resolve, reject) => {
-      const t = d.transaction("s", mode);
-      const r = fn(t.objectStore("s"));
-      t.oncomplete = () => resolve(r && r.result);
-      t.onerror = () => reject(t.error);
-    });
-  }
-  async function saveSession() {
-    try {
-      const sid = sessionStorage.getItem("yd-sid") || crypto.getRandomValues(new Uint32Array(4)).join("-");
-      sessionStorage.setItem("yd-sid", sid);
-      await idb("readwrite", (s) => s.put({ ...S, build: C.build }, sid));
-    } catch (e) { /* memory only: a reload asks to log in again */ }
-  }
-  async function restoreSession() {
-    try {
-      const sid = sessionStorage.getItem("yd-sid");
-      if (!sid) return null;
-      const s = await idb("readonly", (st) => st.get(sid));
-      if (!s || s.build !== C.build) return null;
-      if (Date.now() - (+sessionStorage.getItem("yd-last") || 0) > C.idle_minutes * 60000) return null;
-      return s;
-    } catch (e) { return null; }
-  }
-  async function logout(message) {
-    const sid = sessionStorage.getItem("yd-sid");
+  // --- session: memory only; idle logout ----------------------------------------
+  function forget() {
     S = null;
-    sessionStorage.removeItem("yd-sid");
-    sessionStorage.removeItem("yd-last");
+    query = "";
     urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
-    try { if (sid) await idb("readwrite", (s) => s.delete(sid)); } catch (e) { /* nothing stored */ }
+    const page = $("#yd-page");
+    page.innerHTML = "";
+    delete page.dataset.route;
+    const form = $("#yd-search");
+    if (form) form.q.value = "";
+  }
+  function logout(message) {
+    forget();
+    if (location.hash) history.replaceState(null, "", location.pathname + location.search);
     showLogin(message || "");
   }
-  function touch() { if (S) sessionStorage.setItem("yd-last", String(Date.now())); }
+  function touch() { if (S) lastActive = Date.now(); }
   ["click", "keydown", "mousemove", "touchstart", "scroll"].forEach((ev) => addEventListener(ev, touch, { passive: true }));
-  setInterval(() => {
-    if (S && Date.now() - (+sessionStorage.getItem("yd-last") || 0) > C.idle_minutes * 60000) logout(L.idle);
-  }, 15000);
+  setInterval(() => { if (S && Date.now() - lastActive > C.idle_minutes * 60000) logout(L.idle); }, 15000);
+  // Leaving the page (closing the tab, going elsewhere): nothing stays in it for the
+  // back/forward cache or a session snapshot to keep.
+  addEventListener("pagehide", () => { if (S) { forget(); showLogin(""); } });
 
   // --- pages -----------------------------------------------------------------
-  function route() { return decodeURIComponent(location.hash.replace(/^#\/?/, "")); }
+  const SEARCH = "search";
+  const NONE = "none";
+  function token() { return location.hash.replace(/^#\/?/, ""); }
   function resolve(href, from) {
     if (/^([a-z]+:|#|\/\/)/i.test(href)) return null;
     const u = new URL(href, "https://site.invalid/" + from);
-    return u.pathname.slice(1).replace(/index\.html$/, "");
+    return decodeURIComponent(u.pathname.slice(1)).replace(/index\.html$/, "");
+  }
+  function linkTo(route) {
+    if (route === "") return "#/";
+    return "#/" + (S.byRoute[route] || NONE);
   }
   async function blob(entry) {
-    const [id, kind, scope] = entry;
+    const [id, kind, at] = entry;
     const sealed = unb64(await load("d", id));
-    const plain = await openSealed(S.keys[scope], sealed, `${C.format}|${id}`);
-    return kind === "page" || kind === "search" ? JSON.parse(dec.decode(await inflate(plain))) : plain;
+    const plain = unpad(await openSealed(await contentKey(at), sealed, `${C.format}|${id}`));
+    return ["page", "search", "part"].includes(kind) ? JSON.parse(dec.decode(await inflate(plain))) : plain;
   }
-  async function fileUrl(r, type) {
-    const entry = S.index[r];
+  const entryOf = (route) => S.index[S.byRoute[route]];
+  async function fileUrl(route, type) {
+    const entry = entryOf(route);
     if (!entry) return null;
     const u = URL.createObjectURL(new Blob([await blob(entry)], { type }));
     urls.push(u);
@@ -153,98 +157,121 @@
   function esc(t) { const d = document.createElement("div"); d.textContent = t; return d.innerHTML; }
   function home() {
     const groups = {};
-    for (const [r, e] of Object.entries(S.index)) {
+    for (const [tok, e] of Object.entries(S.index)) {
       if (e[1] !== "page") continue;
-      const kind = r.split("/")[0] || "index";
-      (groups[kind] = groups[kind] || []).push([r, e[3]]);
+      const kind = e[4].split("/")[0] || "index";
+      (groups[kind] = groups[kind] || []).push([tok, e[3]]);
     }
     let h = `<p>${esc(L.home_intro)}</p>`;
     for (const kind of ["students", "classes", "teachers", "index", "dashboard", "categories"]) {
       if (!groups[kind]) continue;
       const rows = groups[kind].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"))
-        .map(([r, t]) => `<li><a href="#/${esc(r)}">${esc(t)}</a></li>`).join("");
+        .map(([tok, t]) => `<li><a href="#/${esc(tok)}">${esc(t)}</a></li>`).join("");
       h += `<h2>${esc(L.groups[kind] || kind)}</h2><ul class="yd-home" data-group="${kind}">${rows}</ul>`;
     }
     return { t: L.home_title, h };
   }
   async function search(q) {
-    const hits = [];
-    if (q.length >= 1) {
-      for (const entry of Object.values(S.index).filter((e) => e[1] === "search")) {
-        for (const d of await blob(entry)) {
-          const at = d.x.indexOf(q);
-          if (at < 0 && !d.t.includes(q)) continue;
-          const from = Math.max(0, at - 30);
-          hits.push([d.r, d.t, at < 0 ? "" : d.x.slice(from, at + q.length + 40)]);
-        }
+    const hits = new Map();
+    for (const entry of Object.values(S.index).filter((e) => e[1] === "search")) {
+      for (const d of await blob(entry)) {
+        const at = d.x.indexOf(q);
+        if ((at < 0 && !d.t.includes(q)) || hits.has(d.r)) continue;
+        const from = Math.max(0, at - 30);
+        hits.set(d.r, [d.r, d.t, at < 0 ? "" : d.x.slice(from, at + q.length + 40)]);
       }
     }
-    hits.sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
-    const rows = hits.map(([r, t, snip]) => `<li data-route="${esc(r)}"><a href="#/${esc(r)}">${esc(t)}</a>`
+    const found = [...hits.values()].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
+    const rows = found.map(([r, t, snip]) => `<li data-route="${esc(r)}"><a href="${esc(linkTo(r))}">${esc(t)}</a>`
       + (snip ? `<br><span class="yd-snippet">…${esc(snip)}…</span>` : "") + "</li>").join("");
     return { t: `${L.search_title}:${q}`,
-             h: hits.length ? `<p>${esc(L.search_found.replace("{n}", hits.length))}</p><ul class="yd-results">${rows}</ul>`
-                            : `<p class="yd-results-none">${esc(L.search_none)}</p>` };
+             h: found.length ? `<p>${esc(L.search_found.replace("{n}", found.length))}</p><ul class="yd-results">${rows}</ul>`
+                             : `<p class="yd-results-none">${esc(L.search_none)}</p>` };
+  }
+  function noAccess() {
+    return { t: L.no_access_title, h: `<p class="yd-no-access" role="alert">${esc(L.no_access)}</p>` };
+  }
+  async function fillParts(page, route) {
+    // Parts only leadership may see (a teacher's former mentees, a class's closed cases).
+    const holders = page.querySelectorAll(".yd-part");
+    if (!holders.length) return;
+    const entry = entryOf(`leadership/${route}`);
+    const parts = entry ? await blob(entry) : [];
+    holders.forEach((el) => { if (parts[+el.dataset.part]) el.innerHTML = parts[+el.dataset.part]; else el.remove(); });
   }
   async function show() {
     if (!S) return;
     touch();
-    const r = route();
+    const tok = token();
     const page = $("#yd-page");
-    let doc;
-    if (r.startsWith("search?q=")) doc = await search(decodeURIComponent(r.slice(9)).trim());
-    else if (S.index[r] && S.index[r][1] === "page") doc = await blob(S.index[r]);
-    else if (r === "" ) doc = home();
-    else doc = { t: L.no_access_title, h: `<p class="yd-no-access" role="alert">${esc(L.no_access)}</p>` };
-    document.title = `${doc.t} - ${C.site_name}`;
+    const entry = S.index[tok];
+    let doc, route = "";
+    if (tok === SEARCH) doc = query ? await search(query) : home();
+    else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; }
+    else if (tok === "") doc = home();
+    else doc = noAccess();
+    document.title = C.site_name;  // never the page's: the title goes into the browser's history
     page.innerHTML = `<h1>${esc(doc.t)}</h1>${doc.h}`;  // bodies were escaped and sanitised at build
-    page.dataset.route = r;
+    page.dataset.view = tok === "" ? "home" : entry ? entry[1] : tok === SEARCH ? SEARCH : NONE;
+    await fillParts(page, route);
     for (const a of page.querySelectorAll("a[href]")) {
-      const target = resolve(a.getAttribute("href"), r);
+      const href = a.getAttribute("href");
+      if (href.startsWith("#") && !href.startsWith("#/")) { a.dataset.anchor = href.slice(1); a.removeAttribute("href"); a.tabIndex = -1; continue; }
+      const target = resolve(href, route);
       if (target === null) continue;
       if (/\.pdf$/.test(target)) { a.dataset.file = target; a.removeAttribute("href"); a.setAttribute("role", "button"); a.tabIndex = 0; }
-      else a.setAttribute("href", "#/" + target);
+      else a.setAttribute("href", linkTo(target));
     }
     for (const img of page.querySelectorAll("img[src]")) {
-      const target = resolve(img.getAttribute("src"), r);
+      const target = resolve(img.getAttribute("src"), route);
       img.removeAttribute("src");
       if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; });
     }
+    page.dataset.route = tok;
     window.scrollTo(0, 0);
   }
-  document.addEventListener("click", async (ev) => {
-    const a = ev.target.closest && ev.target.closest("a[data-file]");
-    if (!a || !S) return;
-    ev.preventDefault();
-    const u = await fileUrl(a.dataset.file, "application/pdf");
+  async function download(route) {
+    const u = await fileUrl(route, "application/pdf");
     if (!u) return;
     const dl = document.createElement("a");
-    dl.href = u; dl.download = a.dataset.file.split("/").pop(); dl.click();
+    // Not the student's id or name: the browser keeps downloads' names in its history.
+    dl.href = u; dl.download = `${L.booklet_file}-${S.byRoute[route]}.pdf`; dl.click();
+  }
+  document.addEventListener("click", (ev) => {
+    const a = ev.target.closest && ev.target.closest("a[data-file], a[data-anchor]");
+    if (!a || !S) return;
+    ev.preventDefault();
+    if (a.dataset.file) download(a.dataset.file);
+    else { const t = document.getElementById(a.dataset.anchor); if (t) t.scrollIntoView(); }
+  });
+  document.addEventListener("keydown", (ev) => {
+    const a = ev.target.closest && ev.target.closest("a[data-file]");
+    if (a && S && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); download(a.dataset.file); }
   });
 
   // --- the shell ---------------------------------------------------------------
   function showLogin(message) {
     $("#yd-login").hidden = false;
     $("#yd-page").hidden = true;
-    $("#yd-page").innerHTML = "";
-    delete $("#yd-page").dataset.route;
     $("#yd-logout").hidden = true;
     $("#yd-search").hidden = true;
     $("#yd-error").textContent = message;
     document.title = C.site_name;
-    for (const a of document.querySelectorAll(".md-nav--primary a.md-nav__link")) a.hidden = false;
+    for (const a of document.querySelectorAll(".md-nav--primary a.md-nav__link, .md-tabs a")) a.hidden = false;
   }
   async function enter(session) {
     S = session;
+    touch();
     $("#yd-login").hidden = true;
     $("#yd-page").hidden = false;
     $("#yd-logout").hidden = false;
     $("#yd-search").hidden = false;
     for (const a of document.querySelectorAll(".md-nav--primary a.md-nav__link[href], .md-tabs a[href]")) {
-      const target = resolve(a.getAttribute("href"), "");
+      const target = a.dataset.route !== undefined ? a.dataset.route : resolve(a.getAttribute("href"), "");
       if (target === null) continue;
-      a.setAttribute("href", "#/" + target);
-      a.hidden = target !== "" && !S.index[target];
+      a.dataset.route = target;
+      a.setAttribute("href", linkTo(target));
+      a.hidden = target !== "" && !S.byRoute[target];
     }
     await show();
   }
@@ -255,14 +282,20 @@
     out.textContent = L.logout; out.addEventListener("click", () => logout(L.logged_out));
     const form = document.createElement("form");
     form.id = "yd-search"; form.className = "yd-search"; form.hidden = true; form.setAttribute("role", "search");
-    form.innerHTML = `<input type="search" name="q" aria-label="${esc(L.search)}" placeholder="${esc(L.search)}">`;
+    // autocomplete off: the browser neither remembers the words nor restores them after a restart.
+    form.innerHTML = `<input type="search" name="q" autocomplete="off" aria-label="${esc(L.search)}" placeholder="${esc(L.search)}">`;
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const q = form.q.value.trim();
-      if (q) location.hash = "#/search?q=" + encodeURIComponent(q);
+      query = form.q.value.trim();
+      if (!query) return;
+      if (token() === SEARCH) show(); else location.hash = "#/" + SEARCH;
     });
     header.appendChild(form);
     header.appendChild(out);
+    for (const a of document.querySelectorAll(".md-nav--primary a.md-nav__link[href], .md-tabs a[href]")) {
+      a.dataset.route = resolve(a.getAttribute("href"), "") ?? "";
+      a.setAttribute("href", "#/");
+    }
     if (!subtle()) {
       $("#yd-login").hidden = true;
       $("#yd-error").textContent = L.no_webcrypto.replace("{url}", location.href);
@@ -271,19 +304,18 @@
     $("#yd-login").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       $("#yd-error").textContent = L.working;
-      const button = $("#yd-login button"); button.disabled = true;
+      const button = $("#yd-login button[type=submit]"); button.disabled = true;
       try {
         const s = await login($("#yd-user").value.trim().toUpperCase(), $("#yd-pass").value);
         $("#yd-pass").value = "";
         $("#yd-error").textContent = "";
-        // Stored before the page shows: a reload right after login finds the session.
-        S = s; touch(); await saveSession();
         await enter(s);
       } catch (e) { $("#yd-error").textContent = e.message === L.bad_login ? L.bad_login : `${L.failed}: ${e.message}`; }
       finally { button.disabled = false; }
     });
     addEventListener("hashchange", () => show().catch((e) => { $("#yd-page").textContent = `${L.failed}: ${e.message}`; }));
-    restoreSession().then((s) => (s ? enter(s) : showLogin("")));
+    showLogin("");
+    $("#yd-user").focus();
   }
   setup();
 })();
