@@ -63,7 +63,13 @@ def _archive_dir(path: str) -> Path:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="yidang")
 def main() -> None:
-    """yidang (一生一档): case files of special-care students → site and booklets."""
+    """yidang (一生一档): case files of special-care students → site and booklets.
+
+    Every command's --help gives its options and an example. Exit status: 0
+    success, 1 problems found in the input, 2 usage error.
+
+    Example: yidang check && yidang build
+    """
 
 
 def run() -> None:
@@ -534,7 +540,7 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
     Copies of sites built before stay readable to them; see docs/security.md.
 
-    Example: yidang access remove T012 --yes
+    Example: yidang access remove T008 --yes
     """
     from . import access as acc
 
