@@ -150,9 +150,11 @@ def main() -> None:
     parser.add_argument(
         "--booklet-students",
         type=int,
-        default=8,
-        help="students (of 150 records each) for the booklet benchmark",
+        default=100,
+        help="students (of 150 records each) for the booklet benchmark: enough that start-up "
+        "does not dominate (8 students gave 23 pages/s where 100 give ~50)",
     )
+    parser.add_argument("--booklet-jobs", type=int, nargs="+", default=[2], help="job counts to time")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
@@ -181,7 +183,9 @@ def main() -> None:
     bench.repeat("plain mkdocs build", [str(BIN / "mkdocs"), "build", "-q", "-f", str(plain), "-d",
                                         str(plain_site)], plain_site)  # fmt: skip
     browser = _browser(site, passphrase)
-    booklets = _booklets(work, yidang, args.booklet_students, bench) if args.booklet_students else ""
+    booklets = ""
+    if args.booklet_students:
+        booklets = _booklets(work, yidang, args.booklet_students, args.booklet_jobs, bench)
     report = _report(args, bench, browser, booklets)
     print(report)
     if not args.no_docs:
@@ -199,6 +203,7 @@ class Bench:
         self.repeats = max(1, repeats)
         self.runs: dict[str, list[Run]] = {}
         self.booklet_rate: dict[int, float] = {}  # jobs → pages per second
+        self.pages_per_booklet = 0.0
 
     def once(self, name: str, cmd: list[str], out: Path | None = None) -> Run:
         run = measure(name, cmd, out)
@@ -301,7 +306,7 @@ OPEN_JS = """async (token) => {
 }"""
 
 
-def _browser(site: Path, passphrase: str) -> str:
+def _browser(site: Path, passphrase: str) -> tuple[str, float, float]:
     """Login and page-open times, measured in Chromium with performance.now()."""
     sys.path.insert(0, str(REPO))
     from tests.browser import chromium, serve_folder
@@ -322,15 +327,16 @@ def _browser(site: Path, passphrase: str) -> str:
     runs = ", ".join(f"{x:.0f}" for x in logins)
     logins.sort()
     opens.sort()
-    return (
+    text = (
         f"In Chromium, leadership account: login {logins[1]:.0f} ms (median of 3: {runs}); a "
         f"student page opened after login: median {opens[len(opens) // 2]:.0f} ms, slowest "
         f"{opens[-1]:.0f} ms ({len(opens)} pages)."
     )
+    return text, logins[1], opens[len(opens) // 2]
 
 
-def _booklets(work: Path, yidang: str, students: int, bench: Bench) -> str:
-    """Pages per second at 1 and 2 jobs, on synthetic students with 150 records each."""
+def _booklets(work: Path, yidang: str, students: int, job_counts: list[int], bench: Bench) -> str:
+    """Pages per second at each job count, on synthetic students with 150 records each."""
     archive = work / "booklet-archive"
     measure("synth", [yidang, "synth", "--students", str(students), "--records-per-student",
                       "150", "--seed", "2", str(archive)])  # fmt: skip
@@ -338,7 +344,7 @@ def _booklets(work: Path, yidang: str, students: int, bench: Bench) -> str:
              f"median of {bench.repeats} runs.", "",
              "| jobs | seconds (runs) | booklets | pages | pages/s | s/booklet | peak MiB per worker |",
              "|---:|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for jobs in (1, 2):
+    for jobs in job_counts:
         out = work / f"booklets-{jobs}"
         cmd = [yidang, "booklets", "--archive", str(archive), "--out", str(out), "--jobs", str(jobs),
                "--force", "--config", str(work / "none.yml")]  # fmt: skip
@@ -346,6 +352,7 @@ def _booklets(work: Path, yidang: str, students: int, bench: Bench) -> str:
         pages = sum(len(PdfReader(p).pages) for p in out.glob("*.pdf"))
         count = len(list(out.glob("*.pdf")))
         bench.booklet_rate[jobs] = pages / run.seconds
+        bench.pages_per_booklet = pages / count
         lines.append(f"| {jobs} | {run.seconds:.2f} ({bench.times(f'booklets, {jobs} job(s)')}) | {count} | "
                      f"{pages} | {pages / run.seconds:.1f} | {run.seconds * jobs / count:.2f} | "
                      f"{run.worker_peak_mib:.0f} |")  # fmt: skip
@@ -364,7 +371,7 @@ def _machine() -> str:
             f"Material {version('mkdocs-material')}, WeasyPrint {version('weasyprint')}")  # fmt: skip
 
 
-def _report(args: argparse.Namespace, bench: Bench, browser: str, booklets: str) -> str:
+def _report(args: argparse.Namespace, bench: Bench, browser: tuple[str, float, float], booklets: str) -> str:
     """The Markdown written to docs/performance.md: the table of targets, then the details."""
     m = bench.median
     build, plain, unprotected = m("build"), m("plain mkdocs build"), m("build --unprotected")
@@ -376,19 +383,24 @@ def _report(args: argparse.Namespace, bench: Bench, browser: str, booklets: str)
     def ok(good: bool) -> str:
         return "met" if good else "**not met**"
 
+    # 1,000 students' booklets at the measured rate (pages per booklet as in the sample run)
+    first_run = args.students * bench.pages_per_booklet / rate / 60 if rate else float("inf")
     rows = [
-        ("`check` ≤ 10 s", f"{m('check').seconds:.2f} s ({bench.times('check')})", m("check").seconds <= 10),
-        ("full protected build ≤ 1.5 × plain `mkdocs build`",
+        ("`check` ≤ 3 s", f"{m('check').seconds:.2f} s ({bench.times('check')})", m("check").seconds <= 3),
+        ("full protected build ≤ 0.4 × plain `mkdocs build`",
          f"{build.seconds:.1f} s / {plain.seconds:.1f} s = {build.seconds / plain.seconds:.2f}×",
-         build.seconds <= 1.5 * plain.seconds),
-        ("rebuild after one record changes ≤ 3 s",
+         build.seconds <= 0.4 * plain.seconds),
+        ("rebuild after one committed record ≤ 1 s",
          f"edited {edited.seconds:.2f} s ({bench.times('rebuild, one record edited')}); "
          f"added {added.seconds:.2f} s ({bench.times('rebuild, one record added')})",
-         max(edited.seconds, added.seconds) <= 3),
+         max(edited.seconds, added.seconds) <= 1),
         ("peak memory ≤ 1 GiB, any command", f"{peak.peak_mib:.0f} MiB ({peak.name})", peak.peak_mib <= 1024),
         ("protected site ≤ 1.3 × the plaintext build",
          f"{build.out_mb:.1f} MB / {unprotected.out_mb:.1f} MB = {size:.2f}×", size <= 1.3),
-        ("booklets ≥ 30 pages/s on 2 cores", f"{rate:.1f} pages/s", rate >= 30),
+        ("login / open a page in Chromium ≤ 0.3 s / ≤ 0.2 s", f"{browser[1] / 1000:.2f} s / {browser[2] / 1000:.2f} s",
+         browser[1] <= 300 and browser[2] <= 200),
+        (f"booklets for {args.students} students, first run, 2 cores ≤ 10 min",
+         f"{rate:.1f} pages/s on {args.booklet_students} students → {first_run:.1f} min", first_run <= 10),
     ]  # fmt: skip
     lines = [f"{args.students} students × {args.records_per_student} records, {dt.date.today()}, "
              f"median of {bench.repeats} runs (every run listed). Machine: {_machine()}.", "",
@@ -400,7 +412,7 @@ def _report(args: argparse.Namespace, bench: Bench, browser: str, booklets: str)
         r = m(name)
         out = f"{r.out_mb:.1f}" if r.out_mb is not None else ""
         lines.append(f"| {name} | {r.seconds:.2f} | {bench.times(name)} | {r.peak_mib:.0f} | {out} |")
-    lines += ["", browser, "", booklets]
+    lines += ["", browser[0], "", booklets]
     return "\n".join(lines)
 
 
