@@ -31,8 +31,7 @@ GROUPS, GROUP_LEN = 6, 4
 
 
 def new_passphrase() -> str:
-    return "-".join("".join(secrets.choice(ALPHABET) for _ in range(GROUP_LEN))
-                    for _ in range(GROUPS))  # fmt: skip
+    return "-".join("".join(secrets.choice(ALPHABET) for _ in range(GROUP_LEN)) for _ in range(GROUPS))
 
 
 def normalise(passphrase: str) -> str:
@@ -64,11 +63,20 @@ class Account:
     lookup: str  # see ``lookup``: "" in an account made before keyrings had hidden names
 
     def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, "teacher": self.teacher,
-                           "public_key": crypto.b64(self.public_raw),
-                           "private_key": self.private_locked, "lookup": self.lookup,
-                           "created": self.created},
-                          indent=2) + "\n"  # fmt: skip
+        return (
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "teacher": self.teacher,
+                    "public_key": crypto.b64(self.public_raw),
+                    "private_key": self.private_locked,
+                    "lookup": self.lookup,
+                    "created": self.created,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -77,8 +85,7 @@ class Account:
 
     def unlock(self, passphrase: str) -> bytes:
         """The private key (PKCS#8); CryptoError on a wrong passphrase."""
-        return crypto.unlock_private_key(self.private_locked, normalise(passphrase),
-                                         _aad(self.teacher))  # fmt: skip
+        return crypto.unlock_private_key(self.private_locked, normalise(passphrase), _aad(self.teacher))
 
 
 def create(teacher_id: str) -> tuple[Account, str]:
@@ -112,8 +119,13 @@ def load(archive_root: Path, teacher_id: str) -> Account:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT or data.get("teacher") != teacher_id:
             raise ValueError("not a yidang account file for this teacher")
-        return Account(teacher_id, crypto.unb64(data["public_key"]), data["private_key"],
-                       data.get("created", ""), data.get("lookup", ""))  # fmt: skip
+        return Account(
+            teacher_id,
+            crypto.unb64(data["public_key"]),
+            data["private_key"],
+            data.get("created", ""),
+            data.get("lookup", ""),
+        )
     except FileNotFoundError:
         raise YidangError(f"{teacher_id} has no account (yidang access add {teacher_id})") from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -157,8 +169,9 @@ def rights(archive: Archive, teacher_id: str) -> Rights:
     """Rights as of ``archive.as_of``: leadership and office read all; head teachers their
     class's current students; mentors their current mentees and their own teacher page."""
     if archive.leadership_role(teacher_id) is not None:
-        return Rights(True, frozenset(archive.students), frozenset(archive.classes),
-                      frozenset(archive.teachers))  # fmt: skip
+        return Rights(
+            True, frozenset(archive.students), frozenset(archive.classes), frozenset(archive.teachers)
+        )
     classes = {c.id for c in archive.head_of(teacher_id)}
     students = {s.id for s in archive.mentees(teacher_id)}
     students |= {s.id for c in classes for s in archive.in_class(c) if s.active}

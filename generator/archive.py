@@ -212,8 +212,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
     return result
 
 
-def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: dt.date,
-             sink: Sink) -> None:  # fmt: skip
+def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: dt.date, sink: Sink) -> None:
     """The four ones: each missed period of the term containing ``as_of`` is a warning."""
     term = compliance.current_term(ctx.school, as_of)
     if term is None or profile.status == "closed":
@@ -510,10 +509,17 @@ def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> 
     return sf
 
 
-def _read_all(root: Path, as_of: dt.date, keep: bool, jobs: int,
-              hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None,
-              folders: list[str] | None, progress: Callable[[], None] | None,
-              cache: StudentCache | None, problems: list[Problem]) -> ReadResult:  # fmt: skip
+def _read_all(
+    root: Path,
+    as_of: dt.date,
+    keep: bool,
+    jobs: int,
+    hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None,
+    folders: list[str] | None,
+    progress: Callable[[], None] | None,
+    cache: StudentCache | None,
+    problems: list[Problem],
+) -> ReadResult:
     global _hook
     sf = _school(root, problems, cache)
     ctx = _context(sf)

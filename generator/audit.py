@@ -73,8 +73,9 @@ class Needles:
         return found
 
 
-def needles(archive_root: Path, students: set[str] | None = None,
-            profiles: dict[str, Any] | None = None) -> Needles:  # fmt: skip
+def needles(
+    archive_root: Path, students: set[str] | None = None, profiles: dict[str, Any] | None = None
+) -> Needles:
     """Names, ids, guardians of every student; text runs of ``students`` (default: all).
 
     ``profiles`` (student id → validated profile, as the build holds them) saves
@@ -141,8 +142,13 @@ def _contents(path: Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def audit(site: Path, archive_root: Path, files: set[str] | None = None,
-          students: set[str] | None = None, profiles: dict[str, Any] | None = None) -> list[Hit]:  # fmt: skip
+def audit(
+    site: Path,
+    archive_root: Path,
+    files: set[str] | None = None,
+    students: set[str] | None = None,
+    profiles: dict[str, Any] | None = None,
+) -> list[Hit]:
     """Every place in ``site`` where something readable about a student appears.
 
     An incremental build audits only the ``files`` it wrote (site-relative),
@@ -151,8 +157,11 @@ def audit(site: Path, archive_root: Path, files: set[str] | None = None,
     """
     found = needles(archive_root, students, profiles)
     hits: list[Hit] = []
-    paths = (site / f for f in sorted(files)) if files is not None else sorted(
-        p for p in site.rglob("*") if p.is_file())  # fmt: skip
+    paths = (
+        (site / f for f in sorted(files))
+        if files is not None
+        else sorted(p for p in site.rglob("*") if p.is_file())
+    )
     for path in paths:
         rel = str(path.relative_to(site))
         hits += [Hit(rel, f"in its file name {what}") for what in found.in_name(rel)]

@@ -77,8 +77,13 @@ def ready_fonts(fonts: Fonts, cache: Path) -> Path | None:
 
 def _has_chinese_font(family: str) -> bool:
     try:
-        out = subprocess.run(["fc-list", f"{family}:lang=zh-cn", "family"], capture_output=True,
-                             text=True, check=False, timeout=30)  # fmt: skip
+        out = subprocess.run(
+            ["fc-list", f"{family}:lang=zh-cn", "family"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
     except FileNotFoundError:
         raise YidangError("fc-list not found: apt-get install fontconfig") from None
     names = {n.strip() for line in out.stdout.splitlines() for n in line.split(",")}
@@ -134,8 +139,7 @@ class Booklets:
 
     def __post_init__(self) -> None:
         assert self.school.school is not None
-        archive = Archive(self.school.school, self.school.teachers, self.school.classes, {},
-                          self.as_of)  # fmt: skip
+        archive = Archive(self.school.school, self.school.teachers, self.school.classes, {}, self.as_of)
         self.site = render.Site(archive, self.labels, provenance=self.provenance)
         self.key = inputs_key(self.root, self.templates_dir, self.labels, self.fonts)
 
@@ -179,11 +183,9 @@ class Booklets:
             logger.removeHandler(glyphs)
         if glyphs.missing:
             tmp.unlink(missing_ok=True)
-            return BookletResult(student.id, "failed", target,
-                                 missing=tuple(dict.fromkeys(glyphs.missing)))  # fmt: skip
+            return BookletResult(student.id, "failed", target, missing=tuple(dict.fromkeys(glyphs.missing)))
         tmp.replace(target)
-        return BookletResult(student.id, "rendered", target, digest, pages,
-                             time.perf_counter() - start)  # fmt: skip
+        return BookletResult(student.id, "rendered", target, digest, pages, time.perf_counter() - start)
 
     def font_config(self) -> Any:
         """One WeasyPrint font configuration per process: Pango's font map and its caches
@@ -210,9 +212,13 @@ class Booklets:
                 heading_font=_css_family(self.fonts.heading, subset),
             )
         )
-        photo_src = {f"{student.folder}/{ph}": photos.prepared(self.root / student.folder / ph,
-                                                               self.photo_cache)[1].as_uri()
-                     for r in student.records for ph in r.meta.photos}  # fmt: skip
+        photo_src = {
+            f"{student.folder}/{ph}": photos.prepared(self.root / student.folder / ph, self.photo_cache)[
+                1
+            ].as_uri()
+            for r in student.records
+            for ph in r.meta.photos
+        }
         return env.get_template("booklet.html.j2").render(
             student=student,
             css=css,
@@ -302,11 +308,21 @@ class Report:
         return sum(r.pages for r in self.results)
 
 
-def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_dir: Path,
-                  fonts: Fonts, *, students: list[str] | None = None, class_id: str | None = None,
-                  jobs: int | None = None, force: bool = False, as_of: dt.date | None = None,
-                  photo_cache: Path | None = None,
-                  progress: Callable[[], None] | None = None) -> Report:  # fmt: skip
+def make_booklets(
+    root: Path,
+    out_dir: Path,
+    labels: dict[str, Any],
+    templates_dir: Path,
+    fonts: Fonts,
+    *,
+    students: list[str] | None = None,
+    class_id: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    as_of: dt.date | None = None,
+    photo_cache: Path | None = None,
+    progress: Callable[[], None] | None = None,
+) -> Report:
     """Render the booklets of the archive at ``root`` (or the students/class named)."""
     root, out_dir = root.resolve(), out_dir.resolve()  # photos reach WeasyPrint as file:// URIs
     font_dir = ready_fonts(fonts, out_dir / ".fonts")
@@ -316,9 +332,21 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
         return class_id is None or student.profile.class_ == class_id
 
     def factory(school: SchoolFiles, day: dt.date) -> Booklets:
-        return Booklets(school, day, root, labels, templates_dir, out_dir, fonts,
-                        photo_cache or out_dir / ".photos", force, previous, select,
-                        last_changes(root), font_dir)  # fmt: skip
+        return Booklets(
+            school,
+            day,
+            root,
+            labels,
+            templates_dir,
+            out_dir,
+            fonts,
+            photo_cache or out_dir / ".photos",
+            force,
+            previous,
+            select,
+            last_changes(root),
+            font_dir,
+        )
 
     # WeasyPrint makes some 10⁵ short-lived objects per booklet, and each full collection
     # of Python's cycle collector walks every object the process holds (the modules,
@@ -327,8 +355,9 @@ def make_booklets(root: Path, out_dir: Path, labels: dict[str, Any], templates_d
     gc.collect()
     gc.freeze()
     try:
-        result = read_archive(root, as_of=as_of, jobs=jobs, hook_factory=factory,
-                              folders=students, progress=progress)  # fmt: skip
+        result = read_archive(
+            root, as_of=as_of, jobs=jobs, hook_factory=factory, folders=students, progress=progress
+        )
     finally:
         gc.unfreeze()
     results = [r for r in result.outputs.values() if r is not None]

@@ -102,8 +102,14 @@ def build_site(
     errors, :class:`YidangError` for any other failure; either way the
     previous site is left as it was.
     """
-    cfg = load_mkdocs_config(config_file, site_dir=site_dir, archive=archive, booklets=booklets,
-                             protect=protect, rotate_keys=rotate_keys)  # fmt: skip
+    cfg = load_mkdocs_config(
+        config_file,
+        site_dir=site_dir,
+        archive=archive,
+        booklets=booklets,
+        protect=protect,
+        rotate_keys=rotate_keys,
+    )
     final = Path(cfg.site_dir).resolve()
     students = archive_root(cfg) / "students"
     total = sum(1 for e in os.scandir(students) if e.is_dir()) if students.is_dir() else 0

@@ -349,8 +349,9 @@ class StudentCache:
             return entry.result  # type: ignore[union-attr]
         previous = self.store.get(f"hashes/{folder}")
         stats = folder_stats(root / "students" / folder)
-        hashes = hash_folder(root / "students" / folder, stats,
-                             previous if isinstance(previous, FolderHashes) else None)  # fmt: skip
+        hashes = hash_folder(
+            root / "students" / folder, stats, previous if isinstance(previous, FolderHashes) else None
+        )
         key = digest(self.key, context, hashes.key, extra)
         if entry is not None and usable and entry.key == key:  # touched, same content
             self.hits += 1

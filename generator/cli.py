@@ -185,8 +185,11 @@ def _github_prefix(root: Path) -> str:
 )
 @click.option("--no-booklets", is_flag=True, help="Skip the PDF booklets (faster).")
 @click.option("--unprotected", is_flag=True, help="Plaintext site, for local checks only: never publish it.")
-@click.option("--rotate-keys", is_flag=True,
-              help="New content keys for everything: keys from before open nothing in the new site.")
+@click.option(
+    "--rotate-keys",
+    is_flag=True,
+    help="New content keys for everything: keys from before open nothing in the new site.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show MkDocs' progress messages.")
 def build(
     config_file: str,
@@ -246,10 +249,12 @@ def _student_bar(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: bar.update(1)
 
 
-REPORT = (("students", "students read", "reused from the cache"),
-          ("index", "index pages rendered", "reused"),
-          ("booklets", "booklets rendered", "unchanged"),
-          ("blobs", "encrypted files sealed", "reused"))  # fmt: skip
+REPORT = (
+    ("students", "students read", "reused from the cache"),
+    ("index", "index pages rendered", "reused"),
+    ("booklets", "booklets rendered", "unchanged"),
+    ("blobs", "encrypted files sealed", "reused"),
+)
 
 
 def _report(report: dict[str, Any]) -> None:
@@ -260,8 +265,10 @@ def _report(report: dict[str, Any]) -> None:
     if report.get("shell") == "reused":
         click.echo("login page and Material's assets: reused (mkdocs.yml, theme and labels unchanged)")
     if report.get("rotated"):
-        click.echo(f"new content keys (a reader lost access or got a new key, or --rotate-keys): "
-                   f"{report['rotated']} scope(s)")
+        click.echo(
+            f"new content keys (a reader lost access or got a new key, or --rotate-keys): "
+            f"{report['rotated']} scope(s)"
+        )
 
 
 def _precheck(config: Path, archive: Path | None) -> ReadResult:
@@ -527,8 +534,11 @@ def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
         _fail(str(exc))
     _show_passphrase(teacher_id, passphrase)
     if reset:
-        click.echo(f"the next build gives everything {teacher_id} could read new content keys: "
-                   "keys taken with the old passphrase open nothing in it", err=True)
+        click.echo(
+            f"the next build gives everything {teacher_id} could read new content keys: "
+            "keys taken with the old passphrase open nothing in it",
+            err=True,
+        )
 
 
 @access.command("remove")
@@ -550,8 +560,10 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
     if not yes:
         click.confirm(f"remove {teacher_id}'s account ({path})?", abort=True, err=True)
     path.unlink()
-    click.echo(f"removed {path}; the next build takes it out and gives everything {teacher_id} "
-               "could read new content keys")
+    click.echo(
+        f"removed {path}; the next build takes it out and gives everything {teacher_id} "
+        "could read new content keys"
+    )
 
 
 @access.command("list")

@@ -22,8 +22,13 @@ FLAVORS = ("github", "gitea")
 def repo_prefix(archive_root: Path) -> str:
     """The archive's path inside its git repository ('' at the root, 'archives/' below it)."""
     try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=archive_root,
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=archive_root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         rel = archive_root.resolve().relative_to(Path(top).resolve())
     except (subprocess.CalledProcessError, FileNotFoundError, ValueError):
         return ""
@@ -52,14 +57,16 @@ def render(archive: Archive, flavor: str, prefix: str) -> str:
     lines = [HEADER.format(flavor=flavor)]
     if flavor == "github":
         lines.append(f"/{prefix}** {lead}\n")  # everything else in the archive: leadership
-        lines += [f"/{prefix}students/{sid}/ {' '.join(users)}\n"
-                  for sid, users in sorted(students.items())]  # fmt: skip
-        lines += [f"/{prefix}{name} {lead}\n" for name in ("school.yml", "teachers.yml",
-                                                           "classes.yml", "access/")]  # fmt: skip
+        lines += [f"/{prefix}students/{sid}/ {' '.join(users)}\n" for sid, users in sorted(students.items())]
+        lines += [
+            f"/{prefix}{name} {lead}\n" for name in ("school.yml", "teachers.yml", "classes.yml", "access/")
+        ]
     else:
         p = re.escape(prefix)
-        lines += [f"^{p}students/{re.escape(sid)}/.*$ {' '.join(users)}\n"
-                  for sid, users in sorted(students.items())]  # fmt: skip
+        lines += [
+            f"^{p}students/{re.escape(sid)}/.*$ {' '.join(users)}\n"
+            for sid, users in sorted(students.items())
+        ]
         lines.append(f"^{p}(school|teachers|classes)\\.yml$ {lead}\n")
         lines.append(f"^{p}access/.*$ {lead}\n")
     return "".join(lines)

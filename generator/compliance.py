@@ -61,8 +61,10 @@ class RecordFact:
 def facts_of(records: Iterable[Any]) -> list[RecordFact]:
     """The facts of records (``RecordEntry``s). Only evaluations have a term: asking the
     others for one takes pydantic's missing-attribute path, 3 µs × 150,000 in ``check``."""
-    return [RecordFact(r.meta.date, r.meta.type, r.meta.term if r.meta.type == "evaluation" else None)
-            for r in records]  # fmt: skip
+    return [
+        RecordFact(r.meta.date, r.meta.type, r.meta.term if r.meta.type == "evaluation" else None)
+        for r in records
+    ]
 
 
 def _on(since: dt.date, until: dt.date | None, day: dt.date) -> bool:
@@ -77,8 +79,11 @@ def _kind_on(profile: Profile, school: School, requirement: str, day: dt.date) -
         return None
     if not any(_on(m.since, m.until, day) for m in profile.mentors):
         return None
-    kinds = [getattr(school.categories[c.key].rules, requirement) for c in profile.categories
-             if c.key in school.categories and _on(c.since, c.until, day)]  # fmt: skip
+    kinds = [
+        getattr(school.categories[c.key].rules, requirement)
+        for c in profile.categories
+        if c.key in school.categories and _on(c.since, c.until, day)
+    ]
     best = min(kinds, key=ORDER.__getitem__, default="none")
     return None if best == "none" else best
 
@@ -99,8 +104,13 @@ def _mentor_on(profile: Profile, day: dt.date) -> str | None:
     return next((m.teacher for m in profile.mentors if _on(m.since, m.until, day)), None)
 
 
-def periods(profile: Profile, school: School, records: Iterable[RecordFact], as_of: dt.date,
-            terms: Iterable[Term] | None = None) -> list[Period]:  # fmt: skip
+def periods(
+    profile: Profile,
+    school: School,
+    records: Iterable[RecordFact],
+    as_of: dt.date,
+    terms: Iterable[Term] | None = None,
+) -> list[Period]:
     """Every due period up to ``as_of`` in the given terms (default: all terms)."""
     facts = _Facts(records)
     out: list[Period] = []
@@ -147,22 +157,26 @@ class _Rules:
         last = min(term.end, as_of + dt.timedelta(days=200))
         points = {term.start}
         for since, until in [(c.since, c.until) for c in profile.categories] + [
-                (m.since, m.until) for m in profile.mentors]:  # fmt: skip
+            (m.since, m.until) for m in profile.mentors
+        ]:
             points |= {since, until + one} if until else {since}
         points |= {d for d in (profile.enrolled_on, profile.closed_on and profile.closed_on + one) if d}
         self.starts = sorted(p for p in points if term.start <= p <= last)
         ends = [s - one for s in self.starts[1:]] + [last]
         # (first day, last day, the rules) of each span
-        self.spans = [(start, end, tuple(_kind_on(profile, school, r, start) for r in REQUIREMENTS))
-                      for start, end in zip(self.starts, ends, strict=True)]  # fmt: skip
+        self.spans = [
+            (start, end, tuple(_kind_on(profile, school, r, start) for r in REQUIREMENTS))
+            for start, end in zip(self.starts, ends, strict=True)
+        ]
 
     def on(self, day: dt.date) -> tuple[str | None, ...]:
         i = bisect.bisect_right(self.starts, day) - 1
         return self.spans[i][2] if i >= 0 and day <= self.spans[i][1] else _NOTHING
 
 
-def _term_periods(profile: Profile, facts: _Facts, term: Term, requirement: str, index: int,
-                  rules: _Rules, as_of: dt.date) -> list[Period]:  # fmt: skip
+def _term_periods(
+    profile: Profile, facts: _Facts, term: Term, requirement: str, index: int, rules: _Rules, as_of: dt.date
+) -> list[Period]:
     """The periods met on the term's days up to ``as_of``, one per span of a rule and
     period: the rule can change inside a period (a category starts)."""
     one = dt.timedelta(days=1)
@@ -183,8 +197,16 @@ def _term_periods(profile: Profile, facts: _Facts, term: Term, requirement: str,
     return out
 
 
-def _judge(profile: Profile, facts: _Facts, requirement: str, kind: str,
-           start: dt.date, end: dt.date, term: Term, as_of: dt.date) -> Period:  # fmt: skip
+def _judge(
+    profile: Profile,
+    facts: _Facts,
+    requirement: str,
+    kind: str,
+    start: dt.date,
+    end: dt.date,
+    term: Term,
+    as_of: dt.date,
+) -> Period:
     met = facts.any_between(requirement, start, end) or (
         requirement == "evaluation" and term.id in facts.evaluated
     )

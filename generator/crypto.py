@@ -81,22 +81,30 @@ class KeyPair:
 
 def new_key_pair() -> KeyPair:
     private = ec.generate_private_key(CURVE)
-    return KeyPair(_raw_public(private.public_key()), private.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))  # fmt: skip
+    return KeyPair(
+        _raw_public(private.public_key()),
+        private.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
 
 
 def _raw_public(public: ec.EllipticCurvePublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.X962,
-                               serialization.PublicFormat.UncompressedPoint)  # fmt: skip
+    return public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
 
 def lock_private_key(private_pkcs8: bytes, passphrase: str, aad: bytes) -> dict[str, object]:
     """The private key, encrypted under the passphrase (stored in archives/access/)."""
     salt = os.urandom(SALT_BYTES)
     sealed = seal(passphrase_key(passphrase, salt), private_pkcs8, aad)
-    return {"kdf": "PBKDF2-HMAC-SHA256", "hash": "SHA-256", "iterations": PBKDF2_ITERATIONS,
-            "salt": b64(salt), "cipher": "AES-256-GCM", "data": b64(sealed)}  # fmt: skip
+    return {
+        "kdf": "PBKDF2-HMAC-SHA256",
+        "hash": "SHA-256",
+        "iterations": PBKDF2_ITERATIONS,
+        "salt": b64(salt),
+        "cipher": "AES-256-GCM",
+        "data": b64(sealed),
+    }
 
 
 def unlock_private_key(locked: dict[str, object], passphrase: str, aad: bytes) -> bytes:
@@ -122,8 +130,7 @@ def wrap_for(public_raw: bytes, content_keys: list[bytes], info: bytes) -> tuple
     return _raw_public(ephemeral.public_key()), [aes_key_wrap(kek, k) for k in content_keys]
 
 
-def unwrap_with(private_pkcs8: bytes, ephemeral_raw: bytes, wrapped: list[bytes],
-                info: bytes) -> list[bytes]:  # fmt: skip
+def unwrap_with(private_pkcs8: bytes, ephemeral_raw: bytes, wrapped: list[bytes], info: bytes) -> list[bytes]:
     """The reader's side (the browser does the same with WebCrypto)."""
     private = serialization.load_der_private_key(private_pkcs8, password=None)
     assert isinstance(private, ec.EllipticCurvePrivateKey)

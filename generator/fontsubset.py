@@ -45,8 +45,16 @@ CONF = "fonts.conf"
 # Besides GB 2312 (6,763 hanzi and its symbols, below): ASCII and Latin-1, general
 # punctuation, letterlike symbols and number forms, arrows, enclosed numbers (①),
 # box drawing, CJK symbols and punctuation, fullwidth forms.
-_RANGES = ((0x20, 0x7F), (0xA0, 0x180), (0x2000, 0x2070), (0x2100, 0x2200), (0x2460, 0x2500),
-           (0x2500, 0x2600), (0x3000, 0x3040), (0xFF00, 0xFFF0))  # fmt: skip
+_RANGES = (
+    (0x20, 0x7F),
+    (0xA0, 0x180),
+    (0x2000, 0x2070),
+    (0x2100, 0x2200),
+    (0x2460, 0x2500),
+    (0x2500, 0x2600),
+    (0x3000, 0x3040),
+    (0xFF00, 0xFFF0),
+)
 
 
 def common_characters() -> str:
@@ -70,9 +78,18 @@ def locate(family: str, weight: str) -> tuple[Path, int] | None:
     """The file and face index Fontconfig picks for ``family`` at ``weight``, if it is
     that family (fc-match always answers with something)."""
     try:
-        out = subprocess.run(["fc-match", "-f", "%{family}\t%{weight}\t%{file}\t%{index}",
-                              f"{family}:weight={_fc_weight(weight)}"],
-                             capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+        out = subprocess.run(
+            [
+                "fc-match",
+                "-f",
+                "%{family}\t%{weight}\t%{file}\t%{index}",
+                f"{family}:weight={_fc_weight(weight)}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     parts = out.stdout.split("\t")
@@ -155,8 +172,14 @@ def rename(font: bytes, family: str) -> bytes:
     table = tt["name"]
     style = (table.getDebugName(2) or "Regular").strip()
     postscript = "".join(ch for ch in f"{family}-{style}" if ch.isalnum() or ch == "-")
-    names = {1: family, 3: f"{postscript};{VERSION}", 4: f"{family} {style}", 6: postscript,
-             16: family, 17: style}  # fmt: skip
+    names = {
+        1: family,
+        3: f"{postscript};{VERSION}",
+        4: f"{family} {style}",
+        6: postscript,
+        16: family,
+        17: style,
+    }
     for record in table.names:
         if record.nameID in names:
             record.string = names[record.nameID]

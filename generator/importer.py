@@ -131,8 +131,9 @@ def _guardian(text: str) -> dict[str, Any]:
     return out
 
 
-def import_ledger(xlsx: Path, mapping_file: Path, root: Path, archive: Archive,
-                  dry_run: bool = False, update: bool = False) -> list[RowResult]:  # fmt: skip
+def import_ledger(
+    xlsx: Path, mapping_file: Path, root: Path, archive: Archive, dry_run: bool = False, update: bool = False
+) -> list[RowResult]:
     mapping = load_mapping(mapping_file)
     since = str((mapping.get("defaults") or {}).get("since") or archive.terms[-1].start)
     headers, rows = _rows(xlsx, mapping)
@@ -143,8 +144,9 @@ def import_ledger(xlsx: Path, mapping_file: Path, root: Path, archive: Archive,
     return results
 
 
-def _one(n: int, values: dict[str, str], archive: Archive, root: Path, since: str,
-         dry_run: bool, update: bool) -> RowResult:  # fmt: skip
+def _one(
+    n: int, values: dict[str, str], archive: Archive, root: Path, since: str, dry_run: bool, update: bool
+) -> RowResult:
     sid = values.get("id", "")
     try:
         data = _profile(values, archive, since)

@@ -49,8 +49,9 @@ class IndexPages:
         parts = [self.everyone] if shows == EVERYONE else [self.summaries.get(s, "gone") for s in shows]
         return digest(self.base, self.membership, repr(spec), *shows, *parts)
 
-    def pages(self, specs: list[render.PageSpec],
-              render_one: Callable[[render.PageSpec], render.Rendered]) -> list[render.Rendered]:  # fmt: skip
+    def pages(
+        self, specs: list[render.PageSpec], render_one: Callable[[render.PageSpec], render.Rendered]
+    ) -> list[render.Rendered]:
         previous = self.store.get("index-pages")
         if not isinstance(previous, dict):
             previous = {}

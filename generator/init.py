@@ -47,8 +47,9 @@ def init(target: Path, templates_dir: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / name, path)
         written.append(path)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(source), keep_trailing_newline=True,
-                             autoescape=False)  # YAML, not HTML  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(source), keep_trailing_newline=True, autoescape=False
+    )  # YAML, not HTML
     for dest, values in WORKFLOWS.items():
         path = target / dest
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,9 +23,24 @@ from .archive import SchoolFiles, read_archive
 from .model import Student
 from .problems import YidangError
 
-LEDGER = ["学生编号", "姓名", "性别", "出生日期", "班级", "特殊群体类别", "帮扶教师", "监护人及电话",
-          "家庭住址", "享受资助", "状态", "本学期谈话", "本学期入户家访", "本学期电话家访", "本学期评估",
-          "四个一完成率"]  # fmt: skip
+LEDGER = [
+    "学生编号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "班级",
+    "特殊群体类别",
+    "帮扶教师",
+    "监护人及电话",
+    "家庭住址",
+    "享受资助",
+    "状态",
+    "本学期谈话",
+    "本学期入户家访",
+    "本学期电话家访",
+    "本学期评估",
+    "四个一完成率",
+]
 TEACHERS = ["教师编号", "姓名", "结对学生", "谈话", "入户家访", "电话家访", "学期评估", "四个一完成率"]
 
 
@@ -46,21 +61,37 @@ def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Stu
         inside = [r.meta for r in s.records if term.start <= r.meta.date <= term.end]
         visits = [m for m in inside if m.type == "home_visit"]
         periods = compliance.periods(p, school.school, _facts(s), as_of, [term])
-        mentors = [school.teachers[m.teacher].name for m in p.mentors
-                   if m.since <= term.end and (m.until is None or m.until >= term.start)]  # fmt: skip
-        return [p.id, p.name, p.gender, p.birth_date.isoformat(), school.classes[p.class_].name,
-                "、".join(cats[c.key].name + (f"({c.kind})" if c.kind else "")
-                         + (f"〔{c.until}止〕" if c.until else "") for c in p.categories),
-                "、".join(dict.fromkeys(mentors)),
-                ";".join(f"{g.relation} {g.name} {g.phone or ''}".strip() for g in p.guardians),
-                p.address or "", "、".join(p.support_received),
-                "已结案" if p.status == "closed" else "帮扶中",
-                str(sum(m.type == "talk" for m in inside)),
-                str(sum(m.mode == "in_person" for m in visits)),
-                str(sum(m.mode != "in_person" for m in visits)),
-                str(sum(r.meta.type == "evaluation" and getattr(r.meta, "term", None) == term.id
-                        for r in s.records)),
-                _percent(compliance.rate(periods))]  # fmt: skip
+        mentors = [
+            school.teachers[m.teacher].name
+            for m in p.mentors
+            if m.since <= term.end and (m.until is None or m.until >= term.start)
+        ]
+        return [
+            p.id,
+            p.name,
+            p.gender,
+            p.birth_date.isoformat(),
+            school.classes[p.class_].name,
+            "、".join(
+                cats[c.key].name + (f"({c.kind})" if c.kind else "") + (f"〔{c.until}止〕" if c.until else "")
+                for c in p.categories
+            ),
+            "、".join(dict.fromkeys(mentors)),
+            ";".join(f"{g.relation} {g.name} {g.phone or ''}".strip() for g in p.guardians),
+            p.address or "",
+            "、".join(p.support_received),
+            "已结案" if p.status == "closed" else "帮扶中",
+            str(sum(m.type == "talk" for m in inside)),
+            str(sum(m.mode == "in_person" for m in visits)),
+            str(sum(m.mode != "in_person" for m in visits)),
+            str(
+                sum(
+                    r.meta.type == "evaluation" and getattr(r.meta, "term", None) == term.id
+                    for r in s.records
+                )
+            ),
+            _percent(compliance.rate(periods)),
+        ]
 
     return row
 
@@ -72,9 +103,12 @@ def ledger(root: Path, term_id: str | None, as_of: dt.date) -> tuple[list[str], 
     def factory(school: SchoolFiles, day: dt.date) -> Callable[[Student], list[str]]:
         assert school.school is not None
         terms = sorted(school.school.terms, key=lambda t: t.start)
-        term = (next((t for t in terms if t.id == term_id), None) if term_id
-                else compliance.current_term(school.school, day)
-                or next((t for t in reversed(terms) if t.start <= day), terms[0]))  # fmt: skip
+        term = (
+            next((t for t in terms if t.id == term_id), None)
+            if term_id
+            else compliance.current_term(school.school, day)
+            or next((t for t in reversed(terms) if t.start <= day), terms[0])
+        )
         if term is None:
             raise YidangError(f"no term '{term_id}' in school.yml")
         chosen["term"] = term
@@ -95,12 +129,21 @@ def teachers(root: Path, year: int, as_of: dt.date) -> tuple[list[str], list[lis
         names.update({t.id: t.name for t in school.teachers.values()})
 
         def per_student(s: Student) -> dict[str, Any]:
-            records = [(r.meta.by, r.meta.type, getattr(r.meta, "mode", None)) for r in s.records
-                       if first <= r.meta.date <= last]  # fmt: skip
-            periods = [p for p in compliance.periods(s.profile, school.school, _facts(s), min(day, last))
-                       if first <= p.end <= last]  # fmt: skip
-            mentors = {m.teacher for m in s.profile.mentors
-                       if m.since <= last and (m.until is None or m.until >= first)}  # fmt: skip
+            records = [
+                (r.meta.by, r.meta.type, getattr(r.meta, "mode", None))
+                for r in s.records
+                if first <= r.meta.date <= last
+            ]
+            periods = [
+                p
+                for p in compliance.periods(s.profile, school.school, _facts(s), min(day, last))
+                if first <= p.end <= last
+            ]
+            mentors = {
+                m.teacher
+                for m in s.profile.mentors
+                if m.since <= last and (m.until is None or m.until >= first)
+            }
             return {"records": records, "periods": periods, "mentors": mentors}
 
         return per_student
@@ -117,10 +160,20 @@ def teachers(root: Path, year: int, as_of: dt.date) -> tuple[list[str], list[lis
         for p in out["periods"]:
             if p.mentor:
                 periods[p.mentor].append(p)
-    rows = [[tid, name, str(mentees[tid]), str(counts[tid]["talk"]), str(counts[tid]["home_visit_True"]),
-             str(counts[tid]["home_visit_False"]), str(counts[tid]["evaluation"]),
-             _percent(compliance.rate(periods[tid]))]
-            for tid, name in names.items() if mentees[tid] or counts[tid]]  # fmt: skip
+    rows = [
+        [
+            tid,
+            name,
+            str(mentees[tid]),
+            str(counts[tid]["talk"]),
+            str(counts[tid]["home_visit_True"]),
+            str(counts[tid]["home_visit_False"]),
+            str(counts[tid]["evaluation"]),
+            _percent(compliance.rate(periods[tid])),
+        ]
+        for tid, name in names.items()
+        if mentees[tid] or counts[tid]
+    ]
     return TEACHERS, rows
 
 
@@ -148,8 +201,12 @@ def write(path: Path, fmt: str, headers: list[str], rows: list[list[str]], title
     ws.title = title[:31]
     ws.append(headers)
     for row in rows:
-        ws.append([int(v) if v.isdigit() and not h.endswith("编号") else v
-                   for h, v in zip(headers, row, strict=True)])  # fmt: skip
+        ws.append(
+            [
+                int(v) if v.isdigit() and not h.endswith("编号") else v
+                for h, v in zip(headers, row, strict=True)
+            ]
+        )
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(vertical="center")

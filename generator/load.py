@@ -363,8 +363,9 @@ def _parse_simple(text: str, line0: int) -> Located | None:
         data[key] = value
     if not data:
         return None
-    return Located(data, line0=line0, origin=(line0 + 1, 1), values=found.values, keys=found.keys,
-                   raw=found.raw)  # fmt: skip
+    return Located(
+        data, line0=line0, origin=(line0 + 1, 1), values=found.values, keys=found.keys, raw=found.raw
+    )
 
 
 def parse_yaml(text: str, line0: int = 0) -> Located:
@@ -437,8 +438,7 @@ def parse_markdown(text: str) -> MarkdownDoc:
     meta_text, body, body_line = split_front_matter(text)
     meta = parse_yaml(meta_text, line0=1)
     stripped = body.lstrip("\n")
-    return MarkdownDoc(meta=meta, body=stripped.rstrip("\n"),
-                       body_line=body_line + len(body) - len(stripped))  # fmt: skip
+    return MarkdownDoc(meta=meta, body=stripped.rstrip("\n"), body_line=body_line + len(body) - len(stripped))
 
 
 _CHUNK = 1 << 16
@@ -487,7 +487,10 @@ def read_text(path: Path | str) -> str:
     except FileTooLarge as exc:
         raise YamlSyntaxError(
             f"the file is {exc.size / 1e6:.1f} MB; an archive text file may be at most "
-            f"{MAX_TEXT_BYTES // (1 << 20)} MB (is it the right file?)", 1, 1) from None  # fmt: skip
+            f"{MAX_TEXT_BYTES // (1 << 20)} MB (is it the right file?)",
+            1,
+            1,
+        ) from None
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -501,13 +504,17 @@ def _not_utf8(data: bytes, path: str, at: int) -> str:
     quoted = shlex.quote(path)
     convert = f"iconv -f {{enc}} -t UTF-8 {quoted} -o {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return ("the file is UTF-16 text, not UTF-8; save it as UTF-8 (记事本:另存为 → 编码 UTF-8), "
-                f"or convert it: {convert.format(enc='UTF-16')}")  # fmt: skip
+        return (
+            "the file is UTF-16 text, not UTF-8; save it as UTF-8 (记事本:另存为 → 编码 UTF-8), "
+            f"or convert it: {convert.format(enc='UTF-16')}"
+        )
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
         text = ""
     if any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return ("the file is in GBK/GB18030 (a Chinese Windows encoding), not UTF-8; save it as UTF-8 "
-                f"(记事本:另存为 → 编码 UTF-8), or convert it: {convert.format(enc='GB18030')}")  # fmt: skip
+        return (
+            "the file is in GBK/GB18030 (a Chinese Windows encoding), not UTF-8; save it as UTF-8 "
+            f"(记事本:另存为 → 编码 UTF-8), or convert it: {convert.format(enc='GB18030')}"
+        )
     return f"the file is not UTF-8 text (byte 0x{data[at]:02x}); save it as UTF-8"

@@ -31,8 +31,15 @@ def _target(folder: Path, kind: str, date: dt.date) -> Path:
     return path
 
 
-def new_file(archive: Archive, root: Path, templates_dir: Path, kind: str, student_id: str,
-             date: dt.date, by: str | None) -> Path:  # fmt: skip
+def new_file(
+    archive: Archive,
+    root: Path,
+    templates_dir: Path,
+    kind: str,
+    student_id: str,
+    date: dt.date,
+    by: str | None,
+) -> Path:
     """Write the new file and return its path."""
     student = archive.students.get(student_id)
     if student is None:
@@ -51,8 +58,12 @@ def new_file(archive: Archive, root: Path, templates_dir: Path, kind: str, stude
         loader=jinja2.FileSystemLoader(templates_dir / "new"), keep_trailing_newline=True, autoescape=False
     )  # YAML, not HTML
     text = env.get_template(f"{kind}.md.j2").render(
-        date=date, by=by, term=term.id if term else "", follow_up=date + dt.timedelta(days=7),
-        next_visit=date + dt.timedelta(days=30))  # fmt: skip
+        date=date,
+        by=by,
+        term=term.id if term else "",
+        follow_up=date + dt.timedelta(days=7),
+        next_visit=date + dt.timedelta(days=30),
+    )
     path = _target(root / student.folder, kind, date)
     try:
         write_atomic(path, text)  # complete or absent; never over an existing file

@@ -52,10 +52,18 @@ class StudentPage:
 class StudentPages:
     """Called once per student, in a worker: prepares photos, renders the page."""
 
-    def __init__(self, school: SchoolFiles, as_of: dt.date, root: Path, labels: dict[str, Any],
-                 templates_dir: Path, dir_urls: bool, photo_cache: Path,
-                 booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
-                 provenance: dict[str, Any] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        school: SchoolFiles,
+        as_of: dt.date,
+        root: Path,
+        labels: dict[str, Any],
+        templates_dir: Path,
+        dir_urls: bool,
+        photo_cache: Path,
+        booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
+        provenance: dict[str, Any] | None = None,
+    ):
         assert school.school is not None
         archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
         self.site = render.Site(archive, labels, dir_urls, provenance=provenance)
@@ -82,10 +90,12 @@ class StudentPages:
                 self.site.photo_urls[key] = name
                 published.append((f"students/{student.id}/photos/{name}", cached))
         facts = compliance.facts_of(student.records)
-        periods = tuple(compliance.periods(student.profile, self.site.archive.school, facts,
-                                           self.site.archive.as_of))  # fmt: skip
-        page = render.render_page(self.site, self._env, render.student_spec(student),
-                                  student=student, periods=periods)  # fmt: skip
+        periods = tuple(
+            compliance.periods(student.profile, self.site.archive.school, facts, self.site.archive.as_of)
+        )
+        page = render.render_page(
+            self.site, self._env, render.student_spec(student), student=student, periods=periods
+        )
         profile = student.profile.model_dump_json()  # not pickle: it holds sets, in random order
         digests = (digest(profile), digest(profile, repr(student.summary().refs)))
         now = self.site.term_now

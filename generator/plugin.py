@@ -178,22 +178,35 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         hist = history(root, Store(cache / "provenance"))  # once, here: the workers inherit it
         changes = hist.changes if hist is not None else None
         booklets = self._booklets(root, labels, cache, changes) if self.config.booklets else None
-        maker = partial(StudentPages, root=root, labels=labels, templates_dir=self.templates_dir,
-                        dir_urls=config.use_directory_urls, photo_cache=cache / "photos",
-                        booklets=booklets, provenance=changes)  # fmt: skip
+        maker = partial(
+            StudentPages,
+            root=root,
+            labels=labels,
+            templates_dir=self.templates_dir,
+            dir_urls=config.use_directory_urls,
+            photo_cache=cache / "photos",
+            booklets=booklets,
+            provenance=changes,
+        )
         self.student_cache = self._student_cache(cache, config, hist)
         known = Store(cache / "pages").get("pinyin")
         model.PINYIN.update(known if isinstance(known, dict) else {})
         self._pinyin_known = len(model.PINYIN)
         try:
-            result = read_archive(root, as_of=self._as_of(), hook_factory=maker,
-                                  cache=self.student_cache, progress=self.progress)  # fmt: skip
+            result = read_archive(
+                root,
+                as_of=self._as_of(),
+                hook_factory=maker,
+                cache=self.student_cache,
+                progress=self.progress,
+            )
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
         self._reread = {sid for sid in result.outputs if sid not in self.student_cache.reused}
         self.report["students"] = (self.student_cache.misses, self.student_cache.hits)
-        log.info("students: %d read, %d reused from the cache", self.student_cache.misses,
-                 self.student_cache.hits)  # fmt: skip
+        log.info(
+            "students: %d read, %d reused from the cache", self.student_cache.misses, self.student_cache.hits
+        )
         self.problems = result.problems
         for p in result.problems:
             if p.severity == "warning":
@@ -241,9 +254,15 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         from importlib.metadata import version as dist_version
 
         t = self.templates_dir
-        return digest(version(), Path(config.config_file_path or "").read_bytes(), self._labels_bytes(),
-                      tree_digest(t / "overrides"), tree_digest(t / "static"), dist_version("mkdocs"),
-                      dist_version("mkdocs-material"))  # fmt: skip
+        return digest(
+            version(),
+            Path(config.config_file_path or "").read_bytes(),
+            self._labels_bytes(),
+            tree_digest(t / "overrides"),
+            tree_digest(t / "static"),
+            dist_version("mkdocs"),
+            dist_version("mkdocs-material"),
+        )
 
     def cached_shell(self, config: MkDocsConfig) -> dict[str, bytes] | None:
         """The last build's shell files (relative path → bytes) if still valid. An entry of
@@ -255,8 +274,11 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         return None
 
     def _keep_shell(self, plain: Path, config: MkDocsConfig) -> None:
-        files = {p.relative_to(plain).as_posix(): p.read_bytes()
-                 for p in [plain / "index.html", *(plain / "assets").rglob("*")] if p.is_file()}  # fmt: skip
+        files = {
+            p.relative_to(plain).as_posix(): p.read_bytes()
+            for p in [plain / "index.html", *(plain / "assets").rglob("*")]
+            if p.is_file()
+        }
         self._shell_store(config).put("shell", (self.shell_key(config), files))
 
     def _student_cache(self, cache: Path, config: MkDocsConfig, hist: History | None) -> StudentCache:
@@ -273,8 +295,12 @@ class YidangPlugin(BasePlugin[YidangConfig]):
                 tree_digest(t / "booklet"),
                 f"{self.config.booklet_font}|{self.config.booklet_heading_font}",
             ]
-        return StudentCache(Store(cache / "students"), digest(*parts), extra=provenance_key(hist),
-                            usable=lambda res: res.output is None or res.output.usable())  # fmt: skip
+        return StudentCache(
+            Store(cache / "students"),
+            digest(*parts),
+            extra=provenance_key(hist),
+            usable=lambda res: res.output is None or res.output.usable(),
+        )
 
     def _booklets(self, root: Path, labels: dict[str, Any], cache: Path, changes: Any) -> Any:
         """The per-student booklet maker (run in the workers), after checking the fonts."""
@@ -284,15 +310,25 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         except YidangError as exc:
             raise PluginError(f"yidang: {exc}") from None
         previous = load_digests(cache / "booklets")
-        return partial(Booklets, root=root, labels=labels, templates_dir=self.templates_dir,
-                       out_dir=cache / "booklets", fonts=fonts, photo_cache=cache / "photos",
-                       previous=previous, provenance=changes, font_dir=font_dir)  # fmt: skip
+        return partial(
+            Booklets,
+            root=root,
+            labels=labels,
+            templates_dir=self.templates_dir,
+            out_dir=cache / "booklets",
+            fonts=fonts,
+            photo_cache=cache / "photos",
+            previous=previous,
+            provenance=changes,
+            font_dir=font_dir,
+        )
 
     def _booklet_results(self, out_dir: Path) -> None:
         """Remember what changed; a booklet that failed fails the build, naming why."""
         reused = self.student_cache.reused if self.student_cache else set()
-        made = [p.booklet for sid, p in self.student_pages.items()
-                if p.booklet is not None and sid not in reused]  # fmt: skip
+        made = [
+            p.booklet for sid, p in self.student_pages.items() if p.booklet is not None and sid not in reused
+        ]
         digests = load_digests(out_dir)
         digests.update({b.student: b.digest for b in made if b.status != "failed"})
         save_digests(out_dir, digests)
@@ -347,12 +383,18 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def _index_pages(self, config: MkDocsConfig) -> IndexPages:
         assert self.archive is not None
         t = self.templates_dir
-        context = f"{context_key(self._archive_root, self.archive.as_of)}|{config.use_directory_urls}|" \
-                  f"{self.config.booklets}"  # fmt: skip
+        context = (
+            f"{context_key(self._archive_root, self.archive.as_of)}|{config.use_directory_urls}|"
+            f"{self.config.booklets}"
+        )
         base = base_key(t, self._labels_bytes(), context)
         made = self.student_pages.items()
-        return IndexPages(Store(self._cache_dir / "pages"), base, {sid: m.profile_digest for sid, m in made},
-                          {sid: m.summary_digest for sid, m in made})  # fmt: skip
+        return IndexPages(
+            Store(self._cache_dir / "pages"),
+            base,
+            {sid: m.profile_digest for sid, m in made},
+            {sid: m.summary_digest for sid, m in made},
+        )
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Our pages are HTML already: give MkDocs their TOC and a marker for the body."""
@@ -424,8 +466,11 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         store = Store(self._cache_dir / "site")
         previous = store.get("state")
         live = (self.published_at or final).resolve()  # where the previous build's blobs are
-        if not (isinstance(previous, protect.SiteState) and previous.format == protect.FORMAT
-                and previous.site == str(live)):  # fmt: skip
+        if not (
+            isinstance(previous, protect.SiteState)
+            and previous.format == protect.FORMAT
+            and previous.site == str(live)
+        ):
             previous = None
         rights = {a.teacher: access.rights(self.archive, a.teacher) for a in accounts}
         fingerprints = {a.teacher: a.fingerprint for a in accounts}
@@ -434,11 +479,15 @@ class YidangPlugin(BasePlugin[YidangConfig]):
             publisher.add_page(uri.removesuffix("index.md"), self.titles[uri], page.html_z, page.restricted)
         for route, source, kind in dict.fromkeys(self.files):
             publisher.add_file(protect.Item(route, kind), Path(source))
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.templates_dir / "protect"),
-                                 autoescape=True)  # fmt: skip
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.templates_dir / "protect"), autoescape=True
+        )
         login = env.get_template("login.html.j2").render(L=self.labels)
-        settings = {"labels": self.labels["protect"], "site_name": self._site_name,
-                    "idle_minutes": self.config.idle_minutes}  # fmt: skip
+        settings = {
+            "labels": self.labels["protect"],
+            "site_name": self._site_name,
+            "idle_minutes": self.config.idle_minutes,
+        }
         written = protect.write_site(out, publisher, accounts, plain, login, settings)
         self._audit(out, None if previous is None else set(written))
         swap(out, final)
@@ -446,8 +495,12 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         self.report["blobs"] = (len(publisher.sealed) - publisher.reused, publisher.reused)
         self.report["rotated"] = len(publisher.rotated)
         sealed = len(publisher.sealed) - publisher.reused
-        log.info("encrypted files: %d sealed, %d reused; %d scope keys rotated",
-                 sealed, publisher.reused, len(publisher.rotated))  # fmt: skip
+        log.info(
+            "encrypted files: %d sealed, %d reused; %d scope keys rotated",
+            sealed,
+            publisher.reused,
+            len(publisher.rotated),
+        )
 
     def _audit(self, out: Path, written: set[str] | None) -> None:
         """Audit what this build wrote (``None``: everything, on a full build); stop on any

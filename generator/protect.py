@@ -46,9 +46,11 @@ LEADERSHIP = "leadership"
 MIN_BUCKET = 1024
 # What the published pages may load: the site's own scripts only (no inline script, no
 # eval, no other origin). Styles may be inline: Material sets style attributes.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' blob: data:; font-src 'self' data:; connect-src 'self'; manifest-src 'self'; "
-       "base-uri 'none'; form-action 'none'; object-src 'none'")  # fmt: skip
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' blob: data:; font-src 'self' data:; connect-src 'self'; manifest-src 'self'; "
+    "base-uri 'none'; form-action 'none'; object-src 'none'"
+)
 # A part of a page only leadership and the office may see (a teacher's former mentees,
 # a class's closed cases): sealed apart, in the leadership scope. Record text cannot
 # forge the marker: Markdown's raw HTML, comments included, never reaches a page.
@@ -295,8 +297,10 @@ class Publisher:
             digest = hashlib.sha256("\n".join(f"{r}|{d}" for r, _, _, d in pages).encode()).hexdigest()
 
             def body(pages: list[tuple[str, str, bytes, str]] = pages) -> bytes:
-                docs = [{"r": r, "t": t, "x": page_text(zlib.decompress(z).decode("utf-8"))}
-                        for r, t, z, _ in pages]  # fmt: skip
+                docs = [
+                    {"r": r, "t": t, "x": page_text(zlib.decompress(z).decode("utf-8"))}
+                    for r, t, z, _ in pages
+                ]
                 return _deflate(json.dumps(docs, ensure_ascii=False).encode())
 
             self.add(Item(shard_route(scope), "search"), body, f"search|{digest}")
@@ -332,8 +336,9 @@ class Publisher:
     def _everything(self) -> list[Any]:
         """One blob with every key and route, sealed under the leadership key: leadership's
         keyrings point to it, so they are no larger than anyone else's."""
-        blob, _ = self._seal_blob(self.key(LEADERSHIP)[1],
-                                  json.dumps(self._index(sorted(self.keys))).encode())  # fmt: skip
+        blob, _ = self._seal_blob(
+            self.key(LEADERSHIP)[1], json.dumps(self._index(sorted(self.keys))).encode()
+        )
         return [blob, 0]
 
     def add_keyrings(self, accounts: list[access.Account]) -> None:
@@ -360,13 +365,20 @@ class Publisher:
         info = f"{FORMAT}|{self.build}|{account.teacher}".encode()
         epk, (wrapped,) = crypto.wrap_for(account.public_raw, [ring_key], info)
         sealed = crypto.seal(ring_key, ring, f"{FORMAT}|ring|{self.build}".encode())
-        text = json.dumps({"priv": account.private_locked, "epk": crypto.b64(epk), "key": crypto.b64(wrapped),
-                           "ring": crypto.b64(sealed)})  # fmt: skip
+        text = json.dumps(
+            {
+                "priv": account.private_locked,
+                "epk": crypto.b64(epk),
+                "key": crypto.b64(wrapped),
+                "ring": crypto.b64(sealed),
+            }
+        )
         self._write("k", keyring_name(self.salt, account.lookup), crypto.b64(text.encode()))
 
     def state(self, site: Path) -> SiteState:
-        return SiteState(str(site), dict(self.keys), dict(self.fingerprinted), dict(self.sealed),
-                         self.route_salt)  # fmt: skip
+        return SiteState(
+            str(site), dict(self.keys), dict(self.fingerprinted), dict(self.sealed), self.route_salt
+        )
 
 
 def keyring_name(salt: str, lookup: str) -> str:
@@ -382,8 +394,12 @@ def shell(
     Content-Security-Policy allows no inline script at all."""
     start = plain_index.index('<article class="md-content__inner md-typeset">')
     end = plain_index.index("</article>", start)
-    html = (plain_index[:start] + '<article class="md-content__inner md-typeset">' + login_html
-            + plain_index[end:])  # fmt: skip
+    html = (
+        plain_index[:start]
+        + '<article class="md-content__inner md-typeset">'
+        + login_html
+        + plain_index[end:]
+    )
     html = re.sub(r"<title>.*?</title>", f"<title>{site_name}</title>", html, count=1, flags=re.S)
     html = re.sub(r'<nav class="md-nav md-nav--secondary".*?</nav>', "", html, count=1, flags=re.S)
     moved: dict[str, str] = {}
@@ -394,12 +410,16 @@ def shell(
         return f'<script src="{name}"></script>'
 
     html = INLINE_SCRIPT.sub(to_file, html)
-    meta = (f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            '<meta name="referrer" content="no-referrer">')  # fmt: skip
+    meta = (
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="referrer" content="no-referrer">'
+    )
     html = html.replace('<meta charset="utf-8">', '<meta charset="utf-8">' + meta, 1)
     data = json.dumps(config).replace("<", "\\u003c")  # a data block: never run, never ends early
-    script = (f'<script type="application/json" id="yd-config">{data}</script>'
-              '<script src="yidang-shell.js"></script>')  # fmt: skip
+    script = (
+        f'<script type="application/json" id="yd-config">{data}</script>'
+        '<script src="yidang-shell.js"></script>'
+    )
     return html.replace("</body>", script + "</body>", 1), moved
 
 
@@ -431,8 +451,14 @@ def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account
     return [access.load(archive_root, t) for t in names]
 
 
-def write_site(out: Path, publisher: Publisher, accounts: list[access.Account],
-               plain: Path, login_html: str, config: dict[str, Any]) -> list[str]:  # fmt: skip
+def write_site(
+    out: Path,
+    publisher: Publisher,
+    accounts: list[access.Account],
+    plain: Path,
+    login_html: str,
+    config: dict[str, Any],
+) -> list[str]:
     """The keyrings, the assets and the login shell, once every blob is written.
     Returns the site-relative files written (not linked from the previous site)."""
     publisher.add_search_shards()

@@ -46,8 +46,9 @@ class Changes(Mapping[str, Change]):
     as long to write; packed, it is a few thousand objects, and a directory is
     unpacked only when a page of its student is made again."""
 
-    def __init__(self, packed: dict[str, tuple[str, bytes]] | None = None,
-                 commits: list[Change] | None = None):  # fmt: skip
+    def __init__(
+        self, packed: dict[str, tuple[str, bytes]] | None = None, commits: list[Change] | None = None
+    ):
         self._packed = packed if packed is not None else {}  # directory → (names, indexes)
         self._commits = commits if commits is not None else []
         self._open: dict[str, dict[str, int]] = {}
@@ -147,8 +148,18 @@ def _where(archive_root: Path) -> tuple[str, str, str] | None:
 def _log(hist: History, since: str = "") -> tuple[dict[str, Change], dict[str, int]]:
     """Each path's newest change in ``since..HEAD`` (all history when ``since`` is "")."""
     span = [f"{since}..{hist.head}"] if since else [hist.head]
-    log = _git(Path(hist.top), "-c", "core.quotepath=off", "log", _FORMAT, "--date=short",
-               "--name-only", *span, "--", f"{hist.prefix}students")  # fmt: skip
+    log = _git(
+        Path(hist.top),
+        "-c",
+        "core.quotepath=off",
+        "log",
+        _FORMAT,
+        "--date=short",
+        "--name-only",
+        *span,
+        "--",
+        f"{hist.prefix}students",
+    )
     changes: dict[str, Change] = {}
     times: dict[str, int] = {}
     current = None
@@ -165,8 +176,11 @@ def _log(hist: History, since: str = "") -> tuple[dict[str, Change], dict[str, i
 
 def _folder_digests(changes: Changes, only: set[str] | None = None) -> dict[str, str]:
     """Student folder → digest of its files' changes (for ``only`` those folders)."""
-    directories = changes.directories("students") if only is None else [
-        d for folder in only for d in changes.directories(f"students/{folder}")]  # fmt: skip
+    directories = (
+        changes.directories("students")
+        if only is None
+        else [d for folder in only for d in changes.directories(f"students/{folder}")]
+    )
     lines: dict[str, list[str]] = {}
     for directory in directories:
         parts = directory.split("/", 2)
@@ -202,8 +216,10 @@ def _advance(old: History, head: str) -> History:
     if linear is None:
         return _full(hist)
     new, times = _log(hist, since=old.head)
-    if not linear and any(p in old.changes and old.times.get(old.changes[p].commit, 0) >= times[c.commit]
-                          for p, c in new.items()):  # fmt: skip
+    if not linear and any(
+        p in old.changes and old.times.get(old.changes[p].commit, 0) >= times[c.commit]
+        for p, c in new.items()
+    ):
         return _full(hist)  # a merged commit older than the one we knew: order unknown
     hist.changes = old.changes.updated(new)
     hist.times = {**old.times, **times}

@@ -41,9 +41,34 @@ LATEST_COUNT = RECENT
 
 # Tags a record body may use once rendered; images come only from `photos:`.
 ALLOWED_TAGS = {
-    "p", "br", "strong", "em", "b", "i", "u", "s", "del", "ul", "ol", "li", "blockquote",
-    "code", "pre", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "hr", "a",
-}  # fmt: skip
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "del",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "code",
+    "pre",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "a",
+}
 
 
 def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
@@ -119,9 +144,12 @@ class Site:
     def overdue(self, students: Any, limit: int | None = None) -> list[tuple[Any, Any, int]]:
         """(student, period, days overdue) of the current term, longest overdue first."""
         by_id = {s.id: s for s in students}
-        items = [(by_id[sid], p, p.days_overdue(self.archive.as_of)) for sid in by_id
-                 for p in self.periods.get(sid, ()) if p.status == "missed"
-                 and self.term_now and p.term == self.term_now.id]  # fmt: skip
+        items = [
+            (by_id[sid], p, p.days_overdue(self.archive.as_of))
+            for sid in by_id
+            for p in self.periods.get(sid, ())
+            if p.status == "missed" and self.term_now and p.term == self.term_now.id
+        ]
         items.sort(key=lambda x: (-x[2], x[0].id))
         return items[:limit] if limit else items
 
@@ -138,8 +166,9 @@ class Site:
 
     def month_status(self, student: Any, month: dt.date) -> str:
         """met, missed, open or none: the student's periods that end in this month."""
-        ends = [p for p in self.term_periods([student])
-                if p.end.year == month.year and p.end.month == month.month]  # fmt: skip
+        ends = [
+            p for p in self.term_periods([student]) if p.end.year == month.year and p.end.month == month.month
+        ]
         if not ends:
             return "none"
         if any(p.status == "missed" for p in ends):
@@ -278,17 +307,25 @@ class Rendered:
 def index_specs(site: Site) -> list[PageSpec]:
     """Every page but the students' ones, in a stable order."""
     a, lab = site.archive, site.labels["site"]
-    specs = [PageSpec("index.md", lab["home"], "index.html.j2"),
-             PageSpec("dashboard/index.md", lab["dashboard"], "dashboard.html.j2"),
-             PageSpec("categories/index.md", lab["categories"], "categories.html.j2"),
-             PageSpec("teachers/index.md", lab["teachers"], "teachers.html.j2"),
-             PageSpec("classes/index.md", lab["classes"], "classes.html.j2")]  # fmt: skip
-    specs += [PageSpec(f"categories/{k}/index.md", c.name, "category.html.j2", (("key", k),))
-              for k, c in a.school.categories.items()]  # fmt: skip
-    specs += [PageSpec(f"teachers/{t.id}/index.md", t.name, "teacher.html.j2", (("teacher", t.id),))
-              for t in a.teachers.values()]  # fmt: skip
-    specs += [PageSpec(f"classes/{c.id}/index.md", c.name, "class.html.j2", (("cls", c.id),))
-              for c in a.classes.values()]  # fmt: skip
+    specs = [
+        PageSpec("index.md", lab["home"], "index.html.j2"),
+        PageSpec("dashboard/index.md", lab["dashboard"], "dashboard.html.j2"),
+        PageSpec("categories/index.md", lab["categories"], "categories.html.j2"),
+        PageSpec("teachers/index.md", lab["teachers"], "teachers.html.j2"),
+        PageSpec("classes/index.md", lab["classes"], "classes.html.j2"),
+    ]
+    specs += [
+        PageSpec(f"categories/{k}/index.md", c.name, "category.html.j2", (("key", k),))
+        for k, c in a.school.categories.items()
+    ]
+    specs += [
+        PageSpec(f"teachers/{t.id}/index.md", t.name, "teacher.html.j2", (("teacher", t.id),))
+        for t in a.teachers.values()
+    ]
+    specs += [
+        PageSpec(f"classes/{c.id}/index.md", c.name, "class.html.j2", (("cls", c.id),))
+        for c in a.classes.values()
+    ]
     return specs
 
 
@@ -304,8 +341,10 @@ def stub(spec: PageSpec) -> str:
 def _lookup(site: Site, name: str, value: str) -> Any:
     a = site.archive
     table: dict[str, Callable[[str], Any]] = {
-        "key": lambda k: k, "teacher": a.teachers.__getitem__, "cls": a.classes.__getitem__,
-    }  # fmt: skip
+        "key": lambda k: k,
+        "teacher": a.teachers.__getitem__,
+        "cls": a.classes.__getitem__,
+    }
     return table[name](value)
 
 
@@ -344,8 +383,7 @@ def _nest(flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return top
 
 
-NAV_PAGES = ("index.md", "dashboard/index.md", "categories/index.md", "teachers/index.md",
-             "classes/index.md")  # fmt: skip
+NAV_PAGES = ("index.md", "dashboard/index.md", "categories/index.md", "teachers/index.md", "classes/index.md")
 
 
 def nav(labels: dict[str, Any]) -> list[dict[str, str]]:

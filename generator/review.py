@@ -25,15 +25,19 @@ from .codeowners import repo_prefix
 from .load import YamlSyntaxError, parse_markdown, parse_yaml
 from .problems import Problem, YidangError
 
-TYPES = {"talk": "谈话记录", "home_visit": "家访记录", "evaluation": "学期评估", "activity": "教育活动",
-         "aid": "资助发放"}  # fmt: skip
+TYPES = {
+    "talk": "谈话记录",
+    "home_visit": "家访记录",
+    "evaluation": "学期评估",
+    "activity": "教育活动",
+    "aid": "资助发放",
+}
 ACTIONS = {"A": "新增", "M": "修改", "D": "删除"}
 
 
 def git(repo: Path, *args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                              check=True).stdout  # fmt: skip
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
     except FileNotFoundError:
         raise YidangError("git is not installed") from None
     except subprocess.CalledProcessError as exc:
@@ -92,22 +96,30 @@ class Review:
     problems: list[Problem]
 
     def to_json(self) -> dict[str, Any]:
-        return {"base": self.base, "head": self.head, "school_files": self.school_files,
-                "students": [asdict(s) for s in self.students],
-                "problems": [asdict(p) for p in self.problems]}  # fmt: skip
+        return {
+            "base": self.base,
+            "head": self.head,
+            "school_files": self.school_files,
+            "students": [asdict(s) for s in self.students],
+            "problems": [asdict(p) for p in self.problems],
+        }
 
 
 def _current(entries: list[Any], key: str, day: dt.date) -> set[str]:
     out = set()
     for e in entries or []:
-        if isinstance(e, dict) and str(e.get("since", "")) <= day.isoformat() and (
-                not e.get("until") or day.isoformat() <= str(e["until"])):  # fmt: skip
+        if (
+            isinstance(e, dict)
+            and str(e.get("since", "")) <= day.isoformat()
+            and (not e.get("until") or day.isoformat() <= str(e["until"]))
+        ):
             out.add(str(e.get(key)))
     return out
 
 
-def _profile_changes(old: dict[str, Any], new: dict[str, Any], day: dt.date,
-                     categories: dict[str, Any]) -> tuple[list[str], bool]:  # fmt: skip
+def _profile_changes(
+    old: dict[str, Any], new: dict[str, Any], day: dt.date, categories: dict[str, Any]
+) -> tuple[list[str], bool]:
     """Human lines for the changes that matter, and whether leadership must review."""
     lines, lead = [], False
     name = lambda k: categories.get(k, {}).get("name", k)  # noqa: E731
@@ -151,14 +163,22 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
         sid = parts[1]
         new_p = _yaml(_show(repo, head, f"{prefix}students/{sid}/profile.yml"))
         old_p = _yaml(_show(repo, base, f"{prefix}students/{sid}/profile.yml"))
-        change = students.setdefault(sid, StudentChange(sid, str((new_p or old_p).get("name", "")),
-                                                        str((new_p or old_p).get("class", ""))))  # fmt: skip
+        change = students.setdefault(
+            sid,
+            StudentChange(sid, str((new_p or old_p).get("name", "")), str((new_p or old_p).get("class", ""))),
+        )
         if parts[2] == "records":
             meta = _meta(_show(repo, base if status == "D" else head, path))
             who = teachers.get(meta.get("by"), {}).get("name", meta.get("by", ""))
-            change.records.append({"action": ACTIONS.get(status, status), "file": parts[-1],
-                                   "type": TYPES.get(meta.get("type"), str(meta.get("type", ""))),
-                                   "date": str(meta.get("date", "")), "by": str(who)})  # fmt: skip
+            change.records.append(
+                {
+                    "action": ACTIONS.get(status, status),
+                    "file": parts[-1],
+                    "type": TYPES.get(meta.get("type"), str(meta.get("type", ""))),
+                    "date": str(meta.get("date", "")),
+                    "by": str(who),
+                }
+            )
         elif parts[2] == "profile.yml":
             lines, lead = _profile_changes(old_p, new_p, day, school.get("categories") or {})
             change.profile += lines or ["登记表内容修改"]
@@ -173,9 +193,15 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
             ids.append((head_teacher, "班主任"))
         if change.leadership:
             ids += [(r.get("teacher"), "领导小组") for r in school.get("leadership") or []]
-        change.reviewers = [{"teacher": t, "name": teachers.get(t, {}).get("name", t),
-                             "git_user": teachers.get(t, {}).get("git_user") or "", "as": role}
-                            for t, role in ids]  # fmt: skip
+        change.reviewers = [
+            {
+                "teacher": t,
+                "name": teachers.get(t, {}).get("name", t),
+                "git_user": teachers.get(t, {}).get("git_user") or "",
+                "as": role,
+            }
+            for t, role in ids
+        ]
     problems = _problems_at(repo, head, prefix, {c[-1][len(prefix) :] for c in changed if c}, day)
     return Review(base, head, sorted(students.values(), key=lambda s: s.id), school_files, problems)
 
@@ -183,8 +209,12 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
 def _problems_at(repo: Path, head: str, prefix: str, paths: set[str], day: dt.date) -> list[Problem]:
     """What `yidang check` finds in the changed files, at ``head`` (via git archive)."""
     with tempfile.TemporaryDirectory(prefix="yidang-review-") as tmp:
-        data = subprocess.run(["git", "archive", "--format=tar", head, "--", prefix or "."], cwd=repo,
-                              capture_output=True, check=True).stdout  # fmt: skip
+        data = subprocess.run(
+            ["git", "archive", "--format=tar", head, "--", prefix or "."],
+            cwd=repo,
+            capture_output=True,
+            check=True,
+        ).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             extract_plain(tar, Path(tmp))
         result = read_archive(Path(tmp) / prefix, as_of=day, keep=False)

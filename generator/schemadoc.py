@@ -33,21 +33,39 @@ Regenerate: `.venv/bin/python -m generator.schemadoc > docs/schema.md`.
 """
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
-    ("school.yml", "The school, its terms, its categories and the four-ones rules.",
-     [s.School, s.LeadershipRole, s.Term, s.CategoryDef, s.Rules]),
+    (
+        "school.yml",
+        "The school, its terms, its categories and the four-ones rules.",
+        [s.School, s.LeadershipRole, s.Term, s.CategoryDef, s.Rules],
+    ),
     ("teachers.yml", "A YAML list, one entry per teacher.", [s.Teacher]),
     ("classes.yml", "A YAML list, one entry per class.", [s.SchoolClass]),
-    ("students/&lt;id&gt;/profile.yml", "The registration form (登记表). The folder name is the id.",
-     [s.Profile, s.CategoryMembership, s.MentorAssignment, s.Guardian, s.Disability,
-      s.AttendanceAlert, s.PersuasionRecord]),
-    ("students/&lt;id&gt;/plan.md", "The help plan (帮扶计划): front matter, then the plan in prose.",
-     [s.Plan, s.Goals, s.Measure]),
-    ("students/&lt;id&gt;/records/YYYY-MM-DD-&lt;type&gt;[-n].md",
-     "One file per record: front matter, then the narrative in Markdown. The date in the "
-     "file name equals `date`, the type equals `type`. Photo paths are relative to the "
-     "student's folder (e.g. `photos/2026-03-05.jpg`) and must stay inside it.",
-     [s.RecordBase, s.Talk, s.HomeVisit, s.Evaluation, s.Activity, s.Aid]),
-]  # fmt: skip
+    (
+        "students/&lt;id&gt;/profile.yml",
+        "The registration form (登记表). The folder name is the id.",
+        [
+            s.Profile,
+            s.CategoryMembership,
+            s.MentorAssignment,
+            s.Guardian,
+            s.Disability,
+            s.AttendanceAlert,
+            s.PersuasionRecord,
+        ],
+    ),
+    (
+        "students/&lt;id&gt;/plan.md",
+        "The help plan (帮扶计划): front matter, then the plan in prose.",
+        [s.Plan, s.Goals, s.Measure],
+    ),
+    (
+        "students/&lt;id&gt;/records/YYYY-MM-DD-&lt;type&gt;[-n].md",
+        "One file per record: front matter, then the narrative in Markdown. The date in the "
+        "file name equals `date`, the type equals `type`. Photo paths are relative to the "
+        "student's folder (e.g. `photos/2026-03-05.jpg`) and must stay inside it.",
+        [s.RecordBase, s.Talk, s.HomeVisit, s.Evaluation, s.Activity, s.Aid],
+    ),
+]
 
 
 def _type(annotation: Any) -> str:

@@ -23,8 +23,14 @@ GIVEN = (
     "志豪婉清书瑶皓然紫萱鹏飞晓东立新海燕春燕秋菊冬梅国强建华"
 )
 KINDS = ["建档立卡贫困家庭", "农村低保", "特困供养"]
-CATEGORY_WEIGHTS = {"poverty": 5, "left_behind": 4, "single_parent": 2, "divorced": 2,
-                    "dropout_risk": 1, "disability": 1}  # fmt: skip
+CATEGORY_WEIGHTS = {
+    "poverty": 5,
+    "left_behind": 4,
+    "single_parent": 2,
+    "divorced": 2,
+    "dropout_risk": 1,
+    "disability": 1,
+}
 TYPE_WEIGHTS = {"talk": 60, "home_visit": 30, "activity": 6, "aid": 4}
 PLACES = ["南岭镇", "石桥乡", "青溪镇", "白沙乡", "龙湾镇", "东山乡", "大坡镇", "新村乡"]
 OPENINGS = [
@@ -100,9 +106,14 @@ def _school(out: Path, leaders: list[str]) -> None:
     for tid, name, start, end in _terms():
         lines.append(f"  - {{id: {tid}, name: {name}, start: {start}, end: {end}}}")
     lines.append("categories:")
-    names = {"poverty": "贫困家庭学生", "left_behind": "留守儿童", "single_parent": "单亲家庭学生",
-             "divorced": "离异家庭学生", "dropout_risk": "有叛逆厌学和辍学倾向学生",
-             "disability": "残疾学生"}  # fmt: skip
+    names = {
+        "poverty": "贫困家庭学生",
+        "left_behind": "留守儿童",
+        "single_parent": "单亲家庭学生",
+        "divorced": "离异家庭学生",
+        "dropout_risk": "有叛逆厌学和辍学倾向学生",
+        "disability": "残疾学生",
+    }
     for key, name in names.items():
         kinds = f"[{', '.join(KINDS)}]" if key == "poverty" else "[]"
         talk = "week" if key == "poverty" else "month"

@@ -146,8 +146,9 @@ def _typed_message(err: dict[str, Any], raw: str | None) -> str | None:
         return None
     loc, value = loc_text(err["loc"]), err.get("input")
     if isinstance(value, bool):
-        what = f"the boolean {str(value).lower()}" + (" (yes/no/on/off are booleans in YAML)"
-                                                       if raw.lower() in _BOOLEANS else "")  # fmt: skip
+        what = f"the boolean {str(value).lower()}" + (
+            " (yes/no/on/off are booleans in YAML)" if raw.lower() in _BOOLEANS else ""
+        )
     else:
         what = f"the number {value}"
     return f'{loc}: YAML reads {raw} as {what}; this field is text: write it in quotes, e.g. "{raw}"'
@@ -163,13 +164,18 @@ def _strip(data: Any, loc: Loc) -> None:
 def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
     """Validate one document; report every problem; return the object if valid."""
     for kloc, pos in doc.duplicates:
-        sink.error(pos, f"duplicate field '{loc_text(kloc)}': write each field once (YAML would "
-                        "silently keep only the last one)")  # fmt: skip
+        sink.error(
+            pos,
+            f"duplicate field '{loc_text(kloc)}': write each field once (YAML would "
+            "silently keep only the last one)",
+        )
     for loc, raw in doc.raw.items():
         if _renumbered(raw):
             number = _value_at(doc.data, loc)
-            sink.error(doc.at(loc), f"{loc_text(loc)}: YAML reads {raw} as the number {number}{_WHY}; "
-                                    f"{_QUOTE.format(raw=raw)}")  # fmt: skip
+            sink.error(
+                doc.at(loc),
+                f"{loc_text(loc)}: YAML reads {raw} as the number {number}{_WHY}; {_QUOTE.format(raw=raw)}",
+            )
     if not isinstance(doc.data, dict):
         sink.error(doc.origin, f"expected a mapping of fields, got {type(doc.data).__name__}")
         return None
@@ -226,8 +232,10 @@ def list_doc(model: type[M], doc: Located, sink: Sink, what: str) -> list[tuple[
 def _item_docs(doc: Located) -> list[Located]:
     """A view of each list item with locations relative to it, split in one pass over
     the document's locations (one pass per item was 0.2 s for 200 teachers)."""
-    items = [Located(data=item, values={}, keys={}, duplicates=[], origin=doc.at((i,)), raw={})
-             for i, item in enumerate(doc.data)]  # fmt: skip
+    items = [
+        Located(data=item, values={}, keys={}, duplicates=[], origin=doc.at((i,)), raw={})
+        for i, item in enumerate(doc.data)
+    ]
 
     def owner(loc: Loc) -> Located | None:
         first = loc[0] if loc else None
@@ -294,8 +302,11 @@ def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: st
     elif not target.is_file():
         sink.error(doc.at(loc), f"{where} does not exist")
     elif (size := target.stat().st_size) > MAX_PHOTO_BYTES:
-        sink.error(doc.at(loc), f"{where} is {size / 1e6:.1f} MB; a photo may be at most "
-                                f"{MAX_PHOTO_BYTES // 1000000} MB (resize it first)")  # fmt: skip
+        sink.error(
+            doc.at(loc),
+            f"{where} is {size / 1e6:.1f} MB; a photo may be at most "
+            f"{MAX_PHOTO_BYTES // 1000000} MB (resize it first)",
+        )
     else:
         problem = _image_problem(target)
         if problem:
@@ -316,6 +327,5 @@ def _image_problem(path: Path) -> str | None:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return "is not a readable image; export it again as JPEG or PNG"
     if width * height > MAX_PHOTO_PIXELS:
-        return (f"is {width}×{height} pixels; a photo may have at most {MAX_PHOTO_PIXELS:,} "
-                "(resize it first)")  # fmt: skip
+        return f"is {width}×{height} pixels; a photo may have at most {MAX_PHOTO_PIXELS:,} (resize it first)"
     return None

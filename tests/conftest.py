@@ -42,8 +42,7 @@ def protected_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("protected")
     config = write_config(work, SAMPLE, booklets=True, protect=True)
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
-                                       str(work / "site")])  # fmt: skip
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
     assert result.exit_code == 0, result.output
     assert "protected site" in result.output
     return work / "site"

@@ -131,8 +131,12 @@ def test_home_visits_have_signature_lines(made) -> None:  # type: ignore[no-unty
 def test_signature_fields_share_one_line(made) -> None:  # type: ignore[no-untyped-def]
     """Three fields side by side (inline-blocks of fixed width, not a flex row): none wraps."""
     out, _ = made
-    lines = [line for page in PdfReader(out / "S2025003.pdf").pages
-             for line in (page.extract_text() or "").splitlines() if "签名" in line]  # fmt: skip
+    lines = [
+        line
+        for page in PdfReader(out / "S2025003.pdf").pages
+        for line in (page.extract_text() or "").splitlines()
+        if "签名" in line
+    ]
     assert lines and all("帮扶教师签名" in line and "家长签名" in line and "日期" in line for line in lines)
 
 

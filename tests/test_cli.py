@@ -159,8 +159,13 @@ def test_installed_command_exits_with_the_status_and_all_its_output(tmp_path: Pa
     codes must be main()'s, and output larger than a pipe's buffer must arrive whole."""
     yidang = str(Path(sys.executable).parent / "yidang")
     archive = tmp_path / "a"
-    assert subprocess.run([yidang, "synth", "--students", "150", "--records-per-student", "3",
-                           str(archive)], capture_output=True).returncode == 0  # fmt: skip
+    assert (
+        subprocess.run(
+            [yidang, "synth", "--students", "150", "--records-per-student", "3", str(archive)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     for record in sorted(archive.glob("students/*/records/*.md")):  # one error per record
         text = record.read_text(encoding="utf-8")
         record.write_text(re.sub(r"^by: .*$", "by: T999", text, count=1, flags=re.M), encoding="utf-8")

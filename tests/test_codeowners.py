@@ -17,9 +17,14 @@ from .conftest import SAMPLE
 from .site_helpers import active, current, read_facts
 from .test_site import DAY
 
-PATHS = ["students/S2025003/records/2026-09-08-talk.md", "students/S2025008/profile.yml",
-         "students/S2024002/photos/2026-05-20-活动.jpg", "school.yml", "teachers.yml",
-         "access/T008.json"]  # fmt: skip
+PATHS = [
+    "students/S2025003/records/2026-09-08-talk.md",
+    "students/S2025008/profile.yml",
+    "students/S2024002/photos/2026-05-20-活动.jpg",
+    "school.yml",
+    "teachers.yml",
+    "access/T008.json",
+]
 
 
 def _expected(path: str) -> set[str]:
@@ -36,8 +41,11 @@ def _expected(path: str) -> set[str]:
 
 
 def _rules(text: str) -> list[tuple[str, list[str]]]:
-    return [(line.split()[0], line.split()[1:]) for line in text.splitlines()
-            if line.strip() and not line.startswith("#")]  # fmt: skip
+    return [
+        (line.split()[0], line.split()[1:])
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 @pytest.fixture
@@ -53,8 +61,9 @@ def test_github_flavour(repo: Path, run) -> None:
     rules = _rules((repo / "CODEOWNERS").read_text(encoding="utf-8"))
     for path in PATHS:
         full = f"archives/{path}"
-        matching = [owners for pattern, owners in rules
-                    if GitIgnoreSpec.from_lines([pattern]).match_file(full)]  # fmt: skip
+        matching = [
+            owners for pattern, owners in rules if GitIgnoreSpec.from_lines([pattern]).match_file(full)
+        ]
         assert matching, path
         assert set(matching[-1]) == _expected(path), path  # GitHub: the last match wins
 
@@ -67,8 +76,9 @@ def test_gitea_flavour(repo: Path, run) -> None:
         matching = [owners for pattern, owners in rules if re.search(pattern, full)]
         assert len(matching) == 1, (path, matching)  # no overlap: any Gitea semantics agree
         assert set(matching[0]) == _expected(path), path
-    assert not any(re.search(p, "archives/students/S2025003x/profile.yml") for p, _ in rules
-                   if "S2025003" in p)  # fmt: skip
+    assert not any(
+        re.search(p, "archives/students/S2025003x/profile.yml") for p, _ in rules if "S2025003" in p
+    )
 
 
 def test_check_warns_when_codeowners_is_out_of_date(repo: Path, run) -> None:

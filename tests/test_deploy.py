@@ -40,16 +40,24 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yidang.school.test")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("yidang.school.test")]), False)
-            .sign(key, hashes.SHA256()))  # fmt: skip
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("yidang.school.test")]), False)
+        .sign(key, hashes.SHA256())
+    )
     crt, pem = folder / "fullchain.pem", folder / "privkey.pem"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))  # fmt: skip
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return crt, pem
 
 
@@ -65,8 +73,7 @@ def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     account, passphrase = access.create("T2")
     access.save(archive, account)
     config = write_config(work, archive, protect=True)
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
-                                       str(work / "site")])  # fmt: skip
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
     assert result.exit_code == 0, result.output
     return work / "site", passphrase
 
@@ -81,11 +88,14 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
     site, passphrase = tiny_site
     crt, pem = _certificate(tmp_path)
     port = _free_port()
-    server = (_nginx_block().replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
-              .replace("/etc/ssl/yidang/fullchain.pem", str(crt))
-              .replace("/etc/ssl/yidang/privkey.pem", str(pem))
-              .replace("/srv/yidang/site", str(site))
-              .replace("yidang.school.example", "yidang.school.test"))  # fmt: skip
+    server = (
+        _nginx_block()
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+        .replace("/etc/ssl/yidang/fullchain.pem", str(crt))
+        .replace("/etc/ssl/yidang/privkey.pem", str(pem))
+        .replace("/srv/yidang/site", str(site))
+        .replace("yidang.school.example", "yidang.school.test")
+    )
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         f"user {getpass.getuser()};\n"  # pytest's folders are private to this user

@@ -29,8 +29,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _fc_list(folder: Path) -> str:
     env = {**os.environ, "FONTCONFIG_FILE": str(folder / fontsubset.CONF)}
-    return subprocess.run(["fc-list", ":", "family", "style", "file"], capture_output=True, text=True,
-                          check=True, env=env).stdout  # fmt: skip
+    return subprocess.run(
+        ["fc-list", ":", "family", "style", "file"], capture_output=True, text=True, check=True, env=env
+    ).stdout
 
 
 def test_common_characters_are_gb2312_and_punctuation() -> None:
@@ -76,8 +77,9 @@ def test_only_the_configured_faces_are_kept(tmp_path: Path) -> None:
 
 
 def _page_image(pdf: Path, page: int, stem: Path) -> Image.Image:
-    subprocess.run(["pdftoppm", "-r", "50", "-f", str(page), "-l", str(page), "-png", str(pdf), str(stem)],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-f", str(page), "-l", str(page), "-png", str(pdf), str(stem)], check=True
+    )
     return Image.open(next(stem.parent.glob(f"{stem.name}*.png"))).convert("RGB")
 
 

@@ -69,36 +69,49 @@ def test_a_tab_in_yaml_indentation_is_located(tiny: Path, run) -> None:
 
 def test_duplicate_keys_are_errors(tiny: Path, run) -> None:
     _edit(tiny, PROFILE, "gender: 女\n", "gender: 女\nname: 另一个名字\n")
-    assert (f"{PROFILE}:4:1: error: duplicate field 'name': write each field once (YAML would "
-            "silently keep only the last one)") in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{PROFILE}:4:1: error: duplicate field 'name': write each field once (YAML would "
+        "silently keep only the last one)"
+    ) in _check(run, tiny)
 
 
-@pytest.mark.parametrize(("field", "written", "said"), [
-    ("ethnicity", "no", "the boolean false (yes/no/on/off are booleans in YAML)"),
-    ("ethnicity", "yes", "the boolean true (yes/no/on/off are booleans in YAML)"),
-    ("household_registration", "1.10", "the number 1.1"),
-    ("address", "12", "the number 12"),
-])  # fmt: skip
-def test_text_fields_that_yaml_reads_as_numbers_or_booleans(tiny: Path, run, field: str, written: str,
-                                                            said: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "written", "said"),
+    [
+        ("ethnicity", "no", "the boolean false (yes/no/on/off are booleans in YAML)"),
+        ("ethnicity", "yes", "the boolean true (yes/no/on/off are booleans in YAML)"),
+        ("household_registration", "1.10", "the number 1.1"),
+        ("address", "12", "the number 12"),
+    ],
+)
+def test_text_fields_that_yaml_reads_as_numbers_or_booleans(
+    tiny: Path, run, field: str, written: str, said: str
+) -> None:
     _edit(tiny, PROFILE, "gender: 女\n", f"gender: 女\n{field}: {written}\n")
-    assert (f'{PROFILE}:4:{len(field) + 3}: error: {field}: YAML reads {written} as {said}; '
-            f'this field is text: write it in quotes, e.g. "{written}"') in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{PROFILE}:4:{len(field) + 3}: error: {field}: YAML reads {written} as {said}; "
+        f'this field is text: write it in quotes, e.g. "{written}"'
+    ) in _check(run, tiny)
 
 
 @pytest.mark.parametrize(("written", "number"), [("0101", 65), ("10:30", 630), ("0x1F", 31)])
-def test_a_leading_zero_or_a_time_is_never_turned_into_another_number(tiny: Path, run, written: str,
-                                                                      number: int) -> None:  # fmt: skip
+def test_a_leading_zero_or_a_time_is_never_turned_into_another_number(
+    tiny: Path, run, written: str, number: int
+) -> None:
     _edit(tiny, PROFILE, "class: C1", f"class: {written}")
-    assert (f"{PROFILE}:5:8: error: class: YAML reads {written} as the number {number} (YAML 1.1: a "
-            f'leading 0 means octal, 10:30 is base 60); if you mean the text, write it in quotes: '
-            f'"{written}"; if a number, write it plainly') in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{PROFILE}:5:8: error: class: YAML reads {written} as the number {number} (YAML 1.1: a "
+        f"leading 0 means octal, 10:30 is base 60); if you mean the text, write it in quotes: "
+        f'"{written}"; if a number, write it plainly'
+    ) in _check(run, tiny)
 
 
 def test_an_unquoted_phone_number_is_reported_with_its_digits(tiny: Path, run) -> None:
     _edit(tiny, PROFILE, 'phone: "13900000000"', "phone: 13900000000")
-    assert ('guardians[0].phone: YAML reads 13900000000 as the number 13900000000; this field is text: '
-            'write it in quotes, e.g. "13900000000"') in _check(run, tiny)  # fmt: skip
+    assert (
+        "guardians[0].phone: YAML reads 13900000000 as the number 13900000000; this field is text: "
+        'write it in quotes, e.g. "13900000000"'
+    ) in _check(run, tiny)
 
 
 # --- hostile content ---------------------------------------------------------
@@ -137,14 +150,17 @@ def test_photo_paths_cannot_leave_the_student_folder(tiny: Path, run, photo: str
     (tiny / "students/S1/photos").mkdir()
     os.symlink(tiny / "school.yml", tiny / "students/S1/photos/link.jpg")
     _edit(tiny, TALK, "topic: 开学适应", f"topic: 开学适应\nphotos: ['{photo}']")
-    assert (f"{TALK}:7:10: error: photos[0]: photo path '{photo}' leaves the student's folder"
-            in _check(run, tiny))  # fmt: skip
+    assert f"{TALK}:7:10: error: photos[0]: photo path '{photo}' leaves the student's folder" in _check(
+        run, tiny
+    )
 
 
 def test_an_oversized_record_is_refused_before_it_is_read(tiny: Path, run) -> None:
     os.truncate(tiny / TALK, 50 * 1000 * 1000)  # 50 MB, sparse: never read into memory
-    assert (f"{TALK}:1:1: error: the file is 50.0 MB; an archive text file may be at most 1 MB "
-            "(is it the right file?)") in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{TALK}:1:1: error: the file is 50.0 MB; an archive text file may be at most 1 MB "
+        "(is it the right file?)"
+    ) in _check(run, tiny)
 
 
 def _with_photo(tiny: Path, name: str) -> Path:
@@ -157,22 +173,28 @@ def test_an_oversized_photo_is_refused(tiny: Path, run) -> None:
     path = _with_photo(tiny, "big.jpg")
     path.write_bytes(b"\xff\xd8\xff")
     os.truncate(path, 200 * 1000 * 1000)
-    assert (f"{TALK}:7:10: error: photos[0]: photo 'photos/big.jpg' is 200.0 MB; a photo may be at most "
-            "20 MB (resize it first)") in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{TALK}:7:10: error: photos[0]: photo 'photos/big.jpg' is 200.0 MB; a photo may be at most "
+        "20 MB (resize it first)"
+    ) in _check(run, tiny)
 
 
 def test_a_broken_photo_is_reported(tiny: Path, run) -> None:
     _with_photo(tiny, "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    assert (f"{TALK}:7:10: error: photos[0]: photo 'photos/broken.jpg' is not a readable image; "
-            "export it again as JPEG or PNG") in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{TALK}:7:10: error: photos[0]: photo 'photos/broken.jpg' is not a readable image; "
+        "export it again as JPEG or PNG"
+    ) in _check(run, tiny)
 
 
 def test_a_decompression_bomb_is_refused(tiny: Path, run) -> None:
     path = _with_photo(tiny, "bomb.png")
     Image.new("1", (10000, 10000)).save(path)  # 100 megapixels in a few kilobytes
     assert path.stat().st_size < 100_000
-    assert (f"{TALK}:7:10: error: photos[0]: photo 'photos/bomb.png' is 10000×10000 pixels; a photo may "
-            "have at most 60,000,000 (resize it first)") in _check(run, tiny)  # fmt: skip
+    assert (
+        f"{TALK}:7:10: error: photos[0]: photo 'photos/bomb.png' is 10000×10000 pixels; a photo may "
+        "have at most 60,000,000 (resize it first)"
+    ) in _check(run, tiny)
 
 
 def test_a_number_in_a_list_file_is_reported_with_its_digits(tiny: Path, run) -> None:
@@ -181,5 +203,7 @@ def test_a_number_in_a_list_file_is_reported_with_its_digits(tiny: Path, run) ->
     assert "phone" not in text.split("\n")[0]
     path = tiny / "teachers.yml"
     path.write_text(text.replace("name:", "phone: 13900000000, name:", 1), encoding="utf-8")
-    assert ("teachers.yml:1:19: error: phone: YAML reads 13900000000 as the number 13900000000; this "
-            'field is text: write it in quotes, e.g. "13900000000"') in _check(run, tiny)  # fmt: skip
+    assert (
+        "teachers.yml:1:19: error: phone: YAML reads 13900000000 as the number 13900000000; this "
+        'field is text: write it in quotes, e.g. "13900000000"'
+    ) in _check(run, tiny)

@@ -36,8 +36,9 @@ def _project(where: Path, archive: Path | None = None, templates: Path | None = 
 
 
 def _build(config: Path) -> str:
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--no-booklets",
-                                       "--site-dir", str(config.parent / "site")])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["build", "--config", str(config), "--no-booklets", "--site-dir", str(config.parent / "site")]
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -88,10 +89,14 @@ def move_class(project: Path) -> None:  # into G2-01, the demo head teacher T008
 
 
 def change_mentor(project: Path) -> None:  # T015 hands over to T014
-    _edit_profile(project, lambda t: t.replace(
-        "  - teacher: T015\n    since: 2025-09-10\n    mode: one_to_many\n",
-        "  - teacher: T015\n    since: 2025-09-10\n    until: 2026-10-31\n    mode: one_to_many\n"
-        "  - teacher: T014\n    since: 2026-11-01\n    mode: one_to_one\n"))  # fmt: skip
+    _edit_profile(
+        project,
+        lambda t: t.replace(
+            "  - teacher: T015\n    since: 2025-09-10\n    mode: one_to_many\n",
+            "  - teacher: T015\n    since: 2025-09-10\n    until: 2026-10-31\n    mode: one_to_many\n"
+            "  - teacher: T014\n    since: 2026-11-01\n    mode: one_to_one\n",
+        ),
+    )
 
 
 def change_template(project: Path) -> None:
@@ -112,9 +117,15 @@ def remove_user(project: Path) -> None:
 
 
 CHANGES = {  # change → how many students the incremental build reads again
-    edit_record: 1, add_record: 1, delete_record: 1, move_class: 1, change_mentor: 1,
-    change_template: 31, add_user: 0, remove_user: 0,
-}  # fmt: skip
+    edit_record: 1,
+    add_record: 1,
+    delete_record: 1,
+    move_class: 1,
+    change_mentor: 1,
+    change_template: 31,
+    add_user: 0,
+    remove_user: 0,
+}
 
 
 @pytest.mark.parametrize("change", list(CHANGES), ids=lambda f: f.__name__)
@@ -164,8 +175,11 @@ def test_unchanged_archive_reuses_everything(tmp_path: Path) -> None:
     config = _project(tmp_path / "project")
     _build(config)
     first = _shell(config.parent / "site")
-    assets = {p.relative_to(config.parent / "site"): p.read_bytes()
-              for p in (config.parent / "site" / "assets").rglob("*") if p.is_file()}  # fmt: skip
+    assets = {
+        p.relative_to(config.parent / "site"): p.read_bytes()
+        for p in (config.parent / "site" / "assets").rglob("*")
+        if p.is_file()
+    }
     output = _build(config)
     assert "students read: 0, reused from the cache: 31" in output
     assert gc.get_freeze_count() == 0  # the loaded entries were frozen, and released after the build
@@ -173,8 +187,11 @@ def test_unchanged_archive_reuses_everything(tmp_path: Path) -> None:
     # MkDocs did not run: the login page and Material's assets came from the cache, unchanged
     assert "login page and Material's assets: reused" in output
     assert _shell(config.parent / "site") == first
-    assert {p.relative_to(config.parent / "site"): p.read_bytes()
-            for p in (config.parent / "site" / "assets").rglob("*") if p.is_file()} == assets  # fmt: skip
+    assert {
+        p.relative_to(config.parent / "site"): p.read_bytes()
+        for p in (config.parent / "site" / "assets").rglob("*")
+        if p.is_file()
+    } == assets
     assert len(_readers(config.parent / "site")["T001"].everything()) > 100
 
 
@@ -190,8 +207,9 @@ def test_a_changed_mkdocs_yml_runs_mkdocs_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["delete", "corrupt", "version"])
-def test_a_lost_or_foreign_cache_gives_a_full_build(damage: str, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_lost_or_foreign_cache_gives_a_full_build(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = _project(tmp_path / "project")
     _build(config)
     edit_record(config.parent)
@@ -234,8 +252,9 @@ def test_a_changed_record_reaches_the_booklet_in_the_site(tiny: Path, tmp_path: 
     config = write_config(tmp_path, tiny, booklets=True, protect=True)
 
     def build() -> str:
-        result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir",
-                                           str(tmp_path / "site")])  # fmt: skip
+        result = CliRunner().invoke(
+            main, ["build", "--config", str(config), "--site-dir", str(tmp_path / "site")]
+        )
         assert result.exit_code == 0, result.output
         return result.output
 

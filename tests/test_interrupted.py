@@ -35,8 +35,9 @@ TALK = "students/S2025007/records/2026-03-06-talk.md"
 def project(tmp_path: Path) -> Path:
     shutil.copytree(SAMPLE, tmp_path / "archives")
     config = write_config(tmp_path, tmp_path / "archives", protect=True)
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--no-booklets",
-                                       "--site-dir", str(tmp_path / "site")])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["build", "--config", str(config), "--no-booklets", "--site-dir", str(tmp_path / "site")]
+    )
     assert result.exit_code == 0, result.output
     return config
 
@@ -87,8 +88,9 @@ def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path) -> No
         talk.write_text(talk.read_text(encoding="utf-8") + f"\n第{n}次补写。\n", encoding="utf-8")
         if full:
             shutil.rmtree(project.parent / ".cache", ignore_errors=True)
-        proc = subprocess.Popen(_command(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            _command(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         time.sleep(delay)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers, mid-flight
@@ -112,7 +114,8 @@ def test_two_builds_at_once_are_refused(project: Path) -> None:
         result = subprocess.run(_command(project), capture_output=True, text=True)
     assert result.returncode == 1
     assert f"another build of {site.resolve()} is running (pid {os.getpid()}); wait for it to finish" in (
-        result.stdout + result.stderr)  # fmt: skip
+        result.stdout + result.stderr
+    )
 
 
 def test_a_full_disk_leaves_the_old_site(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,7 +165,8 @@ def test_plaintext_left_by_a_killed_build_is_removed_by_the_next(project: Path) 
     (stale / "students" / "S2025007" / "index.html").write_text("明文", encoding="utf-8")
     alive = scratch / f"yidang-plain-{os.getpid()}-def456"  # a build still running: kept
     alive.mkdir()
-    result = subprocess.run(_command(project), capture_output=True, text=True,
-                            env={**os.environ, "TMPDIR": str(scratch)})  # fmt: skip
+    result = subprocess.run(
+        _command(project), capture_output=True, text=True, env={**os.environ, "TMPDIR": str(scratch)}
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in scratch.iterdir()) == [alive.name]

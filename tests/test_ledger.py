@@ -64,8 +64,12 @@ def test_ledger_csv_and_teachers(tmp_path: Path, run) -> None:
     headers = [c.value for c in ws[1]]
     by_id = {r[0]: dict(zip(headers, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
     # T015 mentors three students one-to-many; count their 2026 talks from the files
-    talks = sum(1 for sid in ("S2025002", "S2025007", "S2025011") for r in _records(sid)
-                if r["type"] == "talk" and r["by"] == "T015" and r["date"].year == 2026)  # fmt: skip
+    talks = sum(
+        1
+        for sid in ("S2025002", "S2025007", "S2025011")
+        for r in _records(sid)
+        if r["type"] == "talk" and r["by"] == "T015" and r["date"].year == 2026
+    )
     assert by_id["T015"]["结对学生"] == 3 and by_id["T015"]["谈话"] == talks
     assert run("export", "ledger", "--out", tmp_path / "x.xlsx", "--term", "nope").exit_code == 1
 
@@ -123,8 +127,10 @@ def test_export_then_import_reproduces_the_profiles(tmp_path: Path, run) -> None
             (c["key"], c.get("kind"), str(c.get("until"))) for c in old["categories"]
         ]
         assert {m["teacher"] for m in new["mentors"]} == {
-            m["teacher"] for m in old["mentors"]
-            if m["since"] <= fall[1] and (m.get("until") is None or m["until"] >= fall[0])}  # fmt: skip
+            m["teacher"]
+            for m in old["mentors"]
+            if m["since"] <= fall[1] and (m.get("until") is None or m["until"] >= fall[0])
+        }
         assert [(g["relation"], g["name"], str(g.get("phone", ""))) for g in new["guardians"]] == [
             (g["relation"], g["name"], str(g.get("phone", ""))) for g in old["guardians"]
         ]
@@ -154,10 +160,13 @@ def test_bad_rows_are_reported_by_number(tmp_path: Path, run) -> None:
         "import", "ledger", tmp_path / "in.xlsx", "--mapping", tmp_path / "map.yml", "--archive", archive
     )
     lines = result.output.splitlines()
-    assert any(line.endswith("row 3 (S9002): failed: 班级 '高四(9)班' is not in classes.yml")
-               for line in lines)  # fmt: skip
+    assert any(
+        line.endswith("row 3 (S9002): failed: 班级 '高四(9)班' is not in classes.yml") for line in lines
+    )
     assert any("row 4 (S9003): failed: birth_date: " in line and "impossible date" in line for line in lines)
-    assert any(line.endswith("row 5 (S9004): failed: 特殊群体类别 '外星学生' is not a category in school.yml")
-               for line in lines)  # fmt: skip
+    assert any(
+        line.endswith("row 5 (S9004): failed: 特殊群体类别 '外星学生' is not a category in school.yml")
+        for line in lines
+    )
     assert lines[-1] == "1 created, 0 updated, 0 skipped, 3 failed" and result.exit_code == 1
     assert (archive / "students/S9001/profile.yml").is_file()

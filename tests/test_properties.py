@@ -20,11 +20,21 @@ from generator.problems import Problem
 
 from .conftest import FIXTURES, SAMPLE
 
-BUDGET = settings(max_examples=120, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+BUDGET = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
-FILES = ["school.yml", "teachers.yml", "classes.yml", "students/S1/profile.yml",
-         "students/S1/records/2026-03-05-talk.md"]  # fmt: skip
+FILES = [
+    "school.yml",
+    "teachers.yml",
+    "classes.yml",
+    "students/S1/profile.yml",
+    "students/S1/records/2026-03-05-talk.md",
+]
 
 # Text that looks like what teachers type: YAML punctuation, Chinese, digits, odd
 # scalars (yes/no, 0755, 10:30, ~), tabs, CR, a BOM, and anything else.

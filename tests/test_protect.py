@@ -77,8 +77,9 @@ def test_audit_finds_a_planted_leak(site: Path, tmp_path: Path) -> None:
     record = next(iter(sorted((SAMPLE / "students/S2025003/records").glob("*.md"))))
     sentence = record.read_text(encoding="utf-8").split("---\n", 2)[2].strip().splitlines()[0][:14]
     (copy / "assets" / "notes.txt").write_text(f"…{sentence}…", encoding="utf-8")
-    (copy / "d" / "leak.js").write_text(f'__yd("ab","{facts.profiles["S2024001"]["name"]}");\n',
-                                        encoding="utf-8")  # fmt: skip
+    (copy / "d" / "leak.js").write_text(
+        f'__yd("ab","{facts.profiles["S2024001"]["name"]}");\n', encoding="utf-8"
+    )
     found = {h.text() for h in audit(copy, SAMPLE)}
     assert f"assets/notes.txt: contains text from students/S2025003/records/{record.name}" in found
     assert "d/leak.js: contains the name of student S2024001" in found
@@ -165,7 +166,7 @@ def test_photo_and_booklet_open_after_login(site: Path, browser) -> None:  # typ
         wait_until(
             page,
             "[...document.querySelectorAll('#yd-page img')]"
-            ".some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)"
+            ".some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)",
         )
         with page.expect_download() as info:
             page.click("[data-booklet=S2025003]")
@@ -220,10 +221,13 @@ def test_works_from_file_url(site: Path, browser) -> None:  # type: ignore[no-un
 
 def test_planted_script_does_not_run(tiny: Path, tmp_path: Path, browser, run) -> None:  # type: ignore[no-untyped-def]
     talk = tiny / "students/S1/records/2026-03-05-talk.md"
-    talk.write_text(talk.read_text(encoding="utf-8").replace(
-        "topic: 开学适应", 'topic: "<img src=x onerror=window.__pwned=1>"')
-        + "\n<script>window.__pwned = 2</script>\n\n<img src=y onerror=\"window.__pwned=3\">\n",
-        encoding="utf-8")  # fmt: skip
+    talk.write_text(
+        talk.read_text(encoding="utf-8").replace(
+            "topic: 开学适应", 'topic: "<img src=x onerror=window.__pwned=1>"'
+        )
+        + '\n<script>window.__pwned = 2</script>\n\n<img src=y onerror="window.__pwned=3">\n',
+        encoding="utf-8",
+    )
     account, passphrase = access.create("T2")
     access.save(tiny, account)
     config = write_config(tmp_path, tiny, protect=True)

@@ -19,9 +19,15 @@ from .test_site import write_config
 
 
 def git(repo: Path, *args: str, date: str = "2026-11-20T10:00:00+08:00", who: str = "林老师") -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": "t@school.test",
-           "GIT_COMMITTER_NAME": who, "GIT_COMMITTER_EMAIL": "t@school.test",
-           "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}  # fmt: skip
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": who,
+        "GIT_AUTHOR_EMAIL": "t@school.test",
+        "GIT_COMMITTER_NAME": who,
+        "GIT_COMMITTER_EMAIL": "t@school.test",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
     done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
     return done.stdout
 

@@ -55,9 +55,12 @@ def _may_read(teacher: str) -> set[str]:
     of the classes this teacher heads; closed cases for nobody but leadership."""
     facts = read_facts(SAMPLE)
     heads = {c["id"] for c in facts.classes if c["head_teacher"] == teacher}
-    return {sid for sid, p in facts.profiles.items() if active(p) and (
-        p["class"] in heads or any(m["teacher"] == teacher and current(m, DAY) for m in p["mentors"])
-    )}  # fmt: skip
+    return {
+        sid
+        for sid, p in facts.profiles.items()
+        if active(p)
+        and (p["class"] in heads or any(m["teacher"] == teacher and current(m, DAY) for m in p["mentors"]))
+    }
 
 
 def _text(content: object) -> str:
@@ -174,7 +177,15 @@ def test_blobs_are_padded_to_buckets(readers_site) -> None:  # type: ignore[no-u
 
 def test_buckets() -> None:
     assert [bucket(n) for n in (0, 1024, 1025, 1152, 1153, 2048, 2049, 100_000)] == [
-        1024, 1024, 1152, 1152, 1280, 2048, 2304, 106_496]  # fmt: skip
+        1024,
+        1024,
+        1152,
+        1152,
+        1280,
+        2048,
+        2304,
+        106_496,
+    ]
     assert all(bucket(n) <= n * 1.125 for n in range(1024, 300_000, 97))
     data = "谈话记录".encode()
     assert len(pad(data)) == 1024 and unpad(pad(data)) == data

@@ -28,8 +28,9 @@ ENV = {
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
-                          env={**os.environ, **ENV}).stdout  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True, env={**os.environ, **ENV}
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +45,17 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
     (records / "2026-11-26-talk.md").write_text(talk.replace("2026-09-08", "2026-11-26"), encoding="utf-8")
     profile = repo / "archives/students/S2025003/profile.yml"
-    profile.write_text(profile.read_text(encoding="utf-8").replace(
-        "  - key: left_behind\n    since: 2025-09-10",
-        "  - key: left_behind\n    since: 2025-09-10\n    until: 2026-11-15"), encoding="utf-8")  # fmt: skip
+    profile.write_text(
+        profile.read_text(encoding="utf-8").replace(
+            "  - key: left_behind\n    since: 2025-09-10",
+            "  - key: left_behind\n    since: 2025-09-10\n    until: 2026-11-15",
+        ),
+        encoding="utf-8",
+    )
     moved = repo / "archives/students/S2025004/profile.yml"
-    moved.write_text(moved.read_text(encoding="utf-8").replace("class: G2-01", "class: G2-02"),
-                     encoding="utf-8")  # fmt: skip
+    moved.write_text(
+        moved.read_text(encoding="utf-8").replace("class: G2-01", "class: G2-02"), encoding="utf-8"
+    )
     gone = sorted((repo / "archives/students/S2024001/records").glob("*talk.md"))[0]
     gone.unlink()
     git(repo, "add", "-A")
@@ -71,8 +77,15 @@ def test_review_json(repo: Path, run) -> None:
     by_id = {s["id"]: s for s in data["students"]}
     assert set(by_id) == {"S2025003", "S2025004", "S2024001"}
     s3 = by_id["S2025003"]
-    assert s3["records"] == [{"action": "新增", "file": "2026-11-26-talk.md", "type": "谈话记录",
-                              "date": "2026-11-26", "by": "张海涛"}]  # fmt: skip
+    assert s3["records"] == [
+        {
+            "action": "新增",
+            "file": "2026-11-26-talk.md",
+            "type": "谈话记录",
+            "date": "2026-11-26",
+            "by": "张海涛",
+        }
+    ]
     assert "类别结束:留守儿童" in s3["profile"] and s3["leadership"]
     assert {r["as"] for r in s3["reviewers"]} == {"帮扶教师", "班主任", "领导小组"}
     s4 = by_id["S2025004"]
@@ -98,8 +111,7 @@ def test_review_markdown_and_text(repo: Path, run) -> None:
 def test_review_lists_problems_in_changed_files(repo: Path, run) -> None:
     git(repo, "checkout", "-q", "-b", "broken", "change")
     record = repo / "archives/students/S2025003/records/2026-11-26-talk.md"
-    record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"),
-                      encoding="utf-8")  # fmt: skip
+    record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"), encoding="utf-8")
     git(repo, "commit", "-qam", "broken")
     md = run("review", "--base", "main", "--as-of", "2026-11-28", "--archive", repo / "archives").output
     assert "`students/S2025003/records/2026-11-26-talk.md:4:5` error: by: unknown teacher 'T999'" in md

@@ -13,8 +13,14 @@ from .site_helpers import active, read_facts
 
 # SHA-256 prefixes of the real people and places named in the school's plan
 # (shared/reference). Kept as hashes so that no real name enters the project.
-REAL_NAMES = {"aeda544b16803b1b", "b5459bc720caa042", "dc9085a7e7f18289",
-              "05cfacf3fd03bb09", "b6904a4db49eb394", "ad83d5e7da8bce48"}  # fmt: skip
+REAL_NAMES = {
+    "aeda544b16803b1b",
+    "b5459bc720caa042",
+    "dc9085a7e7f18289",
+    "05cfacf3fd03bb09",
+    "b6904a4db49eb394",
+    "ad83d5e7da8bce48",
+}
 
 
 def _texts() -> dict[Path, str]:

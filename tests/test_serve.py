@@ -66,8 +66,12 @@ def test_killed_preview_is_removed_by_the_next_build(tiny: Path, tmp_path: Path)
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
     yidang = Path(sys.executable).parent / "yidang"
-    proc = subprocess.Popen([str(yidang), "serve", "--config", str(config), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(yidang), "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     try:
         _get(f"http://127.0.0.1:{port}/students/S1/", time.monotonic() + 60)
         pages = list(scratch.glob(f"yidang-plain-{proc.pid}-*/mkdocs_*/students/S1/index.html"))
@@ -76,7 +80,11 @@ def test_killed_preview_is_removed_by_the_next_build(tiny: Path, tmp_path: Path)
         proc.kill()
         proc.wait(timeout=20)
     assert pages[0].is_file()  # left behind
-    build = subprocess.run([str(yidang), "build", "--config", str(config), "--no-booklets"],
-                           capture_output=True, text=True, env=env)  # fmt: skip
+    build = subprocess.run(
+        [str(yidang), "build", "--config", str(config), "--no-booklets"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert build.returncode == 0, build.stderr
     assert list(scratch.iterdir()) == []

@@ -166,10 +166,12 @@ def test_csp_lets_the_site_work_and_refuses_injected_script(protected_sample: Pa
         page.press("#yd-search input", "Enter")
         page.wait_for_selector("#yd-page .yd-results")
         assert page.evaluate("window.__csp") == []  # the site works under its policy
-        page.evaluate("const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
-                      " document.body.appendChild(s);"
-                      " document.querySelector('#yd-page').insertAdjacentHTML('beforeend',"
-                      " '<img src=x onerror=\"window.__ran = 2\">');")  # fmt: skip
+        page.evaluate(
+            "const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
+            " document.body.appendChild(s);"
+            " document.querySelector('#yd-page').insertAdjacentHTML('beforeend',"
+            " '<img src=x onerror=\"window.__ran = 2\">');"
+        )
         violations = wait_until(page, "window.__csp.length >= 2 && window.__csp")
         assert page.evaluate("window.__ran") is None
         assert all(v.startswith("script-src") for v in violations), violations  # type: ignore[union-attr]

@@ -35,8 +35,7 @@ def write_config(
     """
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
     cfg["docs_dir"] = str(REPO / cfg["docs_dir"])
-    settings = {"archive": str(archive), "as_of": AS_OF, "booklets": booklets, "protect": protect,
-                **plugin}  # fmt: skip
+    settings = {"archive": str(archive), "as_of": AS_OF, "booklets": booklets, "protect": protect, **plugin}
     cfg["plugins"] = [{"yidang": settings}]
     path = dest / name
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
@@ -285,16 +284,21 @@ def test_built_booklets_draw_from_the_font_subsets(site: Path) -> None:
 
 def _overdue_rows(page, list_name: str) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
     block = page.find(attrs={"data-list": list_name})
-    return [(tr["data-student"], tr["data-requirement"], int(tr["data-days"]))
-            for tr in block.find_all("tr", attrs={"data-student": True})]  # fmt: skip
+    return [
+        (tr["data-student"], tr["data-requirement"], int(tr["data-days"]))
+        for tr in block.find_all("tr", attrs={"data-student": True})
+    ]
 
 
 def test_four_ones_on_teacher_student_and_dashboard_pages(site: Path) -> None:
     """Hand counts (as of 2026-11-28) for three students behind on purpose."""
     t010 = soup(site, "teachers/T010")
     assert _overdue_rows(t010, "overdue") == [  # S2025010, poverty: four weeks without a talk
-        ("S2025010", "talk", 41), ("S2025010", "talk", 34), ("S2025010", "talk", 27),
-        ("S2025010", "talk", 13)]  # fmt: skip
+        ("S2025010", "talk", 41),
+        ("S2025010", "talk", 34),
+        ("S2025010", "talk", 27),
+        ("S2025010", "talk", 13),
+    ]
     grid = {
         (td.find_parent("tr")["data-student"], td["data-month"]): td["data-status"]
         for td in t010.find(attrs={"data-list": "grid"}).find_all("td", attrs={"data-month": True})
