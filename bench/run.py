@@ -110,9 +110,9 @@ def _plain_project(work: Path, archive: Path) -> Path:
     sys.path.insert(0, str(REPO))
     from functools import partial
 
-    from generator import render
-    from generator.archive import read_archive
-    from generator.pages import StudentPages
+    from generator.archive.read import read_archive
+    from generator.render import templates as render
+    from generator.site.students import StudentPages
 
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
     maker = partial(
@@ -298,7 +298,7 @@ def _reader_accounts(archive: Path) -> str:
     """An account for every teacher, as a school gives them (each build writes one
     keyring per account); returns the passphrase of T0001, who leads in synth's school."""
     sys.path.insert(0, str(REPO))
-    from generator import access
+    from generator.protect import access
 
     teachers = [t["id"] for t in yaml.safe_load((archive / "teachers.yml").read_text(encoding="utf-8"))]
     with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
@@ -309,7 +309,7 @@ def _reader_accounts(archive: Path) -> str:
 
 
 def _new_account(archive: Path, teacher: str) -> None:
-    from generator import access
+    from generator.protect import access
 
     account, _ = access.create(teacher)  # a passphrase key derivation: 0.2 s each
     access.save(archive, account)

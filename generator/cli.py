@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .problems import Problem, YidangError, counts, to_json
+from generator.core.problems import Problem, YidangError, counts, to_json
 
 if TYPE_CHECKING:
-    from .archive import ReadResult
-    from .model import Archive
+    from generator.archive.model import Archive
+    from generator.archive.read import ReadResult
 
 DEFAULT_ARCHIVE = "archives"
 archive_option = click.option(
@@ -119,8 +119,8 @@ def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs:
 
     Example: yidang check archives --format github
     """
-    from . import codeowners as co
-    from .archive import read_archive
+    from generator.archive.read import read_archive
+    from generator.review import codeowners as co
 
     root = _archive_dir(archive)
     owners = co.committed(root)
@@ -138,7 +138,7 @@ def _codeowners_problems(root: Path, path: Path | None, archive: Archive | None)
     """A committed CODEOWNERS that no longer matches the archive is a warning."""
     import os
 
-    from . import codeowners as co
+    from generator.review import codeowners as co
 
     reason = co.stale(root, archive) if path is not None and archive is not None else None
     rel = os.path.relpath(path, root).replace(os.sep, "/") if path is not None else ""
@@ -208,8 +208,8 @@ def build(
 
     Example: yidang build --site-dir /srv/yidang/site
     """
-    from .build import build_site, quiet_mkdocs_logging
-    from .problems import ArchiveInvalid
+    from generator.build.stages import build_site, quiet_mkdocs_logging
+    from generator.core.problems import ArchiveInvalid
 
     config = Path(config_file)
     quiet_mkdocs_logging(verbose)
@@ -273,7 +273,7 @@ def _report(report: dict[str, Any]) -> None:
 
 def _precheck(config: Path, archive: Path | None) -> ReadResult:
     """Read the archive first, so errors come out as `yidang check` lines, not a traceback."""
-    from .build import read_for_build
+    from generator.build.stages import read_for_build
 
     try:
         result = read_for_build(config, archive)
@@ -307,8 +307,8 @@ def serve(config_file: str, port: int) -> None:
 
     from mkdocs.commands.serve import serve as mkdocs_serve
 
-    from .build import quiet_mkdocs_logging
-    from .plugin import private_plain_dir
+    from generator.build.plugin import private_plain_dir
+    from generator.build.stages import quiet_mkdocs_logging
 
     _precheck(Path(config_file), None)
     quiet_mkdocs_logging(True)
@@ -349,7 +349,7 @@ def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> N
 
     Example: yidang synth --students 1000 --records-per-student 150 /tmp/big
     """
-    from .synth import synthesize
+    from generator.synth import synthesize
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
@@ -394,7 +394,7 @@ def booklets(
 
     Example: yidang booklets --class G2-01 --out /srv/print
     """
-    from .booklets import make_booklets
+    from generator.booklets.booklet import make_booklets
 
     root = _archive_dir(archive)
     settings = _booklet_settings(Path(config_file))
@@ -418,9 +418,9 @@ def booklets(
 
 def _booklet_settings(config: Path):  # type: ignore[no-untyped-def]
     """(labels, templates dir, fonts) from the yidang plugin in mkdocs.yml, or defaults."""
-    from . import render
-    from .booklets import Fonts
-    from .build import PLUGIN, load_mkdocs_config
+    from generator.booklets.booklet import Fonts
+    from generator.build.stages import PLUGIN, load_mkdocs_config
+    from generator.render import templates as render
 
     if not config.is_file():
         return render.load_labels(render.TEMPLATES_DIR, "zh"), render.TEMPLATES_DIR, Fonts()
@@ -460,7 +460,7 @@ def access() -> None:
 
 
 def _archive_with_teacher(archive: str, teacher_id: str):  # type: ignore[no-untyped-def]
-    from .archive import read_archive
+    from generator.archive.read import read_archive
 
     root = _archive_dir(archive)
     result = read_archive(root)
@@ -492,7 +492,7 @@ def access_add(teacher_id: str, archive: str) -> None:
 
     Example: yidang access add T008
     """
-    from . import access as acc
+    from generator.protect import access as acc
 
     root, _ = _archive_with_teacher(archive, teacher_id)
     account, passphrase = acc.create(teacher_id)
@@ -518,8 +518,8 @@ def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
 
     Example: yidang access passwd T008
     """
-    from . import access as acc
-    from .crypto import CryptoError
+    from generator.core.crypto import CryptoError
+    from generator.protect import access as acc
 
     root, _ = _archive_with_teacher(archive, teacher_id)
     try:
@@ -552,7 +552,7 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
     Example: yidang access remove T008 --yes
     """
-    from . import access as acc
+    from generator.protect import access as acc
 
     path = acc.account_path(_archive_dir(archive), teacher_id)
     if not path.exists():
@@ -574,8 +574,8 @@ def access_list(archive: str, as_of: dt.datetime | None) -> None:
 
     Example: yidang access list
     """
-    from . import access as acc
-    from .archive import read_archive
+    from generator.archive.read import read_archive
+    from generator.protect import access as acc
 
     root = _archive_dir(archive)
     result = read_archive(root, as_of=as_of.date() if as_of else None)
@@ -619,7 +619,7 @@ def audit_command(site_dir: str, archive: str) -> None:
 
     Example: yidang audit site
     """
-    from .audit import audit
+    from generator.protect.audit import audit
 
     site = Path(site_dir)
     if not site.is_dir():
@@ -652,9 +652,9 @@ def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | 
 
     Example: yidang new talk S2025003 --date 2026-12-01
     """
-    from . import render
-    from .archive import read_archive
-    from .new import new_file
+    from generator.archive.read import read_archive
+    from generator.render import templates as render
+    from generator.review.new import new_file
 
     root = _archive_dir(archive)
     day = date.date() if date else dt.date.today()
@@ -693,8 +693,8 @@ def codeowners(flavor: str, out: str | None, archive: str) -> None:
 
     Example: yidang codeowners --flavor gitea
     """
-    from . import codeowners as co
-    from .archive import read_archive
+    from generator.archive.read import read_archive
+    from generator.review import codeowners as co
 
     root = _archive_dir(archive)
     result = read_archive(root)
@@ -720,8 +720,8 @@ def init_command(directory: str) -> None:
 
     Example: yidang init yunxi-archive
     """
-    from . import render
-    from .init import init
+    from generator.render import templates as render
+    from generator.review.init import init
 
     try:
         written = init(Path(directory), render.TEMPLATES_DIR)
@@ -757,7 +757,7 @@ def review_command(base: str, head: str, fmt: str, as_of: dt.datetime | None, ar
     """
     import json
 
-    from .review import markdown, review, text
+    from generator.review.branch import markdown, review, text
 
     try:
         rv = review(_archive_dir(archive), base, head, as_of.date() if as_of else None)
@@ -799,7 +799,7 @@ def export_ledger(fmt: str, out: str, term_id: str | None, as_of: dt.datetime | 
 
     Example: yidang export ledger --format xlsx --out 台账.xlsx --term 2026-fall
     """
-    from .ledger import ledger, write
+    from generator.ledger.export import ledger, write
 
     try:
         headers, rows, term = ledger(
@@ -822,7 +822,7 @@ def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, ar
 
     Example: yidang export teachers --year 2026 --format csv --out teachers-2026.csv
     """
-    from .ledger import teachers, write
+    from generator.ledger.export import teachers, write
 
     try:
         headers, rows = teachers(_archive_dir(archive), year, as_of.date() if as_of else dt.date.today())
@@ -859,8 +859,8 @@ def import_ledger_command(xlsx: str, mapping: str, dry_run: bool, update: bool, 
 
     Example: yidang import ledger 台账.xlsx --mapping mapping.yml --dry-run
     """
-    from .archive import read_archive
-    from .importer import import_ledger
+    from generator.archive.read import read_archive
+    from generator.ledger.importer import import_ledger
 
     root = _archive_dir(archive)
     result = read_archive(root)

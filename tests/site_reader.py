@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import access, crypto
-from generator.protect import FORMAT, keyring_name, unpad
+from generator.core import crypto
+from generator.protect import access
+from generator.protect.seal import FORMAT, keyring_name, unpad
 
 BLOB = re.compile(r'__yd\("([0-9a-f]+)","([^"]*)"\);\n')
 

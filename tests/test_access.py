@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import access, crypto
-from generator.archive import read_archive
+from generator.archive.read import read_archive
+from generator.core import crypto
+from generator.protect import access
 
 from .conftest import SAMPLE
 

@@ -15,10 +15,10 @@ import yaml
 from PIL import Image
 from pypdf import PdfReader
 
-from generator import render
-from generator.booklets import Fonts, check_fonts, make_booklets
-from generator.load import split_front_matter
-from generator.problems import YidangError
+from generator.archive.load import split_front_matter
+from generator.booklets.booklet import Fonts, check_fonts, make_booklets
+from generator.core.problems import YidangError
+from generator.render import templates as render
 
 from .conftest import SAMPLE
 

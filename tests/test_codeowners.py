@@ -101,7 +101,7 @@ def test_check_with_codeowners_reads_each_file_once(repo: Path, run, monkeypatch
     of the archive instead of reading all 150,000 files a second time."""
     from collections import Counter
 
-    from generator import load
+    from generator.archive import load
 
     archive = repo / "archives"
     run("codeowners", "--archive", archive)

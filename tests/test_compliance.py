@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from generator.compliance import RecordFact, periods, rate
-from generator.schema import Profile, School
+from generator.archive.compliance import RecordFact, periods, rate
+from generator.archive.schema import Profile, School
 
 D = dt.date.fromisoformat
 WEEKLY = {"talk": "week", "home_visit": "month", "evaluation": "term"}

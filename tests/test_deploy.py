@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import access
-from generator.protect import CSP
+from generator.protect import access
+from generator.protect.seal import CSP
 
 from .browser import chromium, serve_folder
 from .conftest import REPO

@@ -10,7 +10,7 @@ from types import ModuleType
 import click
 from click.testing import CliRunner
 
-from generator import schemadoc
+from generator.archive import schemadoc
 from generator.cli import main
 
 from .conftest import REPO

@@ -13,8 +13,9 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops
 from pypdf import PdfReader
 
-from generator import fontsubset, render
-from generator.booklets import Fonts, make_booklets
+from generator.booklets import fontsubset
+from generator.booklets.booklet import Fonts, make_booklets
+from generator.render import templates as render
 
 LABELS = render.load_labels(render.TEMPLATES_DIR, "zh")
 RARE = "旻"  # common in given names, not in GB 2312: drawn from the installed font

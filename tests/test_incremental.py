@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import access, cache
 from generator.cli import main
-from generator.crypto import CryptoError
+from generator.core import cache
+from generator.core.crypto import CryptoError
+from generator.protect import access
 
 from .conftest import SAMPLE
 from .site_reader import Reader, login, opens_nothing
@@ -224,7 +225,7 @@ def test_a_lost_or_foreign_cache_gives_a_full_build(
         other = store / "students" / "students" / "S2024001.bin"
         other.write_bytes(other.read_bytes()[:100])  # and a truncated one
     else:
-        monkeypatch.setattr("generator.plugin.version", lambda: "yidang-cache-1|another version")
+        monkeypatch.setattr("generator.build.plugin.version", lambda: "yidang-cache-1|another version")
     output = _build(config)
     reread = {"delete": 31, "corrupt": 2, "version": 31}[damage]
     assert f"students read: {reread}, reused from the cache: {31 - reread}" in output
@@ -285,7 +286,7 @@ def test_the_build_shows_progress_once_per_student(tmp_path: Path) -> None:
     """`yidang build` shows a progress bar over the students, read or taken from the cache."""
     import contextlib
 
-    from generator.build import build_site
+    from generator.build.stages import build_site
 
     config = _project(tmp_path / "project")
     for _ in range(2):  # a full build, then one that takes every student from the cache

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from generator.build.publish import build_lock
 from generator.cli import main
-from generator.publish import build_lock
 
 from .conftest import SAMPLE
 from .site_reader import login
@@ -123,7 +123,7 @@ def test_a_full_disk_leaves_the_old_site(project: Path, monkeypatch: pytest.Monk
     before = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     talk = project.parent / "archives" / TALK
     talk.write_text(talk.read_text(encoding="utf-8") + "\n磁盘满时写的一句。\n", encoding="utf-8")
-    from generator import protect
+    from generator.protect import seal as protect
 
     def full(self, folder: str, name: str, payload: str) -> Path:  # type: ignore[no-untyped-def]
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.out / folder / f"{name}.js"))

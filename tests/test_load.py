@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.load import (
+from generator.archive.load import (
     FrontMatterMissing,
     YamlSyntaxError,
     parse_markdown,
@@ -69,7 +69,7 @@ def test_aliases_are_refused_not_expanded() -> None:
 
 
 def test_read_text_of_a_file_larger_than_one_chunk(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from generator.load import read_text
+    from generator.archive.load import read_text
 
     text = "一生一档\n" * 40_000  # ~520 kB, several 64 kB reads
     (tmp_path / "big.md").write_text(text, encoding="utf-8")

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from generator import photos, render
-from generator.archive import read_archive
-from generator.model import Archive, pinyin_key
+from generator.archive import photos
+from generator.archive.model import Archive, pinyin_key
+from generator.archive.read import read_archive
+from generator.render import templates as render
 
 from .conftest import SAMPLE
 

@@ -14,9 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.archive import read_archive
-from generator.load import Located, YamlSyntaxError, _parse_composed, _parse_simple, split_front_matter
-from generator.problems import Problem
+from generator.archive.load import (
+    Located,
+    YamlSyntaxError,
+    _parse_composed,
+    _parse_simple,
+    split_front_matter,
+)
+from generator.archive.read import read_archive
+from generator.core.problems import Problem
 
 from .conftest import FIXTURES, SAMPLE
 

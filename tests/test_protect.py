@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import access
-from generator.audit import CHUNK, Needles, audit
+from generator.protect import access
+from generator.protect.audit import CHUNK, Needles, audit
 
 from .browser import chromium, serve_folder, wait_until
 from .conftest import REPO, SAMPLE

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.cache import Store
-from generator.provenance import history
+from generator.archive.provenance import history
+from generator.core.cache import Store
 
 from .conftest import SAMPLE
 from .site_helpers import soup

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import access, crypto
-from generator.protect import bucket, pad, unpad
+from generator.core import crypto
+from generator.protect import access
+from generator.protect.seal import bucket, pad, unpad
 
 from .browser import chromium, serve_folder
 from .conftest import SAMPLE

@@ -204,7 +204,7 @@ def test_review_extracts_only_plain_files_inside_its_folder(tmp_path: Path) -> N
     import io
     import tarfile
 
-    from generator.review import extract_plain
+    from generator.review.branch import extract_plain
 
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:

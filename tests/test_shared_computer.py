@@ -145,7 +145,7 @@ def test_csp_lets_the_site_work_and_refuses_injected_script(protected_sample: Pa
 
     site = protected_sample
 
-    from generator.protect import CSP
+    from generator.protect.seal import CSP
 
     html = (site / "index.html").read_text(encoding="utf-8")
     assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in html

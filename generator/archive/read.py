@@ -1,0 +1,572 @@
+"""Read a whole archive: load → validate → model, collecting every problem.
+
+Students are independent once the school-level files are known, so they are
+read in worker processes when there are many (``check`` on 1,000 students ×
+150 records must stay under 10 s on 2 cores). ``keep=False`` returns only the
+problems, so ``check`` never holds the whole archive in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.archive import compliance
+from generator.archive.load import (
+    FrontMatterMissing,
+    Located,
+    YamlSyntaxError,
+    parse_markdown,
+    parse_yaml,
+    read_text,
+)
+from generator.archive.model import Archive, PlanEntry, RecordEntry, Student, StudentSummary
+from generator.archive.schema import RECORD_TYPES, Evaluation, Plan, Profile, School, SchoolClass, Teacher
+from generator.archive.validate import (
+    RECORD_NAME,
+    Context,
+    Sink,
+    check_photo,
+    check_ref,
+    did_you_mean,
+    list_doc,
+    loc_text,
+    validate_doc,
+)
+from generator.core.cache import StudentCache, digest
+from generator.core.problems import Problem, YidangError
+
+SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
+STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos"}
+PROMPT = "请填写"  # what `yidang new` puts where a teacher must write
+PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
+PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
+
+
+@dataclass
+class ReadResult:
+    archive: Archive | None
+    problems: list[Problem]
+    files: int
+    # student id → what the hook made, for every student whose own files are valid
+    # (also when other students have errors: callers decide what that means)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def _parse_file(root: Path, rel: str, sink: Sink) -> Located | None:
+    try:
+        return parse_yaml(read_text(root / rel))
+    except YamlSyntaxError as exc:
+        sink.error((exc.line, exc.col), exc.message)
+    except OSError as exc:
+        sink.error((1, 1), f"cannot read: {exc.strerror}")
+    return None
+
+
+# --- school-level files ------------------------------------------------------
+
+
+@dataclass
+class SchoolFiles:
+    school: School | None
+    teachers: dict[str, Teacher]
+    classes: dict[str, SchoolClass]
+
+
+def _read_school(root: Path, problems: list[Problem]) -> SchoolFiles:
+    docs: dict[str, Located | None] = {}
+    for name in SCHOOL_FILES:
+        sink = Sink(name, problems)
+        if not (root / name).is_file():
+            sink.error((1, 1), f"missing {name} at the archive's root")
+            docs[name] = None
+        else:
+            docs[name] = _parse_file(root, name, sink)
+    school = None
+    if docs["school.yml"] is not None:
+        school = validate_doc(School, docs["school.yml"], Sink("school.yml", problems))
+    teachers = _unique(Teacher, docs["teachers.yml"], Sink("teachers.yml", problems), "teacher")
+    classes = _unique(SchoolClass, docs["classes.yml"], Sink("classes.yml", problems), "class")
+    _check_school_refs(school, docs, teachers, classes, problems)
+    return SchoolFiles(school, teachers, classes)
+
+
+def _unique(model, doc: Located | None, sink: Sink, what: str) -> dict:  # type: ignore[no-untyped-def]
+    if doc is None:
+        return {}
+    out = {}
+    for obj, loc in list_doc(model, doc, sink, f"{sink.path}"):
+        if obj.id in out:
+            sink.error(doc.at((*loc, "id")), f"duplicate {what} id '{obj.id}'")
+        else:
+            out[obj.id] = obj
+    return out
+
+
+def _check_school_refs(
+    school: School | None,
+    docs: dict[str, Located | None],
+    teachers: dict[str, Teacher],
+    classes: dict[str, SchoolClass],
+    problems: list[Problem],
+) -> None:
+    doc = docs["school.yml"]
+    if school is not None and doc is not None:
+        sink = Sink("school.yml", problems)
+        for i, member in enumerate(school.leadership):
+            check_ref(sink, doc, ("leadership", i, "teacher"), member.teacher, teachers, "teacher")
+        seen: set[str] = set()
+        for i, term in enumerate(school.terms):
+            if term.id in seen:
+                sink.error(doc.at(("terms", i, "id")), f"duplicate term id '{term.id}'")
+            seen.add(term.id)
+    cdoc = docs["classes.yml"]
+    if cdoc is not None and isinstance(cdoc.data, list):
+        sink = Sink("classes.yml", problems)
+        for i, item in enumerate(cdoc.data):
+            if isinstance(item, dict) and item.get("id") in classes:
+                head = classes[item["id"]].head_teacher
+                check_ref(
+                    sink,
+                    cdoc,
+                    (i, "head_teacher"),
+                    head,
+                    teachers,
+                    "teacher",
+                    label=f"head_teacher of class {item['id']}",
+                )
+
+
+# --- one student -------------------------------------------------------------
+
+
+@dataclass
+class StudentResult:
+    folder: str
+    student: Student | None
+    profile_id: str | None
+    id_pos: tuple[int, int]
+    problems: list[Problem]
+    files: int
+    summary: StudentSummary | None = None
+    output: Any = None
+
+
+def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bool = True) -> StudentResult:
+    """Read and validate ``students/<folder>``; never raises for bad input."""
+    problems: list[Problem] = []
+    rel = f"students/{folder}"
+    sdir = root / rel
+    files = 0
+    result = StudentResult(rel, None, None, (1, 1), problems, 0)
+    for entry in sorted(os.listdir(sdir)):
+        if entry not in STUDENT_ENTRIES and not entry.startswith("."):
+            Sink(f"{rel}/{entry}", problems).warning(
+                (1, 1),
+                f"unexpected '{entry}' in a student folder (expected {', '.join(sorted(STUDENT_ENTRIES))})",
+            )
+    profile = None
+    psink = Sink(f"{rel}/profile.yml", problems)
+    if not (sdir / "profile.yml").is_file():
+        psink.error((1, 1), "missing profile.yml (the registration form)")
+    else:
+        files += 1
+        pdoc = _parse_file(root, f"{rel}/profile.yml", psink)
+        if pdoc is not None:
+            profile = validate_doc(Profile, pdoc, psink)
+            if isinstance(pdoc.data, dict) and isinstance(pdoc.data.get("id"), str):
+                result.profile_id = pdoc.data["id"]
+                result.id_pos = pdoc.at(("id",))
+            if profile is not None:
+                _check_profile(profile, pdoc, psink, folder, ctx)
+    plan = None
+    if (sdir / "plan.md").is_file():
+        files += 1
+        plan = _read_plan(root, f"{rel}/plan.md", ctx, problems)
+    records = []
+    rdir = sdir / "records"
+    if rdir.is_dir():
+        for name in sorted(os.listdir(rdir)):
+            if name.startswith("."):
+                continue
+            files += 1
+            entry = _read_record(root, sdir, f"{rel}/records/{name}", name, ctx, as_of, problems)
+            if entry is not None:
+                records.append(entry)
+    result.files = files
+    if profile is not None and ctx.school is not None:
+        _overdue(profile, records, ctx, as_of, Sink(f"{rel}/profile.yml", problems))
+    if keep and profile is not None:
+        records.sort(key=lambda r: (r.meta.date, r.file_name))
+        result.student = Student(profile=profile, folder=rel, plan=plan, records=tuple(records))
+    return result
+
+
+def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: dt.date, sink: Sink) -> None:
+    """The four ones: each missed period of the term containing ``as_of`` is a warning."""
+    term = compliance.current_term(ctx.school, as_of)
+    if term is None or profile.status == "closed":
+        return
+    facts = compliance.facts_of(records)
+    for p in compliance.periods(profile, ctx.school, facts, as_of, [term]):
+        if p.status == "missed":
+            sink.warning(
+                (1, 1),
+                f"四个一:{OVERDUE[p.requirement]} {p.start}–{p.end} 未完成"
+                f"(应于 {p.end} 前完成,已逾期 {p.days_overdue(as_of)} 天)",
+            )
+
+
+OVERDUE = {"talk": "谈话", "home_visit": "家访", "evaluation": "学期评估"}
+
+
+def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Context) -> None:
+    if p.id != folder:
+        sink.error(doc.at(("id",)), f"id '{p.id}' differs from the folder name '{folder}'")
+    check_ref(sink, doc, ("class",), p.class_, ctx.classes, "class")
+    for i, cat in enumerate(p.categories):
+        loc = ("categories", i)
+        check_ref(sink, doc, (*loc, "key"), cat.key, ctx.categories, "category")
+        kinds = ctx.categories.get(cat.key, ())
+        if cat.kind is not None and kinds and cat.kind not in kinds:
+            sink.error(
+                doc.at((*loc, "kind")),
+                f"{loc_text((*loc, 'kind'))}: '{cat.kind}' is not a kind of {cat.key} "
+                f"(expected one of {', '.join(kinds)})",
+            )
+        elif cat.kind is None and kinds:
+            sink.warning(
+                doc.at(loc),
+                f"{loc_text(loc)}: no kind given for {cat.key} (one of {', '.join(kinds)})",
+            )
+        check_ref(sink, doc, (*loc, "verified_by"), cat.verified_by, ctx.teachers, "teacher")
+    for i, m in enumerate(p.mentors):
+        check_ref(sink, doc, ("mentors", i, "teacher"), m.teacher, ctx.teachers, "teacher")
+    for i, pr in enumerate(p.persuasion_records):
+        check_ref(sink, doc, ("persuasion_records", i, "by"), pr.by, ctx.teachers, "teacher")
+
+
+def _read_plan(root: Path, rel: str, ctx: Context, problems: list[Problem]) -> PlanEntry | None:
+    sink = Sink(rel, problems)
+    md = _parse_md(root, rel, sink)
+    if md is None:
+        return None
+    plan = validate_doc(Plan, md[0], sink)
+    if plan is None:
+        return None
+    check_ref(sink, md[0], ("term",), plan.term, ctx.terms, "term")
+    for i, m in enumerate(plan.measures):
+        check_ref(sink, md[0], ("measures", i, "owner"), m.owner, ctx.teachers, "teacher")
+    return PlanEntry(plan, md[1], rel)
+
+
+def _parse_md(root: Path, rel: str, sink: Sink) -> tuple[Located, str] | None:
+    try:
+        text = read_text(f"{root}/{rel}")  # str path: pathlib costs ~25 µs a file
+        md = parse_markdown(text)
+    except YamlSyntaxError as exc:
+        sink.error((exc.line, exc.col), exc.message)
+        return None
+    except FrontMatterMissing as exc:
+        sink.error((1, 1), str(exc))
+        return None
+    except OSError as exc:
+        sink.error((1, 1), f"cannot read: {exc.strerror}")
+        return None
+    if PROMPT in text:  # cheap test first: rare
+        _unfilled(md.meta, md.body, md.body_line, sink)
+    return md.meta, md.body
+
+
+def _unfilled(doc: Located, body: str, body_line: int, sink: Sink) -> None:
+    """`yidang new` leaves prompts (请填写…) for the teacher: say where one is left."""
+
+    def walk(value: object, loc: tuple[str | int, ...]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*loc, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*loc, i))
+        elif isinstance(value, str) and value.startswith(PROMPT):
+            sink.warning(doc.at(loc), f"{loc_text(loc)}: still the template's prompt; write it")
+
+    walk(doc.data, ())
+    for n, line in enumerate(body.splitlines()):
+        if line.startswith(PROMPT):
+            sink.warning((body_line + n, 1), "the narrative is still the template's prompt; write it")
+
+
+def _read_record(
+    root: Path,
+    sdir: Path,
+    rel: str,
+    name: str,
+    ctx: Context,
+    as_of: dt.date,
+    problems: list[Problem],
+) -> RecordEntry | None:
+    sink = Sink(rel, problems)
+    named = RECORD_NAME.match(name)
+    if not named:
+        sink.error((1, 1), "record file name must be YYYY-MM-DD-<type>[-n].md, e.g. 2026-03-05-talk.md")
+        return None
+    parsed = _parse_md(root, rel, sink)
+    if parsed is None:
+        return None
+    doc, body = parsed
+    if not isinstance(doc.data, dict):
+        sink.error(doc.origin, "front matter must be a mapping of fields")
+        return None
+    rtype = doc.data.get("type")
+    model = RECORD_TYPES.get(rtype) if isinstance(rtype, str) else None
+    if model is None:
+        if rtype is None:
+            sink.error(doc.origin, "missing required field 'type'")
+        else:
+            sink.error(
+                doc.at(("type",)),
+                f"type: unknown record type '{rtype}'"
+                f"{did_you_mean(str(rtype), RECORD_TYPES)} "
+                f"(expected one of {', '.join(RECORD_TYPES)})",
+            )
+        return None
+    record = validate_doc(model, doc, sink)
+    if record is None:
+        return None
+    _check_record(record, doc, sink, named, sdir, ctx, as_of)
+    if not body.strip():
+        sink.warning(doc.origin, "the record has no narrative (write it below the front matter)")
+    return RecordEntry(record, body, rel)  # type: ignore[arg-type]
+
+
+def _check_record(
+    record,
+    doc: Located,
+    sink: Sink,
+    named,
+    sdir: Path,  # type: ignore[no-untyped-def]
+    ctx: Context,
+    as_of: dt.date,
+) -> None:
+    name_date, name_type = named.group(1), named.group(2)
+    if record.date.isoformat() != name_date:
+        sink.error(doc.at(("date",)), f"date {record.date} differs from the file name's date {name_date}")
+    if record.type != name_type:
+        sink.error(
+            doc.at(("type",)),
+            f"type '{record.type}' differs from the file name's type '{name_type}'",
+        )
+    if record.date > as_of:
+        sink.warning(doc.at(("date",)), f"date {record.date} is in the future")
+    check_ref(sink, doc, ("by",), record.by, ctx.teachers, "teacher")
+    if isinstance(record, Evaluation):
+        check_ref(sink, doc, ("term",), record.term, ctx.terms, "term")
+        check_ref(sink, doc, ("reviewed_by",), record.reviewed_by, ctx.teachers, "teacher")
+    for i, photo in enumerate(record.photos):
+        check_photo(sink, doc, ("photos", i), sdir, photo)
+
+
+# --- the whole archive -------------------------------------------------------
+
+
+def _student_folders(root: Path) -> list[str]:
+    sroot = root / "students"
+    if not sroot.is_dir():
+        return []
+    return sorted(e.name for e in os.scandir(sroot) if e.is_dir() and not e.name.startswith("."))
+
+
+def _context(sf: SchoolFiles) -> Context:
+    school = sf.school
+    return Context(
+        teachers=frozenset(sf.teachers),
+        classes=frozenset(sf.classes),
+        terms=frozenset(t.id for t in school.terms) if school else frozenset(),
+        categories={k: tuple(c.kinds) for k, c in school.categories.items()} if school else {},
+        school=school,
+    )
+
+
+# What to do with each valid student, in the process that read it (a page, a
+# booklet). Set before the worker processes fork, so it is inherited, not pickled.
+StudentHook = Callable[[Student], Any]
+_hook: StudentHook | None = None
+
+
+def _read_one(args: tuple[Path, str, Context, dt.date, bool]) -> StudentResult:
+    """Read one student; hand the full file to the hook; send back only a summary."""
+    res = read_student(*args)
+    if res.student is not None:
+        res.summary = res.student.summary()
+        valid = not any(p.severity == "error" for p in res.problems)  # pages of valid files only
+        res.output = _hook(res.student) if _hook is not None and valid else None
+        res.student = None  # the full file never crosses back to the main process
+    return res
+
+
+def _read_students(
+    root: Path, folders: list[str], ctx: Context, as_of: dt.date, keep: bool, jobs: int
+) -> Iterator[StudentResult]:
+    tasks = [(root, f, ctx, as_of, keep) for f in folders]
+    threshold = PARALLEL_FROM_WITH_HOOK if _hook is not None else PARALLEL_FROM
+    if jobs <= 1 or len(folders) < threshold:
+        yield from map(_read_one, tasks)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_read_one, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+
+
+def context_key(root: Path, as_of: dt.date) -> str:
+    """What every student's result depends on outside its folder: the school files, the day."""
+    parts: list[str | bytes] = [as_of.isoformat()]
+    for name in SCHOOL_FILES:
+        try:
+            parts += [name, (root / name).read_bytes()]
+        except OSError:
+            parts += [name, b"missing"]
+    return digest(*parts)
+
+
+def parse_as_of(value: object) -> dt.date | None:
+    """The plugin's ``as_of`` setting: a YYYY-MM-DD date, or None for today."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise YidangError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from None
+
+
+def read_archive(
+    root: Path,
+    as_of: dt.date | None = None,
+    keep: bool = True,
+    jobs: int | None = None,
+    hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None = None,
+    folders: list[str] | None = None,
+    progress: Callable[[], None] | None = None,
+    cache: StudentCache | None = None,
+) -> ReadResult:
+    """Read and validate the archive at ``root``; every problem is returned.
+
+    ``keep=False`` returns problems only (``check``). Otherwise the archive
+    holds a summary of each student, and ``hook_factory`` — given the school
+    files — may return a function that each worker applies to every valid
+    student's full file (to render its page); its results are in ``outputs``.
+
+    ``folders`` restricts reading to those student folders (the checks that
+    span students, such as duplicate ids, then see only those); ``progress``
+    is called once per student read. With a ``cache``, a student whose files
+    and context did not change since the last read is not read again: its
+    cached result (problems, summary and the hook's output) is used.
+
+    Raises :class:`YidangError` when ``root`` is not an archive at all, or a
+    folder asked for does not exist.
+    """
+    if not root.is_dir():
+        raise YidangError(f"archive folder not found: {root}")
+    if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
+        raise YidangError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
+    as_of = as_of or dt.date.today()
+    problems: list[Problem] = []
+    jobs = jobs or os.cpu_count() or 1
+    if cache is not None and keep:
+        cache.prefetch(root, sorted(set(folders)) if folders else _student_folders(root), jobs)
+    try:
+        return _read_all(root, as_of, keep, jobs, hook_factory, folders, progress, cache, problems)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> SchoolFiles:
+    """The school files, validated; from the build cache when their bytes are unchanged
+    (validating 200 teachers with positions costs 0.2 s, a tenth of a rebuild)."""
+    if cache is None:
+        return _read_school(root, problems)
+    key = digest(cache.key, context_key(root, dt.date.min))  # the code that validates, too
+    hit = cache.store.get("school")
+    if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == key:
+        problems.extend(hit[2])
+        return hit[1]  # type: ignore[no-any-return]
+    found: list[Problem] = []
+    sf = _read_school(root, found)
+    cache.store.put("school", (key, sf, found))
+    problems.extend(found)
+    return sf
+
+
+def _read_all(
+    root: Path,
+    as_of: dt.date,
+    keep: bool,
+    jobs: int,
+    hook_factory: Callable[[SchoolFiles, dt.date], StudentHook] | None,
+    folders: list[str] | None,
+    progress: Callable[[], None] | None,
+    cache: StudentCache | None,
+    problems: list[Problem],
+) -> ReadResult:
+    global _hook
+    sf = _school(root, problems, cache)
+    ctx = _context(sf)
+    _hook = hook_factory(sf, as_of) if (hook_factory and keep and sf.school) else None
+    everyone = _student_folders(root)
+    unknown = sorted(set(folders or ()) - set(everyone))
+    if unknown:
+        raise YidangError(f"no such student folder: students/{unknown[0]}")
+    folders = sorted(set(folders)) if folders else everyone
+    if not folders:
+        Sink("students", problems).warning((1, 1), "the archive has no student folders yet")
+    students: dict[str, StudentSummary] = {}
+    outputs: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    files = len(SCHOOL_FILES)
+    cached: dict[str, StudentResult] = {}
+    if cache is not None and keep:
+        cached = cache.lookup_all(root, folders, context_key(root, as_of))
+        for _ in cached if progress is not None else ():
+            progress()  # type: ignore[misc]
+    fresh: dict[str, StudentResult] = {}
+    try:
+        todo = [f for f in folders if f not in cached]
+        for res in _read_students(root, todo, ctx, as_of, keep, jobs):
+            fresh[res.folder] = res
+            if cache is not None and keep:
+                cache.save(res.folder.removeprefix("students/"), res)
+            if progress is not None:
+                progress()
+    finally:
+        _hook = None
+    for res in (cached.get(f) or fresh[f"students/{f}"] for f in folders):
+        problems.extend(res.problems)
+        files += res.files
+        if res.profile_id is not None:
+            if res.profile_id in seen:
+                Sink(f"{res.folder}/profile.yml", problems).error(
+                    res.id_pos,
+                    f"duplicate student id '{res.profile_id}', also in {seen[res.profile_id]}/profile.yml",
+                )
+            else:
+                seen[res.profile_id] = res.folder
+        if res.summary is not None and res.summary.id not in students:
+            students[res.summary.id] = res.summary
+            outputs[res.summary.id] = res.output
+    problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
+    archive = None
+    if keep and sf.school is not None and not any(p.severity == "error" for p in problems):
+        archive = Archive(sf.school, sf.teachers, sf.classes, students, as_of)
+    return ReadResult(archive, problems, files, outputs)

@@ -1,0 +1,1 @@
+"""Layer 3: printable PDF booklets (WeasyPrint) and their CJK font subsets."""

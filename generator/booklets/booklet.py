@@ -1,0 +1,378 @@
+"""Booklets: one printable A4 PDF per student (WeasyPrint), the school's paper file.
+
+Each booklet is rendered in the worker process that read the student (see
+``archive.read_archive``'s hook). A content hash of everything a booklet is
+made from — the student's files and photos, the school files, the templates,
+the labels and the font settings — is kept next to the PDFs, so an unchanged
+student is skipped. Missing glyphs are errors: WeasyPrint only logs a
+``.notdef`` warning and draws a box, which must never reach a printed file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import itertools
+import json
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from generator.archive import photos
+from generator.archive.model import Archive, RecordEntry, Student
+from generator.archive.provenance import last_changes
+from generator.archive.read import SchoolFiles, read_archive
+from generator.booklets import fontsubset
+from generator.core.files import atomic_path, write_atomic
+from generator.core.problems import Problem, YidangError
+from generator.render import templates as render
+
+DIGESTS = ".yidang-booklets.json"
+VERSION = "2"  # bump when the booklet's Python side changes what it renders
+NOTDEF = ".notdef glyph rendered"
+
+
+@dataclass(frozen=True)
+class Fonts:
+    body: str = "Noto Serif CJK SC"
+    heading: str = "Noto Sans CJK SC"
+
+
+# --- start-up checks ---------------------------------------------------------
+
+
+def check_fonts(fonts: Fonts) -> None:
+    """Stop early, with the fix, when the PDFs would be slow or full of boxes."""
+    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
+
+    if harfbuzz_subset is None or not harfbuzz.hb_version_atleast(4, 1, 0):
+        raise YidangError(
+            "WeasyPrint cannot subset fonts with HarfBuzz (libharfbuzz-subset0 is missing); "
+            "without it a booklet takes ~10 s instead of 0.2 s. "
+            "Install it: apt-get install libharfbuzz-subset0"
+        )
+    for family in dict.fromkeys((fonts.body, fonts.heading)):
+        if not _has_chinese_font(family):
+            raise YidangError(
+                f"the CJK font '{family}' is not installed (or has no Chinese glyphs), so "
+                "booklets would print boxes instead of characters. Install it: apt-get "
+                "install fonts-noto-cjk — or set booklet_font / booklet_heading_font "
+                "under the yidang plugin in mkdocs.yml to an installed Chinese font "
+                "(fc-list :lang=zh family)"
+            )
+
+
+def ready_fonts(fonts: Fonts, cache: Path) -> Path | None:
+    """check_fonts, then the faces' common-character subsets in ``cache`` (fontsubset):
+    the folder for Booklets.font_dir, or None to use the installed fonts alone."""
+    check_fonts(fonts)
+    return fontsubset.prepare((fonts.body, fonts.heading), cache)
+
+
+def _has_chinese_font(family: str) -> bool:
+    try:
+        out = subprocess.run(
+            ["fc-list", f"{family}:lang=zh-cn", "family"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except FileNotFoundError:
+        raise YidangError("fc-list not found: apt-get install fontconfig") from None
+    names = {n.strip() for line in out.stdout.splitlines() for n in line.split(",")}
+    return family in names
+
+
+# --- one booklet ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookletResult:
+    student: str
+    status: str  # rendered | skipped | failed
+    path: Path
+    digest: str = ""
+    pages: int = 0
+    seconds: float = 0.0
+    missing: tuple[str, ...] = ()  # characters no font could draw
+    error: str = ""
+
+
+class _MissingGlyphs(Exception):
+    """A booklet drew a character no installed font has (see ``_Glyphs``)."""
+
+
+class _Glyphs(logging.Handler):
+    """Collects the characters WeasyPrint drew as .notdef boxes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.missing: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(NOTDEF) and record.args:
+            self.missing.append(str(record.args[0]))  # type: ignore[index]
+
+
+@dataclass
+class Booklets:
+    """Called once per student, in a worker: renders the booklet unless unchanged."""
+
+    school: SchoolFiles
+    as_of: dt.date
+    root: Path
+    labels: dict[str, Any]
+    templates_dir: Path
+    out_dir: Path
+    fonts: Fonts
+    photo_cache: Path
+    force: bool = False
+    previous: dict[str, str] = field(default_factory=dict)
+    select: Callable[[Student], bool] | None = None
+    provenance: dict[str, Any] | None = None  # archive path → last git change
+    font_dir: Path | None = None  # subset fonts and their Fontconfig file (fontsubset)
+    _env: jinja2.Environment | None = None
+    _font_config: tuple[int, Any] | None = None  # (pid, WeasyPrint FontConfiguration)
+
+    def __post_init__(self) -> None:
+        assert self.school.school is not None
+        archive = Archive(self.school.school, self.school.teachers, self.school.classes, {}, self.as_of)
+        self.site = render.Site(archive, self.labels, provenance=self.provenance)
+        self.key = inputs_key(self.root, self.templates_dir, self.labels, self.fonts)
+
+    def __call__(self, student: Student) -> BookletResult | None:
+        if self.select is not None and not self.select(student):
+            return None
+        target = self.out_dir / f"{student.id}.pdf"
+        shown = "|".join(self.site.provenance_text(r.path) for r in student.records)
+        digest = student_digest(self.root / student.folder, f"{self.key}|{shown}")
+        if not self.force and target.is_file() and self.previous.get(student.id) == digest:
+            return BookletResult(student.id, "skipped", target, digest)
+        try:
+            return self._render(student, target, digest)
+        except Exception as exc:  # one broken booklet must not stop the others
+            return BookletResult(student.id, "failed", target, error=f"{type(exc).__name__}: {exc}")
+
+    def _render(self, student: Student, target: Path, digest: str) -> BookletResult:
+        from weasyprint import HTML
+
+        start = time.perf_counter()
+        html = self.html(student)
+        glyphs = _Glyphs()
+        try:
+            with atomic_path(target) as tmp:
+                pages = self._write_pdf(HTML(string=html, base_url=str(self.root)), tmp, glyphs)
+                if glyphs.missing:
+                    raise _MissingGlyphs  # the PDF has boxes for them: it is not put in place
+        except _MissingGlyphs:
+            return BookletResult(student.id, "failed", target, missing=tuple(dict.fromkeys(glyphs.missing)))
+        return BookletResult(student.id, "rendered", target, digest, pages, time.perf_counter() - start)
+
+    def _write_pdf(self, html: Any, path: Path, glyphs: logging.Handler) -> int:
+        """Render and write one booklet; returns its page count."""
+        logger = logging.getLogger("weasyprint")
+        logger.addHandler(glyphs)  # .notdef is logged while drawing, inside write_pdf
+        # No cycle collection while WeasyPrint works: its boxes and styles live until the
+        # PDF is written, so each collection would only walk them again (the young ones
+        # up to three times as they age); the first collection after the booklet walks
+        # them once. Peak memory stays the same (250-265 MiB a worker).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            document = html.render(font_config=self.font_config())
+            document.write_pdf(path)
+            return len(document.pages)
+        finally:
+            if collecting:
+                gc.enable()
+            logger.removeHandler(glyphs)
+
+    def font_config(self) -> Any:
+        """One WeasyPrint font configuration per process: Pango's font map and its caches
+        (fonts loaded, strut layouts) then serve every booklet the worker renders."""
+        from weasyprint.text.fonts import FontConfiguration
+
+        if self._font_config is None or self._font_config[0] != os.getpid():
+            with fontsubset.fontconfig_file(self.font_dir):
+                self._font_config = (os.getpid(), FontConfiguration())
+        return self._font_config[1]
+
+    def html(self, student: Student) -> str:
+        if self._env is None:  # built once per worker, after the fork
+            self._env = render.make_env(self.templates_dir, self.site)
+            self._env.loader = jinja2.FileSystemLoader(self.templates_dir / "booklet")
+        env = self._env
+        # CSS is not HTML: the template turns autoescaping off (it would make quotes
+        # &#34;). Its only inputs are the labels file and the font names, which
+        # _css_family cleans, so it is inserted as it is.
+        subset = self.font_dir is not None
+        css = Markup(
+            env.get_template("booklet.css.j2").render(
+                body_font=_css_family(self.fonts.body, subset),
+                heading_font=_css_family(self.fonts.heading, subset),
+            )
+        )
+        photo_src = {
+            f"{student.folder}/{ph}": photos.prepared(self.root / student.folder / ph, self.photo_cache)[
+                1
+            ].as_uri()
+            for r in student.records
+            for ph in r.meta.photos
+        }
+        return env.get_template("booklet.html.j2").render(
+            student=student,
+            css=css,
+            produced=dt.date.today(),
+            photo_src=photo_src,
+            record_groups=self.record_groups(student.records),
+        )
+
+    def record_groups(self, records: tuple[RecordEntry, ...]) -> list[tuple[str, str, list[RecordEntry]]]:
+        """Records in date order, grouped by term; records between terms get their own group."""
+        archive = self.site.archive
+        groups = []
+        for n, (term, items) in enumerate(itertools.groupby(records, lambda r: archive.term_of(r.meta.date))):
+            name = term.name if term else self.labels["booklet"]["outside_terms"]
+            groups.append((name, f"t-{term.id if term else 'x'}-{n}", list(items)))
+        return groups
+
+
+def _css_family(name: str, subset: bool = False) -> str:
+    """A font name from mkdocs.yml as a CSS family list, unable to break out of the rule;
+    its common-character subset first when there is one (fontsubset)."""
+    clean = "".join(ch for ch in name if ch not in '"\\;{}<>')
+    first = f'"{fontsubset.subset_family(clean)}", ' if subset else ""
+    return f'{first}"{clean}", "Noto Sans CJK SC", sans-serif'
+
+
+def describe_failure(result: BookletResult) -> str:
+    """One line a teacher can act on: which student, which characters or error."""
+    if result.missing:
+        chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in result.missing)
+        return (
+            f"students/{result.student}: error: no installed font can draw {chars}; "
+            "the booklet was not written"
+        )
+    return f"students/{result.student}: error: booklet failed: {result.error}"
+
+
+# --- content hashes --------------------------------------------------------------
+
+
+def inputs_key(root: Path, templates_dir: Path, labels: dict[str, Any], fonts: Fonts) -> str:
+    """Hash of what every booklet depends on besides the student's own files."""
+    h = hashlib.sha256(f"yidang-booklet-{VERSION}|{fonts.body}|{fonts.heading}".encode())
+    h.update(json.dumps(labels, sort_keys=True, ensure_ascii=False, default=str).encode())
+    for path in sorted((templates_dir / "booklet").iterdir()):
+        h.update(path.name.encode() + path.read_bytes())
+    for name in ("school.yml", "teachers.yml", "classes.yml"):
+        h.update(name.encode() + (root / name).read_bytes())
+    return h.hexdigest()
+
+
+def student_digest(folder: Path, key: str) -> str:
+    """Hash of every file in the student's folder (records, plan, profile, photos)."""
+    h = hashlib.sha256(key.encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def load_digests(out_dir: Path) -> dict[str, str]:
+    try:
+        return json.loads((out_dir / DIGESTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_digests(out_dir: Path, digests: dict[str, str]) -> None:
+    write_atomic(out_dir / DIGESTS, json.dumps(digests, indent=1, sort_keys=True), replace=True, sync=False)
+
+
+# --- many booklets ---------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    results: list[BookletResult]
+    problems: list[Problem]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def pages(self) -> int:
+        return sum(r.pages for r in self.results)
+
+
+def make_booklets(
+    root: Path,
+    out_dir: Path,
+    labels: dict[str, Any],
+    templates_dir: Path,
+    fonts: Fonts,
+    *,
+    students: list[str] | None = None,
+    class_id: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    as_of: dt.date | None = None,
+    photo_cache: Path | None = None,
+    progress: Callable[[], None] | None = None,
+) -> Report:
+    """Render the booklets of the archive at ``root`` (or the students/class named)."""
+    root, out_dir = root.resolve(), out_dir.resolve()  # photos reach WeasyPrint as file:// URIs
+    font_dir = ready_fonts(fonts, out_dir / ".fonts")
+    previous = load_digests(out_dir)
+
+    def select(student: Student) -> bool:
+        return class_id is None or student.profile.class_ == class_id
+
+    def factory(school: SchoolFiles, day: dt.date) -> Booklets:
+        return Booklets(
+            school,
+            day,
+            root,
+            labels,
+            templates_dir,
+            out_dir,
+            fonts,
+            photo_cache or out_dir / ".photos",
+            force,
+            previous,
+            select,
+            last_changes(root),
+            font_dir,
+        )
+
+    # WeasyPrint makes some 10⁵ short-lived objects per booklet, and each full collection
+    # of Python's cycle collector walks every object the process holds (the modules,
+    # WeasyPrint's, pydantic's, the archive): ~10 % of rendering. Freezing what exists now
+    # takes it out of those walks, in the workers forked below too.
+    gc.collect()
+    gc.freeze()
+    try:
+        result = read_archive(
+            root, as_of=as_of, jobs=jobs, hook_factory=factory, folders=students, progress=progress
+        )
+    finally:
+        gc.unfreeze()
+    results = [r for r in result.outputs.values() if r is not None]
+    digests = dict(previous)
+    for r in results:
+        if r.status == "failed":
+            digests.pop(r.student, None)
+        else:
+            digests[r.student] = r.digest
+    save_digests(out_dir, digests)
+    return Report(sorted(results, key=lambda r: r.student), result.problems)

@@ -1,0 +1,53 @@
+"""The one way yidang runs git: provenance, review, CODEOWNERS, init and intake use it.
+
+``run`` raises :class:`GitError` (a clean message naming the command) when git
+fails or is missing; ``maybe`` returns ``None`` instead, for callers to whom
+"not a repository" is an answer, not an error (provenance outside git).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from generator.core.problems import YidangError
+
+
+class GitError(YidangError):
+    """A git command failed (or git is not installed)."""
+
+
+def run(repo: Path, *args: str, env: Mapping[str, str] | None = None, data: bytes | None = None) -> str:
+    """``git ARGS`` in ``repo``; its standard output as text."""
+    return run_bytes(repo, *args, env=env, data=data).decode("utf-8", "replace")
+
+
+def run_bytes(
+    repo: Path, *args: str, env: Mapping[str, str] | None = None, data: bytes | None = None
+) -> bytes:
+    """``git ARGS`` in ``repo``; its standard output as bytes (``git archive``, ``git show`` of a photo)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True, env=env, input=data)
+    except FileNotFoundError:
+        raise GitError("git is not installed (apt-get install git)") from None
+    except NotADirectoryError:
+        raise GitError(f"not a folder: {repo}") from None
+    except subprocess.CalledProcessError as exc:
+        why = exc.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"git {' '.join(args)}: {why}") from None
+    return done.stdout
+
+
+def maybe(repo: Path, *args: str) -> str | None:
+    """``git ARGS`` in ``repo``, or ``None`` if it fails (outside a repository, no git)."""
+    try:
+        return run(repo, *args)
+    except GitError:
+        return None
+
+
+def toplevel(path: Path) -> Path | None:
+    """The top of the repository ``path`` is in, or ``None`` outside git."""
+    top = maybe(path, "rev-parse", "--show-toplevel")
+    return Path(top.strip()) if top else None

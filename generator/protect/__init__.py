@@ -1,0 +1,1 @@
+"""Layer 2, protection: reader accounts and rights, sealing the site, the audit."""

@@ -1,0 +1,478 @@
+"""Protect stage: the plaintext site becomes a login page and encrypted blobs.
+
+MkDocs builds the plaintext site into a private temporary folder; this module
+publishes only Material's assets (no data in them), a login shell made from
+Material's own home page with its article replaced, and blobs:
+
+- ``d/<random id>.js``: one page (title and body, deflated), photo, booklet,
+  search shard or leadership-only part of a page, sealed with the content key
+  of its scope (AES-256-GCM, the blob id as associated data) after padding to
+  a size bucket (``bucket``), base64-encoded inside a script that calls
+  ``__yd`` — so the site also works from ``file://``, where ``fetch`` is refused.
+- ``k/<name>.js``: one reader's keyring, named by a keyed hash of a value only
+  their passphrase gives (``access.lookup``), so a copy of the site does not say
+  whose it is. It holds their private key as in their account file, one key
+  wrapped to their public key (ECDH-ES + HKDF + AES-KW), and, sealed under that
+  key, the content keys they may use and their page index. Every keyring of a
+  build has the same size: it does not tell how much its reader may open.
+
+Routes in the index are opaque tokens (``token``), which is what the browser's
+address bar and history see. Rights come from ``access.rights``; a scope's key
+is new whenever one of its readers lost the right or got a new key pair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+from generator.archive.model import Archive
+from generator.core import crypto
+from generator.core.problems import YidangError
+from generator.protect import access
+
+FORMAT = "yidang-site-3"  # 3: padded blobs, hidden keyring names, opaque routes (2: base64, 1: Z85)
+LEADERSHIP = "leadership"
+MIN_BUCKET = 1024
+# What the published pages may load: the site's own scripts only (no inline script, no
+# eval, no other origin). Styles may be inline: Material sets style attributes.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' blob: data:; font-src 'self' data:; connect-src 'self'; manifest-src 'self'; "
+    "base-uri 'none'; form-action 'none'; object-src 'none'"
+)
+# A part of a page only leadership and the office may see (a teacher's former mentees,
+# a class's closed cases): sealed apart, in the leadership scope. Record text cannot
+# forge the marker: Markdown's raw HTML, comments included, never reaches a page.
+RESTRICTED = re.compile(r"<!--yd:leadership-->(.*?)<!--/yd:leadership-->", re.S)
+TAG = re.compile(r"<[^>]+>")
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def page_text(html: str) -> str:
+    """A page's readable text, for search (our own templates' HTML, not arbitrary HTML)."""
+    return re.sub(r"\s+", " ", unescape(TAG.sub(" ", html))).strip()
+
+
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data, 6)[2:-4]  # raw deflate: DecompressionStream("deflate-raw")
+
+
+def bucket(size: int) -> int:
+    """The padded size of ``size`` bytes: at least 1 KiB, then eight steps between two
+    powers of two (1,024, 1,152, 1,280 … 2,048, 2,304 …): a blob's size tells its
+    content's size to within 12.5 %, never more than that."""
+    if size <= MIN_BUCKET:
+        return MIN_BUCKET
+    step = 1 << (size.bit_length() - 4)
+    return -(-size // step) * step
+
+
+def pad(data: bytes, size: int | None = None) -> bytes:
+    """``data`` with its length in front (4 bytes, big-endian), zero-filled to ``size``
+    (default: its bucket)."""
+    total = size if size is not None else bucket(len(data) + 4)
+    return len(data).to_bytes(4, "big") + data + bytes(total - 4 - len(data))
+
+
+def unpad(data: bytes) -> bytes:
+    return data[4 : 4 + int.from_bytes(data[:4], "big")]
+
+
+def shard_route(scope: str) -> str:
+    """Where a scope's search shard lives, inside the scope's own routes."""
+    kind, _, ident = scope.partition(":")
+    folder = {"student": "students", "class": "classes", "teacher": "teachers"}.get(kind)
+    return f"{folder}/{ident}/search.json" if folder else "search.json"
+
+
+def scope_of(route: str) -> str:
+    """Which content key a route belongs to: a student, class, teacher, or leadership."""
+    parts = route.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] in ("students", "classes", "teachers"):
+        return f"{parts[0][:-1] if parts[0] != 'classes' else 'class'}:{parts[1]}"
+    if len(parts) >= 2 and parts[0] == "booklets":
+        return f"student:{parts[1].removesuffix('.pdf')}"
+    return LEADERSHIP
+
+
+def split_restricted(html: str) -> tuple[str, list[str]]:
+    """A page without its leadership-only parts (each left as an empty placeholder the
+    browser fills when the reader may see it), and those parts."""
+    parts: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        parts.append(match.group(1))
+        return f'<div class="yd-part" data-part="{len(parts) - 1}"></div>'
+
+    return RESTRICTED.sub(placeholder, html), parts
+
+
+@dataclass
+class Item:
+    route: str  # e.g. "students/S1/" (a page) or "students/S1/photos/ab.jpg" (a file)
+    kind: str  # page | part | image | pdf | search
+    title: str = ""
+
+
+@dataclass
+class Sealed:
+    """One published blob, as the build cache remembers it for the next build."""
+
+    item: Item
+    blob: str
+    digest: str  # of what was sealed: kind, title and content (or a cached file's stat)
+    key_id: str  # the content key that sealed it
+    size: int = 0  # of d/<blob>.js as written: checked before the file is reused
+    mtime_ns: int = 0
+
+
+@dataclass
+class SiteState:
+    """What the next build needs to reuse this one's blobs (kept in the 0600 build cache)."""
+
+    site: str  # the published folder the blobs are in
+    keys: dict[str, tuple[str, bytes]]  # scope → (key id, content key)
+    readers: dict[str, frozenset[str]]  # scope → "teacher:key fingerprint" of its keyrings
+    sealed: dict[str, Sealed]  # route → blob
+    route_salt: str  # keys the opaque routes, so bookmarks last from build to build
+    format: str = FORMAT
+
+
+@dataclass
+class Publisher:
+    """Seals pages and files into ``out``, reusing the previous build's blobs when it may.
+
+    A blob is reused (hard-linked from the published site) when what it seals
+    and the key of its scope are unchanged. A scope keeps its key while none
+    of its readers lost the right to read it or got a new key pair (``access
+    passwd --reset``); otherwise (a mentor changes, an account is removed or
+    reset), or when ``rotate`` is asked, the scope gets a new key and all its
+    blobs are sealed again, so keys from before open nothing new.
+    """
+
+    out: Path
+    rights: dict[str, access.Rights]  # teacher → what their keyring may open
+    previous: SiteState | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)  # teacher → their key pair's
+    rotate: bool = False  # new keys for every scope
+    build: str = field(default_factory=lambda: secrets.token_hex(8))
+    salt: str = field(default_factory=lambda: secrets.token_hex(16))
+    keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    readers: dict[str, frozenset[str]] = field(default_factory=dict)
+    sealed: dict[str, Sealed] = field(default_factory=dict)
+    pages: dict[str, list[tuple[str, str, bytes, str]]] = field(default_factory=dict)  # scope → pages
+    reused: int = 0
+    written: list[str] = field(default_factory=list)  # site-relative files this build wrote
+    rotated: list[str] = field(default_factory=list)  # scopes that got a new key
+    fingerprinted: dict[str, frozenset[str]] = field(default_factory=dict)  # scope → readers' key pairs
+    _blob_dir: bool = False
+
+    def __post_init__(self) -> None:
+        # Who may read each scope, inverted once from the rights: asking every reader
+        # about every scope and route cost seconds with 200 accounts (500,000 calls).
+        self._everyone = frozenset(t for t, r in self.rights.items() if r.everything)
+        self._readers_of: dict[str, set[str]] = {}
+        for teacher, r in self.rights.items():
+            if not r.everything:
+                for kind, idents in (("student", r.students), ("class", r.classes), ("teacher", r.teachers)):
+                    for ident in idents:
+                        self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
+        keep = self.previous is not None and not self.rotate
+        self.route_salt = self.previous.route_salt if keep else secrets.token_hex(16)  # type: ignore[union-attr]
+        self._scope_of: dict[str, str] = {}
+        self._routes: dict[str, list[str]] | None = None
+        self._held: dict[str, list[str]] | None = None
+
+    def scope(self, route: str) -> str:
+        found = self._scope_of.get(route)
+        if found is None:
+            found = self._scope_of[route] = scope_of(route)
+        return found
+
+    def key(self, scope: str) -> tuple[str, bytes]:
+        if scope not in self.keys:
+            teachers = self._everyone | self._readers_of.get(scope, set())
+            readers = frozenset(f"{t}:{self.fingerprints.get(t, '')}" for t in teachers)
+            old = self.previous.keys.get(scope) if self.previous and not self.rotate else None
+            if old is not None and self.previous.readers.get(scope, frozenset()) <= readers:  # type: ignore[union-attr]
+                self.keys[scope] = old
+            else:
+                if self.previous is not None and scope in self.previous.keys:
+                    self.rotated.append(scope)
+                self.keys[scope] = (secrets.token_hex(8), crypto.new_key())
+            self.readers[scope] = frozenset(teachers)
+            self.fingerprinted[scope] = readers
+        return self.keys[scope]
+
+    def token(self, route: str) -> str:
+        """The opaque name of a route in the address bar (and so in the browser's history)."""
+        return hashlib.sha256(f"{self.route_salt}|{route}".encode()).hexdigest()[:16]
+
+    def _write(self, folder: str, name: str, payload: str) -> Path:
+        path = self.out / folder / f"{name}.js"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'__yd("{name}","{payload}");\n', encoding="ascii")
+        self.written.append(f"{folder}/{name}.js")
+        return path
+
+    def _seal_blob(self, key: bytes, plain: bytes) -> tuple[str, Path]:
+        blob = secrets.token_hex(12)
+        sealed = crypto.seal(key, pad(plain), f"{FORMAT}|{blob}".encode())
+        return blob, self._write("d", blob, crypto.b64(sealed))
+
+    def _reuse(self, old: Sealed) -> bool:
+        """Link the previous build's blob into ``out`` if it is still as written."""
+        assert self.previous is not None
+        name = f"d/{old.blob}.js"  # plain strings: pathlib cost 0.1 ms a blob, 2,500 blobs a build
+        src, dest = f"{self.previous.site}/{name}", f"{self.out}/{name}"
+        try:
+            st = os.stat(src)
+            if (st.st_size, st.st_mtime_ns) != (old.size, old.mtime_ns):
+                return False
+            if not self._blob_dir:
+                os.makedirs(f"{self.out}/d", exist_ok=True)
+                self._blob_dir = True
+            try:
+                os.link(src, dest)
+            except OSError:  # another file system: copy, keeping the mtime checked above
+                shutil.copy2(src, dest)
+        except OSError:
+            return False
+        return True
+
+    def add(self, item: Item, data: bytes | Callable[[], bytes], digest: str) -> None:
+        """Seal ``data`` (or reuse the blob that sealed the same ``digest`` with the same key)."""
+        key_id, key = self.key(self.scope(item.route))
+        old = self.previous.sealed.get(item.route) if self.previous else None
+        if old is not None and old.digest == digest and old.key_id == key_id and self._reuse(old):
+            self.sealed[item.route] = old
+            self.reused += 1
+            return
+        blob, path = self._seal_blob(key, data() if callable(data) else data)
+        st = path.stat()
+        self.sealed[item.route] = Sealed(item, blob, digest, key_id, st.st_size, st.st_mtime_ns)
+
+    def add_page(self, route: str, title: str, html_z: bytes, restricted: bool = False) -> None:
+        """A page, from its zlib-compressed HTML (as rendered and cached). A page with
+        leadership-only parts (``restricted``) is sealed without them, and they apart."""
+        digest = hashlib.sha256(f"page|{title}|".encode() + html_z).hexdigest()
+        if restricted:
+            shown, parts = split_restricted(zlib.decompress(html_z).decode("utf-8"))
+            html_z = zlib.compress(shown.encode("utf-8"), 3)
+            packed = json.dumps(parts, ensure_ascii=False).encode()
+            self.add(Item(f"{LEADERSHIP}/{route}", "part", title), lambda: _deflate(packed), f"part|{digest}")
+            hidden = zlib.compress(" ".join(parts).encode("utf-8"), 3)  # found by leadership's search
+            self.pages.setdefault(LEADERSHIP, []).append((route, title, hidden, f"part|{digest}"))
+
+        def body() -> bytes:
+            html = zlib.decompress(html_z).decode("utf-8")
+            return _deflate(json.dumps({"t": title, "h": html}, ensure_ascii=False).encode())
+
+        self.add(Item(route, "page", title), body, digest)
+        self.pages.setdefault(scope_of(route), []).append((route, title, html_z, digest))
+
+    def add_file(self, item: Item, path: Path) -> None:
+        """A photo or booklet from the build cache, where files are replaced, never edited:
+        its size, mtime and inode stand for its content."""
+        st = path.stat()
+        self.add(item, path.read_bytes, f"{item.kind}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}")
+
+    def add_search_shards(self) -> None:
+        """One search shard per scope, among that scope's blobs: a reader can only ever
+        decrypt the shards of what they may read. The browser searches them by substring,
+        so any 2+ character run of Chinese text is found."""
+        for scope, pages in self.pages.items():
+            pages.sort()
+            digest = hashlib.sha256("\n".join(f"{r}|{d}" for r, _, _, d in pages).encode()).hexdigest()
+
+            def body(pages: list[tuple[str, str, bytes, str]] = pages) -> bytes:
+                docs = [
+                    {"r": r, "t": t, "x": page_text(zlib.decompress(z).decode("utf-8"))}
+                    for r, t, z, _ in pages
+                ]
+                return _deflate(json.dumps(docs, ensure_ascii=False).encode())
+
+            self.add(Item(shard_route(scope), "search"), body, f"search|{digest}")
+
+    def _routes_by_scope(self) -> dict[str, list[str]]:
+        """The sealed routes of each scope (once every blob is sealed)."""
+        if self._routes is None:
+            self._routes = {}
+            for route in self.sealed:
+                self._routes.setdefault(self.scope(route), []).append(route)
+        return self._routes
+
+    def _scopes_of(self, teacher: str) -> list[str]:
+        """The scopes a teacher's keyring holds, sorted (once every blob is sealed)."""
+        if self._held is None:
+            self._held = {}
+            for scope in sorted(self.keys):
+                for reader in self.readers[scope]:
+                    self._held.setdefault(reader, []).append(scope)
+        return self._held.get(teacher, [])
+
+    def _index(self, scopes: list[str]) -> dict[str, Any]:
+        """What a reader of ``scopes`` gets: their content keys, and token → [blob, kind,
+        key index, title, route] for every route of those scopes."""
+        index = {}
+        routes = self._routes_by_scope()
+        for at, scope in enumerate(scopes):
+            for route in routes.get(scope, ()):
+                sealed = self.sealed[route]
+                index[self.token(route)] = [sealed.blob, sealed.item.kind, at, sealed.item.title, route]
+        return {"keys": [crypto.b64(self.keys[s][1]) for s in scopes], "index": index}
+
+    def _everything(self) -> list[Any]:
+        """One blob with every key and route, sealed under the leadership key: leadership's
+        keyrings point to it, so they are no larger than anyone else's."""
+        blob, _ = self._seal_blob(
+            self.key(LEADERSHIP)[1], json.dumps(self._index(sorted(self.keys))).encode()
+        )
+        return [blob, 0]
+
+    def add_keyrings(self, accounts: list[access.Account]) -> None:
+        """One keyring per account, all of one size (the largest, to its bucket)."""
+        rings: dict[str, bytes] = {}
+        everything = self._everything() if any(self.rights[a.teacher].everything for a in accounts) else None
+        for account in accounts:
+            if self.rights[account.teacher].everything:
+                ring: dict[str, Any] = {"keys": [crypto.b64(self.key(LEADERSHIP)[1])], "ref": everything}
+            else:
+                ring = self._index(self._scopes_of(account.teacher))
+            rings[account.teacher] = json.dumps(ring, ensure_ascii=False).encode()
+        size = bucket(max(len(r) for r in rings.values()) + 4)
+        for account in accounts:
+            self._write_keyring(account, pad(rings[account.teacher], size))
+
+    def _write_keyring(self, account: access.Account, ring: bytes) -> None:
+        if not account.lookup:
+            raise YidangError(
+                f"{account.teacher}'s account was made by an older yidang: give it a new passphrase "
+                f"(`yidang access passwd {account.teacher}`, or --reset if it is lost)"
+            )
+        ring_key = crypto.new_key()
+        info = f"{FORMAT}|{self.build}|{account.teacher}".encode()
+        epk, (wrapped,) = crypto.wrap_for(account.public_raw, [ring_key], info)
+        sealed = crypto.seal(ring_key, ring, f"{FORMAT}|ring|{self.build}".encode())
+        text = json.dumps(
+            {
+                "priv": account.private_locked,
+                "epk": crypto.b64(epk),
+                "key": crypto.b64(wrapped),
+                "ring": crypto.b64(sealed),
+            }
+        )
+        self._write("k", keyring_name(self.salt, account.lookup), crypto.b64(text.encode()))
+
+    def state(self, site: Path) -> SiteState:
+        return SiteState(
+            str(site), dict(self.keys), dict(self.fingerprinted), dict(self.sealed), self.route_salt
+        )
+
+
+def keyring_name(salt: str, lookup: str) -> str:
+    """A keyring's file name: without the passphrase, nobody can tell whose it is."""
+    return hashlib.sha256(f"{salt}|{lookup}".encode()).hexdigest()[:32]
+
+
+def shell(
+    plain_index: str, login_html: str, config: dict[str, Any], site_name: str
+) -> tuple[str, dict[str, str]]:
+    """Material's home page with its article replaced by the login form and the app, and
+    its inline scripts moved to files (returned: name → code) so the page's
+    Content-Security-Policy allows no inline script at all."""
+    start = plain_index.index('<article class="md-content__inner md-typeset">')
+    end = plain_index.index("</article>", start)
+    html = (
+        plain_index[:start]
+        + '<article class="md-content__inner md-typeset">'
+        + login_html
+        + plain_index[end:]
+    )
+    html = re.sub(r"<title>.*?</title>", f"<title>{site_name}</title>", html, count=1, flags=re.S)
+    html = re.sub(r'<nav class="md-nav md-nav--secondary".*?</nav>', "", html, count=1, flags=re.S)
+    moved: dict[str, str] = {}
+
+    def to_file(match: re.Match[str]) -> str:
+        name = f"assets/yidang-inline-{hashlib.sha256(match.group(1).encode()).hexdigest()[:12]}.js"
+        moved[name] = match.group(1)
+        return f'<script src="{name}"></script>'
+
+    html = INLINE_SCRIPT.sub(to_file, html)
+    meta = (
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="referrer" content="no-referrer">'
+    )
+    html = html.replace('<meta charset="utf-8">', '<meta charset="utf-8">' + meta, 1)
+    data = json.dumps(config).replace("<", "\\u003c")  # a data block: never run, never ends early
+    script = (
+        f'<script type="application/json" id="yd-config">{data}</script>'
+        '<script src="yidang-shell.js"></script>'
+    )
+    return html.replace("</body>", script + "</body>", 1), moved
+
+
+def copy_assets(plain: Path, out: Path, previous: Path | None = None) -> list[str]:
+    """Material's CSS, JavaScript and images: code and style only, no data. A file
+    identical to the previous site's is linked from it; returns the files copied."""
+    copied = []
+    for src in sorted(p for p in (plain / "assets").rglob("*") if p.is_file()):
+        rel = src.relative_to(plain).as_posix()
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        old = previous / rel if previous is not None else None
+        if old is not None and old.is_file() and old.read_bytes() == src.read_bytes():
+            with contextlib.suppress(OSError):
+                os.link(old, dest)
+                continue
+        shutil.copy2(src, dest)
+        copied.append(rel)
+    return copied
+
+
+def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account]:
+    names = [t for t in access.accounts(archive_root) if t in archive.teachers]
+    if not names:
+        raise YidangError(
+            "no reader accounts: nobody could open the protected site. Create one with "
+            "`yidang access add <teacher id>` (or build with --unprotected for a local check)"
+        )
+    return [access.load(archive_root, t) for t in names]
+
+
+def write_site(
+    out: Path,
+    publisher: Publisher,
+    accounts: list[access.Account],
+    plain: Path,
+    login_html: str,
+    config: dict[str, Any],
+) -> list[str]:
+    """The keyrings, the assets and the login shell, once every blob is written.
+    Returns the site-relative files written (not linked from the previous site)."""
+    publisher.add_search_shards()
+    publisher.add_keyrings(accounts)
+    previous = Path(publisher.previous.site) if publisher.previous else None
+    copied = copy_assets(plain, out, previous)
+    shell_js = Path(__file__).resolve().parents[2] / "site_templates" / "protect" / "yidang-shell.js"
+    shutil.copy(shell_js, out / "yidang-shell.js")
+    settings = {"build": publisher.build, "salt": publisher.salt, "format": FORMAT, **config}
+    index = (plain / "index.html").read_text(encoding="utf-8")
+    page, scripts = shell(index, login_html, settings, config["site_name"])
+    for name, code in scripts.items():
+        (out / name).write_text(code, encoding="utf-8")
+    (out / "index.html").write_text(page, encoding="utf-8")
+    os.utime(out)
+    return [*publisher.written, *copied, *scripts, "yidang-shell.js", "index.html"]

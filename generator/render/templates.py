@@ -1,0 +1,392 @@
+"""Render stage: archive model → HTML pages (from Jinja2 templates).
+
+Every page is described by a :class:`PageSpec` (its URI, title and template)
+and rendered to HTML by :func:`render_page`. MkDocs gets only a title stub
+per page (see ``plugin.py``), so it never re-parses our HTML as Markdown;
+that was 60 % of a build. Student pages are rendered in the worker process
+that read the student (see ``pages.py``) and kept zlib-compressed until MkDocs
+writes them, so a 1,000-student site never holds every page in memory at once.
+
+Templates hold all presentation; this module only prepares values. Untrusted
+record text is converted with cmark-gfm (GitHub's C CommonMark, raw HTML
+omitted) and then sanitised with nh3 (the Rust ``ammonia`` sanitiser) before
+any template sees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import cmarkgfm
+import jinja2
+import nh3
+import yaml
+from cmarkgfm.cmark import Options
+from markupsafe import Markup, escape
+
+from generator.archive import compliance
+from generator.archive.model import RECENT, Archive, StudentBase, StudentSummary, pinyin_key
+from generator.archive.provenance import describe
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "site_templates"
+QUIET_DAYS = 30
+RESTRICTED_MARK = "<!--yd:leadership-->"  # templates wrap leadership-only parts in it (see protect)
+LATEST_COUNT = RECENT
+
+# Tags a record body may use once rendered; images come only from `photos:`.
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "del",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "code",
+    "pre",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "a",
+}
+
+
+def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
+    """The interface texts. With libyaml's loader: the pure-Python one took 40–90 ms,
+    a few per cent of a rebuild."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(templates_dir / "labels" / f"{language}.yml", encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=loader)  # a safe loader, C or Python
+
+
+def body_html(text: str) -> Markup:
+    """Record Markdown → sanitised HTML. A single newline is a line break (Chinese prose)."""
+    html = cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_HARDBREAKS)
+    clean = nh3.clean(html, tags=ALLOWED_TAGS, url_schemes={"http", "https", "mailto"})
+    return Markup(clean)  # sanitised by nh3 just above
+
+
+class LazyPeriods(Mapping[str, tuple[Any, ...]]):
+    """Student id → four-ones periods of the current term (all that index pages show),
+    unpacked only for the students a page asks about."""
+
+    def __init__(self, made: Mapping[str, Any]):
+        self._made = dict(made)
+        self._open: dict[str, tuple[Any, ...]] = {}  # index pages ask about a student 2-3 times
+
+    def __getitem__(self, sid: str) -> tuple[Any, ...]:
+        found = self._open.get(sid)
+        if found is None:
+            found = self._open[sid] = self._made[sid].periods
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._made)
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+
+@dataclass
+class Site:
+    """Everything a template may need, computed once per build."""
+
+    archive: Archive
+    labels: dict[str, Any]
+    dir_urls: bool = True
+    photo_urls: dict[str, str] = field(default_factory=dict)  # archive path → published name
+    booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
+    provenance: dict[str, Any] | None = None  # archive path → last git change (None: not in git)
+    periods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → four-ones periods
+
+    @cached_property
+    def grades(self) -> list[str]:
+        return self.archive.grades()
+
+    # --- the four ones ---------------------------------------------------------
+
+    @cached_property
+    def term_now(self) -> Any:
+        """The term containing as_of, else the latest that has started."""
+        a = self.archive
+        return compliance.current_term(a.school, a.as_of) or next(
+            (t for t in reversed(a.terms) if t.start <= a.as_of), None
+        )
+
+    def term_periods(self, students: Any) -> list[Any]:
+        tid = self.term_now.id if self.term_now else None
+        return [p for s in students for p in self.periods.get(s.id, ()) if p.term == tid]
+
+    def rate_text(self, students: Any) -> str:
+        value = compliance.rate(self.term_periods(students))
+        return "—" if value is None else f"{value:.0%}"
+
+    def overdue(self, students: Any, limit: int | None = None) -> list[tuple[Any, Any, int]]:
+        """(student, period, days overdue) of the current term, longest overdue first."""
+        by_id = {s.id: s for s in students}
+        items = [
+            (by_id[sid], p, p.days_overdue(self.archive.as_of))
+            for sid in by_id
+            for p in self.periods.get(sid, ())
+            if p.status == "missed" and self.term_now and p.term == self.term_now.id
+        ]
+        items.sort(key=lambda x: (-x[2], x[0].id))
+        return items[:limit] if limit else items
+
+    def months(self) -> list[dt.date]:
+        """First days of the current term's months, up to as_of."""
+        term, out = self.term_now, []
+        if term is None:
+            return out
+        day = term.start.replace(day=1)
+        while day <= min(term.end, self.archive.as_of):
+            out.append(day)
+            day = (day + dt.timedelta(days=32)).replace(day=1)
+        return out
+
+    def month_status(self, student: Any, month: dt.date) -> str:
+        """met, missed, open or none: the student's periods that end in this month."""
+        ends = [
+            p for p in self.term_periods([student]) if p.end.year == month.year and p.end.month == month.month
+        ]
+        if not ends:
+            return "none"
+        if any(p.status == "missed" for p in ends):
+            return "missed"
+        return "open" if any(p.status == "open" for p in ends) else "met"
+
+    def provenance_text(self, path: str) -> str:
+        """Who last changed a file, and when, from git; or why that is not known."""
+        change = describe(self.provenance, path)
+        labels = self.labels["provenance"]
+        if isinstance(change, str):
+            return labels[change.replace("-", "_")]
+        return labels["changed"].format(author=change.author, date=change.date, commit=change.commit)
+
+    def teachers_sorted(self) -> list[Any]:
+        return sorted(self.archive.teachers.values(), key=lambda t: pinyin_key(t.name))
+
+    def last_record(self, student: StudentSummary) -> dt.date | None:
+        return student.last_record
+
+    def quiet_students(self) -> list[tuple[StudentSummary, dt.date | None]]:
+        """Active students with no record in the last QUIET_DAYS days, longest first."""
+        limit = self.archive.as_of - dt.timedelta(days=QUIET_DAYS)
+        quiet = [
+            (s, self.last_record(s))
+            for s in self.archive.current_students()
+            if (self.last_record(s) or dt.date.min) < limit
+        ]
+        return sorted(quiet, key=lambda sd: (sd[1] or dt.date.min, pinyin_key(sd[0].name)))
+
+    def latest_records(self) -> list[tuple[StudentSummary, Any]]:
+        pairs = [(s, r) for s in self.archive.students.values() for r in s.recent]
+        pairs.sort(key=lambda sr: (sr[1].date, sr[0].id, sr[1].file_name), reverse=True)
+        return pairs[:LATEST_COUNT]
+
+    def category_grade_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for key in self.archive.school.categories:
+            row = dict.fromkeys(self.grades, 0)
+            for s in self.archive.in_category(key):
+                row[self.archive.classes[s.profile.class_].grade] += 1
+            counts[key] = row
+        return counts
+
+    def by_class(self, students: list[StudentSummary]) -> list[tuple[Any, list[StudentSummary]]]:
+        """Group students by class, classes in classes.yml order, names by pinyin."""
+        groups = []
+        for cls in self.archive.classes.values():
+            members = [s for s in students if s.profile.class_ == cls.id]
+            if members:
+                groups.append((cls, self.archive.sorted_students(members)))
+        return groups
+
+
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates, kept between builds (compiling them took ~1 s a build).
+
+    Outside the project, beside the cache key (see ``cache``): compiled code is
+    loaded without a tag, so it must not live where a pull request could put a file.
+    """
+    from generator.core.cache import user_cache_dir
+
+    folder = user_cache_dir() / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+def make_env(templates_dir: Path, site: Site) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir / "pages"),
+        bytecode_cache=bytecode_cache(),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    labels = site.labels
+    archive = site.archive
+    env.filters.update(
+        cn_date=lambda d: _show(d, labels) if d else "",
+        teacher_name=lambda tid: archive.teachers[tid].name if tid in archive.teachers else tid,
+        term_name=lambda tid: archive.term(tid).name if archive.term(tid) else tid,
+        mask_id=lambda s: (s[:4] + "*" * (len(s) - 8) + s[-4:]) if s else "",
+        body=body_html,
+        show=lambda v: _show(v, labels),
+        pinyin_sorted=lambda students: archive.sorted_students(list(students)),
+        overdue_row=lambda p, student: (student, p, p.days_overdue(archive.as_of)),
+    )
+    env.globals.update(L=labels, archive=archive, site=site, school=archive.school)
+    return env
+
+
+def _show(value: Any, labels: dict[str, Any]) -> str:
+    """A field value as text: dates in Chinese, lists joined with 、, booleans 是/否."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return labels["site"]["yes" if value else "no"]
+    if isinstance(value, dt.date):
+        return labels["date_format"].format(y=value.year, m=value.month, d=value.day)
+    if isinstance(value, list | tuple):
+        return "、".join(_show(v, labels) for v in value)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+# --- pages ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page: where it goes, its title, and what the template needs (by id)."""
+
+    uri: str  # source path MkDocs knows it by, e.g. students/S1/index.md
+    title: str
+    template: str
+    args: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    uri: str
+    html_z: bytes  # the page body, zlib-compressed until MkDocs writes the page
+    toc: list[dict[str, Any]]  # MkDocs toc tokens: level, id, name, children
+    restricted: bool = False  # has parts only leadership may see (protect.RESTRICTED)
+
+    @property
+    def html(self) -> str:
+        return zlib.decompress(self.html_z).decode("utf-8")
+
+
+def index_specs(site: Site) -> list[PageSpec]:
+    """Every page but the students' ones, in a stable order."""
+    a, lab = site.archive, site.labels["site"]
+    specs = [
+        PageSpec("index.md", lab["home"], "index.html.j2"),
+        PageSpec("dashboard/index.md", lab["dashboard"], "dashboard.html.j2"),
+        PageSpec("categories/index.md", lab["categories"], "categories.html.j2"),
+        PageSpec("teachers/index.md", lab["teachers"], "teachers.html.j2"),
+        PageSpec("classes/index.md", lab["classes"], "classes.html.j2"),
+    ]
+    specs += [
+        PageSpec(f"categories/{k}/index.md", c.name, "category.html.j2", (("key", k),))
+        for k, c in a.school.categories.items()
+    ]
+    specs += [
+        PageSpec(f"teachers/{t.id}/index.md", t.name, "teacher.html.j2", (("teacher", t.id),))
+        for t in a.teachers.values()
+    ]
+    specs += [
+        PageSpec(f"classes/{c.id}/index.md", c.name, "class.html.j2", (("cls", c.id),))
+        for c in a.classes.values()
+    ]
+    return specs
+
+
+def student_spec(student: StudentBase) -> PageSpec:
+    return PageSpec(f"students/{student.id}/index.md", student.name, "student.html.j2")
+
+
+def stub(spec: PageSpec) -> str:
+    """What MkDocs reads for a page: the title only (HTML-escaped: themes do not escape)."""
+    return f"---\ntitle: {yaml.safe_dump(str(escape(spec.title)), allow_unicode=True).strip()}\n---\n"
+
+
+def _lookup(site: Site, name: str, value: str) -> Any:
+    a = site.archive
+    table: dict[str, Callable[[str], Any]] = {
+        "key": lambda k: k,
+        "teacher": a.teachers.__getitem__,
+        "cls": a.classes.__getitem__,
+    }
+    return table[name](value)
+
+
+def render_page(site: Site, env: jinja2.Environment, spec: PageSpec, **objects: Any) -> Rendered:
+    """Render one page; ``objects`` are passed to the template as they are (a Student)."""
+    depth = spec.uri.count("/")
+    root = "../" * depth
+    headings: list[dict[str, Any]] = []
+
+    def href(*parts: str) -> str:
+        path = "/".join(parts)
+        end = "" if site.dir_urls else "index.html"
+        return f"{root}{path}/{end}" if path else f"{root}{end}"
+
+    def toc_add(level: int, anchor: str, text: str) -> str:
+        headings.append({"level": level, "id": anchor, "name": str(escape(text)), "children": []})
+        return ""
+
+    ctx = {name: _lookup(site, name, value) for name, value in spec.args} | objects
+    if "key" in ctx:
+        ctx["category"] = site.archive.school.categories[ctx["key"]]
+    html = env.get_template(spec.template).render(root=root, href=href, toc_add=toc_add, **ctx)
+    restricted = RESTRICTED_MARK in html
+    return Rendered(spec.uri, zlib.compress(html.encode("utf-8"), 3), _nest(headings), restricted)
+
+
+def _nest(flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flat headings → the nested toc tokens MkDocs expects."""
+    top: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = []
+    for h in flat:
+        while stack and stack[-1]["level"] >= h["level"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else top).append(h)
+        stack.append(h)
+    return top
+
+
+NAV_PAGES = ("index.md", "dashboard/index.md", "categories/index.md", "teachers/index.md", "classes/index.md")
+
+
+def nav(labels: dict[str, Any]) -> list[dict[str, str]]:
+    """Index pages only: a student never appears in the navigation."""
+    names = ("home", "dashboard", "categories", "teachers", "classes")
+    return [{labels["site"][n]: uri} for n, uri in zip(names, NAV_PAGES, strict=True)]

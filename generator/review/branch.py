@@ -1,0 +1,259 @@
+"""``yidang review``: what a change to the archive does, student by student.
+
+Reads both revisions through git (``git diff``, ``git show``, ``git archive``),
+never the working tree, so it works the same in CI and on a teacher's
+machine. Reviewers: the student's mentors and head teacher; the leadership
+group too when a category changes or a case is closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+
+from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
+from generator.archive.read import read_archive
+from generator.core import git
+from generator.core.problems import Problem, YidangError
+from generator.review.codeowners import repo_prefix
+
+TYPES = {
+    "talk": "谈话记录",
+    "home_visit": "家访记录",
+    "evaluation": "学期评估",
+    "activity": "教育活动",
+    "aid": "资助发放",
+}
+ACTIONS = {"A": "新增", "M": "修改", "D": "删除"}
+
+
+def _show(repo: Path, ref: str, path: str) -> str | None:
+    try:
+        return git.run(repo, "show", f"{ref}:{path}")
+    except YidangError:
+        return None
+
+
+def _yaml(text: str | None) -> dict[str, Any]:
+    try:
+        data = parse_yaml(text).data if text else None
+    except YamlSyntaxError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _by_id(text: str | None) -> dict[str, dict[str, Any]]:
+    """teachers.yml / classes.yml as id → entry (bad entries are check's business)."""
+    try:
+        items = parse_yaml(text).data if text else None
+    except YamlSyntaxError:
+        return {}
+    return {i["id"]: i for i in items or [] if isinstance(i, dict) and "id" in i}
+
+
+def _meta(text: str | None) -> dict[str, Any]:
+    try:
+        data = parse_markdown(text).meta.data if text else None
+    except Exception:  # a broken record is reported by check; here it has no meta
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class StudentChange:
+    id: str
+    name: str
+    klass: str
+    records: list[dict[str, str]] = field(default_factory=list)
+    profile: list[str] = field(default_factory=list)
+    reviewers: list[dict[str, str]] = field(default_factory=list)
+    leadership: bool = False
+
+
+@dataclass
+class Review:
+    base: str
+    head: str
+    students: list[StudentChange]
+    school_files: list[str]
+    problems: list[Problem]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "head": self.head,
+            "school_files": self.school_files,
+            "students": [asdict(s) for s in self.students],
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def _current(entries: list[Any], key: str, day: dt.date) -> set[str]:
+    out = set()
+    for e in entries or []:
+        if (
+            isinstance(e, dict)
+            and str(e.get("since", "")) <= day.isoformat()
+            and (not e.get("until") or day.isoformat() <= str(e["until"]))
+        ):
+            out.add(str(e.get(key)))
+    return out
+
+
+def _profile_changes(
+    old: dict[str, Any], new: dict[str, Any], day: dt.date, categories: dict[str, Any]
+) -> tuple[list[str], bool]:
+    """Human lines for the changes that matter, and whether leadership must review."""
+    lines, lead = [], False
+    name = lambda k: categories.get(k, {}).get("name", k)  # noqa: E731
+    before, after = _current(old.get("categories"), "key", day), _current(new.get("categories"), "key", day)
+    for k in sorted(after - before):
+        lines.append(f"类别新增:{name(k)}")
+    for k in sorted(before - after):
+        lines.append(f"类别结束:{name(k)}")
+    lead |= before != after
+    m_old, m_new = _current(old.get("mentors"), "teacher", day), _current(new.get("mentors"), "teacher", day)
+    if m_old != m_new:
+        lines.append(f"帮扶教师变更:{'、'.join(sorted(m_old)) or '无'} → {'、'.join(sorted(m_new)) or '无'}")
+    if old and old.get("class") != new.get("class"):
+        lines.append(f"班级变更:{old.get('class')} → {new.get('class')}")
+    if new.get("status") == "closed" and old.get("status", "active") != "closed":
+        lines.append(f"结案:{new.get('closed_on', '')} {new.get('closed_reason', '')}".strip())
+        lead = True
+    if not old and new:
+        lines.append("新建档案")
+        lead = True
+    return lines, lead
+
+
+def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | None = None) -> Review:
+    day = day or dt.date.today()
+    repo = Path(git.run(archive_root, "rev-parse", "--show-toplevel").strip())
+    prefix = repo_prefix(archive_root)
+    diff = git.run(repo, "diff", "--name-status", "--no-renames", f"{base}...{head}", "--", prefix or ".")
+    changed = [line.split("\t") for line in diff.splitlines()]
+    school = _yaml(_show(repo, head, f"{prefix}school.yml"))
+    teachers = _by_id(_show(repo, head, f"{prefix}teachers.yml"))
+    classes = _by_id(_show(repo, head, f"{prefix}classes.yml"))
+    students: dict[str, StudentChange] = {}
+    school_files = []
+    for status, path in ((c[0][0], c[-1]) for c in changed if c and c[0]):
+        rel = path[len(prefix) :]
+        parts = rel.split("/")
+        if parts[0] != "students" or len(parts) < 3:
+            school_files.append(f"{ACTIONS.get(status, status)} {rel}")
+            continue
+        sid = parts[1]
+        new_p = _yaml(_show(repo, head, f"{prefix}students/{sid}/profile.yml"))
+        old_p = _yaml(_show(repo, base, f"{prefix}students/{sid}/profile.yml"))
+        change = students.setdefault(
+            sid,
+            StudentChange(sid, str((new_p or old_p).get("name", "")), str((new_p or old_p).get("class", ""))),
+        )
+        if parts[2] == "records":
+            meta = _meta(_show(repo, base if status == "D" else head, path))
+            who = teachers.get(meta.get("by"), {}).get("name", meta.get("by", ""))
+            change.records.append(
+                {
+                    "action": ACTIONS.get(status, status),
+                    "file": parts[-1],
+                    "type": TYPES.get(meta.get("type"), str(meta.get("type", ""))),
+                    "date": str(meta.get("date", "")),
+                    "by": str(who),
+                }
+            )
+        elif parts[2] == "profile.yml":
+            lines, lead = _profile_changes(old_p, new_p, day, school.get("categories") or {})
+            change.profile += lines or ["登记表内容修改"]
+            change.leadership |= lead
+        elif parts[2] == "plan.md":
+            change.profile.append(f"帮扶计划{ACTIONS.get(status, status)}")
+    for change in students.values():
+        p = _yaml(_show(repo, head, f"{prefix}students/{change.id}/profile.yml"))
+        ids = [(t, "帮扶教师") for t in sorted(_current(p.get("mentors"), "teacher", day))]
+        head_teacher = classes.get(p.get("class"), {}).get("head_teacher")
+        if head_teacher:
+            ids.append((head_teacher, "班主任"))
+        if change.leadership:
+            ids += [(r.get("teacher"), "领导小组") for r in school.get("leadership") or []]
+        change.reviewers = [
+            {
+                "teacher": t,
+                "name": teachers.get(t, {}).get("name", t),
+                "git_user": teachers.get(t, {}).get("git_user") or "",
+                "as": role,
+            }
+            for t, role in ids
+        ]
+    problems = _problems_at(repo, head, prefix, {c[-1][len(prefix) :] for c in changed if c}, day)
+    return Review(base, head, sorted(students.values(), key=lambda s: s.id), school_files, problems)
+
+
+def _problems_at(repo: Path, head: str, prefix: str, paths: set[str], day: dt.date) -> list[Problem]:
+    """What `yidang check` finds in the changed files, at ``head`` (via git archive)."""
+    with tempfile.TemporaryDirectory(prefix="yidang-review-") as tmp:
+        data = git.run_bytes(repo, "archive", "--format=tar", head, "--", prefix or ".")
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            extract_plain(tar, Path(tmp))
+        result = read_archive(Path(tmp) / prefix, as_of=day, keep=False)
+    return [p for p in result.problems if p.path in paths]
+
+
+def extract_plain(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract only regular files and folders that stay inside ``dest``.
+
+    The tar comes from ``git archive`` of a branch under review, so a pull request
+    decides its contents: a symlink (to /etc, or to another school's folder) is
+    skipped, as are links, devices and any name leaving ``dest``. Python's "data"
+    filter (3.11.4+; Debian 12 has 3.11.2) is applied on top where it exists.
+    """
+
+    def plain() -> Iterator[tarfile.TarInfo]:
+        for member in tar.getmembers():
+            parts = PurePosixPath(member.name).parts
+            if (member.isreg() or member.isdir()) and parts and parts[0] != "/" and ".." not in parts:
+                member.mode = 0o755 if member.isdir() else 0o644
+                yield member
+
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, members=plain(), filter="data")
+    else:
+        tar.extractall(dest, members=plain())  # members filtered above
+
+
+# --- output ------------------------------------------------------------------
+
+
+def _reviewer(r: dict[str, str]) -> str:
+    user = f"@{r['git_user']}" if r["git_user"] else r["teacher"]
+    return f"{user}({r['name']},{r['as']})"
+
+
+def _render(rv: Review, template: str) -> str:
+    from generator.render.templates import TEMPLATES_DIR
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "review"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )  # Markdown and text for a terminal, not HTML
+    env.filters["reviewer"] = _reviewer
+    return env.get_template(template).render(rv=rv)
+
+
+def markdown(rv: Review) -> str:
+    return _render(rv, "review.md.j2")
+
+
+def text(rv: Review) -> str:
+    return _render(rv, "review.txt.j2")

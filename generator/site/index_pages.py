@@ -1,0 +1,82 @@
+"""Index pages (home, dashboard, categories, teachers, classes), rendered again
+only when something they show changed.
+
+A page's cache key covers the page templates, labels, school files, ``as_of``
+and settings (``base``), who is in the programme with which profile (any
+profile change can move a student onto or off any list, so it re-renders
+every index page), and the summary (records and four-ones) of each student
+the page showed last time: the students it links to. The five navigation
+pages aggregate over everyone, so they depend on every summary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.render import templates as render
+from generator.core.cache import Store, digest
+
+LINKED = re.compile(r'students/([^/"]+)/|data-student="([^"]+)"')
+EVERYONE = ("*",)
+
+
+@dataclass
+class Cached:
+    key: str
+    shows: tuple[str, ...]  # students the page showed (EVERYONE for the navigation pages)
+    page: render.Rendered
+
+
+@dataclass
+class IndexPages:
+    """Renders index pages through ``render_one``, reusing the last build's when it may."""
+
+    store: Store
+    base: str
+    profiles: dict[str, str]  # student id → digest of the profile
+    summaries: dict[str, str]  # student id → digest of the summary (profile and record refs)
+    rendered: int = 0
+    reused: int = 0
+
+    def __post_init__(self) -> None:
+        self.membership = digest(*(f"{s}:{d}" for s, d in sorted(self.profiles.items())))
+        self.everyone = digest(*(f"{s}:{d}" for s, d in sorted(self.summaries.items())))
+
+    def _key(self, spec: render.PageSpec, shows: tuple[str, ...]) -> str:
+        parts = [self.everyone] if shows == EVERYONE else [self.summaries.get(s, "gone") for s in shows]
+        return digest(self.base, self.membership, repr(spec), *shows, *parts)
+
+    def pages(
+        self, specs: list[render.PageSpec], render_one: Callable[[render.PageSpec], render.Rendered]
+    ) -> list[render.Rendered]:
+        previous = self.store.get("index-pages")
+        if not isinstance(previous, dict):
+            previous = {}
+        made: dict[str, Cached] = {}
+        for spec in specs:
+            old = previous.get(spec.uri)
+            if isinstance(old, Cached) and old.key == self._key(spec, old.shows):
+                made[spec.uri] = old
+                self.reused += 1
+                continue
+            page = render_one(spec)
+            shows = EVERYONE if spec.uri in render.NAV_PAGES else _students_in(page.html)
+            made[spec.uri] = Cached(self._key(spec, shows), shows, page)
+            self.rendered += 1
+        if self.rendered:
+            self.store.put("index-pages", made)
+        return [made[spec.uri].page for spec in specs]
+
+
+def _students_in(html: str) -> tuple[str, ...]:
+    return tuple(sorted({a or b for a, b in LINKED.findall(html)}))
+
+
+def base_key(templates_dir: Path, labels: bytes, context: str) -> str:
+    """What every index page depends on besides the students: templates, labels, settings."""
+    from generator.core.cache import tree_digest, version
+
+    return digest(version(), tree_digest(templates_dir / "pages"), labels, context)

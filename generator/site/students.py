@@ -1,0 +1,106 @@
+"""The site's pages: which exist, and how each student's page is made.
+
+A student's page is rendered in the worker process that read the student
+(``archive.read_archive`` calls a :class:`StudentPages` for each valid
+student), so the whole archive's records never travel to, or sit in, the
+main process: it receives a compressed page and the photos to publish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from generator.archive import compliance
+from generator.archive import photos
+from generator.render import templates as render
+from generator.archive.read import SchoolFiles
+from generator.booklets.booklet import BookletResult, Booklets
+from generator.core.cache import digest
+from generator.archive.model import Archive, Student
+
+
+@dataclass(frozen=True)
+class StudentPage:
+    page: render.Rendered
+    photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
+    booklet: BookletResult | None = None
+    periods_packed: bytes = b""  # the four ones of the current term (see ``periods``)
+    profile_digest: str = ""  # for the index pages' cache: what lists the student is on
+    summary_digest: str = ""  # ... and what those lists show of them
+
+    @cached_property
+    def periods(self) -> tuple[compliance.Period, ...]:
+        """Unpacked on first use, like the refs of a ``StudentSummary``."""
+        return tuple(compliance.Period(*p) for p in pickle.loads(self.periods_packed))
+
+    def usable(self) -> bool:
+        """For the build cache: the prepared photos and the booklet are still on disk."""
+        paths = [cached for _, cached in self.photos]
+        if self.booklet is not None:
+            if self.booklet.status == "failed":  # perhaps a full disk: try again
+                return False
+            paths.append(self.booklet.path)
+        return all(p.is_file() for p in paths)
+
+
+class StudentPages:
+    """Called once per student, in a worker: prepares photos, renders the page."""
+
+    def __init__(
+        self,
+        school: SchoolFiles,
+        as_of: dt.date,
+        root: Path,
+        labels: dict[str, Any],
+        templates_dir: Path,
+        dir_urls: bool,
+        photo_cache: Path,
+        booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
+        provenance: dict[str, Any] | None = None,
+    ):
+        assert school.school is not None
+        archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
+        self.site = render.Site(archive, labels, dir_urls, provenance=provenance)
+        self.root = root
+        self.templates_dir = templates_dir
+        self.photo_cache = photo_cache
+        self._env: jinja2.Environment | None = None
+        self.booklets = booklets(school, as_of) if booklets else None
+        self.site.booklets = self.booklets is not None
+
+    def __call__(self, student: Student) -> StudentPage:
+        booklet = self.booklets(student) if self.booklets else None
+        return self._page(student, booklet)
+
+    def _page(self, student: Student, booklet: BookletResult | None) -> StudentPage:
+        if self._env is None:  # built once per worker, after the fork
+            self._env = render.make_env(self.templates_dir, self.site)
+        published = []
+        self.site.photo_urls.clear()
+        for record in student.records:
+            for photo in record.meta.photos:
+                key = f"{student.folder}/{photo}"
+                name, cached = photos.prepared(self.root / key, self.photo_cache)
+                self.site.photo_urls[key] = name
+                published.append((f"students/{student.id}/photos/{name}", cached))
+        facts = compliance.facts_of(student.records)
+        periods = tuple(
+            compliance.periods(student.profile, self.site.archive.school, facts, self.site.archive.as_of)
+        )
+        page = render.render_page(
+            self.site, self._env, render.student_spec(student), student=student, periods=periods
+        )
+        profile = student.profile.model_dump_json()  # not pickle: it holds sets, in random order
+        digests = (digest(profile), digest(profile, repr(student.summary().refs)))
+        now = self.site.term_now
+        current = tuple(p.__reduce__()[1] for p in periods if now is not None and p.term == now.id)
+        packed = pickle.dumps(current, protocol=5)
+        return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests)
