@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from generator.core.problems import Problem, YidangError, counts, to_json
+from generator.core.problems import ArchiveInvalid, Problem, UsageError, YidangError, counts, to_json
 
 if TYPE_CHECKING:
     from generator.archive.model import Archive
@@ -48,11 +48,6 @@ config_option = click.option(
 )
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"错误 / error: {message}", err=True)
-    sys.exit(code)
-
-
 def _archive_dir(path: str) -> Path:
     p = Path(path)
     if not p.is_dir():
@@ -60,7 +55,37 @@ def _archive_dir(path: str) -> Path:
     return p
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _valid_archive(archive: str, as_of: dt.date | None = None) -> tuple[Path, Archive]:
+    """The archive folder and its model; ArchiveInvalid (every error, printed) if it has errors."""
+    from generator.archive.read import read_archive
+
+    root = _archive_dir(archive)
+    result = read_archive(root, as_of=as_of)
+    if result.archive is None:
+        raise ArchiveInvalid(result.problems, "the archive has errors; fix them first (yidang check)")
+    return root, result.archive
+
+
+class _Commands(click.Group):
+    """The command group that turns the project's errors into exit statuses, in one place:
+    ``YidangError`` subclasses carry their ``exit_code`` (1 input, 2 usage)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ArchiveInvalid as exc:
+            _print_errors(exc.problems)
+            _exit(exc.summary, exc.exit_code)
+        except YidangError as exc:
+            _exit(str(exc), exc.exit_code)
+
+
+def _exit(message: str, code: int) -> None:
+    click.echo(f"错误 / error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="yidang")
 def main() -> None:
     """yidang (一生一档): case files of special-care students → site and booklets.
@@ -124,10 +149,8 @@ def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs:
 
     root = _archive_dir(archive)
     owners = co.committed(root)
-    try:  # the model (summaries) is kept only when a committed CODEOWNERS must be compared with it
-        result = read_archive(root, as_of=as_of.date() if as_of else None, keep=owners is not None, jobs=jobs)
-    except YidangError as exc:
-        _fail(str(exc), 2)
+    # the model (summaries) is kept only when a committed CODEOWNERS must be compared with it
+    result = read_archive(root, as_of=as_of.date() if as_of else None, keep=owners is not None, jobs=jobs)
     problems = result.problems + _codeowners_problems(root, owners, result.archive)
     _print_problems(problems, fmt, root, result.files)
     errors, warnings = counts(problems)
@@ -203,31 +226,24 @@ def build(
     """Check the archive, build the protected site, and publish it in one step.
 
     The published site is a login page and encrypted files; readers are the
-    accounts in archive/access/. The new site replaces the old one only if
+    accounts in archives/access/. The new site replaces the old one only if
     the whole build succeeded.
 
     Example: yidang build --site-dir /srv/yidang/site
     """
     from generator.build.stages import build_site, quiet_mkdocs_logging
-    from generator.core.problems import ArchiveInvalid
 
     config = Path(config_file)
     quiet_mkdocs_logging(verbose)
-    try:
-        built = build_site(
-            config,
-            Path(site_dir) if site_dir else None,
-            Path(archive) if archive else None,
-            booklets=False if no_booklets else None,
-            protect=False if unprotected else None,
-            progress=_student_bar,
-            rotate_keys=rotate_keys,
-        )
-    except ArchiveInvalid as exc:
-        _print_errors(exc.problems)
-        _fail(f"{counts(exc.problems)[0]} error(s) in the archive; the previous site is unchanged")
-    except YidangError as exc:
-        _fail(str(exc), 2 if "not found" in str(exc) else 1)
+    built = build_site(
+        config,
+        Path(site_dir) if site_dir else None,
+        Path(archive) if archive else None,
+        booklets=False if no_booklets else None,
+        protect=False if unprotected else None,
+        progress=_student_bar,
+        rotate_keys=rotate_keys,
+    )
     _report(built.report)
     kind = "加密站点 / protected site" if built.protected else "未加密站点 / UNPROTECTED site"
     click.echo(f"{kind}: {built.site_dir} ({built.students} students, {built.pages} pages)")
@@ -275,13 +291,9 @@ def _precheck(config: Path, archive: Path | None) -> ReadResult:
     """Read the archive first, so errors come out as `yidang check` lines, not a traceback."""
     from generator.build.stages import read_for_build
 
-    try:
-        result = read_for_build(config, archive)
-    except YidangError as exc:
-        _fail(str(exc), 2 if "not found" in str(exc) else 1)
+    result = read_for_build(config, archive)
     if not result.ok:
-        _print_errors(result.problems)
-        _fail(f"{counts(result.problems)[0]} error(s) in the archive")
+        raise ArchiveInvalid(result.problems)
     return result
 
 
@@ -353,7 +365,7 @@ def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> N
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
-        _fail(f"{out_dir} is not empty; synth writes only into a new or empty folder", 2)
+        raise UsageError(f"{out_dir} is not empty; synth writes only into a new or empty folder")
     synthesize(out, students, records_per_student, seed)
     click.echo(f"wrote {students} students × {records_per_student} records to {out_dir}")
 
@@ -399,20 +411,17 @@ def booklets(
     root = _archive_dir(archive)
     settings = _booklet_settings(Path(config_file))
     total = len(students) or sum(1 for p in (root / "students").glob("*/") if p.is_dir())
-    try:
-        with click.progressbar(length=total, label="booklets", file=sys.stderr) as bar:
-            report = make_booklets(
-                root,
-                Path(out_dir),
-                *settings,
-                students=list(students) or None,
-                class_id=class_id,
-                jobs=jobs,
-                force=force,
-                progress=lambda: bar.update(1),
-            )
-    except YidangError as exc:
-        _fail(str(exc), 2 if "no such student" in str(exc) else 1)
+    with click.progressbar(length=total, label="booklets", file=sys.stderr) as bar:
+        report = make_booklets(
+            root,
+            Path(out_dir),
+            *settings,
+            students=list(students) or None,
+            class_id=class_id,
+            jobs=jobs,
+            force=force,
+            progress=lambda: bar.update(1),
+        )
     _print_booklet_report(report, Path(out_dir))
 
 
@@ -448,7 +457,7 @@ def _print_booklet_report(report, out: Path) -> None:  # type: ignore[no-untyped
         f"→ {out}"
     )
     if errors or report.count("failed"):
-        _fail(f"{len(errors) + report.count('failed')} problem(s); see above")
+        raise YidangError(f"{len(errors) + report.count('failed')} problem(s); see above")
 
 
 @main.group()
@@ -459,24 +468,18 @@ def access() -> None:
     """
 
 
-def _archive_with_teacher(archive: str, teacher_id: str):  # type: ignore[no-untyped-def]
-    from generator.archive.read import read_archive
-
-    root = _archive_dir(archive)
-    result = read_archive(root)
-    if result.archive is None:
-        _print_errors(result.problems)
-        _fail("the archive has errors; fix them first (yidang check)")
-    if teacher_id not in result.archive.teachers:
-        _fail(f"unknown teacher '{teacher_id}' (not in teachers.yml)", 2)
-    return root, result.archive
+def _archive_with_teacher(archive: str, teacher_id: str) -> tuple[Path, Archive]:
+    root, model = _valid_archive(archive)
+    if teacher_id not in model.teachers:
+        raise UsageError(f"unknown teacher '{teacher_id}' (not in teachers.yml)")
+    return root, model
 
 
 def _show_passphrase(teacher: str, passphrase: str) -> None:
     click.echo(f"{teacher} 的登录口令 / passphrase (shown once, never stored):\n\n    {passphrase}\n")
     click.echo(
         "Give it to the teacher in person or on paper. It cannot be recovered: "
-        "if it is lost, run `yidang access passwd --reset`.",
+        f"if it is lost, run `yidang access passwd {teacher} --reset`.",
         err=True,
     )
 
@@ -487,7 +490,7 @@ def _show_passphrase(teacher: str, passphrase: str) -> None:
 def access_add(teacher_id: str, archive: str) -> None:
     """Create TEACHER_ID's key pair and passphrase; the passphrase is printed once.
 
-    Writes archive/access/TEACHER_ID.json: the public key and the private key
+    Writes archives/access/TEACHER_ID.json: the public key and the private key
     encrypted under the passphrase. Commit it; the passphrase is never stored.
 
     Example: yidang access add T008
@@ -496,10 +499,7 @@ def access_add(teacher_id: str, archive: str) -> None:
 
     root, _ = _archive_with_teacher(archive, teacher_id)
     account, passphrase = acc.create(teacher_id)
-    try:
-        path = acc.save(root, account)
-    except YidangError as exc:
-        _fail(str(exc))
+    path = acc.save(root, account)
     click.echo(f"wrote {path}", err=True)
     _show_passphrase(teacher_id, passphrase)
 
@@ -518,20 +518,16 @@ def access_passwd(teacher_id: str, reset: bool, archive: str) -> None:
 
     Example: yidang access passwd T008
     """
-    from generator.core.crypto import CryptoError
     from generator.protect import access as acc
 
     root, _ = _archive_with_teacher(archive, teacher_id)
-    try:
-        current = acc.load(root, teacher_id)
-        if reset:
-            account, passphrase = acc.create(teacher_id)
-        else:
-            old = click.prompt("current passphrase", hide_input=True, err=True)
-            account, passphrase = acc.relock(current, old)
-        acc.save(root, account, replace=True)
-    except (YidangError, CryptoError) as exc:
-        _fail(str(exc))
+    current = acc.load(root, teacher_id)
+    if reset:
+        account, passphrase = acc.create(teacher_id)
+    else:
+        old = click.prompt("current passphrase", hide_input=True, err=True)
+        account, passphrase = acc.relock(current, old)
+    acc.save(root, account, replace=True)
     _show_passphrase(teacher_id, passphrase)
     if reset:
         click.echo(
@@ -556,7 +552,7 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
     path = acc.account_path(_archive_dir(archive), teacher_id)
     if not path.exists():
-        _fail(f"{teacher_id} has no account", 2)
+        raise UsageError(f"{teacher_id} has no account")
     if not yes:
         click.confirm(f"remove {teacher_id}'s account ({path})?", abort=True, err=True)
     path.unlink()
@@ -574,15 +570,9 @@ def access_list(archive: str, as_of: dt.datetime | None) -> None:
 
     Example: yidang access list
     """
-    from generator.archive.read import read_archive
     from generator.protect import access as acc
 
-    root = _archive_dir(archive)
-    result = read_archive(root, as_of=as_of.date() if as_of else None)
-    if result.archive is None:
-        _print_errors(result.problems)
-        _fail("the archive has errors; fix them first (yidang check)")
-    a = result.archive
+    root, a = _valid_archive(archive, as_of.date() if as_of else None)
     for tid in acc.accounts(root):
         name = a.teachers[tid].name if tid in a.teachers else "(not in teachers.yml: no access)"
         if tid not in a.teachers:
@@ -623,7 +613,7 @@ def audit_command(site_dir: str, archive: str) -> None:
 
     site = Path(site_dir)
     if not site.is_dir():
-        _fail(f"site folder not found: {site_dir}", 2)
+        raise UsageError(f"site folder not found: {site_dir}")
     hits = audit(site, _archive_dir(archive))
     for hit in hits:
         click.echo(hit.text())
@@ -652,20 +642,12 @@ def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | 
 
     Example: yidang new talk S2025003 --date 2026-12-01
     """
-    from generator.archive.read import read_archive
     from generator.render import templates as render
     from generator.review.new import new_file
 
-    root = _archive_dir(archive)
     day = date.date() if date else dt.date.today()
-    result = read_archive(root, as_of=day)
-    if result.archive is None:
-        _print_errors(result.problems)
-        _fail("the archive has errors; fix them first (yidang check)")
-    try:
-        path = new_file(result.archive, root, render.TEMPLATES_DIR, kind, student_id, day, by)
-    except YidangError as exc:
-        _fail(str(exc), 2 if "no student" in str(exc) or "unknown teacher" in str(exc) else 1)
+    root, model = _valid_archive(archive, day)
+    path = new_file(model, root, render.TEMPLATES_DIR, kind, student_id, day, by)
     click.echo(f"wrote {path}\n请打开这个文件,把所有「请填写」替换成实际内容,然后运行 yidang check。")
 
 
@@ -693,18 +675,13 @@ def codeowners(flavor: str, out: str | None, archive: str) -> None:
 
     Example: yidang codeowners --flavor gitea
     """
-    from generator.archive.read import read_archive
     from generator.review import codeowners as co
 
-    root = _archive_dir(archive)
-    result = read_archive(root)
-    if result.archive is None:
-        _print_errors(result.problems)
-        _fail("the archive has errors; fix them first (yidang check)")
+    root, model = _valid_archive(archive)
     prefix = co.repo_prefix(root)
     target = Path(out) if out else (root / ("../" * prefix.count("/")) / "CODEOWNERS").resolve()
-    target.write_text(co.render(result.archive, flavor, prefix), encoding="utf-8")
-    missing = sorted(t.id for t in result.archive.teachers.values() if not t.git_user)
+    target.write_text(co.render(model, flavor, prefix), encoding="utf-8")
+    missing = sorted(t.id for t in model.teachers.values() if not t.git_user)
     if missing:
         click.echo(f"note: no git_user for {', '.join(missing)} in teachers.yml: they own nothing", err=True)
     click.echo(f"wrote {target}")
@@ -723,10 +700,7 @@ def init_command(directory: str) -> None:
     from generator.render import templates as render
     from generator.review.init import init
 
-    try:
-        written = init(Path(directory), render.TEMPLATES_DIR)
-    except YidangError as exc:
-        _fail(str(exc), 2)
+    written = init(Path(directory), render.TEMPLATES_DIR)
     click.echo(
         f"created {directory} ({len(written)} files). Next:\n"
         f"  cd {directory}\n"
@@ -759,10 +733,7 @@ def review_command(base: str, head: str, fmt: str, as_of: dt.datetime | None, ar
 
     from generator.review.branch import markdown, review, text
 
-    try:
-        rv = review(_archive_dir(archive), base, head, as_of.date() if as_of else None)
-    except YidangError as exc:
-        _fail(str(exc), 2)
+    rv = review(_archive_dir(archive), base, head, as_of.date() if as_of else None)
     if fmt == "json":
         click.echo(json.dumps(rv.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -801,13 +772,8 @@ def export_ledger(fmt: str, out: str, term_id: str | None, as_of: dt.datetime | 
     """
     from generator.ledger.export import ledger, write
 
-    try:
-        headers, rows, term = ledger(
-            _archive_dir(archive), term_id, as_of.date() if as_of else dt.date.today()
-        )
-        write(Path(out), fmt, headers, rows, f"台账 {term}")
-    except YidangError as exc:
-        _fail(str(exc))
+    headers, rows, term = ledger(_archive_dir(archive), term_id, as_of.date() if as_of else dt.date.today())
+    write(Path(out), fmt, headers, rows, f"台账 {term}")
     click.echo(f"wrote {out}: {len(rows)} students, {term}")
 
 
@@ -824,11 +790,8 @@ def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, ar
     """
     from generator.ledger.export import teachers, write
 
-    try:
-        headers, rows = teachers(_archive_dir(archive), year, as_of.date() if as_of else dt.date.today())
-        write(Path(out), fmt, headers, rows, f"{year}年帮扶工作")
-    except YidangError as exc:
-        _fail(str(exc))
+    headers, rows = teachers(_archive_dir(archive), year, as_of.date() if as_of else dt.date.today())
+    write(Path(out), fmt, headers, rows, f"{year}年帮扶工作")
     click.echo(f"wrote {out}: {len(rows)} teachers, {year}")
 
 
@@ -859,18 +822,10 @@ def import_ledger_command(xlsx: str, mapping: str, dry_run: bool, update: bool, 
 
     Example: yidang import ledger 台账.xlsx --mapping mapping.yml --dry-run
     """
-    from generator.archive.read import read_archive
     from generator.ledger.importer import import_ledger
 
-    root = _archive_dir(archive)
-    result = read_archive(root)
-    if result.archive is None:
-        _print_errors(result.problems)
-        _fail("the archive has errors; fix them first (yidang check)")
-    try:
-        rows = import_ledger(Path(xlsx), Path(mapping), root, result.archive, dry_run, update)
-    except YidangError as exc:
-        _fail(str(exc), 2)
+    root, model = _valid_archive(archive)
+    rows = import_ledger(Path(xlsx), Path(mapping), root, model, dry_run, update)
     for r in rows:
         if r.action in ("failed", "skipped"):
             click.echo(f"{xlsx}: row {r.row} ({r.student or '?'}): {r.action}: {r.reason}")

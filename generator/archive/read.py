@@ -40,7 +40,7 @@ from generator.archive.validate import (
     validate_doc,
 )
 from generator.core.cache import StudentCache, digest
-from generator.core.problems import Problem, YidangError
+from generator.core.problems import Problem, UsageError
 
 SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
 STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos"}
@@ -447,7 +447,7 @@ def parse_as_of(value: object) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise YidangError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from None
+        raise UsageError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from None
 
 
 def read_archive(
@@ -477,9 +477,9 @@ def read_archive(
     folder asked for does not exist.
     """
     if not root.is_dir():
-        raise YidangError(f"archive folder not found: {root}")
+        raise UsageError(f"archive folder not found: {root}")
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
-        raise YidangError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
+        raise UsageError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
     as_of = as_of or dt.date.today()
     problems: list[Problem] = []
     jobs = jobs or os.cpu_count() or 1
@@ -527,7 +527,7 @@ def _read_all(
     everyone = _student_folders(root)
     unknown = sorted(set(folders or ()) - set(everyone))
     if unknown:
-        raise YidangError(f"no such student folder: students/{unknown[0]}")
+        raise UsageError(f"no such student folder: students/{unknown[0]}")
     folders = sorted(set(folders)) if folders else everyone
     if not folders:
         Sink("students", problems).warning((1, 1), "the archive has no student folders yet")

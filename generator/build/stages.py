@@ -26,7 +26,7 @@ from mkdocs.structure.files import Files
 
 from generator.archive.read import ReadResult, parse_as_of, read_archive
 from generator.build.publish import build_lock, remove_leftovers, swap
-from generator.core.problems import ArchiveInvalid, YidangError
+from generator.core.problems import ArchiveInvalid, UsageError, YidangError, counts
 
 PLUGIN = "yidang"
 
@@ -51,7 +51,7 @@ def load_mkdocs_config(  # type: ignore[no-untyped-def]
     """Load mkdocs.yml; ``archive``, ``booklets``, ``protect`` and ``rotate_keys`` override the
     plugin's settings."""
     if not config_file.is_file():
-        raise YidangError(f"config file not found: {config_file}")
+        raise UsageError(f"config file not found: {config_file}")
     try:
         cfg = load_config(str(config_file), site_dir=str(site_dir) if site_dir else None)
     except MkDocsException as exc:
@@ -138,7 +138,10 @@ def _build_locked(cfg, final: Path) -> Built:  # type: ignore[no-untyped-def]
         plugin.remove_plaintext()
         shutil.rmtree(tmp, ignore_errors=True)
         if any(p.severity == "error" for p in plugin.problems):
-            raise ArchiveInvalid(plugin.problems) from None
+            raise ArchiveInvalid(
+                plugin.problems,
+                f"{counts(plugin.problems)[0]} error(s) in the archive; the previous site is unchanged",
+            ) from None
         if plugin.failure:
             raise YidangError(f"{plugin.failure}\nthe previous site is unchanged") from None
         if plugin.booklet_failures:

@@ -27,13 +27,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from generator.core.problems import YidangError
+
 PBKDF2_ITERATIONS = 600_000
 CURVE = ec.SECP256R1()
 IV_BYTES = 12
 SALT_BYTES = 16
 
 
-class CryptoError(Exception):
+class CryptoError(YidangError):
     """Decryption failed: wrong passphrase, or data that was changed."""
 
 

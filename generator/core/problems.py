@@ -38,15 +38,30 @@ class Problem:
 
 
 class YidangError(Exception):
-    """An error the CLI reports as one clean message (never a traceback)."""
+    """An error the CLI reports as one clean message, never a traceback: something in the
+    input (an archive, a file, a site) or the machine (a full disk) is wrong. Exit 1.
+
+    Stage modules raise these and never print or exit; ``cli.py`` maps each class to
+    its exit status in one place (``exit_code``)."""
+
+    exit_code = 1
+
+
+class UsageError(YidangError):
+    """The command asked for something that does not exist or cannot be done as asked: a
+    folder or file not found, an unknown student or teacher, a revision git does not
+    know, a folder that must be empty. Exit 2."""
+
+    exit_code = 2
 
 
 class ArchiveInvalid(YidangError):
-    """The archive has errors; carries every problem found."""
+    """The archive has errors; carries every problem found (the CLI prints them all)."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], summary: str = ""):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
+        self.summary = summary or f"{len(errors)} error(s) in the archive"
         lines = "\n".join(p.text() for p in errors[:50])
         more = f"\n… and {len(errors) - 50} more" if len(errors) > 50 else ""
         super().__init__(f"archive has {len(errors)} error(s):\n{lines}{more}")

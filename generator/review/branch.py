@@ -22,7 +22,7 @@ import jinja2
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
 from generator.archive.read import read_archive
 from generator.core import git
-from generator.core.problems import Problem, YidangError
+from generator.core.problems import Problem, UsageError, YidangError
 from generator.review.codeowners import repo_prefix
 
 TYPES = {
@@ -136,9 +136,20 @@ def _profile_changes(
 
 def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | None = None) -> Review:
     day = day or dt.date.today()
-    repo = Path(git.run(archive_root, "rev-parse", "--show-toplevel").strip())
+    try:  # not a repository, or revisions git does not know: the command was asked wrongly
+        repo = Path(git.run(archive_root, "rev-parse", "--show-toplevel").strip())
+        diff = git.run(
+            repo,
+            "diff",
+            "--name-status",
+            "--no-renames",
+            f"{base}...{head}",
+            "--",
+            repo_prefix(archive_root) or ".",
+        )
+    except git.GitError as exc:
+        raise UsageError(str(exc)) from None
     prefix = repo_prefix(archive_root)
-    diff = git.run(repo, "diff", "--name-status", "--no-renames", f"{base}...{head}", "--", prefix or ".")
     changed = [line.split("\t") for line in diff.splitlines()]
     school = _yaml(_show(repo, head, f"{prefix}school.yml"))
     teachers = _by_id(_show(repo, head, f"{prefix}teachers.yml"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from generator.core import git
-from generator.core.problems import YidangError
+from generator.core.problems import UsageError
 
 # (template, destination) — the archive lives in archives/, beside mkdocs.yml.
 FILES = [
@@ -39,7 +39,7 @@ WORKFLOWS = {  # GitHub shows check lines as annotations; Gitea's runner has upl
 def init(target: Path, templates_dir: Path) -> list[Path]:
     """Create the repository at ``target``; returns the files written."""
     if target.exists() and any(target.iterdir()):
-        raise YidangError(f"{target} is not empty; yidang init writes only into a new folder")
+        raise UsageError(f"{target} is not empty; yidang init writes only into a new folder")
     source = templates_dir / "init"
     written = []
     for name, dest in FILES:

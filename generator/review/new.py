@@ -14,7 +14,7 @@ import jinja2
 
 from generator.archive.model import Archive
 from generator.core.files import write_atomic
-from generator.core.problems import YidangError
+from generator.core.problems import UsageError, YidangError
 
 
 def _target(folder: Path, kind: str, date: dt.date) -> Path:
@@ -43,14 +43,14 @@ def new_file(
     """Write the new file and return its path."""
     student = archive.students.get(student_id)
     if student is None:
-        raise YidangError(f"no student '{student_id}' in {root}/students")
+        raise UsageError(f"no student '{student_id}' in {root}/students")
     if by is None:
         mentors = student.mentors_on(date)
         if not mentors:
             raise YidangError(f"{student_id} has no mentor on {date}; say who writes it: --by T…")
         by = mentors[0].teacher
     elif by not in archive.teachers:
-        raise YidangError(f"unknown teacher '{by}' (not in teachers.yml)")
+        raise UsageError(f"unknown teacher '{by}' (not in teachers.yml)")
     term = archive.term_of(date) or next((t for t in archive.terms if t.start > date), None)
     if term is None and kind in ("evaluation", "plan"):
         raise YidangError(f"no term in school.yml contains or follows {date}")
