@@ -112,6 +112,7 @@ def _plain_project(work: Path, archive: Path) -> Path:
 
     from generator.archive.read import read_archive
     from generator.render import templates as render
+    from generator.site import pages as site_pages
     from generator.site.students import StudentPages
 
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
@@ -128,18 +129,20 @@ def _plain_project(work: Path, archive: Path) -> Path:
     site = render.Site(result.archive, labels)
     site.periods = render.LazyPeriods(result.outputs)  # the same four-ones columns as the real build
     env = render.make_env(render.TEMPLATES_DIR, site)
-    pages = [(spec, render.render_page(site, env, spec)) for spec in render.index_specs(site)]
-    pages += [(render.student_spec(s), result.outputs[s.id].page) for s in result.archive.students.values()]
+    pages = [(spec, site_pages.render_page(site, env, spec)) for spec in site_pages.index_specs(site)]
+    pages += [
+        (site_pages.student_spec(s), result.outputs[s.id].page) for s in result.archive.students.values()
+    ]
     docs = work / "plain-docs"
     for spec, page in pages:
         target = docs / spec.uri
         target.parent.mkdir(parents=True, exist_ok=True)
         # The same title and body, as a Markdown page (raw HTML is Markdown).
-        target.write_text(render.stub(spec) + "\n" + page.html + "\n", encoding="utf-8")
+        target.write_text(site_pages.stub(spec.title) + "\n" + page.html + "\n", encoding="utf-8")
     (docs / "assets").mkdir(exist_ok=True)
     shutil.copy(render.TEMPLATES_DIR / "static" / "yidang.css", docs / "assets" / "yidang.css")
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
-    cfg.update(docs_dir=str(docs), plugins=[], nav=render.nav(labels), extra_css=["assets/yidang.css"])
+    cfg.update(docs_dir=str(docs), plugins=[], nav=site_pages.nav(labels), extra_css=["assets/yidang.css"])
     cfg["theme"]["custom_dir"] = str(render.TEMPLATES_DIR / "overrides")
     path = work / "plain.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")

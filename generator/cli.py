@@ -319,8 +319,8 @@ def serve(config_file: str, port: int) -> None:
 
     from mkdocs.commands.serve import serve as mkdocs_serve
 
-    from generator.build.plugin import private_plain_dir
     from generator.build.stages import quiet_mkdocs_logging
+    from generator.build.state import private_plain_dir
 
     _precheck(Path(config_file), None)
     quiet_mkdocs_logging(True)
@@ -328,7 +328,7 @@ def serve(config_file: str, port: int) -> None:
     # MkDocs keeps the preview's plaintext pages in mkdtemp("mkdocs_"). Inside a folder
     # named with this process's id, the next build removes them even after a kill -9.
     private = private_plain_dir()
-    tempfile.tempdir = private
+    tempfile.tempdir = str(private)
     try:
         mkdocs_serve(config_file=config_file, dev_addr=f"127.0.0.1:{port}")
     finally:
@@ -425,17 +425,18 @@ def booklets(
     _print_booklet_report(report, Path(out_dir))
 
 
-def _booklet_settings(config: Path):  # type: ignore[no-untyped-def]
+def _booklet_settings(config: Path) -> tuple[dict[str, Any], Path, Any]:
     """(labels, templates dir, fonts) from the yidang plugin in mkdocs.yml, or defaults."""
     from generator.booklets.booklet import Fonts
-    from generator.build.stages import PLUGIN, load_mkdocs_config
+    from generator.build import settings
     from generator.render import templates as render
 
     if not config.is_file():
         return render.load_labels(render.TEMPLATES_DIR, "zh"), render.TEMPLATES_DIR, Fonts()
-    plugin = load_mkdocs_config(config).plugins[PLUGIN]
-    fonts = Fonts(plugin.config.booklet_font, plugin.config.booklet_heading_font)
-    return render.load_labels(plugin.templates_dir, plugin.config.language), plugin.templates_dir, fonts
+    plugin = settings.plugin_settings(settings.load(config))
+    fonts = Fonts(plugin.booklet_font, plugin.booklet_heading_font)
+    folder = settings.templates_dir(plugin)
+    return render.load_labels(folder, plugin.language), folder, fonts
 
 
 def _print_booklet_report(report, out: Path) -> None:  # type: ignore[no-untyped-def]

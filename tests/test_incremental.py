@@ -225,7 +225,7 @@ def test_a_lost_or_foreign_cache_gives_a_full_build(
         other = store / "students" / "students" / "S2024001.bin"
         other.write_bytes(other.read_bytes()[:100])  # and a truncated one
     else:
-        monkeypatch.setattr("generator.build.plugin.version", lambda: "yidang-cache-1|another version")
+        monkeypatch.setattr("generator.build.stages.version", lambda: "yidang-cache-1|another version")
     output = _build(config)
     reread = {"delete": 31, "corrupt": 2, "version": 31}[damage]
     assert f"students read: {reread}, reused from the cache: {31 - reread}" in output

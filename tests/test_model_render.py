@@ -13,6 +13,7 @@ from generator.archive import photos
 from generator.archive.model import Archive, pinyin_key
 from generator.archive.read import read_archive
 from generator.render import templates as render
+from generator.site import pages as site_pages
 
 from .conftest import SAMPLE
 
@@ -91,7 +92,7 @@ def test_show_formats_values() -> None:
 
 def test_nav_lists_index_pages_only() -> None:
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
-    uris = [next(iter(item.values())) for item in render.nav(labels)]
+    uris = [next(iter(item.values())) for item in site_pages.nav(labels)]
     assert uris == [
         "index.md",
         "dashboard/index.md",

@@ -210,7 +210,6 @@ class Booklets:
     def html(self, student: Student) -> str:
         if self._env is None:  # built once per worker, after the fork
             self._env = render.make_env(self.templates_dir, self.site)
-            self._env.loader = jinja2.FileSystemLoader(self.templates_dir / "booklet")
         env = self._env
         # CSS is not HTML: the template turns autoescaping off (it would make quotes
         # &#34;). Its only inputs are the labels file and the font names, which

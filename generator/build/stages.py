@@ -1,34 +1,61 @@
-"""Build and publish: run MkDocs into a temporary folder, then swap it in.
+"""The build, stage by stage. ``run_build`` is its table of contents: read it first.
 
-A failed build (bad archive, template error) leaves the previous site exactly
-as it was: the new site is written next to it and renamed into place only
-when everything succeeded.
+``yidang build`` runs ``run_build``. ``mkdocs build`` and ``mkdocs serve`` run the
+same stage functions from the MkDocs plugin's hooks (``plugin.py``): MkDocs
+calls ``on_config`` (stage 1), ``on_files`` (stage 2), writes the login shell
+itself (stage 3) and calls ``on_post_build`` (stages 4-6).
+
+Stages raise ``YidangError`` subclasses and never print or exit. A failed build
+leaves the previous site exactly as it was: the new one is written next to it
+and swapped in only when everything succeeded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
+import gc
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
+from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
 from mkdocs.commands.build import build as mkdocs_build
-from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import MkDocsException
-from mkdocs.structure.files import Files
 
-from generator.archive.read import ReadResult, parse_as_of, read_archive
+from generator.archive import model
+from generator.archive.provenance import history, provenance_key
+from generator.archive.read import ReadResult, context_key, read_archive
+from generator.booklets.booklet import (
+    Booklets,
+    Fonts,
+    describe_failure,
+    load_digests,
+    ready_fonts,
+    save_digests,
+)
+from generator.build import settings
 from generator.build.publish import build_lock, remove_leftovers, swap
-from generator.core.problems import ArchiveInvalid, UsageError, YidangError, counts
+from generator.build.state import BuildState, private_plain_dir, remove_dead_plaintext
+from generator.core.cache import Store, StudentCache, digest, tree_digest, version
+from generator.core.problems import ArchiveInvalid, YidangError, counts
+from generator.protect import access
+from generator.protect import seal as protect
+from generator.protect.audit import audit
+from generator.render import templates as render
+from generator.site import pages as site_pages
+from generator.site.index_pages import IndexPages, base_key
+from generator.site.students import StudentPages
 
-PLUGIN = "yidang"
+log = logging.getLogger("mkdocs.plugins.yidang")
+Shell = dict[str, bytes]  # MkDocs' home page and Material's assets: relative path → bytes
 
 
 @dataclass(frozen=True)
@@ -40,48 +67,21 @@ class Built:
     report: dict[str, Any] = field(default_factory=dict)  # rebuilt and reused, per stage
 
 
-def load_mkdocs_config(  # type: ignore[no-untyped-def]
-    config_file: Path,
-    site_dir: Path | None = None,
-    archive: Path | None = None,
-    booklets: bool | None = None,
-    protect: bool | None = None,
-    rotate_keys: bool = False,
-):
-    """Load mkdocs.yml; ``archive``, ``booklets``, ``protect`` and ``rotate_keys`` override the
-    plugin's settings."""
-    if not config_file.is_file():
-        raise UsageError(f"config file not found: {config_file}")
-    try:
-        cfg = load_config(str(config_file), site_dir=str(site_dir) if site_dir else None)
-    except MkDocsException as exc:
-        raise YidangError(f"{config_file}: {exc}") from None
-    if PLUGIN not in cfg.plugins:
-        raise YidangError(f"{config_file} does not enable the '{PLUGIN}' plugin (plugins: - yidang)")
-    if archive is not None:
-        cfg.plugins[PLUGIN].config["archive"] = str(archive.resolve())
-    if booklets is not None:
-        cfg.plugins[PLUGIN].config["booklets"] = booklets
-    if protect is not None:
-        cfg.plugins[PLUGIN].config["protect"] = protect
-    if rotate_keys:
-        cfg.plugins[PLUGIN].config["rotate_keys"] = True
-    return cfg
-
-
-def archive_root(cfg) -> Path:  # type: ignore[no-untyped-def]
-    """The archive folder the plugin will read, resolved against mkdocs.yml."""
-    return (Path(cfg.config_file_path).parent / cfg.plugins[PLUGIN].config["archive"]).resolve()
-
-
-def plugin_as_of(cfg) -> dt.date | None:  # type: ignore[no-untyped-def]
-    return parse_as_of(cfg.plugins[PLUGIN].config.get("as_of"))
-
-
-def read_for_build(config_file: Path, archive: Path | None = None) -> ReadResult:
-    """Check the archive the plugin would read (same folder, same as_of), problems only."""
-    cfg = load_mkdocs_config(config_file, archive=archive)
-    return read_archive(archive_root(cfg), as_of=plugin_as_of(cfg), keep=False)
+def run_build(config: MkDocsConfig, state: BuildState) -> Built:
+    """A whole build, top to bottom."""
+    with build_lock(state.final), cleaning_up(state):
+        remove_leftovers(state.final)  # half-made sites of builds that were killed,
+        remove_dead_plaintext()  # and their plaintext (a kill -9 leaves it in $TMPDIR)
+        read_students(state)  # 1. every student: validated; page, photos and booklet made
+        render_index_pages(state)  # 2. home, dashboard, category, teacher and class pages
+        if state.protect:
+            shell = login_shell(config, state)  # 3. MkDocs' home page and assets (cached)
+            new = seal(state, shell)  # 4. blobs, keyrings and the shell, in a new folder
+            audit_site(state, new)  # 5. nothing readable in what this build wrote
+        else:
+            new = plaintext_site(config, state)  # 3-5. MkDocs writes every page, unsealed
+        publish(state, new)  # 6. swapped in, in one step
+    return Built(state.final, len(state.titles), len(state.students), state.protect, state.report)
 
 
 def build_site(
@@ -93,88 +93,342 @@ def build_site(
     progress: Callable[[int], AbstractContextManager[Callable[[], None]]] | None = None,
     rotate_keys: bool = False,
 ) -> Built:
-    """Build the site and publish it atomically at ``site_dir``.
+    """``yidang build``: load mkdocs.yml (the arguments override it) and run the build.
 
     ``progress``, given the number of students, opens a progress display and
-    returns the function to call once per student read (from the cache or not).
-
-    Raises :class:`ArchiveInvalid` with every problem when the archive has
-    errors, :class:`YidangError` for any other failure; either way the
-    previous site is left as it was.
-    """
-    cfg = load_mkdocs_config(
+    returns the function to call once per student read (from the cache or not)."""
+    config = settings.load(
         config_file,
-        site_dir=site_dir,
+        site_dir,
         archive=archive,
         booklets=booklets,
         protect=protect,
-        rotate_keys=rotate_keys,
+        rotate_keys=rotate_keys or None,
     )
-    final = Path(cfg.site_dir).resolve()
-    students = archive_root(cfg) / "students"
+    state = BuildState.of(config, Path(config.site_dir), "yidang")
+    students = state.archive_root / "students"
     total = sum(1 for e in os.scandir(students) if e.is_dir()) if students.is_dir() else 0
-    with build_lock(final), progress(total) if progress else contextlib.nullcontext() as tick:
-        cfg.plugins[PLUGIN].progress = tick
-        remove_leftovers(final)
-        return _build_locked(cfg, final)
+    with progress(total) if progress else contextlib.nullcontext() as tick:
+        state.progress = tick
+        return run_build(config, state)
 
 
-def _build_locked(cfg, final: Path) -> Built:  # type: ignore[no-untyped-def]
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    cfg["site_dir"] = str(tmp)  # MkDocs writes next to the site; the swap publishes it
-    plugin = cfg.plugins[PLUGIN]
-    plugin.published_at = final
+def read_for_build(config_file: Path, archive: Path | None = None) -> ReadResult:
+    """Check the archive the build would read (same folder, same as_of), problems only."""
+    config = settings.load(config_file, archive=archive)
+    return read_archive(settings.archive_root(config), as_of=settings.as_of(config), keep=False)
+
+
+@contextlib.contextmanager
+def cleaning_up(state: BuildState) -> Iterator[None]:
+    """Whatever stops a build (an error, Ctrl-C, SIGTERM): its plaintext and half-made
+    folders go, the previous site stays, and the error says so."""
     try:
-        alone = list(cfg.plugins) == [PLUGIN]  # other plugins may need MkDocs' whole run
-        shell = plugin.cached_shell(cfg) if plugin.config.protect and alone else None
-        plugin.shell_from_cache = shell is not None  # MkDocs reuses plugin objects within a process
-        if shell is None:
-            mkdocs_build(cfg)
-        else:
-            _build_with_shell(cfg, plugin, shell)
-        swap(tmp, final)
+        yield
     except (MkDocsException, OSError) as exc:
-        plugin.remove_plaintext()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if any(p.severity == "error" for p in plugin.problems):
-            raise ArchiveInvalid(
-                plugin.problems,
-                f"{counts(plugin.problems)[0]} error(s) in the archive; the previous site is unchanged",
-            ) from None
-        if plugin.failure:
-            raise YidangError(f"{plugin.failure}\nthe previous site is unchanged") from None
-        if plugin.booklet_failures:
-            raise YidangError(
-                "\n".join([*plugin.booklet_failures, "booklets failed; the previous site is unchanged"])
-            ) from None
         raise YidangError(f"build failed, the previous site is unchanged: {_why(exc)}") from None
-    except BaseException:  # Ctrl-C, SIGTERM: they never reach MkDocs' on_build_error
-        plugin.remove_plaintext()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    students = len(plugin.archive.students) if plugin.archive else 0
-    return Built(final, len(plugin.titles), students, plugin.config.protect, plugin.report)
+    finally:
+        state.remove_plaintext()
+        for path in state.final.parent.glob(f".{state.final.name}.*-{os.getpid()}"):
+            shutil.rmtree(path, ignore_errors=True)
+        state.locks.close()
+        gc.unfreeze()  # the cache entries frozen while loading (see StudentCache.lookup_all)
 
 
-def _build_with_shell(cfg, plugin, shell: dict[str, bytes]) -> None:  # type: ignore[no-untyped-def]
-    """A protected build without MkDocs: its only output the site uses — the home page
-    the login shell is made from, and Material's assets — does not depend on the
-    archive, so the last build's is used (it saves half a second of a rebuild).
-    The plugin's hooks run in MkDocs' order."""
-    hooks = cfg.plugins  # MkDocs' own dispatcher: hooks run as in `mkdocs build`
-    hooks.on_startup(command="build", dirty=False)
+# --- 1. students ----------------------------------------------------------------
+
+
+def read_students(state: BuildState) -> None:
+    """Read and validate every student in worker processes; in the same worker, render the
+    student's page, prepare the photos and make the booklet. Unchanged students come
+    from the build cache."""
+    state.report = {}
+    hist = history(state.archive_root, Store(state.cache_dir / "provenance"))  # the workers inherit it
+    changes = hist.changes if hist is not None else None
+    booklets = _booklet_maker(state, changes) if state.settings.booklets else None
+    maker = partial(
+        StudentPages,
+        root=state.archive_root,
+        labels=state.labels,
+        templates_dir=state.templates_dir,
+        dir_urls=state.dir_urls,
+        photo_cache=state.cache_dir / "photos",
+        booklets=booklets,
+        provenance=changes,
+    )
+    cache = _student_cache(state, provenance_key(hist))
+    _load_pinyin(state)
+    result = read_archive(
+        state.archive_root, as_of=state.as_of, hook_factory=maker, cache=cache, progress=state.progress
+    )
+    state.reread = {sid for sid in result.outputs if sid not in cache.reused}
+    state.report["students"] = (cache.misses, cache.hits)
+    log.info("students: %d read, %d reused from the cache", cache.misses, cache.hits)
+    state.problems = result.problems
+    for p in result.problems:
+        if p.severity == "warning":
+            log.info("%s", p.text())
+    if result.archive is None:
+        errors = counts(result.problems)[0]
+        raise ArchiveInvalid(
+            result.problems, f"{errors} error(s) in the archive; the previous site is unchanged"
+        )
+    state.archive = result.archive
+    state.students = result.outputs
+    if booklets is not None:
+        _booklet_results(state, cache.reused)
+    state.site = render.Site(state.archive, state.labels, dir_urls=state.dir_urls)
+
+
+def _student_cache(state: BuildState, provenance: str) -> StudentCache:
+    """What a student's cached page and booklet depend on besides the student's files."""
+    s, t = state.settings, state.templates_dir
+    parts = [version(), tree_digest(t / "pages"), state.labels_bytes, f"{state.dir_urls}|{s.booklets}"]
+    if s.booklets:
+        parts += [tree_digest(t / "booklet"), f"{s.booklet_font}|{s.booklet_heading_font}"]
+    return StudentCache(
+        Store(state.cache_dir / "students"),
+        digest(*parts),
+        extra=provenance,
+        usable=lambda res: res.output is None or res.output.usable(),
+    )
+
+
+def _load_pinyin(state: BuildState) -> None:
+    """Names' sort keys from the last build (importing pypinyin costs 0.5 s)."""
+    known = Store(state.cache_dir / "pages").get("pinyin")
+    model.PINYIN.update(known if isinstance(known, dict) else {})
+    state.pinyin_known = len(model.PINYIN)
+
+
+def _booklet_maker(state: BuildState, changes: Any) -> Any:
+    """The per-student booklet maker (run in the workers), after checking the fonts."""
+    s = state.settings
+    fonts = Fonts(s.booklet_font, s.booklet_heading_font)
+    font_dir = ready_fonts(fonts, state.cache_dir / "fonts")
+    return partial(
+        Booklets,
+        root=state.archive_root,
+        labels=state.labels,
+        templates_dir=state.templates_dir,
+        out_dir=state.cache_dir / "booklets",
+        fonts=fonts,
+        photo_cache=state.cache_dir / "photos",
+        previous=load_digests(state.cache_dir / "booklets"),
+        provenance=changes,
+        font_dir=font_dir,
+    )
+
+
+def _booklet_results(state: BuildState, reused: set[str]) -> None:
+    """Remember what changed; a booklet that failed fails the build, naming why."""
+    out_dir = state.cache_dir / "booklets"
+    made = [p.booklet for sid, p in state.students.items() if p.booklet is not None and sid not in reused]
+    digests = load_digests(out_dir)
+    digests.update({b.student: b.digest for b in made if b.status != "failed"})
+    save_digests(out_dir, digests)
+    failures = [describe_failure(b) for b in made if b.status == "failed"]
+    if failures:
+        raise YidangError("\n".join([*failures, "booklets failed; the previous site is unchanged"]))
+    rendered = sum(1 for b in made if b.status == "rendered")
+    state.report["booklets"] = (rendered, len(state.students) - rendered)
+    log.info("booklets: %d rendered, %d unchanged", rendered, len(state.students) - rendered)
+
+
+# --- 2. index pages ---------------------------------------------------------------
+
+
+def render_index_pages(state: BuildState) -> None:
+    """Every page that is not a student's, rendered again only when something it shows
+    changed; then each page's title, and the photos and booklets to publish."""
+    assert state.site is not None and state.archive is not None
+    env = render.make_env(state.templates_dir, state.site)
+    state.site.periods = render.LazyPeriods(state.students)
+    specs = site_pages.index_specs(state.site)
+    index = _index_cache(state)
+    made = index.pages(specs, lambda spec: site_pages.render_page(state.site, env, spec))  # type: ignore[arg-type]
+    state.report["index"] = (index.rendered, index.reused)
+    if len(model.PINYIN) != state.pinyin_known:
+        Store(state.cache_dir / "pages").put("pinyin", dict(model.PINYIN))
+    pages = list(zip(specs, made, strict=True))
+    state.files = []
+    for student in state.archive.students.values():
+        made_for = state.students[student.id]
+        pages.append((site_pages.student_spec(student), made_for.page))
+        state.files += [(uri, cached, "image") for uri, cached in made_for.photos]
+        if made_for.booklet is not None:
+            state.files.append((f"booklets/{student.id}.pdf", made_for.booklet.path, "pdf"))
+    state.pages = {spec.uri: page for spec, page in pages}
+    state.titles = {spec.uri: spec.title for spec, _ in pages}
+
+
+def _index_cache(state: BuildState) -> IndexPages:
+    assert state.archive is not None
+    context = (
+        f"{context_key(state.archive_root, state.archive.as_of)}|{state.dir_urls}|{state.settings.booklets}"
+    )
+    base = base_key(state.templates_dir, state.labels_bytes, context)
+    made = state.students.items()
+    return IndexPages(
+        Store(state.cache_dir / "pages"),
+        base,
+        {sid: m.profile_digest for sid, m in made},
+        {sid: m.summary_digest for sid, m in made},
+    )
+
+
+# --- 3. the login shell (or, unprotected, every page) ------------------------------------
+
+
+def login_shell(config: MkDocsConfig, state: BuildState) -> Shell:
+    """MkDocs' home page (the login shell is cut from it) and Material's assets. None of it
+    comes from the archive, so the last build's serves until mkdocs.yml, the theme, the
+    labels or yidang change; then MkDocs runs, making only the navigation pages' stubs."""
+    cached = cached_shell(state)
+    if cached is not None and list(config.plugins) == [settings.PLUGIN]:  # other plugins: MkDocs runs
+        state.report["shell"] = "reused"
+        return cached
+    state.plain = private_plain_dir()
+    _run_mkdocs(config, state, state.plain)
+    return keep_shell(state)
+
+
+def plaintext_site(config: MkDocsConfig, state: BuildState) -> Path:
+    """An unprotected build: MkDocs writes every page, with its body, into a new folder
+    beside the site (for local checks only)."""
+    new = state.final.parent / f".{state.final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(new, ignore_errors=True)
+    _run_mkdocs(config, state, new)
+    return new
+
+
+def _run_mkdocs(config: MkDocsConfig, state: BuildState, out: Path) -> None:
+    """MkDocs with the plugin bound to this build: its hooks feed what stages 1 and 2 made."""
+    plugin = config.plugins[settings.PLUGIN]
+    plugin.state = state
+    config["site_dir"] = str(out)
     try:
-        cfg = hooks.on_config(cfg)
-        hooks.on_files(Files([]), config=cfg)
-        plain = Path(cfg.site_dir)  # the plugin's private temporary folder
-        for rel, data in shell.items():
-            (plain / rel).parent.mkdir(parents=True, exist_ok=True)
-            (plain / rel).write_bytes(data)
-        hooks.on_post_build(config=cfg)
-    except Exception as exc:
-        hooks.on_build_error(error=exc)
-        raise
+        mkdocs_build(config)
+    finally:
+        plugin.state = None
+
+
+def shell_key(state: BuildState) -> str:
+    """What MkDocs' output for the protected site depends on: none of it is the archive."""
+    t = state.templates_dir
+    return digest(
+        version(),
+        state.config_file.read_bytes(),
+        state.labels_bytes,
+        tree_digest(t / "overrides"),
+        tree_digest(t / "static"),
+        dist_version("mkdocs"),
+        dist_version("mkdocs-material"),
+    )
+
+
+def cached_shell(state: BuildState) -> Shell | None:
+    """The last build's shell files if still valid. An entry of the tagged build cache:
+    these files are published, so they are never taken from a folder anyone could write to."""
+    hit = Store(state.cache_dir / "shell").get("shell")
+    if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == shell_key(state):
+        return hit[1]  # type: ignore[no-any-return]
+    return None
+
+
+def keep_shell(state: BuildState) -> Shell:
+    """The shell MkDocs just wrote into the plaintext folder, kept for the next build."""
+    assert state.plain is not None
+    plain = state.plain
+    files = {
+        p.relative_to(plain).as_posix(): p.read_bytes()
+        for p in [plain / "index.html", *(plain / "assets").rglob("*")]
+        if p.is_file()
+    }
+    Store(state.cache_dir / "shell").put("shell", (shell_key(state), files))
+    return files
+
+
+# --- 4. seal ------------------------------------------------------------------------------
+
+
+def seal(state: BuildState, shell: Shell) -> Path:
+    """Pages, photos, booklets and search shards sealed into blobs, one keyring per
+    account, and the login shell, into a new folder beside the site. Blobs whose content
+    and key did not change are linked from the previous site."""
+    assert state.archive is not None
+    accounts = protect.ensure_accounts(state.archive_root, state.archive)
+    new = state.final.parent / f".{state.final.name}.protect-{os.getpid()}"
+    shutil.rmtree(new, ignore_errors=True)
+    previous = _previous_site(state)
+    rights = {a.teacher: access.rights(state.archive, a.teacher) for a in accounts}
+    fingerprints = {a.teacher: a.fingerprint for a in accounts}
+    publisher = protect.Publisher(new, rights, previous, fingerprints, state.settings.rotate_keys)
+    for uri, page in state.pages.items():
+        publisher.add_page(uri.removesuffix("index.md"), state.titles[uri], page.html_z, page.restricted)
+    for route, source, kind in dict.fromkeys(state.files):
+        publisher.add_file(protect.Item(route, kind), Path(source))
+    written = protect.write_site(new, publisher, accounts, shell, _login_html(state), _shell_settings(state))
+    state.written = None if previous is None else set(written)
+    state.sealed = publisher.state(state.final)
+    state.report["blobs"] = (len(publisher.sealed) - publisher.reused, publisher.reused)
+    state.report["rotated"] = len(publisher.rotated)
+    log.info(
+        "encrypted files: %d sealed, %d reused; %d scope keys rotated",
+        len(publisher.sealed) - publisher.reused,
+        publisher.reused,
+        len(publisher.rotated),
+    )
+    return new
+
+
+def _previous_site(state: BuildState) -> protect.SiteState | None:
+    """The last build's blobs and keys, if they are this site's and of this format."""
+    previous = Store(state.cache_dir / "site").get("state")
+    ours = isinstance(previous, protect.SiteState) and previous.format == protect.FORMAT
+    return previous if ours and previous.site == str(state.final) else None
+
+
+def _login_html(state: BuildState) -> str:
+    env = render.make_env(state.templates_dir, None)
+    return env.get_template("login.html.j2").render(L=state.labels)
+
+
+def _shell_settings(state: BuildState) -> dict[str, Any]:
+    return {
+        "labels": state.labels["protect"],
+        "site_name": state.site_name,
+        "idle_minutes": state.settings.idle_minutes,
+    }
+
+
+# --- 5. audit -------------------------------------------------------------------------------
+
+
+def audit_site(state: BuildState, new: Path) -> None:
+    """Audit what this build wrote (everything, on a full build) for names, ids, guardians
+    and record text; stop on any finding. Files linked from the previous site were
+    audited by the build that wrote them."""
+    assert state.archive is not None
+    changed = None if state.written is None else state.reread
+    profiles = {sid: s.profile for sid, s in state.archive.students.items()}
+    hits = audit(new, state.archive_root, files=state.written, students=changed, profiles=profiles)
+    if hits:
+        shutil.rmtree(new, ignore_errors=True)
+        raise YidangError(
+            "the audit found readable student data; nothing was published:\n"
+            + "\n".join(h.text() for h in hits[:20])
+        )
+
+
+# --- 6. publish -------------------------------------------------------------------------------
+
+
+def publish(state: BuildState, new: Path) -> None:
+    """Put the new site in place in one step; remember its blobs for the next build."""
+    swap(new, state.final)
+    if state.sealed is not None:
+        Store(state.cache_dir / "site").put("state", state.sealed)
 
 
 def _why(exc: BaseException) -> str:

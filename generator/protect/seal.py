@@ -424,22 +424,24 @@ def shell(
     return html.replace("</body>", script + "</body>", 1), moved
 
 
-def copy_assets(plain: Path, out: Path, previous: Path | None = None) -> list[str]:
-    """Material's CSS, JavaScript and images: code and style only, no data. A file
-    identical to the previous site's is linked from it; returns the files copied."""
-    copied = []
-    for src in sorted(p for p in (plain / "assets").rglob("*") if p.is_file()):
-        rel = src.relative_to(plain).as_posix()
+def copy_assets(shell: dict[str, bytes], out: Path, previous: Path | None = None) -> list[str]:
+    """Material's CSS, JavaScript and images (code and style only, no data) from MkDocs'
+    output. A file identical to the previous site's is linked from it; returns the files
+    written."""
+    written = []
+    for rel, data in sorted(shell.items()):
+        if not rel.startswith("assets/"):
+            continue
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         old = previous / rel if previous is not None else None
-        if old is not None and old.is_file() and old.read_bytes() == src.read_bytes():
+        if old is not None and old.is_file() and old.read_bytes() == data:
             with contextlib.suppress(OSError):
                 os.link(old, dest)
                 continue
-        shutil.copy2(src, dest)
-        copied.append(rel)
-    return copied
+        dest.write_bytes(data)
+        written.append(rel)
+    return written
 
 
 def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account]:
@@ -456,20 +458,21 @@ def write_site(
     out: Path,
     publisher: Publisher,
     accounts: list[access.Account],
-    plain: Path,
+    mkdocs_output: dict[str, bytes],
     login_html: str,
     config: dict[str, Any],
 ) -> list[str]:
-    """The keyrings, the assets and the login shell, once every blob is written.
-    Returns the site-relative files written (not linked from the previous site)."""
+    """The keyrings, the assets and the login shell (cut from MkDocs' home page, in
+    ``mkdocs_output``), once every blob is written. Returns the site-relative files
+    written (not linked from the previous site)."""
     publisher.add_search_shards()
     publisher.add_keyrings(accounts)
     previous = Path(publisher.previous.site) if publisher.previous else None
-    copied = copy_assets(plain, out, previous)
+    copied = copy_assets(mkdocs_output, out, previous)
     shell_js = Path(__file__).resolve().parents[2] / "site_templates" / "protect" / "yidang-shell.js"
     shutil.copy(shell_js, out / "yidang-shell.js")
     settings = {"build": publisher.build, "salt": publisher.salt, "format": FORMAT, **config}
-    index = (plain / "index.html").read_text(encoding="utf-8")
+    index = mkdocs_output["index.html"].decode("utf-8")
     page, scripts = shell(index, login_html, settings, config["site_name"])
     for name, code in scripts.items():
         (out / name).write_text(code, encoding="utf-8")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.render import templates as render
+from generator.site import pages as site_pages
 from generator.core.cache import Store, digest
 
 LINKED = re.compile(r'students/([^/"]+)/|data-student="([^"]+)"')
@@ -27,7 +28,7 @@ EVERYONE = ("*",)
 class Cached:
     key: str
     shows: tuple[str, ...]  # students the page showed (EVERYONE for the navigation pages)
-    page: render.Rendered
+    page: site_pages.Rendered
 
 
 @dataclass
@@ -45,13 +46,13 @@ class IndexPages:
         self.membership = digest(*(f"{s}:{d}" for s, d in sorted(self.profiles.items())))
         self.everyone = digest(*(f"{s}:{d}" for s, d in sorted(self.summaries.items())))
 
-    def _key(self, spec: render.PageSpec, shows: tuple[str, ...]) -> str:
+    def _key(self, spec: site_pages.PageSpec, shows: tuple[str, ...]) -> str:
         parts = [self.everyone] if shows == EVERYONE else [self.summaries.get(s, "gone") for s in shows]
         return digest(self.base, self.membership, repr(spec), *shows, *parts)
 
     def pages(
-        self, specs: list[render.PageSpec], render_one: Callable[[render.PageSpec], render.Rendered]
-    ) -> list[render.Rendered]:
+        self, specs: list[site_pages.PageSpec], render_one: Callable[[site_pages.PageSpec], site_pages.Rendered]
+    ) -> list[site_pages.Rendered]:
         previous = self.store.get("index-pages")
         if not isinstance(previous, dict):
             previous = {}
@@ -63,7 +64,7 @@ class IndexPages:
                 self.reused += 1
                 continue
             page = render_one(spec)
-            shows = EVERYONE if spec.uri in render.NAV_PAGES else _students_in(page.html)
+            shows = EVERYONE if spec.uri in site_pages.NAV_PAGES else _students_in(page.html)
             made[spec.uri] = Cached(self._key(spec, shows), shows, page)
             self.rendered += 1
         if self.rendered:

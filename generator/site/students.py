@@ -21,6 +21,7 @@ import jinja2
 from generator.archive import compliance
 from generator.archive import photos
 from generator.render import templates as render
+from generator.site import pages as site_pages
 from generator.archive.read import SchoolFiles
 from generator.booklets.booklet import BookletResult, Booklets
 from generator.core.cache import digest
@@ -29,7 +30,7 @@ from generator.archive.model import Archive, Student
 
 @dataclass(frozen=True)
 class StudentPage:
-    page: render.Rendered
+    page: site_pages.Rendered
     photos: tuple[tuple[str, Path], ...]  # (published uri, prepared copy in the cache)
     booklet: BookletResult | None = None
     periods_packed: bytes = b""  # the four ones of the current term (see ``periods``)
@@ -95,8 +96,8 @@ class StudentPages:
         periods = tuple(
             compliance.periods(student.profile, self.site.archive.school, facts, self.site.archive.as_of)
         )
-        page = render.render_page(
-            self.site, self._env, render.student_spec(student), student=student, periods=periods
+        page = site_pages.render_page(
+            self.site, self._env, site_pages.student_spec(student), student=student, periods=periods
         )
         profile = student.profile.model_dump_json()  # not pickle: it holds sets, in random order
         digests = (digest(profile), digest(profile, repr(student.summary().refs)))
