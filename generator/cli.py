@@ -80,8 +80,15 @@ class _Commands(click.Group):
             _exit(str(exc), exc.exit_code)
 
 
+def _say(key: str, **values: Any) -> str:
+    """A message from the labels file (``messages``), filled in."""
+    from generator.core.labels import shipped
+
+    return str(shipped()["messages"][key]).format(**values)
+
+
 def _exit(message: str, code: int) -> None:
-    click.echo(f"错误 / error: {message}", err=True)
+    click.echo(f"{_say('error')}: {message}", err=True)
     sys.exit(code)
 
 
@@ -245,11 +252,11 @@ def build(
         rotate_keys=rotate_keys,
     )
     _report(built.report)
-    kind = "加密站点 / protected site" if built.protected else "未加密站点 / UNPROTECTED site"
+    kind = _say("protected_site" if built.protected else "unprotected_site")
     click.echo(f"{kind}: {built.site_dir} ({built.students} students, {built.pages} pages)")
     if not built.protected:
         click.secho(
-            "警告:此站点未加密,所有学生档案均为明文!仅供本机检查,切勿复制、上传或外传。\n"
+            f"{_say('unprotected_warning')}\n"
             "WARNING: this site is NOT protected: every child's file is in plaintext. "
             "Local checks only; never copy or publish it.",
             fg="red",
@@ -324,7 +331,7 @@ def serve(config_file: str, port: int) -> None:
 
     _precheck(Path(config_file), None)
     quiet_mkdocs_logging(True)
-    click.secho("本地预览,未加密保护 / local preview, NOT protected", fg="red", err=True)
+    click.secho(_say("preview"), fg="red", err=True)
     # MkDocs keeps the preview's plaintext pages in mkdtemp("mkdocs_"). Inside a folder
     # named with this process's id, the next build removes them even after a kill -9.
     private = private_plain_dir()
@@ -477,7 +484,7 @@ def _archive_with_teacher(archive: str, teacher_id: str) -> tuple[Path, Archive]
 
 
 def _show_passphrase(teacher: str, passphrase: str) -> None:
-    click.echo(f"{teacher} 的登录口令 / passphrase (shown once, never stored):\n\n    {passphrase}\n")
+    click.echo(f"{_say('passphrase_of', teacher=teacher)}\n\n    {passphrase}\n")
     click.echo(
         "Give it to the teacher in person or on paper. It cannot be recovered: "
         f"if it is lost, run `yidang access passwd {teacher} --reset`.",
@@ -581,7 +588,7 @@ def access_list(archive: str, as_of: dt.datetime | None) -> None:
             continue
         r = acc.rights(a, tid)
         what = (
-            "全部 / everything"
+            _say("everything")
             if r.everything
             else (
                 f"{len(r.students)} students ({', '.join(sorted(r.students)) or '-'}); "
@@ -649,7 +656,7 @@ def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | 
     day = date.date() if date else dt.date.today()
     root, model = _valid_archive(archive, day)
     path = new_file(model, root, render.TEMPLATES_DIR, kind, student_id, day, by)
-    click.echo(f"wrote {path}\n请打开这个文件,把所有「请填写」替换成实际内容,然后运行 yidang check。")
+    click.echo(f"wrote {path}\n{_say('new_written')}")
 
 
 @main.command()
@@ -774,7 +781,7 @@ def export_ledger(fmt: str, out: str, term_id: str | None, as_of: dt.datetime | 
     from generator.ledger.export import ledger, write
 
     headers, rows, term = ledger(_archive_dir(archive), term_id, as_of.date() if as_of else dt.date.today())
-    write(Path(out), fmt, headers, rows, f"台账 {term}")
+    write(Path(out), fmt, headers, rows, _say("ledger_sheet", term=term))
     click.echo(f"wrote {out}: {len(rows)} students, {term}")
 
 
@@ -792,7 +799,7 @@ def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, ar
     from generator.ledger.export import teachers, write
 
     headers, rows = teachers(_archive_dir(archive), year, as_of.date() if as_of else dt.date.today())
-    write(Path(out), fmt, headers, rows, f"{year}年帮扶工作")
+    write(Path(out), fmt, headers, rows, _say("teachers_sheet", year=year))
     click.echo(f"wrote {out}: {len(rows)} teachers, {year}")
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from generator.core import labels
+
 try:  # the C parser is ~3× faster; it ships with PyYAML wheels
     _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-Python PyYAML
@@ -501,11 +503,12 @@ def read_text(path: Path | str) -> str:
 
 def _not_utf8(data: bytes, path: str, at: int) -> str:
     """Say which encoding the file seems to be in, and how to convert it."""
+    save_as = labels.shipped()["messages"]["save_as_utf8"]
     quoted = shlex.quote(path)
     convert = f"iconv -f {{enc}} -t UTF-8 {quoted} -o {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return (
-            "the file is UTF-16 text, not UTF-8; save it as UTF-8 (记事本:另存为 → 编码 UTF-8), "
+            f"the file is UTF-16 text, not UTF-8; save it as UTF-8 ({save_as}), "
             f"or convert it: {convert.format(enc='UTF-16')}"
         )
     try:
@@ -515,6 +518,6 @@ def _not_utf8(data: bytes, path: str, at: int) -> str:
     if any("\u4e00" <= ch <= "\u9fff" for ch in text):
         return (
             "the file is in GBK/GB18030 (a Chinese Windows encoding), not UTF-8; save it as UTF-8 "
-            f"(记事本:另存为 → 编码 UTF-8), or convert it: {convert.format(enc='GB18030')}"
+            f"({save_as}), or convert it: {convert.format(enc='GB18030')}"
         )
     return f"the file is not UTF-8 text (byte 0x{data[at]:02x}); save it as UTF-8"

@@ -39,12 +39,13 @@ from generator.archive.validate import (
     loc_text,
     validate_doc,
 )
+from generator.core import labels
 from generator.core.cache import StudentCache, digest
 from generator.core.problems import Problem, UsageError
 
 SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
 STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos"}
-PROMPT = "请填写"  # what `yidang new` puts where a teacher must write
+PROMPT = labels.shipped()["messages"]["prompt"]  # what `yidang new` puts where a teacher must write
 PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
 PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
 
@@ -220,14 +221,12 @@ def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: 
     facts = compliance.facts_of(records)
     for p in compliance.periods(profile, ctx.school, facts, as_of, [term]):
         if p.status == "missed":
+            what = labels.shipped()["four_ones"]["requirements"][p.requirement]
+            message = labels.shipped()["messages"]["four_ones_missed"]
             sink.warning(
                 (1, 1),
-                f"四个一:{OVERDUE[p.requirement]} {p.start}–{p.end} 未完成"
-                f"(应于 {p.end} 前完成,已逾期 {p.days_overdue(as_of)} 天)",
+                message.format(requirement=what, start=p.start, end=p.end, days=p.days_overdue(as_of)),
             )
-
-
-OVERDUE = {"talk": "谈话", "home_visit": "家访", "evaluation": "学期评估"}
 
 
 def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Context) -> None:

@@ -21,27 +21,13 @@ from typing import Any
 from generator.archive import compliance
 from generator.archive.model import Student
 from generator.archive.read import SchoolFiles, read_archive
+from generator.core import labels
 from generator.core.problems import YidangError
 
-LEDGER = [
-    "学生编号",
-    "姓名",
-    "性别",
-    "出生日期",
-    "班级",
-    "特殊群体类别",
-    "帮扶教师",
-    "监护人及电话",
-    "家庭住址",
-    "享受资助",
-    "状态",
-    "本学期谈话",
-    "本学期入户家访",
-    "本学期电话家访",
-    "本学期评估",
-    "四个一完成率",
-]
-TEACHERS = ["教师编号", "姓名", "结对学生", "谈话", "入户家访", "电话家访", "学期评估", "四个一完成率"]
+
+def _columns(which: str) -> list[str]:
+    """The spreadsheet's headers, from the labels file (a school's bureau may want others)."""
+    return list(labels.shipped()["ledger"][which])
 
 
 def _percent(value: float | None) -> str:
@@ -55,6 +41,7 @@ def _facts(student: Student) -> list[compliance.RecordFact]:
 def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Student], list[str]]:
     assert school.school is not None
     cats = school.school.categories
+    L = labels.shipped()["ledger"]
 
     def row(s: Student) -> list[str]:
         p = s.profile
@@ -73,14 +60,16 @@ def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Stu
             p.birth_date.isoformat(),
             school.classes[p.class_].name,
             "、".join(
-                cats[c.key].name + (f"({c.kind})" if c.kind else "") + (f"〔{c.until}止〕" if c.until else "")
+                cats[c.key].name
+                + (f"({c.kind})" if c.kind else "")
+                + (L["ended"].format(until=c.until) if c.until else "")
                 for c in p.categories
             ),
             "、".join(dict.fromkeys(mentors)),
             ";".join(f"{g.relation} {g.name} {g.phone or ''}".strip() for g in p.guardians),
             p.address or "",
             "、".join(p.support_received),
-            "已结案" if p.status == "closed" else "帮扶中",
+            L["closed"] if p.status == "closed" else L["active"],
             str(sum(m.type == "talk" for m in inside)),
             str(sum(m.mode == "in_person" for m in visits)),
             str(sum(m.mode != "in_person" for m in visits)),
@@ -116,7 +105,7 @@ def ledger(root: Path, term_id: str | None, as_of: dt.date) -> tuple[list[str], 
 
     result = _read(root, as_of, factory)
     rows = sorted(result.outputs.values(), key=lambda r: (r[4], r[0]))
-    return LEDGER, rows, chosen["term"].name
+    return _columns("columns"), rows, chosen["term"].name
 
 
 def teachers(root: Path, year: int, as_of: dt.date) -> tuple[list[str], list[list[str]]]:
@@ -174,7 +163,7 @@ def teachers(root: Path, year: int, as_of: dt.date) -> tuple[list[str], list[lis
         for tid, name in names.items()
         if mentees[tid] or counts[tid]
     ]
-    return TEACHERS, rows
+    return _columns("teacher_columns"), rows
 
 
 def _read(root: Path, as_of: dt.date, factory: Callable[..., Any]) -> Any:
@@ -203,8 +192,8 @@ def write(path: Path, fmt: str, headers: list[str], rows: list[list[str]], title
     for row in rows:
         ws.append(
             [
-                int(v) if v.isdigit() and not h.endswith("编号") else v
-                for h, v in zip(headers, row, strict=True)
+                int(v) if v.isdigit() and i > 0 else v  # the first column is an id: text
+                for i, v in enumerate(row)
             ]
         )
     for cell in ws[1]:

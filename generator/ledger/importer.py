@@ -21,13 +21,22 @@ from pydantic import ValidationError
 
 from generator.archive.model import Archive
 from generator.archive.schema import Profile
+from generator.core import labels
 from generator.core.files import write_atomic
 from generator.core.problems import UsageError
 
 SPLIT = re.compile(r"[、,,]\s*")
-CATEGORY = re.compile(
-    r"^(?P<name>[^((〔]+)(?:[((](?P<kind>[^))]+)[))])?(?:〔(?P<until>\d{4}-\d{2}-\d{2})止〕)?$"
-)
+
+
+def _category_pattern() -> re.Pattern[str]:
+    """A category cell as the export writes it: name, (kind), and the end as in the labels."""
+    before, after = labels.shipped()["ledger"]["ended"].split("{until}")
+    ended = rf"(?:{re.escape(before)}(?P<until>\d{{4}}-\d{{2}}-\d{{2}}){re.escape(after)})?"
+    return re.compile(rf"^(?P<name>[^((（{re.escape(before[:1])}]+)(?:[((](?P<kind>[^))]+)[))])?{ended}$")
+
+
+def _error(kind: str, value: str) -> ValueError:
+    return ValueError(labels.shipped()["import_errors"][kind].format(value=value))
 
 
 @dataclass
@@ -84,10 +93,10 @@ def _profile(values: dict[str, str], archive: Archive, since: str) -> dict[str, 
     classes = {c.name: c.id for c in archive.classes.values()} | {c: c for c in archive.classes}
     teachers = {t.name: t.id for t in archive.teachers.values()} | {t: t for t in archive.teachers}
     cats = {c.name: k for k, c in archive.school.categories.items()}
-    if values.get("status") in ("已结案", "closed"):
+    if values.get("status") in (labels.shipped()["ledger"]["closed"], "closed"):
         raise ValueError("a closed case: the ledger has no closing date or reason; add it by hand")
     if values["class"] not in classes:
-        raise ValueError(f"班级 '{values['class']}' is not in classes.yml")
+        raise _error("class", values["class"])
     profile: dict[str, Any] = {key: values[key] for key in ("id", "name", "gender", "birth_date")}
     profile["class"] = classes[values["class"]]
     profile["categories"] = [
@@ -96,7 +105,7 @@ def _profile(values: dict[str, str], archive: Archive, since: str) -> dict[str, 
     profile["mentors"] = []
     for name in (n for n in SPLIT.split(values.get("mentors", "")) if n):
         if name not in teachers:
-            raise ValueError(f"帮扶教师 '{name}' is not in teachers.yml")
+            raise _error("mentor", name)
         profile["mentors"].append({"teacher": teachers[name], "since": since})
     profile["guardians"] = [
         _guardian(part) for part in re.split(r"[;;]\s*", values.get("guardians", "")) if part
@@ -110,9 +119,9 @@ def _profile(values: dict[str, str], archive: Archive, since: str) -> dict[str, 
 
 
 def _category(text: str, cats: dict[str, str], since: str) -> dict[str, Any]:
-    match = CATEGORY.match(text.strip())
+    match = _category_pattern().match(text.strip())
     if not match or match.group("name") not in cats:
-        raise ValueError(f"特殊群体类别 '{text}' is not a category in school.yml")
+        raise _error("category", text)
     out: dict[str, Any] = {"key": cats[match.group("name")], "since": since}
     if match.group("kind"):
         out["kind"] = match.group("kind")
@@ -124,7 +133,7 @@ def _category(text: str, cats: dict[str, str], since: str) -> dict[str, Any]:
 def _guardian(text: str) -> dict[str, Any]:
     parts = text.split()
     if len(parts) < 2:
-        raise ValueError(f"监护人 '{text}': write it as 关系 姓名 [电话]")
+        raise _error("guardian", text)
     out: dict[str, Any] = {"relation": parts[0], "name": parts[1]}
     if len(parts) > 2:
         out["phone"] = parts[2]

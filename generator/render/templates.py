@@ -25,15 +25,16 @@ from typing import Any
 import cmarkgfm
 import jinja2
 import nh3
-import yaml
 from cmarkgfm.cmark import Options
 from markupsafe import Markup
 
 from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
 from generator.archive.provenance import describe
+from generator.core.labels import TEMPLATES_DIR, load_labels
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "site_templates"
+__all__ = ["TEMPLATES_DIR", "Site", "load_labels", "make_env"]
+
 QUIET_DAYS = 30
 RESTRICTED_MARK = "<!--yd:leadership-->"  # templates wrap leadership-only parts in it (see protect)
 LATEST_COUNT = RECENT
@@ -68,14 +69,6 @@ ALLOWED_TAGS = {
     "hr",
     "a",
 }
-
-
-def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
-    """The interface texts. With libyaml's loader: the pure-Python one took 40–90 ms,
-    a few per cent of a rebuild."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(templates_dir / "labels" / f"{language}.yml", encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)  # a safe loader, C or Python
 
 
 def body_html(text: str) -> Markup:

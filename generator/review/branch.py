@@ -21,18 +21,13 @@ import jinja2
 
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
 from generator.archive.read import read_archive
-from generator.core import git
+from generator.core import git, labels
 from generator.core.problems import Problem, UsageError, YidangError
 from generator.review.codeowners import repo_prefix
 
-TYPES = {
-    "talk": "谈话记录",
-    "home_visit": "家访记录",
-    "evaluation": "学期评估",
-    "activity": "教育活动",
-    "aid": "资助发放",
-}
-ACTIONS = {"A": "新增", "M": "修改", "D": "删除"}
+
+def _labels() -> dict[str, Any]:
+    return labels.shipped()["review"]  # type: ignore[no-any-return]
 
 
 def _show(repo: Path, ref: str, path: str) -> str | None:
@@ -113,23 +108,27 @@ def _profile_changes(
 ) -> tuple[list[str], bool]:
     """Human lines for the changes that matter, and whether leadership must review."""
     lines, lead = [], False
+    L = _labels()
     name = lambda k: categories.get(k, {}).get("name", k)  # noqa: E731
     before, after = _current(old.get("categories"), "key", day), _current(new.get("categories"), "key", day)
     for k in sorted(after - before):
-        lines.append(f"类别新增:{name(k)}")
+        lines.append(L["category_added"].format(name=name(k)))
     for k in sorted(before - after):
-        lines.append(f"类别结束:{name(k)}")
+        lines.append(L["category_ended"].format(name=name(k)))
     lead |= before != after
     m_old, m_new = _current(old.get("mentors"), "teacher", day), _current(new.get("mentors"), "teacher", day)
     if m_old != m_new:
-        lines.append(f"帮扶教师变更:{'、'.join(sorted(m_old)) or '无'} → {'、'.join(sorted(m_new)) or '无'}")
+        old_names, new_names = "、".join(sorted(m_old)) or L["none"], "、".join(sorted(m_new)) or L["none"]
+        lines.append(L["mentors_changed"].format(old=old_names, new=new_names))
     if old and old.get("class") != new.get("class"):
-        lines.append(f"班级变更:{old.get('class')} → {new.get('class')}")
+        lines.append(L["class_changed"].format(old=old.get("class"), new=new.get("class")))
     if new.get("status") == "closed" and old.get("status", "active") != "closed":
-        lines.append(f"结案:{new.get('closed_on', '')} {new.get('closed_reason', '')}".strip())
+        lines.append(
+            L["closed"].format(on=new.get("closed_on", ""), reason=new.get("closed_reason", "")).strip()
+        )
         lead = True
     if not old and new:
-        lines.append("新建档案")
+        lines.append(L["new_file"])
         lead = True
     return lines, lead
 
@@ -160,7 +159,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
         rel = path[len(prefix) :]
         parts = rel.split("/")
         if parts[0] != "students" or len(parts) < 3:
-            school_files.append(f"{ACTIONS.get(status, status)} {rel}")
+            school_files.append(f"{_labels()['actions'].get(status, status)} {rel}")
             continue
         sid = parts[1]
         new_p = _yaml(_show(repo, head, f"{prefix}students/{sid}/profile.yml"))
@@ -174,27 +173,28 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
             who = teachers.get(meta.get("by"), {}).get("name", meta.get("by", ""))
             change.records.append(
                 {
-                    "action": ACTIONS.get(status, status),
+                    "action": _labels()["actions"].get(status, status),
                     "file": parts[-1],
-                    "type": TYPES.get(meta.get("type"), str(meta.get("type", ""))),
+                    "type": labels.shipped()["types"].get(meta.get("type"), str(meta.get("type", ""))),
                     "date": str(meta.get("date", "")),
                     "by": str(who),
                 }
             )
         elif parts[2] == "profile.yml":
             lines, lead = _profile_changes(old_p, new_p, day, school.get("categories") or {})
-            change.profile += lines or ["登记表内容修改"]
+            change.profile += lines or [_labels()["profile_changed"]]
             change.leadership |= lead
         elif parts[2] == "plan.md":
-            change.profile.append(f"帮扶计划{ACTIONS.get(status, status)}")
+            change.profile.append(_labels()["plan"].format(action=_labels()["actions"].get(status, status)))
     for change in students.values():
         p = _yaml(_show(repo, head, f"{prefix}students/{change.id}/profile.yml"))
-        ids = [(t, "帮扶教师") for t in sorted(_current(p.get("mentors"), "teacher", day))]
+        roles = _labels()["roles"]
+        ids = [(t, roles["mentor"]) for t in sorted(_current(p.get("mentors"), "teacher", day))]
         head_teacher = classes.get(p.get("class"), {}).get("head_teacher")
         if head_teacher:
-            ids.append((head_teacher, "班主任"))
+            ids.append((head_teacher, roles["head_teacher"]))
         if change.leadership:
-            ids += [(r.get("teacher"), "领导小组") for r in school.get("leadership") or []]
+            ids += [(r.get("teacher"), roles["leadership"]) for r in school.get("leadership") or []]
         change.reviewers = [
             {
                 "teacher": t,
