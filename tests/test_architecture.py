@@ -145,8 +145,10 @@ def test_user_visible_chinese_lives_in_the_labels_file() -> None:
             and isinstance(node.body[0], ast.Expr)
             and isinstance(node.body[0].value, ast.Constant)
         }
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-                if CJK.search(node.value):
-                    found.append(f"{rel}:{node.lineno}: {node.value[:40]!r}")
+        strings = (n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+        found += [
+            f"{rel}:{n.lineno}: {n.value[:40]!r}"
+            for n in strings
+            if id(n) not in docstrings and CJK.search(n.value)
+        ]
     assert found == []
