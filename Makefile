@@ -1,7 +1,8 @@
 # yidang: the two commands of the README.
 #   make demo   installs what the main job needs, builds the sample site
 #   make test   installs what the tests need, runs lint and the whole suite
-# Both work on a fresh Debian machine as root (or with sudo).
+# Both work on a fresh Debian machine as root (or with sudo). While editing, `make quick`
+# runs only the fast tests (no Chromium, nothing slow).
 
 SHELL := /bin/bash
 # Debian's own python3 (/usr/bin) is built with PGO and LTO; a pyenv or source build
@@ -17,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_DEMO := fonts-noto-cjk fontconfig libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 git
 APT_TEST := $(APT_DEMO) chromium poppler-utils iproute2 nginx-light libatomic1
 
-.PHONY: demo test lint bench clean apt-demo apt-test
+.PHONY: demo test quick lint bench clean apt-demo apt-test
 
 demo: apt-demo $(VENV)/.demo
 	$(BIN)/yidang check archives
@@ -31,6 +32,10 @@ demo: apt-demo $(VENV)/.demo
 test: apt-test $(VENV)/.test
 	$(BIN)/ruff check generator tests bench scripts
 	$(BIN)/pytest
+
+# Tests marked neither slow nor browser (see tests/conftest.py): well under a minute.
+quick: apt-test $(VENV)/.test
+	$(BIN)/pytest -m "not slow and not browser"
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check generator tests bench scripts

@@ -1,8 +1,10 @@
-"""Shared fixtures: small archives on disk, and a CLI runner."""
+"""Shared fixtures: small archives on disk, and a CLI runner; the `browser` and `slow` markers."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,3 +48,109 @@ def protected_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.exit_code == 0, result.output
     assert "protected site" in result.output
     return work / "site"
+
+
+# --- markers: `make quick` runs -m "not slow and not browser" ---------------------
+
+# What takes more than ~2 s, by module: a test function (the calls of all its parameters
+# together) or a fixture (its setup; every test that uses it is slow: for a module- or
+# session-scoped one the first test pays for the build, and any of them run alone would). A test
+# that uses a fixture listed here is not listed again. Seconds measured with `pytest --durations=0`
+# over the whole suite (2026-11-30, the 2-core development machine, nothing else running). Under
+# 2 s, for scale: truncating every file of an archive (test_robustness) 1.7 s, the font subsets 1.7 s.
+SLOW: dict[str, dict[str, float]] = {
+    "conftest.py": {"protected_sample": 48.6},  # the sample, protected, with booklets; in every module
+    "test_access.py": {"test_cli_add_list_passwd_remove": 2.4},
+    "test_booklets.py": {
+        "made": 3.7,
+        "test_changing_one_record_rerenders_exactly_that_booklet": 6.8,
+        "test_cli_reports_rendered_and_skipped": 4.3,
+        "test_cycle_collector_left_as_found": 3.3,
+        "test_character_no_font_has_fails_that_booklet": 2.3,
+    },
+    "test_browser.py": {"site": 22.6},  # test_site's sample build, built again for this module
+    "test_deploy.py": {  # nginx, and Chromium on a tiny protected site (built in 1.7 s)
+        "test_nginx_config_from_the_docs_serves_the_site_over_tls": 2.9,
+        "test_plain_http_lan_address_says_what_to_do": 2.4,
+    },
+    "test_fontsubset.py": {
+        "test_booklet_looks_the_same": 4.5,
+        "test_character_outside_the_subset_comes_from_the_installed_font": 2.0,
+    },
+    "test_hostile.py": {"test_hostile_markdown_never_runs_and_the_text_survives": 2.9},
+    "test_incremental.py": {  # each builds the sample two or three times
+        "test_incremental_build_equals_a_clean_build": 60.7,  # 8 changes
+        "test_unchanged_archive_reuses_everything": 4.0,
+        "test_a_changed_mkdocs_yml_runs_mkdocs_again": 3.7,
+        "test_a_lost_or_foreign_cache_gives_a_full_build": 28.3,  # 3 kinds of damage
+        "test_cache_entries_are_private_and_tagged": 3.8,
+        "test_a_changed_record_reaches_the_booklet_in_the_site": 5.0,
+        "test_a_deleted_site_is_published_whole_again": 10.5,
+        "test_the_build_shows_progress_once_per_student": 4.1,
+    },
+    "test_interrupted.py": {"project": 4.0},  # then killed builds: test_a_build_killed_at_any_point 21.6
+    "test_properties.py": {  # Hypothesis
+        "test_any_bytes_in_a_file": 3.6,  # 5 files
+        "test_any_yamlish_text_in_a_file": 3.8,  # 5 files
+        "test_any_value_of_any_profile_field": 3.4,
+        "test_fast_front_matter_equals_pyyaml": 6.2,
+    },
+    "test_protect.py": {"test_planted_script_does_not_run": 4.6},
+    "test_provenance.py": {"test_build_after_a_merge_shows_the_new_commit": 2.2},
+    "test_readers.py": {
+        "readers_site": 3.5,
+        "test_reset_remove_and_rotate_leave_old_keys_opening_nothing": 7.0,
+    },
+    "test_review.py": {"test_provenance_on_the_site_and_in_the_booklet": 6.0},
+    "test_serve.py": {  # a `yidang serve` process each
+        "test_serve_previews_on_localhost_with_a_banner": 2.2,
+        "test_killed_preview_is_removed_by_the_next_build": 2.4,
+    },
+    "test_shared_computer.py": {"test_another_local_file_reads_nothing": 4.4},
+    "test_site.py": {"site": 38.4, "test_plain_mkdocs_build_works": 2.2},
+}
+
+# What a test's code (or a helper of the test package it calls) names when it drives Chromium.
+BROWSER_NAMES = frozenset({"chromium", "serve_folder", "sync_playwright"})
+
+
+def _names(func: object, seen: set[types.CodeType]) -> set[str]:
+    """The global and attribute names a function's code uses, nested functions and the test
+    package's own helpers included."""
+    code = getattr(func, "__code__", None)
+    if code is None or code in seen:
+        return set()
+    seen.add(code)
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    for name in list(names):
+        helper = func.__globals__.get(name)  # type: ignore[attr-defined]
+        if inspect.isfunction(helper) and helper.__module__.startswith(__package__ + "."):
+            names |= _names(helper, seen)
+    return names
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`browser`: the test uses a `browser` fixture (Chromium), or its code launches Playwright
+    or serves a folder for it. `slow`: the test or one of its fixtures is in SLOW."""
+    everywhere = SLOW["conftest.py"]
+    checked: dict[str, set[str]] = {}
+    for item in items:
+        module = item.path.name
+        if module not in checked:  # a renamed test or fixture must not drop out of SLOW unseen
+            names = SLOW.get(module, {}).keys()
+            missing = [n for n in names if not hasattr(getattr(item, "module", None), n)]
+            missing += [n for n in everywhere if n not in globals()]
+            if missing:
+                raise pytest.UsageError(f"tests/conftest.py: SLOW names what {module} lacks: {missing}")
+            checked[module] = names | everywhere.keys()
+        fixtures = getattr(item, "fixturenames", ())
+        if {getattr(item, "originalname", item.name), *fixtures} & checked[module]:
+            item.add_marker(pytest.mark.slow)
+        if "browser" in fixtures or _names(getattr(item, "function", None), set()) & BROWSER_NAMES:
+            item.add_marker(pytest.mark.browser)

@@ -109,13 +109,15 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
         [NGINX, "-p", str(tmp_path), "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        for _ in range(50):
+        deadline = time.monotonic() + 10
+        while True:  # until nginx listens; it failing to start, or 10 s, fails the test here
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 assert proc.poll() is None, proc.stdout.read().decode()
-                time.sleep(0.1)
+                assert time.monotonic() < deadline, f"nginx not listening on port {port} after 10 s"
+                time.sleep(0.05)
         with chromium(LAN) as browser:
             context = browser.new_context(ignore_https_errors=True)  # a throwaway certificate
             page = context.new_page()

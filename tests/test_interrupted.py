@@ -74,6 +74,9 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path) -> None:
+    """Builds killed with SIGKILL after computed delays. The sleep below is the kill's
+    timing, not a wait for something to happen: no condition marks "mid-flight", and the
+    delays are fractions of a build timed on this machine, so they track its speed."""
     site = project.parent / "site"
     talk = project.parent / "archives" / TALK
     killed = 0

@@ -237,8 +237,13 @@ def test_planted_script_does_not_run(tiny: Path, tmp_path: Path, browser, run) -
         page = browser.new_page()
         _login(page, url, "T2", passphrase)
         page.wait_for_selector("#yd-logout:not([hidden])")
+        # _open waits for the page drawn under its route (show() sets data-route last), so it
+        # is finished: no handler or script in it, so nothing planted can run later either.
         assert _open(page, url, login(tmp_path / "site", "T2", passphrase), "students/S1/") == "测试学生"
-        page.wait_for_timeout(300)
+        handlers = page.evaluate("""[...document.querySelectorAll('#yd-page *')]
+            .flatMap((e) => [...e.attributes].map((a) => a.name)).filter((n) => n.startsWith('on'))""")
+        assert handlers == []
+        assert page.locator("#yd-page script, #yd-page img").count() == 0  # both stripped; S1 has no photo
         assert page.evaluate("window.__pwned") is None
         assert "<img src=x onerror" in page.inner_text("#yd-page")  # shown as text
         page.close()
