@@ -29,16 +29,18 @@ demo: apt-demo $(VENV)/.demo
 	@sed -n "s/^- user: /    /p; s/^  passphrase: /      passphrase: /p" archives/access/demo-credentials.yml
 	@echo "(Or: cd site && python3 -m http.server --bind 127.0.0.1 8000, then http://127.0.0.1:8000/)"
 
-test: apt-test $(VENV)/.test
-	$(BIN)/ruff check generator tests bench scripts
+test: apt-test $(VENV)/.test lint
 	$(BIN)/pytest
 
 # Tests marked neither slow nor browser (see tests/conftest.py): well under a minute.
 quick: apt-test $(VENV)/.test
 	$(BIN)/pytest -m "not slow and not browser"
 
+# ruff (lint and format) and mypy (types, settings in pyproject.toml) over the code.
 lint: $(VENV)/.test
 	$(BIN)/ruff check generator tests bench scripts
+	$(BIN)/ruff format --check generator tests bench scripts
+	$(BIN)/mypy
 
 bench: $(VENV)/.demo
 	$(BIN)/python bench/run.py --students 1000 --records-per-student 150

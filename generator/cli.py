@@ -24,6 +24,7 @@ from generator.core.problems import ArchiveInvalid, Problem, UsageError, YidangE
 if TYPE_CHECKING:
     from generator.archive.model import Archive
     from generator.archive.read import ReadResult
+    from generator.booklets.booklet import Report as BookletReport
 
 DEFAULT_ARCHIVE = "archives"
 archive_option = click.option(
@@ -35,7 +36,7 @@ archive_option = click.option(
 )
 
 
-def as_of_option(help_text: str):  # type: ignore[no-untyped-def]
+def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help=help_text)
 
 
@@ -446,7 +447,7 @@ def _booklet_settings(config: Path) -> tuple[dict[str, Any], Path, Any]:
     return render.load_labels(folder, plugin.language), folder, fonts
 
 
-def _print_booklet_report(report, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _print_booklet_report(report: BookletReport, out: Path) -> None:
     errors = [p for p in report.problems if p.severity == "error"]
     _print_errors(errors)
     for r in report.results:

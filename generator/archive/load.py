@@ -20,10 +20,8 @@ import yaml
 
 from generator.core import labels
 
-try:  # the C parser is ~3× faster; it ships with PyYAML wheels
-    _BaseLoader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - pure-Python PyYAML
-    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
+# The C parser is ~3× faster; it ships with PyYAML wheels (pure-Python PyYAML: the other).
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 _SCALAR = yaml.ScalarNode
@@ -32,7 +30,7 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _resolved: dict[str, str] = {}  # plain scalar text → tag; values repeat a lot (ids, dates, modes)
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+class _Loader(_BaseLoader):  # a base class chosen at import time
     """SafeLoader without the timestamp resolver (the schema parses dates).
 
     ``resolve`` is called from the C parser for every node; caching the
@@ -44,17 +42,17 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
         def __init__(self, stream: str) -> None:
             # Only the C parser: values are built by `_build`, so the constructor's
             # and resolver's per-instance state (several dicts) is never used.
-            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.cyaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]  # types-PyYAML: not re-exported
 
-    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is _SCALAR:
             if not implicit[0]:  # quoted or block scalar: always text
                 return "tag:yaml.org,2002:str"
-            tag = _resolved.get(value)  # type: ignore[arg-type]
+            tag = _resolved.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(_resolved) < 50_000:
-                    _resolved[value] = tag  # type: ignore[index]
+                    _resolved[value] = tag
             return tag
         return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
 
@@ -107,22 +105,21 @@ class Located:
         self._values = values
         self._keys = keys
 
-    def _index(self) -> None:
-        self._values, self._keys = {}, {}
-        if self._node is not None:
-            _positions(self._node, (), self._line0, self._values, self._keys)
+    def _index(self) -> tuple[dict[Loc, Pos], dict[Loc, Pos]]:
+        """Where each value and key sits, worked out on first use (most files have no problem)."""
+        if self._values is None or self._keys is None:
+            self._values, self._keys = {}, {}
+            if self._node is not None:
+                _positions(self._node, (), self._line0, self._values, self._keys)
+        return self._values, self._keys
 
     @property
     def values(self) -> dict[Loc, Pos]:
-        if self._values is None:
-            self._index()
-        return self._values  # type: ignore[return-value]
+        return self._index()[0]
 
     @property
     def keys(self) -> dict[Loc, Pos]:
-        if self._keys is None:
-            self._index()
-        return self._keys  # type: ignore[return-value]
+        return self._index()[1]
 
     def at(self, loc: Loc) -> Pos:
         """Position of ``loc``, or of its nearest located parent."""
@@ -192,7 +189,7 @@ class AliasUsed(Exception):
         self.node = node
 
 
-def _build(node: yaml.Node, loc: Loc, doc: Located, line0: int, seen: set[int]) -> Any:
+def _build(node: Any, loc: Loc, doc: Located, line0: int, seen: set[int]) -> Any:
     """Plain Python values from the node tree; duplicate keys are noted.
 
     A node met twice comes from an alias: refused, because aliases can nest

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -79,7 +79,7 @@ class RecordRef:
     by: str
     file_name: str
 
-    def __reduce__(self) -> tuple[type[RecordRef], tuple[dt.date, str, str, str]]:
+    def __reduce__(self) -> tuple[Callable[..., RecordRef], tuple[dt.date, str, str, str]]:
         """Pickle as a plain tuple: the build cache loads 150,000 of these (3x faster)."""
         return (RecordRef, (self.date, self.type, self.by, self.file_name))
 

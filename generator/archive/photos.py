@@ -31,9 +31,8 @@ def prepare(data: bytes, max_side: int = MAX_SIDE) -> bytes:
     The EXIF orientation is applied first, so the picture stands the right
     way up once the tag is gone.
     """
-    with Image.open(io.BytesIO(data)) as img:
-        img = ImageOps.exif_transpose(img)
-        img = img.convert("RGB")
+    with Image.open(io.BytesIO(data)) as opened:
+        img = ImageOps.exif_transpose(opened).convert("RGB")
         img.thumbnail((max_side, max_side))
         out = io.BytesIO()
         img.save(out, "JPEG", quality=QUALITY, optimize=True)  # no exif= argument: none written

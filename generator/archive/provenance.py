@@ -57,7 +57,8 @@ class Changes(Mapping[str, Change]):
         return self._packed, self._commits
 
     def __setstate__(self, state: tuple[dict[str, tuple[str, bytes]], list[Change]]) -> None:
-        self.__init__(*state)  # type: ignore[misc]
+        self._packed, self._commits = state
+        self._open = {}
 
     def _names(self, directory: str) -> dict[str, int]:
         names = self._open.get(directory)

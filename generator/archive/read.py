@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from generator.archive import compliance
 from generator.archive.load import (
@@ -27,7 +28,17 @@ from generator.archive.load import (
     read_text,
 )
 from generator.archive.model import Archive, PlanEntry, RecordEntry, Student, StudentSummary
-from generator.archive.schema import RECORD_TYPES, Evaluation, Plan, Profile, School, SchoolClass, Teacher
+from generator.archive.schema import (
+    RECORD_TYPES,
+    Evaluation,
+    Plan,
+    Profile,
+    Record,
+    RecordBase,
+    School,
+    SchoolClass,
+    Teacher,
+)
 from generator.archive.validate import (
     RECORD_NAME,
     Context,
@@ -102,10 +113,13 @@ def _read_school(root: Path, problems: list[Problem]) -> SchoolFiles:
     return SchoolFiles(school, teachers, classes)
 
 
-def _unique(model, doc: Located | None, sink: Sink, what: str) -> dict:  # type: ignore[no-untyped-def]
+Listed = TypeVar("Listed", bound=Teacher | SchoolClass)  # the entries of teachers.yml and classes.yml
+
+
+def _unique(model: type[Listed], doc: Located | None, sink: Sink, what: str) -> dict[str, Listed]:
     if doc is None:
         return {}
-    out = {}
+    out: dict[str, Listed] = {}
     for obj, loc in list_doc(model, doc, sink, f"{sink.path}"):
         if obj.id in out:
             sink.error(doc.at((*loc, "id")), f"duplicate {what} id '{obj.id}'")
@@ -170,11 +184,11 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
     sdir = root / rel
     files = 0
     result = StudentResult(rel, None, None, (1, 1), problems, 0)
-    for entry in sorted(os.listdir(sdir)):
-        if entry not in STUDENT_ENTRIES and not entry.startswith("."):
-            Sink(f"{rel}/{entry}", problems).warning(
+    for found in sorted(os.listdir(sdir)):
+        if found not in STUDENT_ENTRIES and not found.startswith("."):
+            Sink(f"{rel}/{found}", problems).warning(
                 (1, 1),
-                f"unexpected '{entry}' in a student folder (expected {', '.join(sorted(STUDENT_ENTRIES))})",
+                f"unexpected '{found}' in a student folder (expected {', '.join(sorted(STUDENT_ENTRIES))})",
             )
     profile = None
     psink = Sink(f"{rel}/profile.yml", problems)
@@ -194,7 +208,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
     if (sdir / "plan.md").is_file():
         files += 1
         plan = _read_plan(root, f"{rel}/plan.md", ctx, problems)
-    records = []
+    records: list[RecordEntry] = []
     rdir = sdir / "records"
     if rdir.is_dir():
         for name in sorted(os.listdir(rdir)):
@@ -346,15 +360,15 @@ def _read_record(
     _check_record(record, doc, sink, named, sdir, ctx, as_of)
     if not body.strip():
         sink.warning(doc.origin, "the record has no narrative (write it below the front matter)")
-    return RecordEntry(record, body, rel)  # type: ignore[arg-type]
+    return RecordEntry(cast(Record, record), body, rel)  # a RECORD_TYPES model, so one of Record
 
 
 def _check_record(
-    record,
+    record: RecordBase,
     doc: Located,
     sink: Sink,
-    named,
-    sdir: Path,  # type: ignore[no-untyped-def]
+    named: re.Match[str],
+    sdir: Path,
     ctx: Context,
     as_of: dt.date,
 ) -> None:
@@ -500,7 +514,7 @@ def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> 
     hit = cache.store.get("school")
     if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == key:
         problems.extend(hit[2])
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     found: list[Problem] = []
     sf = _read_school(root, found)
     cache.store.put("school", (key, sf, found))
@@ -537,8 +551,9 @@ def _read_all(
     cached: dict[str, StudentResult] = {}
     if cache is not None and keep:
         cached = cache.lookup_all(root, folders, context_key(root, as_of))
-        for _ in cached if progress is not None else ():
-            progress()  # type: ignore[misc]
+        if progress is not None:
+            for _ in cached:
+                progress()
     fresh: dict[str, StudentResult] = {}
     try:
         todo = [f for f in folders if f not in cached]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,7 +86,7 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
     return [f.alias or n for n, f in current.model_fields.items()]
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     loc = loc_text(err["loc"])
     msg = str(err["msg"]).removeprefix("Value error, ")
     kind = err["type"]
@@ -140,7 +140,7 @@ def _value_at(data: Any, loc: Loc) -> Any:
     return data
 
 
-def _typed_message(err: dict[str, Any], raw: str | None) -> str | None:
+def _typed_message(err: Mapping[str, Any], raw: str | None) -> str | None:
     """A text field that YAML read as a number or boolean: show what was written."""
     if raw is None or err["type"] != "string_type":
         return None

@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from generator.archive import photos
 from generator.archive.model import Archive, RecordEntry, Student
-from generator.archive.provenance import last_changes
+from generator.archive.provenance import Changes, last_changes
 from generator.archive.read import SchoolFiles, read_archive
 from generator.booklets import fontsubset
 from generator.core.files import atomic_path, write_atomic
@@ -120,8 +120,8 @@ class _Glyphs(logging.Handler):
         self.missing: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith(NOTDEF) and record.args:
-            self.missing.append(str(record.args[0]))  # type: ignore[index]
+        if str(record.msg).startswith(NOTDEF) and isinstance(record.args, tuple) and record.args:
+            self.missing.append(str(record.args[0]))
 
 
 @dataclass
@@ -139,7 +139,7 @@ class Booklets:
     force: bool = False
     previous: dict[str, str] = field(default_factory=dict)
     select: Callable[[Student], bool] | None = None
-    provenance: dict[str, Any] | None = None  # archive path → last git change
+    provenance: Changes | None = None  # the archive's git history (None: not in git)
     font_dir: Path | None = None  # subset fonts and their Fontconfig file (fontsubset)
     _env: jinja2.Environment | None = None
     _font_config: tuple[int, Any] | None = None  # (pid, WeasyPrint FontConfiguration)

@@ -76,7 +76,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         rendered = self._state().pages.get(page.file.src_uri)
         if rendered is None:
             return html
-        page.toc = get_toc(rendered.toc)  # type: ignore[arg-type]  # MkDocs' stubs say list[str]
+        page.toc = get_toc(rendered.toc)  # type: ignore[arg-type]  # MkDocs: a TypedDict our tokens match
         return BODY_MARKER
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:

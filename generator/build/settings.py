@@ -68,7 +68,7 @@ def cache_root(config: MkDocsConfig) -> Path:
 
 
 def plugin_settings(config: MkDocsConfig) -> YidangConfig:
-    return config.plugins[PLUGIN].config  # type: ignore[no-any-return]
+    return config.plugins[PLUGIN].config
 
 
 def as_of(config: MkDocsConfig) -> dt.date | None:

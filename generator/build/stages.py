@@ -180,10 +180,15 @@ def read_students(state: BuildState) -> None:
     state.site = render.Site(state.archive, state.labels, dir_urls=state.dir_urls)
 
 
-def _student_cache(state: BuildState, provenance: str) -> StudentCache:
+def _student_cache(state: BuildState, provenance: Callable[[str], str]) -> StudentCache:
     """What a student's cached page and booklet depend on besides the student's files."""
     s, t = state.settings, state.templates_dir
-    parts = [version(), tree_digest(t / "pages"), state.labels_bytes, f"{state.dir_urls}|{s.booklets}"]
+    parts: list[str | bytes] = [
+        version(),
+        tree_digest(t / "pages"),
+        state.labels_bytes,
+        f"{state.dir_urls}|{s.booklets}",
+    ]
     if s.booklets:
         parts += [tree_digest(t / "booklet"), f"{s.booklet_font}|{s.booklet_heading_font}"]
     return StudentCache(
@@ -246,7 +251,8 @@ def render_index_pages(state: BuildState) -> None:
     state.site.periods = render.LazyPeriods(state.students)
     specs = site_pages.index_specs(state.site)
     index = _index_cache(state)
-    made = index.pages(specs, lambda spec: site_pages.render_page(state.site, env, spec))  # type: ignore[arg-type]
+    site = state.site
+    made = index.pages(specs, lambda spec: site_pages.render_page(site, env, spec))
     state.report["index"] = (index.rendered, index.reused)
     if len(model.PINYIN) != state.pinyin_known:
         Store(state.cache_dir / "pages").put("pinyin", dict(model.PINYIN))
@@ -304,7 +310,7 @@ def plaintext_site(config: MkDocsConfig, state: BuildState) -> Path:
 
 def _run_mkdocs(config: MkDocsConfig, state: BuildState, out: Path) -> None:
     """MkDocs with the plugin bound to this build: its hooks feed what stages 1 and 2 made."""
-    plugin = config.plugins[settings.PLUGIN]
+    plugin: Any = config.plugins[settings.PLUGIN]  # the YidangPlugin (plugin.py imports this module)
     plugin.state = state
     config["site_dir"] = str(out)
     try:
@@ -332,7 +338,7 @@ def cached_shell(state: BuildState) -> Shell | None:
     these files are published, so they are never taken from a folder anyone could write to."""
     hit = Store(state.cache_dir / "shell").get("shell")
     if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == shell_key(state):
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     return None
 
 

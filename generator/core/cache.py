@@ -340,10 +340,10 @@ class StudentCache:
         extra = self.extra(folder) if self.extra else ""
         usable = entry is not None and (self.usable is None or self.usable(entry.result))
         fast = entry is not None and usable and entry.settled and entry.stamp == stamp
-        if fast and entry.key == digest(self.key, context, entry.content, extra):  # type: ignore[union-attr]
+        if fast and entry.key == digest(self.key, context, entry.content, extra):
             self.hits += 1
             self.reused.add(folder)
-            return entry.result  # type: ignore[union-attr]
+            return entry.result
         previous = self.store.get(f"hashes/{folder}")
         stats = folder_stats(root / "students" / folder)
         hashes = hash_folder(

@@ -18,7 +18,7 @@ def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
     a few per cent of a rebuild."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(templates_dir / "labels" / f"{language}.yml", encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)  # type: ignore[no-any-return]  # a safe loader, C or Python
+        return yaml.load(fh, Loader=loader)  # a safe loader, C or Python
 
 
 @functools.cache

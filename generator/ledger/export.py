@@ -40,14 +40,15 @@ def _facts(student: Student) -> list[compliance.RecordFact]:
 
 def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Student], list[str]]:
     assert school.school is not None
-    cats = school.school.categories
+    rules = school.school  # a name the closure below keeps narrowed
+    cats = rules.categories
     L = labels.shipped()["ledger"]
 
     def row(s: Student) -> list[str]:
         p = s.profile
         inside = [r.meta for r in s.records if term.start <= r.meta.date <= term.end]
         visits = [m for m in inside if m.type == "home_visit"]
-        periods = compliance.periods(p, school.school, _facts(s), as_of, [term])
+        periods = compliance.periods(p, rules, _facts(s), as_of, [term])
         mentors = [
             school.teachers[m.teacher].name
             for m in p.mentors
@@ -115,6 +116,7 @@ def teachers(root: Path, year: int, as_of: dt.date) -> tuple[list[str], list[lis
 
     def factory(school: SchoolFiles, day: dt.date) -> Callable[[Student], dict[str, Any]]:
         assert school.school is not None
+        rules = school.school  # a name the closure below keeps narrowed
         names.update({t.id: t.name for t in school.teachers.values()})
 
         def per_student(s: Student) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def teachers(root: Path, year: int, as_of: dt.date) -> tuple[list[str], list[lis
             ]
             periods = [
                 p
-                for p in compliance.periods(s.profile, school.school, _facts(s), min(day, last))
+                for p in compliance.periods(s.profile, rules, _facts(s), min(day, last))
                 if first <= p.end <= last
             ]
             mentors = {
@@ -184,9 +186,12 @@ def write(path: Path, fmt: str, headers: list[str], rows: list[list[str]], title
         return
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook's one sheet
     ws.title = title[:31]
     ws.append(headers)
     for row in rows:
@@ -202,7 +207,7 @@ def write(path: Path, fmt: str, headers: list[str], rows: list[list[str]], title
     ws.freeze_panes = "A2"
     for i, header in enumerate(headers, start=1):
         width = max(_width(str(v)) for v in [header, *(r[i - 1] for r in rows)])
-        ws.column_dimensions[ws.cell(1, i).column_letter].width = min(max(width + 2, 8), 60)
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
     wb.save(path)
 
 

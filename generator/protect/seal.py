@@ -190,7 +190,7 @@ class Publisher:
                     for ident in idents:
                         self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
         keep = self.previous is not None and not self.rotate
-        self.route_salt = self.previous.route_salt if keep else secrets.token_hex(16)  # type: ignore[union-attr]
+        self.route_salt = self.previous.route_salt if keep and self.previous else secrets.token_hex(16)
         self._scope_of: dict[str, str] = {}
         self._routes: dict[str, list[str]] | None = None
         self._held: dict[str, list[str]] | None = None
@@ -205,8 +205,9 @@ class Publisher:
         if scope not in self.keys:
             teachers = self._everyone | self._readers_of.get(scope, set())
             readers = frozenset(f"{t}:{self.fingerprints.get(t, '')}" for t in teachers)
-            old = self.previous.keys.get(scope) if self.previous and not self.rotate else None
-            if old is not None and self.previous.readers.get(scope, frozenset()) <= readers:  # type: ignore[union-attr]
+            previous = self.previous if not self.rotate else None
+            old = previous.keys.get(scope) if previous else None
+            if previous and old is not None and previous.readers.get(scope, frozenset()) <= readers:
                 self.keys[scope] = old
             else:
                 if self.previous is not None and scope in self.previous.keys:

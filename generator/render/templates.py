@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
-from generator.archive.provenance import describe
+from generator.archive.provenance import Changes, describe
 from generator.core.labels import TEMPLATES_DIR, load_labels
 
 __all__ = ["TEMPLATES_DIR", "Site", "load_labels", "make_env"]
@@ -108,7 +108,7 @@ class Site:
     dir_urls: bool = True
     photo_urls: dict[str, str] = field(default_factory=dict)  # archive path → published name
     booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
-    provenance: dict[str, Any] | None = None  # archive path → last git change (None: not in git)
+    provenance: Changes | None = None  # archive path → last git change (None: not in git)
     periods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → four-ones periods
 
     @cached_property
@@ -147,7 +147,7 @@ class Site:
 
     def months(self) -> list[dt.date]:
         """First days of the current term's months, up to as_of."""
-        term, out = self.term_now, []
+        term, out = self.term_now, list[dt.date]()
         if term is None:
             return out
         day = term.start.replace(day=1)
@@ -254,7 +254,7 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
     env.filters.update(
         cn_date=lambda d: _show(d, labels) if d else "",
         teacher_name=lambda tid: archive.teachers[tid].name if tid in archive.teachers else tid,
-        term_name=lambda tid: archive.term(tid).name if archive.term(tid) else tid,
+        term_name=lambda tid: term.name if (term := archive.term(tid)) else tid,
         mask_id=lambda s: (s[:4] + "*" * (len(s) - 8) + s[-4:]) if s else "",
         body=body_html,
         show=lambda v: _show(v, labels),

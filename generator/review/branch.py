@@ -27,7 +27,7 @@ from generator.review.codeowners import repo_prefix
 
 
 def _labels() -> dict[str, Any]:
-    return labels.shipped()["review"]  # type: ignore[no-any-return]
+    return labels.shipped()["review"]
 
 
 def _show(repo: Path, ref: str, path: str) -> str | None:
@@ -91,7 +91,7 @@ class Review:
         }
 
 
-def _current(entries: list[Any], key: str, day: dt.date) -> set[str]:
+def _current(entries: Any, key: str, day: dt.date) -> set[str]:
     out = set()
     for e in entries or []:
         if (
@@ -170,7 +170,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
         )
         if parts[2] == "records":
             meta = _meta(_show(repo, base if status == "D" else head, path))
-            who = teachers.get(meta.get("by"), {}).get("name", meta.get("by", ""))
+            who = teachers.get(str(meta.get("by")), {}).get("name", meta.get("by", ""))
             change.records.append(
                 {
                     "action": _labels()["actions"].get(status, status),
@@ -190,7 +190,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
         p = _yaml(_show(repo, head, f"{prefix}students/{change.id}/profile.yml"))
         roles = _labels()["roles"]
         ids = [(t, roles["mentor"]) for t in sorted(_current(p.get("mentors"), "teacher", day))]
-        head_teacher = classes.get(p.get("class"), {}).get("head_teacher")
+        head_teacher = classes.get(str(p.get("class")), {}).get("head_teacher")
         if head_teacher:
             ids.append((head_teacher, roles["head_teacher"]))
         if change.leadership:

@@ -22,6 +22,7 @@ from generator.archive import compliance
 from generator.archive import photos
 from generator.render import templates as render
 from generator.site import pages as site_pages
+from generator.archive.provenance import Changes
 from generator.archive.read import SchoolFiles
 from generator.booklets.booklet import BookletResult, Booklets
 from generator.core.cache import digest
@@ -65,7 +66,7 @@ class StudentPages:
         dir_urls: bool,
         photo_cache: Path,
         booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
-        provenance: dict[str, Any] | None = None,
+        provenance: Changes | None = None,
     ):
         assert school.school is not None
         archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
