@@ -13,26 +13,22 @@ body replaces a marker only when MkDocs writes a plaintext page.
 from __future__ import annotations
 
 import gc
-from pathlib import Path
 from typing import Any
 
 import jinja2
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
 from generator.build import stages
-from generator.build.publish import build_lock
 from generator.build.settings import YidangConfig
-from generator.build.state import BuildState, private_plain_dir, remove_dead_plaintext
+from generator.build.state import BuildState
 from generator.core.problems import ArchiveInvalid, YidangError
 from generator.render import templates as render
-from generator.site import pages as site_pages
 
-CSS_URI = "assets/yidang.css"
 BODY_MARKER = "<!-- yidang:page-body -->"
 
 
@@ -47,16 +43,10 @@ class YidangPlugin(BasePlugin[YidangConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Stage 1 when MkDocs drives the build; then MkDocs' settings for our pages."""
         if self.state is None or self.state.driver != "yidang":
-            self.state = _run(self._start, config)
-        _configure(config, self.state)
+            driver = "serve" if self.command == "serve" else "mkdocs"
+            self.state = _run(stages.begin, config, driver)
+        stages.configure_mkdocs(config, self.state)
         return config
-
-    def _start(self, config: MkDocsConfig) -> BuildState:
-        state = BuildState.of(config, Path(config.site_dir), "serve" if self.command == "serve" else "mkdocs")
-        if state.protect:
-            state.locks.enter_context(build_lock(state.final))
-        stages.read_students(state)
-        return state
 
     def on_env(self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files) -> jinja2.Environment:
         """Keep MkDocs' and Material's compiled templates between builds too."""
@@ -69,7 +59,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         state = self._state()
         if state.driver != "yidang":
             _run(stages.render_index_pages, state)
-        return _files(files, config, state)
+        return stages.mkdocs_files(files, config, state)
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Our pages are HTML already: give MkDocs their TOC and a marker for the body."""
@@ -89,7 +79,7 @@ class YidangPlugin(BasePlugin[YidangConfig]):
         """Stages 4-6 when MkDocs drives a protected build: seal, audit, publish."""
         state = self._state()
         if state.driver == "mkdocs" and state.protect:
-            _run(_seal_and_publish, state)
+            _run(stages.seal_and_publish, state)
             config.site_dir = str(state.final)
         elif state.driver != "yidang":
             gc.unfreeze()
@@ -123,43 +113,3 @@ def _run(stage: Any, *args: Any) -> Any:
         ) from None
     except YidangError as exc:
         raise PluginError(f"yidang: {exc}") from None
-
-
-def _seal_and_publish(state: BuildState) -> None:
-    with stages.cleaning_up(state):
-        new = stages.seal(state, stages.keep_shell(state))
-        stages.audit_site(state, new)
-        stages.publish(state, new)
-
-
-def _configure(config: MkDocsConfig, state: BuildState) -> None:
-    """Navigation (index pages only: a student never appears in it), theme, CSS, banner;
-    a protected build's MkDocs output goes to a private folder, never to the site."""
-    config.nav = site_pages.nav(state.labels)
-    config.theme.dirs.insert(0, str(state.templates_dir / "overrides"))
-    config.extra_css.append(CSS_URI)
-    banner = "unprotected_preview" if state.driver == "serve" else state.settings.banner
-    config.extra["yidang_banner"] = "" if state.protect else state.labels["site"].get(banner, "")
-    if state.protect and state.driver == "mkdocs":
-        state.plain = private_plain_dir()
-        config.site_dir = str(state.plain)
-    elif not state.protect:
-        remove_dead_plaintext()
-
-
-def _files(files: Files, config: MkDocsConfig, state: BuildState) -> Files:
-    """Our CSS and a title stub per page (protected: only the navigation's pages, which the
-    shell's menu needs); unprotected, the photos and booklets too."""
-    css = (state.templates_dir / "static" / "yidang.css").read_text(encoding="utf-8")
-    files.append(File.generated(config, CSS_URI, content=css))
-    if not state.protect:
-        for uri, source, _ in dict.fromkeys(state.files):
-            files.append(File.generated(config, uri, abs_src_path=str(source)))
-    for uri, title in state.titles.items():
-        if state.protect and uri not in site_pages.NAV_PAGES:
-            continue
-        existing = files.get_file_from_path(uri)
-        if existing is not None:
-            files.remove(existing)
-        files.append(File.generated(config, uri, content=site_pages.stub(title)))
-    return files

@@ -29,6 +29,7 @@ from typing import Any
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import MkDocsException
+from mkdocs.structure.files import File, Files
 
 from generator.archive import model
 from generator.archive.provenance import history, provenance_key
@@ -55,6 +56,7 @@ from generator.site.index_pages import IndexPages, base_key
 from generator.site.students import StudentPages
 
 log = logging.getLogger("mkdocs.plugins.yidang")
+CSS_URI = "assets/yidang.css"
 Shell = dict[str, bytes]  # MkDocs' home page and Material's assets: relative path → bytes
 
 
@@ -82,6 +84,24 @@ def run_build(config: MkDocsConfig, state: BuildState) -> Built:
             new = plaintext_site(config, state)  # 3-5. MkDocs writes every page, unsealed
         publish(state, new)  # 6. swapped in, in one step
     return Built(state.final, len(state.titles), len(state.students), state.protect, state.report)
+
+
+def begin(config: MkDocsConfig, driver: str) -> BuildState:
+    """``mkdocs build`` or ``mkdocs serve``: a new build, taking the site's lock when it will
+    publish one, and its stage 1."""
+    state = BuildState.of(config, Path(config.site_dir), driver)
+    if state.protect:
+        state.locks.enter_context(build_lock(state.final))
+    read_students(state)
+    return state
+
+
+def seal_and_publish(state: BuildState) -> None:
+    """``mkdocs build`` of a protected site, once MkDocs wrote the shell: stages 4 to 6."""
+    with cleaning_up(state):
+        new = seal(state, keep_shell(state))
+        audit_site(state, new)
+        publish(state, new)
 
 
 def build_site(
@@ -352,6 +372,39 @@ def keep_shell(state: BuildState) -> Shell:
         if p.is_file()
     }
     Store(state.cache_dir / "shell").put("shell", (shell_key(state), files))
+    return files
+
+
+def configure_mkdocs(config: MkDocsConfig, state: BuildState) -> None:
+    """Navigation (index pages only: a student never appears in it), theme, CSS, banner;
+    a protected build's MkDocs output goes to a private folder, never to the site."""
+    config.nav = site_pages.nav(state.labels)
+    config.theme.dirs.insert(0, str(state.templates_dir / "overrides"))
+    config.extra_css.append(CSS_URI)
+    banner = "unprotected_preview" if state.driver == "serve" else state.settings.banner
+    config.extra["yidang_banner"] = "" if state.protect else state.labels["site"].get(banner, "")
+    if state.protect and state.driver == "mkdocs":
+        state.plain = private_plain_dir()
+        config.site_dir = str(state.plain)
+    elif not state.protect:
+        remove_dead_plaintext()
+
+
+def mkdocs_files(files: Files, config: MkDocsConfig, state: BuildState) -> Files:
+    """Our CSS and a title stub per page (protected: only the navigation's pages, which the
+    shell's menu needs); unprotected, the photos and booklets too."""
+    css = (state.templates_dir / "static" / "yidang.css").read_text(encoding="utf-8")
+    files.append(File.generated(config, CSS_URI, content=css))
+    if not state.protect:
+        for uri, source, _ in dict.fromkeys(state.files):
+            files.append(File.generated(config, uri, abs_src_path=str(source)))
+    for uri, title in state.titles.items():
+        if state.protect and uri not in site_pages.NAV_PAGES:
+            continue
+        existing = files.get_file_from_path(uri)
+        if existing is not None:
+            files.remove(existing)
+        files.append(File.generated(config, uri, content=site_pages.stub(title)))
     return files
 
 
