@@ -26,7 +26,7 @@ demo: apt-demo $(VENV)/.demo
 	@echo
 	@echo "示例站点已生成 / the protected sample site is in ./site (each student page offers its PDF booklet)"
 	@echo "查看 / to open it: open site/index.html in a browser, and log in with a demo account:"
-	@sed -n "s/^- user: /    /p; s/^  passphrase: /      passphrase: /p" archives/access/demo-credentials.yml
+	@sed -n "/^- user: intake/q; s/^- user: /    /p; s/^  passphrase: /      passphrase: /p" archives/access/demo-credentials.yml
 	@echo "(Or: cd site && python3 -m http.server --bind 127.0.0.1 8000, then http://127.0.0.1:8000/)"
 
 test: apt-test $(VENV)/.test lint

@@ -571,6 +571,28 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
     )
 
 
+@access.command("intake")
+@click.option("--rotate", is_flag=True, help="Replace the intake key; the old one is kept, retired.")
+@archive_option
+def access_intake(rotate: bool, archive: str) -> None:
+    """Make the school's intake key: teachers' record forms seal to its public part.
+
+    Writes archives/access/intake.json (the public key, and the private key under a
+    new passphrase, printed once). The office needs that passphrase for yidang
+    intake. --rotate makes a new one; the old moves to access/intake-retired/ so
+    files sealed to it can still be taken in.
+
+    Example: yidang access intake --rotate
+    """
+    from generator.protect import access as acc
+
+    root = _archive_dir(archive)
+    key, passphrase = acc.create_intake()
+    path = acc.save_intake(root, key, rotate=rotate)
+    click.echo(f"wrote {path} (fingerprint {key.fingerprint}); rebuild the site to publish it", err=True)
+    _show_passphrase("intake", passphrase)
+
+
 @access.command("list")
 @archive_option
 @as_of_option("The day rights are computed for (default today).")
@@ -718,6 +740,103 @@ def init_command(directory: str) -> None:
         "  yidang check && yidang build\n"
         "  yidang codeowners --flavor gitea # or github; then commit and push"
     )
+
+
+@main.command("intake")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@archive_option
+@click.option(
+    "--base", default="main", show_default=True, help="The branch each record's branch starts from."
+)
+@click.option("--dry-run", is_flag=True, help="Open and check every file; make no branch, move no file.")
+@click.option(
+    "--push", "remote", default=None, metavar="REMOTE", help="Push each branch there; print its PR link."
+)
+@click.option("--open-pr", is_flag=True, help="Open each pull request with gh (GitHub) or tea (Gitea).")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the intake passphrase from this file (else $YIDANG_INTAKE_PASSPHRASE, else a prompt).",
+)
+def intake_command(
+    sources: tuple[Path, ...],
+    archive: str,
+    base: str,
+    dry_run: bool,
+    remote: str | None,
+    open_pr: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Take in records teachers sealed in the site: one review branch per record.
+
+    Each file (or every *.yidang file in a folder) is opened with the intake key,
+    its signature checked against the teacher's account, the teacher's right to
+    write for the student checked, and the record checked as `yidang check
+    --strict` does; then it is committed, with the teacher as author, on a new
+    branch from --base. Taken-in files move to processed/, refused ones to
+    rejected/ with a .reason.txt. For a CI job, give the passphrase in
+    $YIDANG_INTAKE_PASSPHRASE or --passphrase-file.
+
+    Example: yidang intake ~/收件箱 --push origin
+    """
+    import os
+
+    from generator.review.intake import intake
+
+    if passphrase_file is not None:
+        passphrase = passphrase_file.read_text(encoding="utf-8").strip()
+    else:
+        passphrase = os.environ.get("YIDANG_INTAKE_PASSPHRASE") or click.prompt(
+            "intake passphrase", hide_input=True, err=True
+        )
+    outcomes = intake(
+        _archive_dir(archive), list(sources), passphrase, base=base, dry_run=dry_run, push=remote
+    )
+    for o in outcomes:
+        if o.submission is None:
+            click.echo(f"{o.status}: {o.file.name}: {o.reason}")
+            continue
+        s = o.submission
+        what = f"{s.record.get('type')} {s.student} {s.date} by {s.teacher}"
+        click.echo(f"{o.status}: {o.file.name}: {what} → {s.branch}")
+        if o.url:
+            click.echo(f"  pull request: {o.url}")
+            if open_pr:
+                _open_pull_request(Path(archive), s.branch, base)
+    refused = sum(o.status == "rejected" for o in outcomes)
+    click.echo(f"{len(outcomes) - refused} taken in, {refused} refused" + (" (dry run)" if dry_run else ""))
+    sys.exit(1 if refused else 0)
+
+
+def _open_pull_request(archive: Path, branch: str, base: str) -> None:
+    """The pull request, opened with gh or tea, its body the review summary."""
+    import shutil
+    import subprocess
+
+    from generator.review.branch import markdown, review
+
+    body = markdown(review(archive, base, branch))
+    title = branch.removeprefix("intake/")
+    if shutil.which("gh"):
+        cmd = ["gh", "pr", "create", "--head", branch, "--base", base, "--title", title, "--body", body]
+    elif shutil.which("tea"):
+        cmd = [
+            "tea",
+            "pr",
+            "create",
+            "--head",
+            branch,
+            "--base",
+            base,
+            "--title",
+            title,
+            "--description",
+            body,
+        ]
+    else:
+        click.echo("  (neither gh nor tea is installed: open the link above)", err=True)
+        return
+    subprocess.run(cmd, cwd=archive, check=False)
 
 
 @main.command("review")

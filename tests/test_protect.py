@@ -19,10 +19,12 @@ from .site_reader import Reader, login
 from .test_site import DAY, write_config
 
 SITE_NAME = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))["site_name"]
-CREDS = {
+DEMO = {
     c["user"]: c["passphrase"]
     for c in yaml.safe_load((SAMPLE / "access/demo-credentials.yml").read_text(encoding="utf-8"))
 }
+INTAKE_PASSPHRASE = DEMO.pop("intake")  # the school's intake key, not a reader
+CREDS = DEMO  # the demo readers' logins
 
 
 @pytest.fixture(scope="module")

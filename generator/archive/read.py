@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from generator.archive import compliance
+from generator.archive.forms import FUTURE, NO_NARRATIVE
 from generator.archive.load import (
     FrontMatterMissing,
     Located,
@@ -359,7 +360,7 @@ def _read_record(
         return None
     _check_record(record, doc, sink, named, sdir, ctx, as_of)
     if not body.strip():
-        sink.warning(doc.origin, "the record has no narrative (write it below the front matter)")
+        sink.warning(doc.origin, NO_NARRATIVE)
     return RecordEntry(cast(Record, record), body, rel)  # a RECORD_TYPES model, so one of Record
 
 
@@ -381,7 +382,7 @@ def _check_record(
             f"type '{record.type}' differs from the file name's type '{name_type}'",
         )
     if record.date > as_of:
-        sink.warning(doc.at(("date",)), f"date {record.date} is in the future")
+        sink.warning(doc.at(("date",)), FUTURE.format(date=record.date))
     check_ref(sink, doc, ("by",), record.by, ctx.teachers, "teacher")
     if isinstance(record, Evaluation):
         check_ref(sink, doc, ("term",), record.term, ctx.terms, "term")

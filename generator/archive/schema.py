@@ -119,6 +119,11 @@ class Teacher(Strict):
     git_user: str | None = Field(
         None, description="User name on the school's git server, for review routing (optional)."
     )
+    git_email: str | None = Field(
+        None,
+        description="E-mail of the teacher's git account: records they submit in the site are committed "
+        "with it as author (optional; default `<git_user>@yidang.invalid`).",
+    )
 
 
 class SchoolClass(Strict):
@@ -263,6 +268,8 @@ class Plan(Strict):
 
 # --- students/<id>/records/*.md ---------------------------------------------
 
+LONG_TEXT: dict[str, Any] = {"widget": "textarea"}  # a paragraph, not a line: the record forms' text area
+
 
 class RecordBase(Strict):
     type: str = Field(description="Record type; also the end of the file name.")
@@ -289,20 +296,26 @@ class HomeVisit(RecordBase):
     type: Literal["home_visit"] = Field(description="`home_visit` 家访记录.")
     mode: Mode = Field(description="`in_person` 入户, `phone` 电话家访 or `video`.")
     met: list[Text] = Field(min_length=1, description="Family members met or spoken to.")
-    family_situation: str | None = Field(None, description="What was seen of the family's situation.")
-    parent_feedback: str | None = Field(None, description="What the guardians said.")
+    family_situation: str | None = Field(
+        None, json_schema_extra=LONG_TEXT, description="What was seen of the family's situation."
+    )
+    parent_feedback: str | None = Field(
+        None, json_schema_extra=LONG_TEXT, description="What the guardians said."
+    )
     next_visit_on: Date | None = Field(None, description="Planned next visit.")
 
 
 class Evaluation(RecordBase):
     type: Literal["evaluation"] = Field(description="`evaluation` 学期评估.")
     term: Id = Field(description="Term id evaluated.")
-    study: Text = Field(description="Study (学业).")
-    mental_health: Text = Field(description="Mental health (心理).")
-    behaviour: Text = Field(description="Behaviour (行为习惯).")
+    study: Text = Field(json_schema_extra=LONG_TEXT, description="Study (学业).")
+    mental_health: Text = Field(json_schema_extra=LONG_TEXT, description="Mental health (心理).")
+    behaviour: Text = Field(json_schema_extra=LONG_TEXT, description="Behaviour (行为习惯).")
     goals_met: Literal["达成", "部分达成", "未达成"] = Field(description="达成, 部分达成 or 未达成.")
     continue_: bool = Field(alias="continue", description="Whether help continues next term.")
-    continue_reason: str | None = Field(None, description="Why help stops (required when false).")
+    continue_reason: str | None = Field(
+        None, json_schema_extra=LONG_TEXT, description="Why help stops (required when false)."
+    )
     reviewed_by: Id | None = Field(None, description="Teacher id (head teacher or office) who reviewed.")
 
     @model_validator(mode="after")

@@ -43,6 +43,9 @@ class YidangConfig(Config):
     """Publish the encrypted site (login page and blobs). Off only for local checks."""
     rotate_keys = c.Type(bool, default=False)
     """New content keys for everything (`yidang build --rotate-keys`): keys from before open nothing."""
+    intake_url = c.Optional(c.Type(str))
+    """Where the record forms PUT sealed files (e.g. /inbox/ on the same server; docs/deploy.md).
+    Without it, teachers download or share the sealed file."""
     idle_minutes = c.Type(int, default=30)
     """Log readers out after this many minutes without activity."""
     banner = c.Type(str, default="unprotected_build")

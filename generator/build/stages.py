@@ -32,6 +32,7 @@ from mkdocs.exceptions import MkDocsException
 from mkdocs.structure.files import File, Files
 
 from generator.archive import model
+from generator.archive.forms import form_schema
 from generator.archive.provenance import history, provenance_key
 from generator.archive.read import ReadResult, context_key, read_archive
 from generator.booklets.booklet import (
@@ -45,6 +46,7 @@ from generator.booklets.booklet import (
 from generator.build import settings
 from generator.build.publish import build_lock, remove_leftovers, swap
 from generator.build.state import BuildState, private_plain_dir, remove_dead_plaintext
+from generator.core import crypto
 from generator.core.cache import Store, StudentCache, digest, tree_digest, version
 from generator.core.problems import ArchiveInvalid, YidangError, counts
 from generator.protect import access
@@ -454,10 +456,22 @@ def _login_html(state: BuildState) -> str:
 
 
 def _shell_settings(state: BuildState) -> dict[str, Any]:
+    """What the login page's script needs: labels, the record forms and where sealed records
+    go (the intake key's public part). No student data: this page is plaintext."""
+    assert state.archive is not None
+    intake = access.load_intake(state.archive_root)
     return {
-        "labels": state.labels["protect"],
+        "labels": {**state.labels["protect"], "form": state.labels["form"]},
         "site_name": state.site_name,
         "idle_minutes": state.settings.idle_minutes,
+        "forms": form_schema(state.archive.school, state.labels),
+        "intake": None
+        if intake is None
+        else {
+            "key": crypto.b64(intake.public_raw),
+            "id": intake.fingerprint,
+            "url": state.settings.intake_url,
+        },
     }
 
 

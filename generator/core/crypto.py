@@ -95,9 +95,12 @@ def _raw_public(public: ec.EllipticCurvePublicKey) -> bytes:
     return public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
 
-def lock_private_key(private_pkcs8: bytes, passphrase: str, aad: bytes) -> dict[str, object]:
-    """The private key, encrypted under the passphrase (stored in archives/access/)."""
-    salt = os.urandom(SALT_BYTES)
+def lock_private_key(
+    private_pkcs8: bytes, passphrase: str, aad: bytes, salt: bytes | None = None
+) -> dict[str, object]:
+    """The private key, encrypted under the passphrase (stored in archives/access/). Keys
+    locked with the same ``salt`` open with one key derivation (a reader's two keys)."""
+    salt = salt if salt is not None else os.urandom(SALT_BYTES)
     sealed = seal(passphrase_key(passphrase, salt), private_pkcs8, aad)
     return {
         "kdf": "PBKDF2-HMAC-SHA256",
@@ -142,3 +145,63 @@ def unwrap_with(private_pkcs8: bytes, ephemeral_raw: bytes, wrapped: list[bytes]
         return [aes_key_unwrap(kek, w) for w in wrapped]
     except InvalidUnwrap:
         raise CryptoError("a wrapped key does not unwrap: wrong key or changed data") from None
+
+
+# --- signatures (ECDSA P-256, SHA-256) ---------------------------------------------
+
+
+def sign(private_pkcs8: bytes, data: bytes) -> bytes:
+    """ECDSA P-256 / SHA-256, as WebCrypto writes it: r || s, 32 bytes each."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    private = serialization.load_der_private_key(private_pkcs8, password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def verify(public_raw: bytes, data: bytes, signature: bytes) -> bool:
+    """True when ``signature`` (r || s) over ``data`` was made with ``public_raw``'s private key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    if len(signature) != 64:
+        return False
+    public = ec.EllipticCurvePublicKey.from_encoded_point(CURVE, public_raw)
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+    try:
+        public.verify(der, data, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+# --- sealing to a public key (ECIES: ECDH-ES + HKDF-SHA256 + AES-256-GCM) -------------
+
+
+def seal_to(public_raw: bytes, plaintext: bytes, info: bytes) -> tuple[bytes, bytes]:
+    """Encrypt to the holder of ``public_raw``: (ephemeral public key, IV || ciphertext+tag).
+    ``info`` names the format and the key; it is the HKDF info and the AES-GCM associated
+    data, so a sealed file cannot be read as anything else."""
+    ephemeral = ec.generate_private_key(CURVE)
+    holder = ec.EllipticCurvePublicKey.from_encoded_point(CURVE, public_raw)
+    key = _kek(ephemeral.exchange(ec.ECDH(), holder), info)
+    return _raw_public(ephemeral.public_key()), seal(key, plaintext, info)
+
+
+def open_to(private_pkcs8: bytes, ephemeral_raw: bytes, sealed: bytes, info: bytes) -> bytes:
+    """The holder's side of ``seal_to``; CryptoError when it was sealed to another key or changed."""
+    private = serialization.load_der_private_key(private_pkcs8, password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    try:
+        ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(CURVE, ephemeral_raw)
+    except ValueError:
+        raise CryptoError("not a public key: the file was changed") from None
+    return open_sealed(_kek(private.exchange(ec.ECDH(), ephemeral), info), sealed, info)
+
+
+def fingerprint(public_raw: bytes) -> str:
+    """A short name for a public key (16 hex digits of its SHA-256)."""
+    import hashlib
+
+    return hashlib.sha256(public_raw).hexdigest()[:16]

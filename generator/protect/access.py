@@ -20,7 +20,7 @@ from pathlib import Path
 from generator.archive.model import Archive
 from generator.core import crypto
 from generator.core.files import write_atomic
-from generator.core.problems import YidangError
+from generator.core.problems import UsageError, YidangError
 
 FORMAT = "yidang-access-1"
 ACCESS_DIR = "access"
@@ -45,6 +45,10 @@ def _aad(teacher_id: str) -> bytes:
     return f"{FORMAT}|private-key|{teacher_id}".encode()
 
 
+def _sign_aad(teacher_id: str) -> bytes:
+    return f"{FORMAT}|signing-key|{teacher_id}".encode()
+
+
 def lookup(teacher_id: str, passphrase: str) -> str:
     """What finds a reader's keyring in a published site: the build names each keyring
     by a keyed hash of this, so a copy of the site does not say whose keyring is whose.
@@ -56,54 +60,78 @@ def lookup(teacher_id: str, passphrase: str) -> str:
 
 @dataclass(frozen=True)
 class Account:
+    """A reader: a key pair for reading (ECDH: content keys are wrapped to it) and one for
+    signing the records they submit (ECDSA; a key for each job). Both private keys are
+    locked under one key derived from the passphrase (one PBKDF2 at login)."""
+
     teacher: str
     public_raw: bytes
     private_locked: dict[str, object]
     created: str
     lookup: str  # see ``lookup``: "" in an account made before keyrings had hidden names
+    sign_public_raw: bytes = b""  # b"": an account made before records were signed
+    sign_locked: dict[str, object] | None = None
 
     def to_json(self) -> str:
-        return (
-            json.dumps(
-                {
-                    "format": FORMAT,
-                    "teacher": self.teacher,
-                    "public_key": crypto.b64(self.public_raw),
-                    "private_key": self.private_locked,
-                    "lookup": self.lookup,
-                    "created": self.created,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        data = {
+            "format": FORMAT,
+            "teacher": self.teacher,
+            "public_key": crypto.b64(self.public_raw),
+            "private_key": self.private_locked,
+            "sign_public_key": crypto.b64(self.sign_public_raw),
+            "sign_private_key": self.sign_locked,
+            "lookup": self.lookup,
+            "created": self.created,
+        }
+        return json.dumps(data, indent=2) + "\n"
 
     @property
     def fingerprint(self) -> str:
         """Names this key pair: a reset makes a new one, so the build can tell and rotate."""
         return hashlib.sha256(self.public_raw).hexdigest()[:16]
 
+    @property
+    def current(self) -> bool:
+        """Made by this yidang: hidden keyring name and a signing key."""
+        return bool(self.lookup and self.sign_public_raw and self.sign_locked)
+
     def unlock(self, passphrase: str) -> bytes:
         """The private key (PKCS#8); CryptoError on a wrong passphrase."""
         return crypto.unlock_private_key(self.private_locked, normalise(passphrase), _aad(self.teacher))
 
+    def unlock_signing(self, passphrase: str) -> bytes:
+        """The signing key (PKCS#8), for tests and tools that submit as this teacher."""
+        assert self.sign_locked is not None
+        return crypto.unlock_private_key(self.sign_locked, normalise(passphrase), _sign_aad(self.teacher))
+
+
+def _account(
+    teacher_id: str, reading: crypto.KeyPair, signing: crypto.KeyPair, created: str
+) -> tuple[Account, str]:
+    """An account for these key pairs under a new passphrase (returned once, never stored)."""
+    passphrase = new_passphrase()
+    locked = crypto.lock_private_key(reading.private_pkcs8, passphrase, _aad(teacher_id))
+    salt = crypto.unb64(str(locked["salt"]))  # one derivation opens both
+    sign_locked = crypto.lock_private_key(signing.private_pkcs8, passphrase, _sign_aad(teacher_id), salt)
+    found = lookup(teacher_id, passphrase)
+    account = Account(teacher_id, reading.public_raw, locked, created, found, signing.public_raw, sign_locked)
+    return account, passphrase
+
 
 def create(teacher_id: str) -> tuple[Account, str]:
-    """A new key pair and passphrase; the passphrase is returned once, never stored."""
-    passphrase = new_passphrase()
-    pair = crypto.new_key_pair()
-    locked = crypto.lock_private_key(pair.private_pkcs8, passphrase, _aad(teacher_id))
-    created = dt.date.today().isoformat()
-    return Account(teacher_id, pair.public_raw, locked, created, lookup(teacher_id, passphrase)), passphrase
+    """New key pairs and passphrase; the passphrase is returned once, never stored."""
+    return _account(teacher_id, crypto.new_key_pair(), crypto.new_key_pair(), dt.date.today().isoformat())
 
 
 def relock(account: Account, old: str) -> tuple[Account, str]:
-    """Same key pair, new passphrase (the old one is needed)."""
-    private = account.unlock(old)
-    passphrase = new_passphrase()
-    locked = crypto.lock_private_key(private, passphrase, _aad(account.teacher))
-    found = lookup(account.teacher, passphrase)
-    return Account(account.teacher, account.public_raw, locked, account.created, found), passphrase
+    """Same reading key pair, new passphrase (the old one is needed); an account without a
+    signing key gets one."""
+    reading = crypto.KeyPair(account.public_raw, account.unlock(old))
+    if account.sign_locked is not None and account.sign_public_raw:
+        signing = crypto.KeyPair(account.sign_public_raw, account.unlock_signing(old))
+    else:
+        signing = crypto.new_key_pair()
+    return _account(account.teacher, reading, signing, account.created)
 
 
 # --- files -------------------------------------------------------------------
@@ -125,6 +153,8 @@ def load(archive_root: Path, teacher_id: str) -> Account:
             data["private_key"],
             data.get("created", ""),
             data.get("lookup", ""),
+            crypto.unb64(data.get("sign_public_key") or ""),
+            data.get("sign_private_key"),
         )
     except FileNotFoundError:
         raise YidangError(f"{teacher_id} has no account (yidang access add {teacher_id})") from None
@@ -149,10 +179,114 @@ def save(archive_root: Path, account: Account, *, replace: bool = False) -> Path
 
 def accounts(archive_root: Path) -> list[str]:
     folder = archive_root / ACCESS_DIR
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    found = (p.stem for p in folder.glob("*.json")) if folder.is_dir() else ()
+    return sorted(name for name in found if name != INTAKE)
+
+
+# --- the intake key: what teachers' submissions are sealed to -----------------------
+
+INTAKE = "intake"
+INTAKE_FORMAT = "yidang-intake-1"
+INTAKE_AAD = f"{INTAKE_FORMAT}|private-key".encode()
+RETIRED_DIR = "intake-retired"
+
+
+@dataclass(frozen=True)
+class IntakeKey:
+    """The school's intake key pair: the public part goes into the site (submissions are
+    sealed to it); the private part, under its own passphrase, opens them (yidang intake)."""
+
+    public_raw: bytes
+    private_locked: dict[str, object]
+    created: str
+
+    @property
+    def fingerprint(self) -> str:
+        return crypto.fingerprint(self.public_raw)
+
+    def unlock(self, passphrase: str) -> bytes:
+        """The private key (PKCS#8); CryptoError on a wrong passphrase."""
+        return crypto.unlock_private_key(self.private_locked, normalise(passphrase), INTAKE_AAD)
+
+    def to_json(self) -> str:
+        data = {
+            "format": INTAKE_FORMAT,
+            "public_key": crypto.b64(self.public_raw),
+            "private_key": self.private_locked,
+            "fingerprint": self.fingerprint,
+            "created": self.created,
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+
+def create_intake() -> tuple[IntakeKey, str]:
+    """A new intake key pair and its passphrase (returned once, never stored)."""
+    passphrase = new_passphrase()
+    pair = crypto.new_key_pair()
+    locked = crypto.lock_private_key(pair.private_pkcs8, passphrase, INTAKE_AAD)
+    return IntakeKey(pair.public_raw, locked, dt.date.today().isoformat()), passphrase
+
+
+def intake_path(archive_root: Path) -> Path:
+    return archive_root / ACCESS_DIR / f"{INTAKE}.json"
+
+
+def _read_intake(path: Path) -> IntakeKey:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != INTAKE_FORMAT:
+            raise ValueError("not a yidang intake key file")
+        return IntakeKey(crypto.unb64(data["public_key"]), data["private_key"], data.get("created", ""))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise YidangError(f"{path}: unreadable intake key file: {exc}") from None
+
+
+def load_intake(archive_root: Path) -> IntakeKey | None:
+    """The current intake key, or None if the school has none yet."""
+    path = intake_path(archive_root)
+    return _read_intake(path) if path.is_file() else None
+
+
+def intake_keys(archive_root: Path) -> list[IntakeKey]:
+    """The current intake key, then the retired ones (files sealed before a rotation)."""
+    current = load_intake(archive_root)
+    retired = sorted((archive_root / ACCESS_DIR / RETIRED_DIR).glob("*.json"), reverse=True)
+    return ([current] if current else []) + [_read_intake(p) for p in retired]
+
+
+def save_intake(archive_root: Path, key: IntakeKey, *, rotate: bool = False) -> Path:
+    """Write the intake key. An existing one is kept (retired, so submissions already sealed
+    to it can still be taken in with its passphrase) only when ``rotate``; else refused."""
+    path = intake_path(archive_root)
+    old = load_intake(archive_root)
+    if old is not None and not rotate:
+        raise UsageError(f"the school already has an intake key ({path}); to replace it: --rotate")
+    if old is not None:
+        retired = archive_root / ACCESS_DIR / RETIRED_DIR / f"{old.created}-{old.fingerprint}.json"
+        write_atomic(retired, old.to_json())
+    write_atomic(path, key.to_json(), replace=old is not None)
+    return path
 
 
 # --- rights ------------------------------------------------------------------
+
+
+def may_write(archive: Archive, teacher_id: str, student_id: str, day: dt.date) -> bool:
+    """Whether a teacher may write a record of ``day`` for a student: the rights to read,
+    on that day — leadership and the office always; the student's mentor on that day; the
+    head teacher of the student's class while the case is open."""
+    student = archive.students.get(student_id)
+    if student is None or teacher_id not in archive.teachers:
+        return False
+    if archive.leadership_role(teacher_id) is not None:
+        return True
+    closed = student.profile.closed_on if not student.active else None
+    if closed is not None and day > closed:
+        return False
+    if any(m.teacher == teacher_id for m in student.mentors_on(day)):
+        return True
+    cls = archive.classes.get(student.profile.class_)
+    return cls is not None and cls.head_teacher == teacher_id and student.active
 
 
 @dataclass(frozen=True)

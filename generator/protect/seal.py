@@ -358,7 +358,7 @@ class Publisher:
             self._write_keyring(account, pad(rings[account.teacher], size))
 
     def _write_keyring(self, account: access.Account, ring: bytes) -> None:
-        if not account.lookup:
+        if not account.current or account.sign_locked is None:
             raise YidangError(
                 f"{account.teacher}'s account was made by an older yidang: give it a new passphrase "
                 f"(`yidang access passwd {account.teacher}`, or --reset if it is lost)"
@@ -370,6 +370,8 @@ class Publisher:
         text = json.dumps(
             {
                 "priv": account.private_locked,
+                # the signing key, under the same passphrase key (same salt): one PBKDF2 opens both
+                "sign": account.sign_locked["data"],
                 "epk": crypto.b64(epk),
                 "key": crypto.b64(wrapped),
                 "ring": crypto.b64(sealed),

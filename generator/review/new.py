@@ -23,6 +23,12 @@ def _target(folder: Path, kind: str, date: dt.date) -> Path:
         if path.exists():
             raise YidangError(f"{path} already exists; edit it (yidang new never overwrites a file)")
         return path
+    return record_path(folder, kind, date)
+
+
+def record_path(folder: Path, kind: str, date: dt.date) -> Path:
+    """A record's file name in a student's folder: ``DATE-TYPE.md``, then ``-2``, ``-3``… when
+    taken, so two records of one type and day both survive."""
     records = folder / "records"
     path = records / f"{date}-{kind}.md"
     n = 2

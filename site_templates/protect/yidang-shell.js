@@ -82,6 +82,10 @@
     try { pkcs8 = await openSealed(pk, unb64(p.data), `yidang-access-1|private-key|${teacher}`); }
     catch (e) { throw new Error(L.bad_login); }
     const priv = await subtle().importKey("pkcs8", pkcs8, { name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
+    // The signing key is locked under the same passphrase key: it signs the records this
+    // teacher writes in the site (non-extractable, in memory only, like every key here).
+    const signPkcs8 = await openSealed(pk, unb64(ring.sign), `yidang-access-1|signing-key|${teacher}`);
+    const sign = await subtle().importKey("pkcs8", signPkcs8, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
     const epk = await subtle().importKey("raw", unb64(ring.epk), { name: "ECDH", namedCurve: "P-256" }, false, []);
     const bits = await subtle().deriveBits({ name: "ECDH", public: epk }, priv, 256);
     const hk = await subtle().importKey("raw", bits, "HKDF", false, ["deriveKey"]);
@@ -97,7 +101,7 @@
     }
     const byRoute = {};
     for (const [token, e] of Object.entries(own.index)) byRoute[e[4]] = token;
-    return { teacher, raw: own.keys, keys: [], index: own.index, byRoute };
+    return { teacher, sign, raw: own.keys, keys: [], index: own.index, byRoute };
   }
   async function contentKey(at) {  // imported on first use: leadership holds a thousand
     if (!S.keys[at]) S.keys[at] = await aesKey(unb64(S.raw[at]));
@@ -107,6 +111,7 @@
   // --- session: memory only; idle logout ----------------------------------------
   function forget() {
     S = null;
+    F = null;
     query = "";
     urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
     const page = $("#yd-page");
@@ -165,8 +170,9 @@
     let h = `<p>${esc(L.home_intro)}</p>`;
     for (const kind of ["students", "classes", "teachers", "index", "dashboard", "categories"]) {
       if (!groups[kind]) continue;
+      const few = kind === "students" && groups[kind].length <= HOME_FORMS;
       const rows = groups[kind].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"))
-        .map(([tok, t]) => `<li><a href="#/${esc(tok)}">${esc(t)}</a></li>`).join("");
+        .map(([tok, t]) => `<li><a href="#/${esc(tok)}">${esc(t)}</a>${few ? writeButtons(S.index[tok][4], HOME_TYPES) : ""}</li>`).join("");
       h += `<h2>${esc(L.groups[kind] || kind)}</h2><ul class="yd-home" data-group="${kind}">${rows}</ul>`;
     }
     return { t: L.home_title, h };
@@ -206,13 +212,15 @@
     const page = $("#yd-page");
     const entry = S.index[tok];
     let doc, route = "";
-    if (tok === SEARCH) doc = query ? await search(query) : home();
+    if (tok === FORM) doc = F ? formDoc() : home();
+    else if (tok === SEARCH) doc = query ? await search(query) : home();
     else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; }
     else if (tok === "") doc = home();
     else doc = noAccess();
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
-    page.innerHTML = `<h1>${esc(doc.t)}</h1>${doc.h}`;  // bodies were escaped and sanitised at build
-    page.dataset.view = tok === "" ? "home" : entry ? entry[1] : tok === SEARCH ? SEARCH : NONE;
+    const bar = route.startsWith("students/") ? writeButtons(route, null) : "";
+    page.innerHTML = `<h1>${esc(doc.t)}</h1>${bar}${doc.h}`;  // bodies were escaped and sanitised at build
+    page.dataset.view = tok === "" ? "home" : entry ? entry[1] : [SEARCH, FORM].includes(tok) ? tok : NONE;
     await fillParts(page, route);
     for (const a of page.querySelectorAll("a[href]")) {
       const href = a.getAttribute("href");
@@ -230,6 +238,204 @@
     page.dataset.route = tok;
     window.scrollTo(0, 0);
   }
+  // --- record forms: filled in here, checked as `yidang check` does, sealed for the office ---
+  // The form's contents live in this page's memory only (autocomplete off: the browser
+  // neither remembers them nor restores them after a restart); leaving a filled form asks.
+  const FORM = "write";
+  const HOME_FORMS = 60;  // the home page offers forms next to at most this many students
+  const HOME_TYPES = ["talk", "home_visit", "evaluation"];
+  const SUBMISSION = "yidang-submission-1";
+  const LF = L.form;
+  let F = null;  // the form being filled: {route, student, name, type, dirty}
+  function writeButtons(route, only) {
+    if (!C.intake || !C.forms) return "";
+    const types = C.forms.types.filter((t) => !only || only.includes(t.type));
+    return `<div class="yd-write" data-student="${esc(route.split("/")[1])}"><span class="yd-write-label">${esc(LF.write)}</span>`
+      + types.map((t) => `<button type="button" class="md-button yd-write-type" data-route="${esc(route)}" data-type="${t.type}">${esc(t.title)}</button>`).join("")
+      + "</div>";
+  }
+  function today() {
+    const d = new Date();
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  }
+  function formOf(type) { return C.forms.types.find((t) => t.type === type); }
+  function input(f) {
+    const id = `yd-f-${f.name}`;
+    const req = f.required ? " required aria-required=\"true\"" : "";
+    if (f.kind === "textarea" || f.kind === "list") {
+      return `<textarea id="${id}" name="${f.name}" rows="${f.kind === "list" ? 2 : 3}"${req}></textarea>`;
+    }
+    if (f.kind === "choice" || f.kind === "bool") {
+      const opts = f.choices.map(([v, label]) => `<option value="${esc(String(v))}">${esc(label)}</option>`).join("");
+      return `<select id="${id}" name="${f.name}"${req}><option value="">—</option>${opts}</select>`;
+    }
+    const type = f.kind === "date" ? "date" : f.kind === "number" ? "number" : "text";
+    const value = f.name === "date" ? ` value="${today()}"` : "";
+    return `<input id="${id}" name="${f.name}" type="${type}"${value}${f.kind === "number" ? ' min="0" step="0.01"' : ""}${req}>`;
+  }
+  function formDoc() {
+    const form = formOf(F.type);
+    const star = `<span class="yd-req" title="${esc(LF.required)}">*</span>`;
+    const fields = form.fields.map((f) => `<div class="yd-field" data-field="${f.name}"><label for="yd-f-${f.name}">${esc(f.label)}${f.required ? star : ""}</label>${input(f)}</div>`).join("");
+    const h = `<p class="yd-form-for">${esc(LF.for_student)}:<strong>${esc(F.name)}</strong></p>`
+      + `<form id="yd-form" class="yd-form" autocomplete="off" novalidate data-type="${F.type}">${fields}`
+      + `<div class="yd-field" data-field="narrative"><label for="yd-f-narrative">${esc(form.narrative.label)}${star}</label><textarea id="yd-f-narrative" name="narrative" rows="8" required aria-required="true"></textarea></div>`
+      + `<div class="yd-field" data-field="photos"><label for="yd-f-photos">${esc(LF.photos)}</label><input id="yd-f-photos" name="photos" type="file" accept="image/*" multiple></div>`
+      + `<div class="yd-form-errors" role="alert" hidden></div>`
+      + `<p class="yd-form-buttons"><button type="submit" class="md-button md-button--primary">${esc(LF.submit)}</button> <button type="button" class="md-button yd-form-cancel">${esc(LF.cancel)}</button></p>`
+      + `<div class="yd-sealed" role="status" hidden></div></form>`;
+    return { t: form.title, h };
+  }
+  function values(formEl) {
+    const form = formOf(F.type);
+    const record = { type: F.type };
+    for (const f of form.fields) {
+      const raw = formEl.elements[f.name].value.trim();
+      if (!raw) continue;
+      if (f.kind === "list") record[f.name] = raw.split(/[\n、,，;；]+/).map((x) => x.trim()).filter(Boolean);
+      else if (f.kind === "bool") record[f.name] = raw === "true";
+      else if (f.kind === "number") record[f.name] = Number(raw);
+      else record[f.name] = raw;
+    }
+    return record;
+  }
+  function problems(formEl, record) {
+    // The same messages as `yidang check` for the same mistakes (made by its code, at build).
+    const form = formOf(F.type);
+    const out = [];
+    for (const f of form.fields) {
+      const v = record[f.name];
+      if (f.required && (v === undefined || (Array.isArray(v) && !v.length))) out.push([f.name, f.missing]);
+      else if (f.too_short && Array.isArray(v) && !v.length) out.push([f.name, f.too_short]);
+    }
+    for (const [when, field, message] of form.requires || []) {
+      if (record[when[0]] === when[1] && !record[field]) out.push([field, message]);
+    }
+    if (record.date && record.date > today()) out.push(["date", C.forms.messages.future.replace("{date}", record.date)]);
+    if (!formEl.elements.narrative.value.trim()) out.push(["narrative", form.narrative.missing]);
+    return out;
+  }
+  function showProblems(formEl, found) {
+    formEl.querySelectorAll(".yd-field").forEach((el) => el.classList.remove("yd-invalid"));
+    const box = formEl.querySelector(".yd-form-errors");
+    box.hidden = !found.length;
+    box.innerHTML = found.length
+      ? `<p>${esc(LF.problems)}</p><ul>${found.map(([name, m]) => `<li data-field="${esc(name)}">${esc(m)}</li>`).join("")}</ul>`
+      : "";
+    for (const [name] of found) {
+      const el = formEl.querySelector(`.yd-field[data-field="${name}"]`);
+      if (el) el.classList.add("yd-invalid");
+    }
+    if (found.length) box.scrollIntoView({ block: "center" });
+  }
+  async function shrink(file) {
+    // Drawn again on a canvas: at most 1600 px, and nothing of the camera's metadata (EXIF,
+    // GPS) survives the re-encoding.
+    const bmp = await createImageBitmap(file, { imageOrientation: "from-image" });
+    const scale = Math.min(1, 1600 / Math.max(bmp.width, bmp.height));
+    const c = document.createElement("canvas");
+    c.width = Math.max(1, Math.round(bmp.width * scale));
+    c.height = Math.max(1, Math.round(bmp.height * scale));
+    c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
+    bmp.close();
+    const out = await new Promise((r) => c.toBlob(r, "image/jpeg", 0.85));
+    return new Uint8Array(await out.arrayBuffer());
+  }
+  function b64(bytes) {  // URL-alphabet base64 without padding, as the build writes it
+    let bin = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function randomHex(n) {
+    return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function pad(bytes) {  // as the build pads blobs: 4-byte length, zeros up to a size bucket
+    const size = bytes.length + 4;
+    const step = size <= 1024 ? 1024 : 2 ** (Math.floor(Math.log2(size)) - 3);
+    const out = new Uint8Array(Math.ceil(size / step) * step);
+    new DataView(out.buffer).setUint32(0, bytes.length);
+    out.set(bytes, 4);
+    return out;
+  }
+  async function sealRecord(formEl, record) {
+    const photos = [];
+    for (const file of formEl.elements.photos.files) photos.push(await shrink(file));
+    const payload = {
+      format: SUBMISSION, id: randomHex(16), intake: C.intake.id, teacher: S.teacher, student: F.student,
+      created: new Date().toISOString(), record, body: formEl.elements.narrative.value.trim(),
+      photos: photos.map((data, i) => ({ name: `${i + 1}.jpg`, data: b64(data) })),
+    };
+    const signed = enc.encode(JSON.stringify(payload));
+    const sig = new Uint8Array(await subtle().sign({ name: "ECDSA", hash: "SHA-256" }, S.sign, signed));
+    const inner = pad(enc.encode(JSON.stringify({ teacher: S.teacher, signed: b64(signed), sig: b64(sig) })));
+    // Sealed to the school's intake key (ECDH-ES + HKDF-SHA256 + AES-256-GCM): only the office opens it.
+    const info = enc.encode(`${SUBMISSION}|${C.intake.id}`);
+    const eph = await subtle().generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+    const pub = await subtle().importKey("raw", unb64(C.intake.key), { name: "ECDH", namedCurve: "P-256" }, false, []);
+    const bits = await subtle().deriveBits({ name: "ECDH", public: pub }, eph.privateKey, 256);
+    const hk = await subtle().importKey("raw", bits, "HKDF", false, ["deriveKey"]);
+    const key = await subtle().deriveKey({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info }, hk,
+      { name: "AES-GCM", length: 256 }, false, ["encrypt"]);
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const ct = new Uint8Array(await subtle().encrypt({ name: "AES-GCM", iv, additionalData: info }, key, inner));
+    const epk = new Uint8Array(await subtle().exportKey("raw", eph.publicKey));
+    const data = new Uint8Array(12 + ct.length);
+    data.set(iv);
+    data.set(ct, 12);
+    const outer = JSON.stringify({ format: SUBMISSION, intake: C.intake.id, epk: b64(epk), data: b64(data) });
+    return new File([outer], `yidang-${randomHex(8)}.yidang`, { type: "application/octet-stream" });
+  }
+  async function deliver(formEl, file) {
+    const box = formEl.querySelector(".yd-sealed");
+    const u = URL.createObjectURL(file);
+    urls.push(u);
+    let said = LF.sealed;
+    if (C.intake.url) {
+      try {
+        const r = await fetch(new URL(file.name, new URL(C.intake.url, location.href)), { method: "PUT", body: file });
+        said = r.ok ? LF.uploaded : LF.upload_failed;
+      } catch (e) { said = LF.upload_failed; }
+    }
+    const share = navigator.canShare && navigator.canShare({ files: [file] });
+    box.innerHTML = `<p class="yd-sealed-says">${esc(said)}</p><p><a class="md-button" href="${u}" download="${esc(file.name)}" data-sealed>${esc(LF.download)}</a>`
+      + (share ? ` <button type="button" class="md-button yd-share">${esc(LF.share)}</button>` : "") + "</p>";
+    box.hidden = false;
+    const shareButton = box.querySelector(".yd-share");
+    if (shareButton) shareButton.addEventListener("click", () => navigator.share({ files: [file] }).catch(() => {}));
+    box.scrollIntoView({ block: "center" });
+  }
+  function openForm(route, type) {
+    const entry = entryOf(route);
+    F = { route, student: route.split("/")[1], name: entry ? entry[3] : "", type, dirty: false };
+    if (token() === FORM) show(); else location.hash = "#/" + FORM;
+  }
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest && ev.target.closest(".yd-write-type, .yd-form-cancel");
+    if (!b || !S) return;
+    ev.preventDefault();
+    if (b.classList.contains("yd-write-type")) openForm(b.dataset.route, b.dataset.type);
+    else if (!F.dirty || confirm(LF.leave)) { const back = F.route; F = null; location.hash = linkTo(back); }
+  });
+  document.addEventListener("input", (ev) => { if (F && ev.target.closest && ev.target.closest("#yd-form")) F.dirty = true; });
+  document.addEventListener("submit", async (ev) => {
+    const formEl = ev.target.closest && ev.target.closest("#yd-form");
+    if (!formEl || !S || !F) return;
+    ev.preventDefault();
+    const record = values(formEl);
+    const found = problems(formEl, record);
+    showProblems(formEl, found);
+    if (found.length) return;
+    const button = formEl.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const file = await sealRecord(formEl, record);
+      F.dirty = false;
+      await deliver(formEl, file);
+    } catch (e) { showProblems(formEl, [["", `${L.failed}: ${e.message}`]]); }
+    finally { button.disabled = false; }
+  });
+  addEventListener("beforeunload", (ev) => { if (F && F.dirty) { ev.preventDefault(); ev.returnValue = ""; } });
+
   async function download(route) {
     const u = await fileUrl(route, "application/pdf");
     if (!u) return;
@@ -313,7 +519,13 @@
       } catch (e) { $("#yd-error").textContent = e.message === L.bad_login ? L.bad_login : `${L.failed}: ${e.message}`; }
       finally { button.disabled = false; }
     });
-    addEventListener("hashchange", () => show().catch((e) => { $("#yd-page").textContent = `${L.failed}: ${e.message}`; }));
+    addEventListener("hashchange", () => {
+      if (F && F.dirty && token() !== FORM) {
+        if (!confirm(LF.leave)) { history.replaceState(null, "", "#/" + FORM); return; }
+        F = null;
+      } else if (F && token() !== FORM) F = null;
+      show().catch((e) => { $("#yd-page").textContent = `${L.failed}: ${e.message}`; });
+    });
     showLogin("");
     $("#yd-user").focus();
   }

@@ -1,0 +1,147 @@
+"""The record forms of the protected site, made from the schema ``check`` uses.
+
+Each record type's form lists its fields as ``schema.py`` declares them (type,
+required or not, choices), labelled from the labels file. The messages the page
+shows for a missing field, an empty list or a date in the future are made here
+by the same code that words ``check``'s problems, so the page and ``check`` say
+the same thing for the same mistake. Nothing here is about a student: the
+result is published in the login page's settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from generator.archive import schema
+from generator.archive.validate import _message
+
+SKIPPED = {"type", "by", "photos"}  # the type is the form; `by` is who signs; photos have their own input
+FORM_TYPES = ("talk", "home_visit", "evaluation", "activity", "aid")
+NO_NARRATIVE = "the record has no narrative (write it below the front matter)"  # check's warning
+FUTURE = "date {date} is in the future"  # check's warning; intake refuses it
+
+
+def form_schema(school: schema.School | None, labels: dict[str, Any]) -> dict[str, Any]:
+    """What the page needs to draw, fill in and check each record form."""
+    terms = [[t.id, t.name] for t in sorted(school.terms, key=lambda t: t.start)] if school else []
+    return {
+        "types": [_form(kind, schema.RECORD_TYPES[kind], labels, terms) for kind in FORM_TYPES],
+        "messages": {"future": FUTURE, "narrative": NO_NARRATIVE},
+    }
+
+
+def _form(
+    kind: str, model: type[BaseModel], labels: dict[str, Any], terms: list[list[str]]
+) -> dict[str, Any]:
+    missing = _missing_messages(model, kind)
+    fields = []
+    names = list(model.model_fields)
+    names.sort(key=lambda n: n == "with_")  # who else was there: last, after the type's own fields
+    for name in names:
+        info = model.model_fields[name]
+        key = info.alias or name
+        if key in SKIPPED:
+            continue
+        field = _field(key, info, kind, labels, terms)
+        field["missing"] = missing.get(key)
+        if field["kind"] == "list" and _min_items(info):
+            field["too_short"] = _too_short_message(model, kind, key)
+        fields.append(field)
+    narrative = {"label": labels["form"]["narrative"], "missing": NO_NARRATIVE}
+    form = {"type": kind, "title": labels["types"][kind], "fields": fields, "narrative": narrative}
+    if kind == "evaluation":
+        form["requires"] = [[["continue", False], "continue_reason", _stopping_message()]]
+    return form
+
+
+def _stopping_message() -> str:
+    """``check``'s message for an evaluation that ends help without saying why (a rule of the
+    model, so it is asked of a record that is otherwise complete)."""
+    complete = {
+        "type": "evaluation",
+        "date": "2026-01-01",
+        "by": "T1",
+        "term": "t",
+        "study": "-",
+        "mental_health": "-",
+        "behaviour": "-",
+        "goals_met": typing.get_args(schema.Evaluation.model_fields["goals_met"].annotation)[0],
+        "continue": False,
+    }
+    return _message(_errors(schema.Evaluation, complete)[0])
+
+
+def _field(
+    key: str, info: FieldInfo, kind: str, labels: dict[str, Any], terms: list[list[str]]
+) -> dict[str, Any]:
+    annotation = _unwrap(info.annotation)
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    out: dict[str, Any] = {"name": key, "label": _label(key, labels), "required": info.is_required()}
+    if annotation is dt.date:
+        out["kind"] = "date"
+    elif typing.get_origin(annotation) is Literal:
+        out["kind"] = "choice"
+        out["choices"] = [[v, _choice_label(key, v, kind, labels)] for v in typing.get_args(annotation)]
+    elif annotation is bool:
+        out["kind"] = "bool"
+        out["choices"] = [[True, labels["site"]["yes"]], [False, labels["site"]["no"]]]
+    elif annotation in (float, int):
+        out["kind"] = "number"
+    elif typing.get_origin(annotation) is list:
+        out["kind"] = "list"
+    elif key == "term":
+        out["kind"] = "choice"
+        out["choices"] = terms
+    else:
+        out["kind"] = "textarea" if extra.get("widget") == "textarea" else "text"
+    return out
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → X, ``Annotated[X, …]`` → X."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _label(key: str, labels: dict[str, Any]) -> str:
+    if key in labels["fields"]:
+        return str(labels["fields"][key])
+    return str(labels["records"][key])  # date, mode
+
+
+def _choice_label(key: str, value: Any, kind: str, labels: dict[str, Any]) -> str:
+    if key == "mode":
+        return str(labels["home_visit_modes" if kind == "home_visit" else "modes"][value])
+    return str(value)
+
+
+def _min_items(info: FieldInfo) -> int:
+    return next((m.min_length for m in info.metadata if getattr(m, "min_length", None)), 0)
+
+
+def _errors(model: type[BaseModel], data: dict[str, Any]) -> list[Any]:
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return list(exc.errors())
+    return []
+
+
+def _missing_messages(model: type[BaseModel], kind: str) -> dict[str, str]:
+    """``check``'s message for each required field left out, from the validator itself."""
+    return {str(e["loc"][0]): _message(e) for e in _errors(model, {"type": kind}) if e["type"] == "missing"}
+
+
+def _too_short_message(model: type[BaseModel], kind: str, key: str) -> str:
+    """``check``'s message for an empty list that needs an item."""
+    found = [e for e in _errors(model, {"type": kind, key: []}) if tuple(e["loc"]) == (key,)]
+    return _message(found[0]) if found else ""

@@ -1,0 +1,357 @@
+"""``yidang intake``: sealed records from the site become review branches.
+
+A teacher's form in the protected site signs the record with their account's
+signing key and seals it to the school's intake key (``archives/access/
+intake.json``). Here, on the office's machine or in a CI job, each file is
+opened, its signature checked against the teacher's account, the teacher's
+right to write for the student on the record's date checked, the record
+written as an ordinary record file (photos prepared as the archive's photos
+are) on a new branch from ``base``, checked as ``yidang check --strict`` checks
+it, and committed with the teacher as its author.
+
+Nothing is lost: a file taken in moves to ``processed/``, a refused one to
+``rejected/`` with a ``.reason.txt`` beside it. A file taken in once is refused
+as a duplicate the next time (its id is in ``processed/``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from generator.archive.model import Archive
+from generator.archive.photos import prepare
+from generator.archive.read import read_archive
+from generator.core import crypto, git, labels
+from generator.core.files import write_atomic
+from generator.core.problems import UsageError, YidangError
+from generator.protect import access
+from generator.protect.seal import unpad
+from generator.review.new import record_path
+
+FORMAT = "yidang-submission-1"
+PROCESSED, REJECTED = "processed", "rejected"
+SUFFIX = ".yidang"
+
+
+class Refused(Exception):
+    """A submission that cannot be taken in; the message says why (it goes in the reason file)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An opened and verified submission."""
+
+    id: str
+    teacher: str
+    student: str
+    record: dict[str, Any]
+    body: str
+    photos: list[bytes]
+
+    @property
+    def date(self) -> dt.date:
+        return dt.date.fromisoformat(str(self.record.get("date")))
+
+    @property
+    def branch(self) -> str:
+        return f"intake/{self.date}-{self.student}-{self.id[:8]}"
+
+
+@dataclass
+class Outcome:
+    """What happened to one file."""
+
+    file: Path
+    status: str  # accepted, would be accepted (--dry-run), rejected
+    reason: str = ""
+    submission: Submission | None = None
+    url: str = ""  # the pull request to open, after --push
+
+
+def intake(
+    archive_root: Path,
+    sources: list[Path],
+    passphrase: str,
+    *,
+    base: str = "main",
+    dry_run: bool = False,
+    push: str | None = None,
+) -> list[Outcome]:
+    """Take in every sealed file in ``sources`` (files, or folders of them)."""
+    keys = _unlocked_keys(archive_root, passphrase)
+    repo = git.toplevel(archive_root)
+    if repo is None:
+        raise UsageError(f"{archive_root} is not in a git repository: intake makes a branch per record")
+    prefix = archive_root.resolve().relative_to(repo.resolve())
+    with _checkout(repo, base) as tree:
+        archive, accounts = _read(tree / prefix), _accounts(tree / prefix)
+        outcomes = [
+            _one(path, keys, accounts, archive, repo, prefix, base, dry_run) for path in _files(sources)
+        ]
+    for outcome in outcomes:
+        if outcome.status == "accepted" and outcome.submission is not None and push:
+            outcome.url = _push(repo, push, outcome.submission.branch, base)
+    return outcomes
+
+
+def _unlocked_keys(archive_root: Path, passphrase: str) -> dict[str, bytes]:
+    """Fingerprint → private key of the current and retired intake keys that open with
+    ``passphrase``; a wrong passphrase is an error before any file is touched."""
+    found = access.intake_keys(archive_root)
+    if not found:
+        raise UsageError("the school has no intake key yet: yidang access intake")
+    keys = {}
+    for key in found:
+        with contextlib.suppress(crypto.CryptoError):
+            keys[key.fingerprint] = key.unlock(passphrase)
+    if found[0].fingerprint not in keys:
+        raise YidangError("wrong passphrase for the intake key (nothing was taken in)")
+    return keys
+
+
+def _files(sources: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            out += sorted(p for p in source.iterdir() if p.is_file() and p.suffix == SUFFIX)
+        elif source.is_file():
+            out.append(source)
+        else:
+            raise UsageError(f"no such file or folder: {source}")
+    return out
+
+
+@contextlib.contextmanager
+def _checkout(repo: Path, ref: str, branch: str | None = None) -> Iterator[Path]:
+    """A temporary work tree of ``ref`` (on a new ``branch`` when given), removed afterwards.
+    The office's own checkout and its uncommitted files are never touched."""
+    folder = Path(tempfile.mkdtemp(prefix="yidang-intake-"))
+    tree = folder / "tree"
+    try:
+        args = ["-b", branch] if branch else ["--detach"]
+        git.run(repo, "worktree", "add", "--quiet", *args, str(tree), ref)
+    except git.GitError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UsageError(str(exc)) from None
+    try:
+        yield tree
+    finally:
+        git.maybe(repo, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read(root: Path) -> Archive:
+    result = read_archive(root)
+    if result.archive is None:
+        raise YidangError("the archive on the base branch has errors; fix them first (yidang check)")
+    return result.archive
+
+
+def _one(
+    path: Path,
+    keys: dict[str, bytes],
+    accounts: dict[str, access.Account],
+    archive: Archive,
+    repo: Path,
+    prefix: Path,
+    base: str,
+    dry_run: bool,
+) -> Outcome:
+    try:
+        submission = open_submission(path.read_bytes(), keys, accounts)
+        _check_new(path, submission, repo)
+        _check_right(archive, submission)
+        _commit(submission, archive, repo, prefix, base, dry_run)
+    except Refused as exc:
+        if not dry_run:
+            _file_away(path, REJECTED, path.name, str(exc))
+        return Outcome(path, "rejected", str(exc))
+    if dry_run:
+        return Outcome(path, "would be accepted", submission=submission)
+    _file_away(path, PROCESSED, f"{submission.id}{SUFFIX}")
+    return Outcome(path, "accepted", submission=submission)
+
+
+def _accounts(archive_root: Path) -> dict[str, access.Account]:
+    out = {}
+    for teacher in access.accounts(archive_root):
+        with contextlib.suppress(YidangError):
+            out[teacher] = access.load(archive_root, teacher)
+    return out
+
+
+def open_submission(data: bytes, keys: dict[str, bytes], accounts: dict[str, access.Account]) -> Submission:
+    """Open a sealed file with the intake keys and verify it against the teacher's account."""
+    try:
+        outer = json.loads(data)
+        assert outer["format"] == FORMAT
+        epk, sealed, fp = crypto.unb64(outer["epk"]), crypto.unb64(outer["data"]), str(outer["intake"])
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise Refused("not a yidang submission (or damaged)") from None
+    if fp not in keys:
+        raise Refused(f"sealed to another intake key ({fp}), not this school's")
+    try:
+        inner = json.loads(unpad(crypto.open_to(keys[fp], epk, sealed, f"{FORMAT}|{fp}".encode())))
+        teacher, signed, sig = (
+            str(inner["teacher"]),
+            crypto.unb64(inner["signed"]),
+            crypto.unb64(inner["sig"]),
+        )
+    except crypto.CryptoError:
+        raise Refused("cannot be opened: the file was changed or damaged") from None
+    except (ValueError, KeyError, TypeError):
+        raise Refused("not a yidang submission (or damaged)") from None
+    account = accounts.get(teacher)
+    if account is None or not account.sign_public_raw:
+        raise Refused(f"unknown or removed account '{teacher}': no signature to check it against")
+    if not crypto.verify(account.sign_public_raw, signed, sig):
+        raise Refused(f"bad signature: not signed by {teacher}'s account, or changed after signing")
+    payload = json.loads(signed)
+    if payload.get("teacher") != teacher or payload.get("intake") != fp or payload.get("format") != FORMAT:
+        raise Refused("the signed record does not match its envelope")
+    try:
+        photos = [crypto.unb64(p["data"]) for p in payload.get("photos", [])]
+        record = dict(payload["record"])
+        return Submission(
+            str(payload["id"]), teacher, str(payload["student"]), record, str(payload["body"]), photos
+        )
+    except (ValueError, KeyError, TypeError):
+        raise Refused("not a yidang submission (or damaged)") from None
+
+
+def _check_new(path: Path, submission: Submission, repo: Path) -> None:
+    """The same submission twice (a file sent twice, a replay) is refused."""
+    if (path.parent / PROCESSED / f"{submission.id}{SUFFIX}").exists():
+        raise Refused(f"duplicate: submission {submission.id} was taken in before")
+    if git.maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{submission.branch}"):
+        raise Refused(f"duplicate: branch {submission.branch} exists")
+
+
+def _check_right(archive: Archive, submission: Submission) -> None:
+    try:
+        day = submission.date
+    except ValueError:
+        raise Refused(f"invalid record: date: not a date, got {submission.record.get('date')!r}") from None
+    if not access.may_write(archive, submission.teacher, submission.student, day):
+        raise Refused(f"{submission.teacher} may not write for {submission.student} on {day}")
+
+
+def _commit(
+    submission: Submission, archive: Archive, repo: Path, prefix: Path, base: str, dry_run: bool
+) -> None:
+    """Write the record (and its photos) on a new branch, check it, commit it as the teacher."""
+    with _checkout(repo, base, submission.branch) as tree:
+        root = tree / prefix
+        folder = root / "students" / submission.student
+        names = _write_photos(folder, submission)
+        path = record_path(folder, str(submission.record.get("type")), submission.date)
+        write_atomic(path, record_text(submission, names))
+        rel = path.relative_to(root).as_posix()
+        _check_record(root, submission, rel)
+        if dry_run:
+            git.maybe(repo, "worktree", "remove", "--force", str(tree))
+            git.maybe(repo, "branch", "-D", submission.branch)
+            return
+        teacher = archive.teachers[submission.teacher]
+        git.run(tree, "add", "--", str(path), *(str(folder / n) for n in names))
+        message = labels.shipped()["messages"]["intake_commit"].format(
+            type=labels.shipped()["types"].get(submission.record.get("type"), ""),
+            student=submission.student,
+            date=submission.date,
+            teacher=submission.teacher,
+            id=submission.id,
+        )
+        author = f"{teacher.name} <{teacher.git_email or f'{teacher.git_user or teacher.id}@yidang.invalid'}>"
+        git.run(tree, "commit", "--quiet", f"--author={author}", "-m", message, env=_committer_env())
+
+
+def _committer_env() -> dict[str, str]:
+    """The office commits (git's own identity, or yidang's when none is set); the teacher is the author."""
+    env = dict(os.environ)
+    env.setdefault("GIT_COMMITTER_NAME", "yidang intake")
+    env.setdefault("GIT_COMMITTER_EMAIL", "intake@yidang.invalid")
+    return env
+
+
+def _write_photos(folder: Path, submission: Submission) -> list[str]:
+    """The photos, prepared as the build prepares the archive's (resized, no EXIF)."""
+    names = []
+    for n, data in enumerate(submission.photos, start=1):
+        try:
+            prepared = prepare(data)
+        except Exception:  # Pillow: not an image
+            raise Refused(f"invalid record: photo {n} is not a readable image") from None
+        name = f"photos/{submission.date}-{submission.id[:8]}-{n}.jpg"
+        write_atomic(folder / name, prepared)
+        names.append(name)
+    return names
+
+
+def record_text(submission: Submission, photos: list[str]) -> str:
+    """An ordinary record file: front matter in the schema's order, then the narrative."""
+    record = dict(submission.record)
+    front: dict[str, Any] = {"type": record.pop("type", None), "date": record.pop("date", None)}
+    front["by"] = submission.teacher
+    front.update(record)
+    if photos:
+        front["photos"] = photos
+    dumped = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    return f"---\n{dumped}---\n\n{submission.body.strip()}\n"
+
+
+def _check_record(root: Path, submission: Submission, rel: str) -> None:
+    """As ``yidang check --strict`` sees the new file, in its student's folder: any error or
+    warning about it refuses the submission (a date in the future is a warning there)."""
+    result = read_archive(root, folders=[submission.student], keep=False)
+    mine = [
+        p
+        for p in result.problems
+        if p.path == rel or p.path.startswith(f"students/{submission.student}/photos/")
+    ]
+    if mine:
+        raise Refused("invalid record: " + "; ".join(p.message for p in mine))
+
+
+def _file_away(path: Path, folder: str, name: str, reason: str = "") -> Path:
+    """Move a handled file beside its folder's processed/ or rejected/ (never overwriting)."""
+    target_dir = path.parent / folder
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / name
+    n = 2
+    while target.exists():
+        target, n = target_dir / f"{Path(name).stem}-{n}{Path(name).suffix}", n + 1
+    os.rename(path, target)
+    if reason:
+        write_atomic(target.with_name(target.name + ".reason.txt"), reason + "\n")
+    return target
+
+
+def _push(repo: Path, remote: str, branch: str, base: str) -> str:
+    """Push the branch; the address that opens its pull request (GitHub or Gitea)."""
+    git.run(repo, "push", "--quiet", remote, f"{branch}:{branch}")
+    return pull_request_url(git.run(repo, "remote", "get-url", remote).strip(), branch, base)
+
+
+def pull_request_url(remote_url: str, branch: str, base: str) -> str:
+    """GitHub: …/compare/BASE...BRANCH?expand=1; Gitea (and others): …/compare/BASE...BRANCH."""
+    if remote_url.startswith("git@") and ":" in remote_url:
+        host, path = remote_url[4:].split(":", 1)
+        web = f"https://{host}/{path}"
+    else:
+        parsed = urlparse(remote_url)
+        web = f"{parsed.scheme}://{parsed.hostname}{f':{parsed.port}' if parsed.port else ''}{parsed.path}"
+    web = web.removesuffix(".git").rstrip("/")
+    github = urlparse(web).hostname == "github.com"
+    return f"{web}/compare/{base}...{branch}" + ("?expand=1" if github else "")
