@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ from generator.protect.seal import unpad
 from generator.review.new import record_path
 
 FORMAT = "yidang-submission-1"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 PROCESSED, REJECTED = "processed", "rejected"
 SUFFIX = ".yidang"
 
@@ -251,37 +253,65 @@ def _check_right(archive: Archive, submission: Submission) -> None:
 def _commit(
     submission: Submission, archive: Archive, repo: Path, prefix: Path, base: str, dry_run: bool
 ) -> None:
-    """Write the record (and its photos) on a new branch, check it, commit it as the teacher."""
-    with _checkout(repo, base, submission.branch) as tree:
-        root = tree / prefix
-        folder = root / "students" / submission.student
-        names = _write_photos(folder, submission)
-        path = record_path(folder, str(submission.record.get("type")), submission.date)
-        write_atomic(path, record_text(submission, names))
-        rel = path.relative_to(root).as_posix()
-        _check_record(root, submission, rel)
-        if dry_run:
-            git.maybe(repo, "worktree", "remove", "--force", str(tree))
+    """Write the record (and its photos) on a new branch, check it, commit it as the teacher.
+    A record refused here (or a dry run) leaves no branch behind."""
+    committed = False
+    try:
+        taken = _pending_names(repo, prefix, submission.student)
+        with _checkout(repo, base, submission.branch) as tree:
+            _write_and_check(tree / prefix, submission, taken)
+            if not dry_run:
+                _commit_as_teacher(tree, submission, archive)
+                committed = True
+    finally:
+        if not committed:
             git.maybe(repo, "branch", "-D", submission.branch)
-            return
-        teacher = archive.teachers[submission.teacher]
-        git.run(tree, "add", "--", str(path), *(str(folder / n) for n in names))
-        message = labels.shipped()["messages"]["intake_commit"].format(
-            type=labels.shipped()["types"].get(submission.record.get("type"), ""),
-            student=submission.student,
-            date=submission.date,
-            teacher=submission.teacher,
-            id=submission.id,
-        )
-        author = f"{teacher.name} <{teacher.git_email or f'{teacher.git_user or teacher.id}@yidang.invalid'}>"
-        git.run(tree, "commit", "--quiet", f"--author={author}", "-m", message, env=_committer_env())
 
 
-def _committer_env() -> dict[str, str]:
-    """The office commits (git's own identity, or yidang's when none is set); the teacher is the author."""
+def _pending_names(repo: Path, prefix: Path, student: str) -> set[str]:
+    """Record file names the student's other intake branches (not merged yet) already use:
+    two records of one type and day, taken in apart, must not meet under one name."""
+    records = (prefix / "students" / student / "records").as_posix()
+    heads = (git.maybe(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/intake/") or "").split()
+    return {
+        name.rsplit("/", 1)[-1]
+        for head in heads
+        for name in (git.maybe(repo, "ls-tree", "--name-only", head, f"{records}/") or "").split()
+    }
+
+
+def _write_and_check(root: Path, submission: Submission, taken: set[str]) -> None:
+    folder = root / "students" / submission.student
+    names = _write_photos(folder, submission)
+    path = record_path(folder, str(submission.record.get("type")), submission.date, taken)
+    write_atomic(path, record_text(submission, names))
+    _check_record(root, submission, path.relative_to(root).as_posix())
+
+
+def _commit_as_teacher(tree: Path, submission: Submission, archive: Archive) -> None:
+    """One commit with only the new record and photos; the teacher (teachers.yml) is its author."""
+    teacher = archive.teachers[submission.teacher]
+    git.run(tree, "add", "--all", ".")
+    message = labels.shipped()["messages"]["intake_commit"].format(
+        type=labels.shipped()["types"].get(submission.record.get("type"), ""),
+        student=submission.student,
+        date=submission.date,
+        teacher=submission.teacher,
+        id=submission.id,
+    )
+    email = teacher.git_email or f"{teacher.git_user or teacher.id}@yidang.invalid"
+    author = f"{teacher.name} <{email}>"
+    git.run(tree, "commit", "--quiet", f"--author={author}", "-m", message, env=_committer_env(tree))
+
+
+def _committer_env(tree: Path) -> dict[str, str]:
+    """The office commits, under its own git identity (yidang's when git has none, as in a
+    fresh CI job); the teacher is the author."""
     env = dict(os.environ)
-    env.setdefault("GIT_COMMITTER_NAME", "yidang intake")
-    env.setdefault("GIT_COMMITTER_EMAIL", "intake@yidang.invalid")
+    if not (git.maybe(tree, "config", "user.name") or "").strip():
+        env.setdefault("GIT_COMMITTER_NAME", "yidang intake")
+    if not (git.maybe(tree, "config", "user.email") or "").strip():
+        env.setdefault("GIT_COMMITTER_EMAIL", "intake@yidang.invalid")
     return env
 
 
@@ -305,6 +335,9 @@ def record_text(submission: Submission, photos: list[str]) -> str:
     front: dict[str, Any] = {"type": record.pop("type", None), "date": record.pop("date", None)}
     front["by"] = submission.teacher
     front.update(record)
+    for key, value in front.items():  # dates unquoted, as people write them in the archive
+        if isinstance(value, str) and DATE.fullmatch(value):
+            front[key] = dt.date.fromisoformat(value)
     if photos:
         front["photos"] = photos
     dumped = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, default_flow_style=False)

@@ -8,6 +8,7 @@ file name, the term); every narrative is a prompt starting with 请填写, which
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import jinja2
@@ -26,13 +27,13 @@ def _target(folder: Path, kind: str, date: dt.date) -> Path:
     return record_path(folder, kind, date)
 
 
-def record_path(folder: Path, kind: str, date: dt.date) -> Path:
+def record_path(folder: Path, kind: str, date: dt.date, taken: AbstractSet[str] = frozenset()) -> Path:
     """A record's file name in a student's folder: ``DATE-TYPE.md``, then ``-2``, ``-3``… when
-    taken, so two records of one type and day both survive."""
+    taken (on disk, or in ``taken``), so two records of one type and day both survive."""
     records = folder / "records"
     path = records / f"{date}-{kind}.md"
     n = 2
-    while path.exists():
+    while path.exists() or path.name in taken:
         path, n = records / f"{date}-{kind}-{n}.md", n + 1
     return path
 

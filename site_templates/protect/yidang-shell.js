@@ -315,12 +315,17 @@
     if (!formEl.elements.narrative.value.trim()) out.push(["narrative", form.narrative.missing]);
     return out;
   }
+  function label(name) {  // the field's Chinese name before check's own words
+    const f = formOf(F.type).fields.find((x) => x.name === name);
+    const text = f ? f.label : name === "narrative" ? formOf(F.type).narrative.label : "";
+    return text ? `<strong>${esc(text)}</strong>:` : "";
+  }
   function showProblems(formEl, found) {
     formEl.querySelectorAll(".yd-field").forEach((el) => el.classList.remove("yd-invalid"));
     const box = formEl.querySelector(".yd-form-errors");
     box.hidden = !found.length;
     box.innerHTML = found.length
-      ? `<p>${esc(LF.problems)}</p><ul>${found.map(([name, m]) => `<li data-field="${esc(name)}">${esc(m)}</li>`).join("")}</ul>`
+      ? `<p>${esc(LF.problems)}</p><ul>${found.map(([name, m]) => `<li data-field="${esc(name)}">${label(name)}<span class="yd-message">${esc(m)}</span></li>`).join("")}</ul>`
       : "";
     for (const [name] of found) {
       const el = formEl.querySelector(`.yd-field[data-field="${name}"]`);
