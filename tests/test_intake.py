@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -21,9 +22,14 @@ from PIL import Image
 from generator.core import crypto
 from generator.protect import access
 
+from .browser import chromium, serve_folder
 from .conftest import SAMPLE
+from .site_helpers import read_facts
+from .site_reader import login
 from .submit import seal
-from .test_protect import CREDS, INTAKE_PASSPHRASE
+from .test_browser import PHONE
+from .test_protect import CREDS, INTAKE_PASSPHRASE, _login
+from .test_site import write_config
 
 MENTEE, OTHER = "S2025007", "S2025003"  # T015 mentors the first, not the second
 TODAY = dt.date.today()
@@ -192,3 +198,74 @@ def test_a_photo_is_prepared_as_the_archives_are(repo: Path, run) -> None:  # ty
     with Image.open(io.BytesIO(data)) as img:
         assert max(img.size) <= 1600 and not img.getexif()
     assert crypto.fingerprint(data) != crypto.fingerprint(photo)
+
+
+def _mentee_name() -> str:
+    return str(read_facts(SAMPLE).profiles[MENTEE]["name"])
+
+
+def test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site(
+    repo: Path, run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    archive, site = repo / "archives", tmp_path / "site"
+    config = write_config(tmp_path, archive, protect=True)
+    assert run("build", "--config", config, "--site-dir", site).exit_code == 0
+    sentence = "今天入户走访,奶奶说孩子最近每天按时写完作业再帮家里喂鸡。"
+    (tmp_path / "photo.jpg").write_bytes(_photo_with_gps())
+    with serve_folder(site) as url, chromium() as browser:
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, accept_downloads=True)
+        page = context.new_page()
+        _login(page, url, "T015")
+        page.wait_for_selector("[data-group=students]")
+        page.click(f'.yd-write[data-student="{MENTEE}"] .yd-write-type[data-type="home_visit"]')
+        page.wait_for_selector("#yd-form")
+        page.click("#yd-form button[type=submit]")  # nothing filled in
+        shown = page.locator(".yd-form-errors .yd-message").all_inner_texts()
+        page.select_option("#yd-f-mode", "in_person")
+        page.fill("#yd-f-met", "祖母、父亲(电话)")
+        page.fill("#yd-f-narrative", sentence)
+        page.set_input_files("#yd-f-photos", str(tmp_path / "photo.jpg"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(tmp_path / "form-phone.png"), full_page=True)
+        page.click("#yd-form button[type=submit]")
+        page.wait_for_selector(".yd-sealed:not([hidden])")
+        with page.expect_download() as download:
+            page.click("[data-sealed]")
+        sealed = Path(download.value.path()).read_bytes()
+        name = download.value.suggested_filename
+        context.close()
+    # The page says what `yidang check` says for the same mistakes (check stops at missing
+    # fields before it looks at the narrative: a second file has the fields, not the narrative).
+    scratch = tmp_path / "scratch"
+    shutil.copytree(SAMPLE, scratch)
+    records = scratch / "students" / MENTEE / "records"
+    (records / f"{TODAY}-home_visit.md").write_text(
+        f"---\ntype: home_visit\ndate: {TODAY}\nby: T015\n---\n谈话。\n"
+    )
+    (records / f"{TODAY}-home_visit-2.md").write_text(
+        f"---\ntype: home_visit\ndate: {TODAY}\nby: T015\nmode: phone\nmet: [母亲]\n---\n"
+    )
+    checked = run("check", scratch, "--as-of", TODAY.isoformat(), "--format", "json").output
+    said = {p["message"] for p in json.loads(checked)["problems"] if f"{TODAY}-home_visit" in p["path"]}
+    assert set(shown) == said, (shown, said)
+    # The sealed file: no name, id or sentence of the record, and a name that says nothing.
+    for plain in (_mentee_name(), MENTEE, sentence[:8], "祖母", "T015"):
+        assert plain.encode() not in sealed and plain not in name
+    _send(repo, name, sealed)
+    taken = _intake(run, repo)
+    assert "1 taken in, 0 refused" in taken.output, taken.output
+    branch = next(b for b in _branches(repo) if b.startswith("intake/"))
+    reviewed = run("review", "--base", "main", "--head", branch, "--archive", archive, "--format", "text")
+    assert MENTEE in reviewed.output and _mentee_name() in reviewed.output
+    assert "新增 家访记录" in reviewed.output and "帮扶教师" in reviewed.output
+    _git(repo, "merge", "-q", "--no-edit", branch)
+    assert run("build", "--config", config, "--site-dir", site).exit_code == 0
+    page = login(site, "T015", CREDS["T015"]).open(f"students/{MENTEE}/")["h"]
+    author = next(t["name"] for t in read_facts(SAMPLE).teachers if t["id"] == "T015")
+    assert sentence in page and author in page
+    out = tmp_path / "booklets"
+    assert run("booklets", "--archive", archive, "--student", MENTEE, "--out", out).exit_code == 0
+    text = subprocess.run(
+        ["pdftotext", str(out / f"{MENTEE}.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert sentence[:12] in text.replace("\n", "") and author in text
