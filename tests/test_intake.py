@@ -147,6 +147,13 @@ def test_a_removed_account_and_a_bad_signature_are_refused(repo: Path, run) -> N
     assert "unknown or removed account 'T015'" in result.output
 
 
+def test_a_dry_run_checks_without_a_branch_or_a_move(repo: Path, run) -> None:  # type: ignore[no-untyped-def]
+    path = _send(repo, "a.yidang", seal(repo / "archives", "T015", CREDS["T015"], MENTEE, _talk(), "谈话。"))
+    result = _intake(run, repo, "--dry-run")
+    assert "would be accepted: a.yidang" in result.output and "(dry run)" in result.output
+    assert path.exists() and _branches(repo) == ["main"]
+
+
 def test_wrong_intake_passphrase_touches_nothing(repo: Path, run) -> None:  # type: ignore[no-untyped-def]
     path = _send(repo, "a.yidang", seal(repo / "archives", "T015", CREDS["T015"], MENTEE, _talk(), "谈话。"))
     os.environ["YIDANG_INTAKE_PASSPHRASE"] = access.new_passphrase()
@@ -227,6 +234,14 @@ def test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site(
         page.set_input_files("#yd-f-photos", str(tmp_path / "photo.jpg"))
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=str(tmp_path / "form-phone.png"), full_page=True)
+        # Leaving a filled form asks first; "no" keeps it.
+        with page.expect_event("dialog") as asked:
+            page.evaluate("setTimeout(() => { location.hash = '#/'; })")
+        assert "离开" in asked.value.message
+        asked.value.dismiss()
+        page.wait_for_selector("#yd-form")
+        assert page.locator("#yd-form").count() == 1 and page.input_value("#yd-f-narrative") == sentence
+        context.set_offline(True)  # in a village without signal: sealing needs no network
         page.click("#yd-form button[type=submit]")
         page.wait_for_selector(".yd-sealed:not([hidden])")
         with page.expect_download() as download:
