@@ -72,6 +72,7 @@ SLOW: dict[str, dict[str, float]] = {
     "test_deploy.py": {  # nginx, and Chromium on a tiny protected site (built in 1.7 s)
         "test_nginx_config_from_the_docs_serves_the_site_over_tls": 2.9,
         "test_plain_http_lan_address_says_what_to_do": 2.4,
+        "test_the_inbox_takes_new_sealed_files_and_gives_nothing_back": 3.1,
     },
     "test_fontsubset.py": {
         "test_booklet_looks_the_same": 4.5,
@@ -87,6 +88,13 @@ SLOW: dict[str, dict[str, float]] = {
         "test_a_changed_record_reaches_the_booklet_in_the_site": 5.0,
         "test_a_deleted_site_is_published_whole_again": 10.5,
         "test_the_build_shows_progress_once_per_student": 4.1,
+    },
+    "test_intake.py": {  # a git repository of the sample each; the first also builds it twice
+        "test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site": 12.7,
+        "test_each_refusal_says_why_and_keeps_the_file": 2.9,
+        "test_a_removed_account_and_a_bad_signature_are_refused": 2.9,
+        "test_two_records_of_one_type_and_day_both_survive": 2.4,
+        "test_a_photo_is_prepared_as_the_archives_are": 2.3,
     },
     "test_interrupted.py": {"project": 4.0},  # then killed builds: test_a_build_killed_at_any_point 21.6
     "test_properties.py": {  # Hypothesis

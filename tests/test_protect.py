@@ -128,7 +128,7 @@ def test_mentor_reads_exactly_their_mentees(site: Path, browser) -> None:  # typ
         page = browser.new_page()
         _login(page, url, "T015")
         page.wait_for_selector("[data-group=students]")
-        listed = set(page.locator("[data-group=students] li").all_inner_texts())
+        listed = set(page.locator("[data-group=students] li > a").all_inner_texts())
         assert listed == {facts.profiles[s]["name"] for s in mentees}
         reader = _reader(site, "T015")
         for sid in mentees:

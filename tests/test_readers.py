@@ -162,7 +162,13 @@ def test_keyrings_say_neither_whose_nor_how_much(readers_site) -> None:  # type:
     guesses = {hashlib.sha256(f"{config['salt']}|{t}".encode()).hexdigest()[:32] for t in teachers}
     assert not names & guesses  # the published salt and a teacher id do not find a keyring
     ring = json.loads(crypto.unb64(BLOB.fullmatch(rings[0].read_text()).group(2)))  # type: ignore[union-attr]
-    assert set(ring) == {"priv", "epk", "key", "ring"}  # one wrapped key, whatever the reader may read
+    assert set(ring) == {
+        "priv",
+        "sign",
+        "epk",
+        "key",
+        "ring",
+    }  # one wrapped key, whatever the reader may read
 
 
 def test_blobs_are_padded_to_buckets(readers_site) -> None:  # type: ignore[no-untyped-def]
