@@ -1,0 +1,69 @@
+"""Fetch the browser libraries the site ships (npm packages, pinned and verified).
+
+    .venv/bin/python scripts/vendor.py        (make runs it; nothing happens when they are here)
+
+Each package is downloaded once from the npm registry as the tarball of one
+exact version, checked against the registry's SHA-512 integrity value written
+below (a changed tarball is refused), and only the files the site needs are
+kept, in ``site_templates/vendor/`` (not in git). The published site then
+carries them: nothing is fetched from the network when the site is viewed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+
+REGISTRY = "https://registry.npmjs.org"
+VENDOR = Path(__file__).resolve().parent.parent / "site_templates" / "vendor"
+PACKAGES = {  # name → (version, npm integrity, {file in the tarball: name in vendor/})
+    "echarts": (
+        "6.1.0",
+        "sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
+        {"package/dist/echarts.min.js": "echarts.min.js", "package/LICENSE": "echarts.LICENSE.txt"},
+    ),
+}
+STAMP = VENDOR / "vendor.json"
+
+
+def _wanted() -> dict[str, str]:
+    return {name: f"{version}|{integrity}" for name, (version, integrity, _) in PACKAGES.items()}
+
+
+def _tarball(name: str, version: str, integrity: str) -> bytes:
+    url = f"{REGISTRY}/{name}/-/{name.rsplit('/', 1)[-1]}-{version}.tgz"
+    with urllib.request.urlopen(url, timeout=120) as response:
+        data: bytes = response.read()
+    algorithm, _, expected = integrity.partition("-")
+    got = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
+    if got != expected:
+        sys.exit(f"{url}: integrity {algorithm}-{got} is not the pinned {integrity}; refusing it")
+    return data
+
+
+def main() -> None:
+    try:
+        if json.loads(STAMP.read_text(encoding="utf-8")) == _wanted():
+            return
+    except (OSError, ValueError):
+        pass
+    VENDOR.mkdir(parents=True, exist_ok=True)
+    for name, (version, integrity, files) in PACKAGES.items():
+        with tarfile.open(fileobj=io.BytesIO(_tarball(name, version, integrity))) as tar:
+            for member, target in files.items():
+                extracted = tar.extractfile(member)
+                if extracted is None:
+                    sys.exit(f"{name} {version}: no {member} in the tarball")
+                (VENDOR / target).write_bytes(extracted.read())
+        print(f"vendored {name} {version}")
+    STAMP.write_text(json.dumps(_wanted(), indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
