@@ -18,9 +18,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_DEMO := fonts-noto-cjk fontconfig libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 git
 APT_TEST := $(APT_DEMO) chromium poppler-utils iproute2 nginx-light libatomic1
 
-.PHONY: demo test quick lint bench clean apt-demo apt-test
+.PHONY: demo test quick lint bench clean apt-demo apt-test vendor
 
-demo: apt-demo $(VENV)/.demo
+demo: apt-demo $(VENV)/.demo vendor
 	$(BIN)/yidang check archives
 	$(BIN)/yidang build
 	@echo
@@ -29,11 +29,11 @@ demo: apt-demo $(VENV)/.demo
 	@sed -n "/^- user: intake/q; s/^- user: /    /p; s/^  passphrase: /      passphrase: /p" archives/access/demo-credentials.yml
 	@echo "(Or: cd site && python3 -m http.server --bind 127.0.0.1 8000, then http://127.0.0.1:8000/)"
 
-test: apt-test $(VENV)/.test lint
+test: apt-test $(VENV)/.test vendor lint
 	$(BIN)/pytest
 
 # Tests marked neither slow nor browser (see tests/conftest.py): well under a minute.
-quick: apt-test $(VENV)/.test
+quick: apt-test $(VENV)/.test vendor
 	$(BIN)/pytest -m "not slow and not browser"
 
 # ruff (lint and format) and mypy (types, settings in pyproject.toml) over the code.
@@ -42,7 +42,7 @@ lint: $(VENV)/.test
 	$(BIN)/ruff format --check generator tests bench scripts
 	$(BIN)/mypy
 
-bench: $(VENV)/.demo
+bench: $(VENV)/.demo vendor
 	$(BIN)/python bench/run.py --students 1000 --records-per-student 150
 
 # Install only the Debian packages that are missing (apt-get update once, if needed).
@@ -75,6 +75,10 @@ $(VENV)/.demo: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.test: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.demo
+
+# The browser libraries the site ships (pinned, verified; see scripts/vendor.py).
+vendor: | $(VENV)/bin/python  # nothing to do when site_templates/vendor/ holds them
+	$(BIN)/python scripts/vendor.py
 
 clean:
 	rm -rf site .cache .pytest_cache .ruff_cache

@@ -28,6 +28,24 @@ PACKAGES = {  # name → (version, npm integrity, {file in the tarball: name in 
         "sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
         {"package/dist/echarts.min.js": "echarts.min.js", "package/LICENSE": "echarts.LICENSE.txt"},
     ),
+    # Only for a school that opts in to plain-http LAN use (mkdocs.yml: plain_http): the same
+    # cryptography as WebCrypto, in audited JavaScript. Every module of the package is kept
+    # (they import one another); "package/" means all its .js files and its LICENSE.
+    "@noble/curves": (
+        "2.4.0",
+        "sha512-P4/62zrgfH33CneE3Dn4WhJVA22YUU0eR51wKIan4NVRvwsA0YnPTwWGpNbpuacSujmSFLvyzpyuR30+fbq2Ew==",
+        {"package/": "noble/curves/"},
+    ),
+    "@noble/hashes": (
+        "2.4.0",
+        "sha512-X5XaVWZIBCT7HHZGm5I7ZQXDwLG+bGXuSrMQAW+7Zvl87h1kmc1ZB1VSRJcpUfoUrGQp4Fkoxm5kZ+Ms+aW+eA==",
+        {"package/": "noble/hashes/"},
+    ),
+    "@noble/ciphers": (
+        "2.4.0",
+        "sha512-AnjFn0Jv92laAkvMrghlFZq4qQCIN/4DxFV/eooqtC2YTjB7kBeLMS2T9KJX4Dn+ZVXLOwK0lSgqDtx9gvxtiw==",
+        {"package/": "noble/ciphers/"},
+    ),
 }
 STAMP = VENDOR / "vendor.json"
 
@@ -47,6 +65,20 @@ def _tarball(name: str, version: str, integrity: str) -> bytes:
     return data
 
 
+def _members(tar: tarfile.TarFile, member: str, target: str) -> list[tuple[str, str]]:
+    """(file in the tarball, path in vendor/): one file, or a folder's .js files and LICENSE
+    (not its TypeScript sources), keeping their relative paths."""
+    if not member.endswith("/"):
+        return [(member, target)]
+    out = []
+    for m in tar.getmembers():
+        rel = m.name.removeprefix(member)
+        if m.isfile() and m.name.startswith(member) and not rel.startswith("src/") and not rel.startswith("..") \
+                and (rel.endswith(".js") or rel == "LICENSE"):  # fmt: skip
+            out.append((m.name, target + rel))
+    return out
+
+
 def main() -> None:
     try:
         if json.loads(STAMP.read_text(encoding="utf-8")) == _wanted():
@@ -57,10 +89,12 @@ def main() -> None:
     for name, (version, integrity, files) in PACKAGES.items():
         with tarfile.open(fileobj=io.BytesIO(_tarball(name, version, integrity))) as tar:
             for member, target in files.items():
-                extracted = tar.extractfile(member)
-                if extracted is None:
-                    sys.exit(f"{name} {version}: no {member} in the tarball")
-                (VENDOR / target).write_bytes(extracted.read())
+                for source, dest in _members(tar, member, target):
+                    extracted = tar.extractfile(source)
+                    if extracted is None:
+                        sys.exit(f"{name} {version}: no {source} in the tarball")
+                    (VENDOR / dest).parent.mkdir(parents=True, exist_ok=True)
+                    (VENDOR / dest).write_bytes(extracted.read())
         print(f"vendored {name} {version}")
     STAMP.write_text(json.dumps(_wanted(), indent=1), encoding="utf-8")
 

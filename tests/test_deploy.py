@@ -219,3 +219,39 @@ def test_plain_http_lan_address_says_what_to_do(tiny_site) -> None:  # type: ign
         assert "https://" in message and "localhost" in message and "index.html" in message
         assert page.locator("#yd-login").is_hidden()
         page.close()
+
+
+def test_plain_http_opted_in_works_with_a_warning(tmp_path: Path) -> None:
+    """A school without a certificate set plain_http: true. On a LAN name over plain http
+    (no WebCrypto there) the page logs in with the @noble libraries, opens a page, and
+    warns that the connection is not encrypted; the CSP still refuses any other script."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    archive = tmp_path / "tiny"
+    shutil.copytree(REPO / "tests/fixtures/tiny", archive)
+    account, passphrase = access.create("T2")
+    access.save(archive, account)
+    config = write_config(tmp_path, archive, protect=True, plain_http=True)
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    with serve_folder(tmp_path / "site") as url, chromium(LAN) as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url.replace("127.0.0.1", "yidang.school.test"))
+        assert page.evaluate("window.isSecureContext") is False
+        assert page.evaluate("!!(window.crypto && window.crypto.subtle)") is False
+        page.wait_for_selector("#yd-login:not([hidden])")
+        assert "未加密" in page.inner_text(".yd-insecure")
+        page.fill("#yd-user", "T2")
+        page.fill("#yd-pass", passphrase)
+        page.click("#yd-login button[type=submit]")
+        page.wait_for_selector("[data-group=students]", timeout=60_000)  # PBKDF2 in JavaScript: seconds
+        page.click("[data-group=students] a")
+        page.wait_for_selector("#yd-page [data-section=profile]")
+        assert page.locator(".yd-insecure").is_visible()  # still said, on every page
+        assert errors == [], errors
+        page.close()

@@ -46,6 +46,10 @@ class YidangConfig(Config):
     intake_url = c.Optional(c.Type(str))
     """Where the record forms PUT sealed files (e.g. /inbox/ on the same server; docs/deploy.md).
     Without it, teachers download or share the sealed file."""
+    plain_http = c.Type(bool, default=False)
+    """Opt in to reading the site over plain http on a school LAN (no certificate): the pages
+    then do their cryptography with the audited @noble libraries instead of WebCrypto, and
+    warn, always, that the connection is not encrypted. Prefer https (docs/deploy.md)."""
     idle_minutes = c.Type(int, default=30)
     """Log readers out after this many minutes without activity."""
     banner = c.Type(str, default="unprotected_build")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import json
 import logging
 import os
 import shutil
@@ -53,12 +54,16 @@ from generator.protect import access
 from generator.protect import seal as protect
 from generator.protect.audit import audit
 from generator.render import templates as render
+from generator.render.charts import Charts
 from generator.site import pages as site_pages
 from generator.site.index_pages import IndexPages, base_key
 from generator.site.students import StudentPages
 
 log = logging.getLogger("mkdocs.plugins.yidang")
 CSS_URI = "assets/yidang.css"
+# The charts' scripts: Apache ECharts (scripts/vendor.py fetches it) and what draws our figures.
+SCRIPTS = ("assets/vendor/echarts.min.js", "assets/yidang-page.js")
+NOBLE = "assets/yidang-noble.js"  # plain_http only: WebCrypto's part we use, over @noble
 Shell = dict[str, bytes]  # MkDocs' home page and Material's assets: relative path → bytes
 
 
@@ -288,6 +293,20 @@ def render_index_pages(state: BuildState) -> None:
             state.files.append((f"booklets/{student.id}.pdf", made_for.booklet.path, "pdf"))
     state.pages = {spec.uri: page for spec, page in pages}
     state.titles = {spec.uri: spec.title for spec, _ in pages}
+    state.todo = _todo_lists(state) if state.protect else {}
+
+
+def _todo_lists(state: BuildState) -> dict[str, bytes]:
+    """The home page's to-do lists, one per scope so each reader decrypts only their own:
+    a teacher's current mentees, a class's active students, the whole school."""
+    assert state.site is not None and state.archive is not None
+    a, charts = state.archive, Charts(state.site)
+    lists = {"todo.json": charts.todo(a.current_students())}
+    lists |= {f"teachers/{t}/todo.json": charts.todo(a.mentees(t)) for t in a.teachers}
+    lists |= {f"classes/{c}/todo.json": charts.todo(a.in_class(c)) for c in a.classes}
+    as_of = a.as_of.isoformat()
+    return {route: json.dumps({"as_of": as_of, "items": items}, ensure_ascii=False).encode()
+            for route, items in lists.items()}  # fmt: skip
 
 
 def _index_cache(state: BuildState) -> IndexPages:
@@ -341,6 +360,14 @@ def _run_mkdocs(config: MkDocsConfig, state: BuildState, out: Path) -> None:
         plugin.state = None
 
 
+def _script_source(state: BuildState, uri: str) -> Path:
+    folder = "vendor" if "/vendor/" in uri else "static"
+    path = state.templates_dir / folder / uri.rsplit("/", 1)[-1]
+    if not path.is_file():
+        raise YidangError(f"{path} is missing: run `make vendor` (it fetches the charting library once)")
+    return path
+
+
 def shell_key(state: BuildState) -> str:
     """What MkDocs' output for the protected site depends on: none of it is the archive."""
     t = state.templates_dir
@@ -350,6 +377,7 @@ def shell_key(state: BuildState) -> str:
         state.labels_bytes,
         tree_digest(t / "overrides"),
         tree_digest(t / "static"),
+        tree_digest(t / "vendor"),
         dist_version("mkdocs"),
         dist_version("mkdocs-material"),
     )
@@ -383,8 +411,10 @@ def configure_mkdocs(config: MkDocsConfig, state: BuildState) -> None:
     config.nav = site_pages.nav(state.labels)
     config.theme.dirs.insert(0, str(state.templates_dir / "overrides"))
     config.extra_css.append(CSS_URI)
+    config.extra_javascript.extend(SCRIPTS)
     banner = "unprotected_preview" if state.driver == "serve" else state.settings.banner
     config.extra["yidang_banner"] = "" if state.protect else state.labels["site"].get(banner, "")
+    config.extra["yidang_confidential"] = state.labels["site"]["confidential"]
     if state.protect and state.driver == "mkdocs":
         state.plain = private_plain_dir()
         config.site_dir = str(state.plain)
@@ -397,6 +427,16 @@ def mkdocs_files(files: Files, config: MkDocsConfig, state: BuildState) -> Files
     shell's menu needs); unprotected, the photos and booklets too."""
     css = (state.templates_dir / "static" / "yidang.css").read_text(encoding="utf-8")
     files.append(File.generated(config, CSS_URI, content=css))
+    for uri in SCRIPTS:
+        files.append(File.generated(config, uri, abs_src_path=str(_script_source(state, uri))))
+    if state.settings.plain_http:
+        files.append(File.generated(config, NOBLE, abs_src_path=str(state.templates_dir / "static" / "yidang-noble.js")))
+        noble = state.templates_dir / "vendor" / "noble"
+        if not noble.is_dir():
+            raise YidangError(f"{noble} is missing: run `make vendor` (plain_http needs the @noble libraries)")
+        for path in sorted(p for p in noble.rglob("*") if p.is_file()):
+            uri = f"assets/vendor/noble/{path.relative_to(noble).as_posix()}"
+            files.append(File.generated(config, uri, abs_src_path=str(path)))
     if not state.protect:
         for uri, source, _ in dict.fromkeys(state.files):
             files.append(File.generated(config, uri, abs_src_path=str(source)))
@@ -429,6 +469,8 @@ def seal(state: BuildState, shell: Shell) -> Path:
         publisher.add_page(uri.removesuffix("index.md"), state.titles[uri], page.html_z, page.restricted)
     for route, source, kind in dict.fromkeys(state.files):
         publisher.add_file(protect.Item(route, kind), Path(source))
+    for route, data in state.todo.items():
+        publisher.add_data(protect.Item(route, "todo"), data)
     written = protect.write_site(new, publisher, accounts, shell, _login_html(state), _shell_settings(state))
     state.written = None if previous is None else set(written)
     state.sealed = publisher.state(state.final)
@@ -461,8 +503,15 @@ def _shell_settings(state: BuildState) -> dict[str, Any]:
     assert state.archive is not None
     intake = access.load_intake(state.archive_root)
     return {
-        "labels": {**state.labels["protect"], "form": state.labels["form"]},
+        "labels": {
+            **state.labels["protect"],
+            "form": state.labels["form"],
+            "todo": state.labels["todo"],
+            "requirements": state.labels["four_ones"]["requirements"],
+        },
         "site_name": state.site_name,
+        "school": state.archive.school.name,
+        "plain_http": state.settings.plain_http,
         "idle_minutes": state.settings.idle_minutes,
         "forms": form_schema(state.archive.school, state.labels),
         "intake": None

@@ -23,6 +23,7 @@ is new whenever one of its readers lost the right or got a new key pair.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -57,6 +58,7 @@ CSP = (
 # forge the marker: Markdown's raw HTML, comments included, never reaches a page.
 RESTRICTED = re.compile(r"<!--yd:leadership-->(.*?)<!--/yd:leadership-->", re.S)
 TAG = re.compile(r"<[^>]+>")
+NOBLE_PACKAGES = ("curves", "hashes", "ciphers")
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
@@ -122,7 +124,7 @@ def split_restricted(html: str) -> tuple[str, list[str]]:
 @dataclass
 class Item:
     route: str  # e.g. "students/S1/" (a page) or "students/S1/photos/ab.jpg" (a file)
-    kind: str  # page | part | image | pdf | search
+    kind: str  # page | part | image | pdf | search | todo
     title: str = ""
 
 
@@ -284,6 +286,10 @@ class Publisher:
         self.add(Item(route, "page", title), body, digest)
         self.pages.setdefault(scope_of(route), []).append((route, title, html_z, digest))
 
+    def add_data(self, item: Item, data: bytes) -> None:
+        """A small JSON document (a to-do list): deflated like a page."""
+        self.add(item, lambda: _deflate(data), f"{item.kind}|{hashlib.sha256(data).hexdigest()}")
+
     def add_file(self, item: Item, path: Path) -> None:
         """A photo or booklet from the build cache, where files are replaced, never edited:
         its size, mtime and inode stand for its content."""
@@ -414,8 +420,18 @@ def shell(
         return f'<script src="{name}"></script>'
 
     html = INLINE_SCRIPT.sub(to_file, html)
+    csp = CSP
+    if config.get("plain_http"):  # the @noble modules, by the import map (its hash in the policy)
+        imports = json.dumps({"imports": {f"@noble/{p}/": f"./assets/vendor/noble/{p}/" for p in NOBLE_PACKAGES}})
+        digest = base64.b64encode(hashlib.sha256(imports.encode()).digest()).decode()
+        csp = CSP.replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
+        html = html.replace(
+            "</head>",
+            f'<script type="importmap">{imports}</script><script type="module" src="assets/yidang-noble.js"></script></head>',
+            1,
+        )
     meta = (
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="referrer" content="no-referrer">'
     )
     html = html.replace('<meta charset="utf-8">', '<meta charset="utf-8">' + meta, 1)

@@ -32,6 +32,7 @@ from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
 from generator.archive.provenance import Changes, describe
 from generator.core.labels import TEMPLATES_DIR, load_labels
+from generator.render.charts import Charts
 
 __all__ = ["TEMPLATES_DIR", "Site", "load_labels", "make_env"]
 
@@ -196,6 +197,15 @@ class Site:
         pairs.sort(key=lambda sr: (sr[1].date, sr[0].id, sr[1].file_name), reverse=True)
         return pairs[:LATEST_COUNT]
 
+    def record_terms(self, records: Any) -> list[tuple[str, str]]:
+        """(term id, name) of a student's records, newest first: the jump list of the page."""
+        seen: dict[str, str] = {}
+        for r in reversed(records):
+            term = self.archive.term_of(r.meta.date)
+            tid = term.id if term else "none"
+            seen.setdefault(tid, term.name if term else self.labels["booklet"]["outside_terms"])
+        return list(seen.items())
+
     def category_grade_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
         for key in self.archive.school.categories:
@@ -261,7 +271,7 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
         pinyin_sorted=lambda students: archive.sorted_students(list(students)),
         overdue_row=lambda p, student: (student, p, p.days_overdue(archive.as_of)),
     )
-    env.globals.update(L=labels, archive=archive, site=site, school=archive.school)
+    env.globals.update(L=labels, archive=archive, site=site, school=archive.school, charts=Charts(site))
     return env
 
 

@@ -46,7 +46,9 @@
     const n = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
     return bytes.subarray(4, 4 + n);
   }
-  const subtle = () => window.crypto && window.crypto.subtle;
+  // WebCrypto; on a plain-http LAN address (no crypto.subtle there) and only where the
+  // school opted in, the same operations over the audited @noble libraries (yidang-noble.js).
+  const subtle = () => (window.crypto && window.crypto.subtle) || (C.plain_http && window.ydSubtle) || null;
   async function openSealed(key, blob, aad) {
     return new Uint8Array(await subtle().decrypt(
       { name: "AES-GCM", iv: blob.subarray(0, 12), additionalData: enc.encode(aad) }, key, blob.subarray(12)));
@@ -72,7 +74,7 @@
     const name = (await hex(`${C.salt}|${lookup}`)).slice(0, 32);
     let ring;
     try { ring = JSON.parse(dec.decode(unb64(await load("k", name)))); }
-    catch (e) { throw new Error(L.bad_login); }
+    catch (e) { throw new Error(L.other_school.replace("{school}", C.school || "")); }  // no keyring: id, passphrase or site
     const p = ring.priv;
     const base = await subtle().importKey("raw", enc.encode(normalise(passphrase)), "PBKDF2", false, ["deriveKey"]);
     const pk = await subtle().deriveKey(
@@ -92,13 +94,16 @@
     const kek = await subtle().deriveKey(
       { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(`${C.format}|${C.build}|${teacher}`) },
       hk, { name: "AES-KW", length: 256 }, false, ["unwrapKey"]);
-    const ringKey = await subtle().unwrapKey("raw", unb64(ring.key), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]);
-    let own = JSON.parse(dec.decode(unpad(await openSealed(ringKey, unb64(ring.ring), `${C.format}|ring|${C.build}`))));
-    if (own.ref) {  // leadership: every key and route, in one blob under the leadership key
-      const key = await aesKey(unb64(own.keys[0]));
-      const [id] = own.ref;
-      own = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}`))));
-    }
+    let own;
+    try {  // the passphrase was right: if this fails, the copy of the site is mixed or cut short
+      const ringKey = await subtle().unwrapKey("raw", unb64(ring.key), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]);
+      own = JSON.parse(dec.decode(unpad(await openSealed(ringKey, unb64(ring.ring), `${C.format}|ring|${C.build}`))));
+      if (own.ref) {  // leadership: every key and route, in one blob under the leadership key
+        const key = await aesKey(unb64(own.keys[0]));
+        const [id] = own.ref;
+        own = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}`))));
+      }
+    } catch (e) { throw new Error(L.incomplete); }
     const byRoute = {};
     for (const [token, e] of Object.entries(own.index)) byRoute[e[4]] = token;
     return { teacher, sign, raw: own.keys, keys: [], index: own.index, byRoute };
@@ -149,7 +154,7 @@
     const [id, kind, at] = entry;
     const sealed = unb64(await load("d", id));
     const plain = unpad(await openSealed(await contentKey(at), sealed, `${C.format}|${id}`));
-    return ["page", "search", "part"].includes(kind) ? JSON.parse(dec.decode(await inflate(plain))) : plain;
+    return ["page", "search", "part", "todo"].includes(kind) ? JSON.parse(dec.decode(await inflate(plain))) : plain;
   }
   const entryOf = (route) => S.index[S.byRoute[route]];
   async function fileUrl(route, type) {
@@ -160,14 +165,58 @@
     return u;
   }
   function esc(t) { const d = document.createElement("div"); d.textContent = t; return d.innerHTML; }
-  function home() {
+  // --- 我的待办: what is overdue or due this week, for the students this reader answers for ---
+  async function todo() {
+    const all = Object.values(S.index).filter((e) => e[1] === "todo");
+    const school = all.find((e) => e[4] === "todo.json");  // leadership: the school's list alone
+    const items = new Map();
+    let asOf = "";
+    for (const entry of school ? [school] : all) {
+      const d = await blob(entry);
+      asOf = d.as_of;
+      for (const i of d.items) items.set(`${i.s}|${i.r}|${i.end}`, i);
+    }
+    if (!all.length) return "";
+    const sorted = [...items.values()].sort((a, b) => b.days - a.days || a.end.localeCompare(b.end)
+      || a.s.localeCompare(b.s) || a.r.localeCompare(b.r));
+    const T = L.todo;
+    let h = `<section class="yd-todo" aria-labelledby="yd-todo-h"><h2 id="yd-todo-h">${esc(T.heading)}</h2>`
+      + `<p class="yd-todo-intro">${esc(T.intro.replace("{date}", asOf))}</p>`;
+    if (!sorted.length) return `${h}<p class="yd-todo-none">${esc(T.none)}</p></section>`;
+    if (school) h += todoGroups(sorted, "c", T.by_class) + todoGroups(sorted, "m", T.by_teacher) + `<h3>${esc(T.longest)}</h3>`;
+    const shown = school ? sorted.filter((i) => i.state === "overdue").slice(0, 20) : sorted;
+    return `${h}<ul class="yd-todo-list">${shown.map(todoItem).join("")}</ul></section>`;
+  }
+  function todoItem(i) {
+    const when = i.state === "overdue" ? L.todo.overdue.replace("{days}", i.days)
+      : i.days === 0 ? L.todo.due_today : L.todo.due_in.replace("{days}", -i.days);
+    const route = `students/${i.s}/`;
+    const form = C.intake && C.forms && C.forms.types.some((t) => t.type === i.r)
+      ? ` <button type="button" class="md-button yd-write-type" data-route="${esc(route)}" data-type="${esc(i.r)}">${esc(L.todo.write)}</button>` : "";
+    return `<li class="yd-todo-item" data-state="${esc(i.state)}" data-student="${esc(i.s)}" data-requirement="${esc(i.r)}" data-end="${esc(i.end)}">`
+      + `<a href="${esc(linkTo(route))}">${esc(i.n)}</a> · ${esc(L.requirements[i.r] || i.r)} · <span class="yd-todo-when">${esc(when)}</span>${form}</li>`;
+  }
+  function todoGroups(items, key, title) {
+    const by = new Map();
+    for (const i of items) {
+      const row = by.get(i[key]) || { overdue: 0, due: 0 };
+      row[i.state] += 1;
+      by.set(i[key], row);
+    }
+    const rows = [...by.entries()].sort((a, b) => b[1].overdue - a[1].overdue || a[0].localeCompare(b[0], "zh-CN"))
+      .map(([name, r]) => `<tr><th scope="row">${esc(name || "—")}</th><td>${r.overdue}</td><td>${r.due}</td></tr>`).join("");
+    return `<h3>${esc(title)}</h3><div class="yd-table"><table data-todo-by="${key}"><thead><tr><th scope="col"></th>`
+      + `<th scope="col">${esc(L.todo.overdue_count)}</th><th scope="col">${esc(L.todo.due_count)}</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  }
+  async function home() {
     const groups = {};
     for (const [tok, e] of Object.entries(S.index)) {
       if (e[1] !== "page") continue;
       const kind = e[4].split("/")[0] || "index";
       (groups[kind] = groups[kind] || []).push([tok, e[3]]);
     }
-    let h = `<p>${esc(L.home_intro)}</p>`;
+    let h = await todo();
+    h += `<p>${esc(L.home_intro)}</p>`;
     for (const kind of ["students", "classes", "teachers", "index", "dashboard", "categories"]) {
       if (!groups[kind]) continue;
       const few = kind === "students" && groups[kind].length <= HOME_FORMS;
@@ -212,10 +261,10 @@
     const page = $("#yd-page");
     const entry = S.index[tok];
     let doc, route = "";
-    if (tok === FORM) doc = F ? formDoc() : home();
-    else if (tok === SEARCH) doc = query ? await search(query) : home();
+    if (tok === FORM) doc = F ? formDoc() : await home();
+    else if (tok === SEARCH) doc = query ? await search(query) : await home();
     else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; }
-    else if (tok === "") doc = home();
+    else if (tok === "") doc = await home();
     else doc = noAccess();
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
     const bar = route.startsWith("students/") ? writeButtons(route, null) : "";
@@ -235,6 +284,7 @@
       img.removeAttribute("src");
       if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; });
     }
+    if (window.ydPage) window.ydPage(page);  // charts (from numbers inside the decrypted page), cards
     page.dataset.route = tok;
     window.scrollTo(0, 0);
   }
@@ -463,6 +513,8 @@
   // --- the shell ---------------------------------------------------------------
   function showLogin(message) {
     $("#yd-login").hidden = false;
+    $("#yd-pass").type = "password";  // never left showing for the next person
+    $("#yd-show").textContent = L.show;
     $("#yd-page").hidden = true;
     $("#yd-logout").hidden = true;
     $("#yd-search").hidden = true;
@@ -507,6 +559,20 @@
       a.dataset.route = resolve(a.getAttribute("href"), "") ?? "";
       a.setAttribute("href", "#/");
     }
+    if (!(window.crypto && window.crypto.subtle) && C.plain_http) {
+      // Said for as long as the page is open: the page itself could be changed on the way.
+      const warn = document.createElement("p");
+      warn.className = "yd-insecure"; warn.setAttribute("role", "alert"); warn.textContent = L.insecure;
+      $("#yd-login").before(warn);
+      if (!window.ydSubtle) {
+        $("#yd-login").hidden = true;
+        addEventListener("yd-subtle", () => setup2(), { once: true });
+        return;
+      }
+    }
+    setup2();
+  }
+  function setup2() {
     if (!subtle()) {
       $("#yd-login").hidden = true;
       $("#yd-error").textContent = L.no_webcrypto.replace("{url}", location.href);
@@ -521,7 +587,11 @@
         $("#yd-pass").value = "";
         $("#yd-error").textContent = "";
         await enter(s);
-      } catch (e) { $("#yd-error").textContent = e.message === L.bad_login ? L.bad_login : `${L.failed}: ${e.message}`; }
+      } catch (e) {
+        const said = [L.bad_login, L.incomplete].includes(e.message) || e.message.startsWith(L.other_school.slice(0, 8));
+        $("#yd-error").textContent = said ? e.message : `${L.failed}: ${e.message}`;
+        $("#yd-pass").focus();
+      }
       finally { button.disabled = false; }
     });
     addEventListener("hashchange", () => {
@@ -530,6 +600,15 @@
         F = null;
       } else if (F && token() !== FORM) F = null;
       show().catch((e) => { $("#yd-page").textContent = `${L.failed}: ${e.message}`; });
+    });
+    if (C.school) $("#yd-school").textContent = L.school.replace("{school}", C.school);
+    $("#yd-show").addEventListener("click", () => {
+      const pass = $("#yd-pass");
+      const shown = pass.type === "text";
+      pass.type = shown ? "password" : "text";
+      $("#yd-show").textContent = shown ? L.show : L.hide;
+      $("#yd-show").setAttribute("aria-pressed", String(!shown));
+      pass.focus();
     });
     showLogin("");
     $("#yd-user").focus();

@@ -1,0 +1,192 @@
+"""The numbers behind the site's charts, and the to-do lists, from the four-ones engine.
+
+Every chart is a :class:`Chart`: its values are computed here, at build time,
+by the same engine (``archive.compliance``) that ``yidang check --as-of`` and
+the ledger use, so a chart never disagrees with them; the page carries them
+(inside its encrypted blob) as ``data-spec`` and as a data table, and the
+browser only draws them (``site_templates/static/yidang-charts.js``, Apache
+ECharts). Rates are per cent with one decimal, ``None`` where nothing was due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from generator.archive import compliance
+from generator.archive.model import Student, StudentSummary
+
+if TYPE_CHECKING:
+    from generator.render.templates import Site
+
+Value = float | int | None
+CONTACTS = ("talk", "home_visit")  # what counts as a contact in a week
+CALENDAR = ("talk", "home_visit", "evaluation")
+
+
+def percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: a line, bars (``bar``, or ``hbar`` lying down) or stacked bars."""
+
+    kind: str
+    x: list[str]
+    series: list[tuple[str, list[Value]]]
+    unit: str  # "%" for rates, "" for counts
+
+    def spec(self) -> str:
+        """The JSON the page carries (and the browser draws)."""
+        return json.dumps(
+            {"kind": self.kind, "x": self.x, "series": [{"name": n, "data": d} for n, d in self.series],
+             "unit": self.unit},
+            ensure_ascii=False,
+        )  # fmt: skip
+
+    def rows(self) -> list[tuple[str, list[Value]]]:
+        """The data table: one row per x value, one column per series."""
+        return [(x, [data[i] for _, data in self.series]) for i, x in enumerate(self.x)]
+
+
+class Charts:
+    """The charts of one build (templates call ``charts``), over the site's values."""
+
+    def __init__(self, site: Site):
+        self.site = site
+        self.labels = site.labels["charts"]
+
+    # --- the four ones -----------------------------------------------------------------
+
+    def months(self, students: Iterable[StudentSummary]) -> Chart:
+        """Completion rate of the periods due in each month of the current term."""
+        periods = self.site.term_periods(list(students))
+        x, data = [], []
+        for month in self.site.months():
+            due = [p for p in periods if (p.end.year, p.end.month) == (month.year, month.month)]
+            x.append(self.site.labels["charts"]["month"].format(m=month.month))
+            data.append(percent(compliance.rate(due)))
+        return Chart("line", x, [(self.labels["rate"], data)], "%")
+
+    def _ranked(self, groups: list[tuple[str, list[compliance.Period]]]) -> Chart:
+        """Rates by group, highest first (groups with nothing due last)."""
+        rates = [(name, percent(compliance.rate(periods))) for name, periods in groups]
+        rates.sort(key=lambda nr: (nr[1] is None, -(nr[1] or 0), nr[0]))
+        return Chart("hbar", [n for n, _ in rates], [(self.labels["rate"], [r for _, r in rates])], "%")
+
+    def by_class(self) -> Chart:
+        a = self.site.archive
+        groups = []
+        for cls in a.classes.values():
+            members = [s for s in a.in_class(cls.id) if s.active]
+            if members:
+                groups.append((cls.name, self.site.term_periods(members)))
+        return self._ranked(groups)
+
+    def by_teacher(self) -> Chart:
+        """Each period counts for the mentor it is attributed to (the mentor on its last day)."""
+        a = self.site.archive
+        by: dict[str, list[compliance.Period]] = {}
+        for p in self.site.term_periods(list(a.current_students())):
+            if p.mentor is not None:
+                by.setdefault(p.mentor, []).append(p)
+        names = {t: a.teachers[t].name if t in a.teachers else t for t in by}
+        return self._ranked([(names[t], periods) for t, periods in by.items()])
+
+    def students(self, students: Iterable[StudentSummary]) -> Chart:
+        """Each student's completion rate this term (a class page)."""
+        ordered = self.site.archive.sorted_students([s for s in students if s.active])
+        return self._ranked([(s.name, self.site.term_periods([s])) for s in ordered])
+
+    # --- counts ----------------------------------------------------------------------------
+
+    def categories(self) -> Chart:
+        """Students in each category, stacked by grade (as the dashboard's table)."""
+        counts = self.site.category_grade_counts()
+        names = [self.site.archive.school.categories[k].name for k in counts]
+        series = [(grade, [row[grade] for row in counts.values()]) for grade in self.site.grades]
+        return Chart("stack", names, list(series), "")
+
+    def cases(self, months: int = 12) -> Chart:
+        """Cases opened (the first category's start) and closed, in each of the last months."""
+        a = self.site.archive
+        first = dt.date(a.as_of.year, a.as_of.month, 1)
+        keys = []
+        for back in range(months - 1, -1, -1):
+            y, m = divmod(first.year * 12 + first.month - 1 - back, 12)
+            keys.append((y, m + 1))
+        opened: Counter[tuple[int, int]] = Counter()
+        closed: Counter[tuple[int, int]] = Counter()
+        for s in a.students.values():
+            starts = [c.since for c in s.profile.categories]
+            if starts:
+                opened[(min(starts).year, min(starts).month)] += 1
+            if s.profile.closed_on is not None:
+                closed[(s.profile.closed_on.year, s.profile.closed_on.month)] += 1
+        x = [self.labels["year_month"].format(y=y, m=m) for y, m in keys]
+        series = [(self.labels["opened"], [opened[k] for k in keys]), (self.labels["closed"], [closed[k] for k in keys])]
+        return Chart("bar", x, series, "")
+
+    def contacts(self, students: Iterable[StudentSummary]) -> Chart:
+        """Talks and home visits in each week of the current term (a teacher's mentees)."""
+        weeks = self._weeks()
+        counts = {kind: Counter[dt.date]() for kind in CONTACTS}
+        for s in students:
+            for r in s.refs:
+                if r.type in counts and weeks and weeks[0] <= r.date <= self.site.archive.as_of:
+                    counts[r.type][r.date - dt.timedelta(days=r.date.weekday())] += 1
+        x = [self.labels["week_of"].format(m=w.month, d=w.day) for w in weeks]
+        series = [(self.site.labels["types"][kind], [counts[kind][w] for w in weeks]) for kind in CONTACTS]
+        return Chart("stack", x, series, "")
+
+    def _weeks(self) -> list[dt.date]:
+        """Mondays of the current term's weeks, up to as_of."""
+        term = self.site.term_now
+        if term is None:
+            return []
+        day = term.start - dt.timedelta(days=term.start.weekday())
+        out = []
+        while day <= min(term.end, self.site.archive.as_of):
+            out.append(day)
+            day += dt.timedelta(days=7)
+        return out
+
+    def calendar(self, student: Student) -> list[tuple[dt.date, dict[str, int]]]:
+        """A student's contact calendar: each week of the term, how many of each record."""
+        weeks = self._weeks()
+        rows = [(w, dict.fromkeys(CALENDAR, 0)) for w in weeks]
+        at = {w: row for w, row in rows}
+        for r in student.records:
+            monday = r.meta.date - dt.timedelta(days=r.meta.date.weekday())
+            if monday in at and r.meta.type in CALENDAR:
+                at[monday][r.meta.type] += 1
+        return rows
+
+    # --- to do -------------------------------------------------------------------------------
+
+    def todo(self, students: Iterable[StudentSummary]) -> list[dict[str, Any]]:
+        """What is overdue (with days) or due this week, for these students, most urgent
+        first: the to-do lists of the home page (one per teacher, class and the school)."""
+        a, items = self.site.archive, []
+        monday = a.as_of - dt.timedelta(days=a.as_of.weekday())
+        sunday = monday + dt.timedelta(days=6)
+        for s in students:
+            if not s.active:
+                continue
+            for p in self.site.term_periods([s]):
+                if p.status == "missed":
+                    state, days = "overdue", p.days_overdue(a.as_of)
+                elif p.status == "open" and monday <= p.end <= sunday:
+                    state, days = "due", (a.as_of - p.end).days
+                else:
+                    continue
+                mentor = a.teachers[p.mentor].name if p.mentor in a.teachers else ""
+                items.append({"s": s.id, "n": s.name, "c": a.classes[s.profile.class_].name, "m": mentor,
+                              "r": p.requirement, "end": p.end.isoformat(), "days": days, "state": state})  # fmt: skip
+        items.sort(key=lambda i: (-i["days"], i["end"], i["s"], i["r"]))
+        return items

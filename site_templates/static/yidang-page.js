@@ -1,0 +1,91 @@
+/* yidang page helpers: charts, and tables that read as cards on a phone.
+ *
+ * Charts: every <figure class="yd-chart"> in a page is drawn with Apache ECharts.
+ *
+ * Each figure carries its numbers (computed at build time by the four-ones engine,
+ * the same that `yidang check --as-of` and the ledger use) in data-spec, and a data
+ * table for screen readers and for anyone who would rather read the numbers. The
+ * charts draw as SVG (crisp in print), in the page's own fonts; nothing is fetched.
+ * The protected site calls ydPage(page) after each decrypted page; a plaintext
+ * page draws its charts when it loads. */
+(() => {
+  "use strict";
+  const COLORS = ["#3f51b5", "#ef6c00", "#2e7d32", "#c62828", "#6a1b9a", "#00838f", "#8d6e63", "#546e7a"];
+  const drawn = new Set();
+
+  function option(spec) {
+    const percent = spec.unit === "%";
+    const value = { type: "value", max: percent ? 100 : null, minInterval: percent ? null : 1,
+                    axisLabel: { formatter: percent ? "{value}%" : "{value}" } };
+    const category = { type: "category", data: spec.x, axisLabel: { interval: 0, hideOverlap: true } };
+    const horizontal = spec.kind === "hbar";
+    const series = spec.series.map((s, i) => ({
+      name: s.name,
+      type: spec.kind === "line" ? "line" : "bar",
+      stack: spec.kind === "stack" ? "all" : undefined,
+      data: s.data,
+      connectNulls: false,
+      label: { show: spec.kind !== "stack" && spec.x.length <= 24, position: horizontal ? "right" : "top",
+               formatter: (p) => (p.value === null || p.value === undefined ? "" : `${p.value}${percent ? "%" : ""}`) },
+      itemStyle: { color: COLORS[i % COLORS.length] },
+    }));
+    return {
+      animation: false,
+      aria: { enabled: true, decal: { show: spec.series.length > 1 } },
+      color: COLORS,
+      textStyle: { fontFamily: "inherit" },
+      tooltip: { trigger: "axis" },
+      legend: spec.series.length > 1 ? { top: 0 } : undefined,
+      grid: { left: 8, right: 24, top: spec.series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
+      xAxis: horizontal ? value : category,
+      yAxis: horizontal ? { ...category, inverse: true } : value,
+      series,
+    };
+  }
+
+  function height(spec) {
+    if (spec.kind === "hbar") return Math.max(160, 28 * spec.x.length + 40);
+    return 260;
+  }
+
+  function draw(figure) {
+    if (!window.echarts || drawn.has(figure)) return;
+    const spec = JSON.parse(figure.dataset.spec);
+    const box = figure.querySelector(".yd-chart-box");
+    box.style.height = `${height(spec)}px`;
+    const chart = window.echarts.init(box, null, { renderer: "svg" });
+    chart.setOption(option(spec));
+    figure.dataset.drawn = "1";
+    drawn.add(figure);
+    figure._chart = chart;
+  }
+
+  // On a narrow screen a table with a header row becomes one card per row, each cell
+  // labelled with its column's header (CSS does the layout; this gives the labels).
+  function cards(root) {
+    for (const table of root.querySelectorAll(".yd-table table")) {
+      const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+      if (!heads.length) continue;
+      table.classList.add("yd-cards");
+      for (const row of table.querySelectorAll("tbody tr")) {
+        [...row.children].forEach((cell, i) => { if (heads[i]) cell.dataset.label = heads[i]; });
+      }
+    }
+  }
+  window.ydPage = (root) => {
+    root = root || document;
+    cards(root);
+    for (const figure of root.querySelectorAll("figure.yd-chart")) draw(figure);
+  };
+  function resizeAll() {
+    for (const figure of drawn) if (figure.isConnected && figure._chart) figure._chart.resize();
+    for (const figure of [...drawn]) if (!figure.isConnected) { figure._chart.dispose(); drawn.delete(figure); }
+  }
+  addEventListener("resize", resizeAll);
+  addEventListener("beforeprint", resizeAll);
+  addEventListener("afterprint", resizeAll);
+  if (!document.getElementById("yd-config")) {  // a plaintext page (unprotected build, preview)
+    if (document.readyState === "loading") addEventListener("DOMContentLoaded", () => window.ydPage(document));
+    else window.ydPage(document);
+  }
+})();
