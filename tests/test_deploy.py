@@ -234,7 +234,9 @@ def test_plain_http_opted_in_works_with_a_warning(tmp_path: Path) -> None:
     account, passphrase = access.create("T2")
     access.save(archive, account)
     config = write_config(tmp_path, archive, protect=True, plain_http=True)
-    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(tmp_path / "site")])
+    result = CliRunner().invoke(
+        main, ["build", "--config", str(config), "--site-dir", str(tmp_path / "site")]
+    )
     assert result.exit_code == 0, result.output
     with serve_folder(tmp_path / "site") as url, chromium(LAN) as browser:
         page = browser.new_page()

@@ -48,10 +48,13 @@ def periods(model):  # type: ignore[no-untyped-def]
     full = read_archive(SAMPLE, as_of=DAY, hook_factory=lambda school, as_of: lambda s: s)
     term = compliance.current_term(model.school, DAY)
     return {
-        sid: [p for p in compliance.periods(s.profile, model.school, compliance.facts_of(s.records), DAY)
-              if term and p.term == term.id]
+        sid: [
+            p
+            for p in compliance.periods(s.profile, model.school, compliance.facts_of(s.records), DAY)
+            if term and p.term == term.id
+        ]
         for sid, s in full.outputs.items()
-    }  # fmt: skip
+    }
 
 
 def _open(page, url: str, reader: Reader, route: str) -> None:  # type: ignore[no-untyped-def]
@@ -73,8 +76,10 @@ def test_login_fields_can_be_seen_and_used(protected_sample: Path, browser, tmp_
             page.wait_for_selector("#yd-login:not([hidden])")
             assert page.evaluate("document.activeElement.id") == "yd-user"  # ready to type
             for field in ("#yd-user", "#yd-pass"):
-                style = page.evaluate(f"(() => {{ const s = getComputedStyle(document.querySelector('{field}'));"
-                                      " return [s.borderTopWidth, s.borderTopStyle, s.fontSize]; }})()")  # fmt: skip
+                style = page.eval_on_selector(
+                    field,
+                    "e => { const s = getComputedStyle(e); return [s.borderTopWidth, s.borderTopStyle, s.fontSize]; }",
+                )
                 assert float(style[0].removesuffix("px")) >= 1 and style[1] != "none", (field, style)
                 assert float(style[2].removesuffix("px")) >= 16  # a phone does not zoom in
                 assert page.locator(field).bounding_box()["height"] >= 36  # type: ignore[index]
@@ -112,10 +117,14 @@ def test_the_mentors_todo_is_what_the_engine_says(protected_sample: Path, browse
         _login(page, url, MENTOR)
         page.wait_for_selector(".yd-todo")
         rows = page.eval_on_selector_all(
-            ".yd-todo-item", "els => els.map(e => [e.dataset.student, e.dataset.requirement, e.dataset.end, e.dataset.state])"
+            ".yd-todo-item",
+            "els => els.map(e => [e.dataset.student, e.dataset.requirement, e.dataset.end, e.dataset.state])",
         )
         assert {tuple(r) for r in rows} == expected
-        days = [int(t.split()[1]) for t in page.locator(".yd-todo-item[data-state=overdue] .yd-todo-when").all_inner_texts()]
+        days = [
+            int(t.split()[1])
+            for t in page.locator(".yd-todo-item[data-state=overdue] .yd-todo-when").all_inner_texts()
+        ]
         assert days == sorted(days, reverse=True)  # the most urgent first
         top = page.locator(".yd-todo").bounding_box()
         assert top is not None and top["y"] < PHONE["height"]  # one glance from the top
@@ -135,7 +144,9 @@ def _rate(items: list[compliance.Period]) -> float | None:
     return None if value is None else round(value * 100, 1)
 
 
-def test_each_chart_shows_the_engines_numbers(protected_sample: Path, browser, model, periods, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_chart_shows_the_engines_numbers(
+    protected_sample: Path, browser, model, periods, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     leader = login(protected_sample, LEADER, CREDS[LEADER])
     current = [s for s in model.current_students()]
     with serve_folder(protected_sample) as url:
@@ -146,8 +157,11 @@ def test_each_chart_shows_the_engines_numbers(protected_sample: Path, browser, m
         page.wait_for_selector("#yd-logout:not([hidden])")
         _open(page, url, leader, "dashboard/")
         by_class = _spec(page, "by-class")
-        expected = {cls.name: _rate([p for s in current if s.profile.class_ == cls.id for p in periods[s.id]])
-                    for cls in model.classes.values() if any(s.profile.class_ == cls.id for s in current)}  # fmt: skip
+        expected = {
+            cls.name: _rate([p for s in current if s.profile.class_ == cls.id for p in periods[s.id]])
+            for cls in model.classes.values()
+            if any(s.profile.class_ == cls.id for s in current)
+        }
         assert dict(zip(by_class["x"], by_class["series"][0]["data"], strict=True)) == expected
         months = _spec(page, "months")
         for label, value in zip(months["x"], months["series"][0]["data"], strict=True):
@@ -155,7 +169,10 @@ def test_each_chart_shows_the_engines_numbers(protected_sample: Path, browser, m
             due = [p for s in current for p in periods[s.id] if p.end.month == month]
             assert value == _rate(due), label
         cats = _spec(page, "categories")
-        table = {row.get_attribute("data-category"): row for row in page.locator('[data-list="category-grade"] tbody tr').all()}
+        table = {
+            row.get_attribute("data-category"): row
+            for row in page.locator('[data-list="category-grade"] tbody tr').all()
+        }
         assert sum(sum(s["data"]) for s in cats["series"]) == sum(
             int(r.locator("td").last.inner_text()) for r in table.values()
         )
@@ -170,20 +187,26 @@ def test_each_chart_shows_the_engines_numbers(protected_sample: Path, browser, m
         term = compliance.current_term(model.school, DAY)
         assert term is not None
         first = term.start - dt.timedelta(days=term.start.weekday())
-        expected_talks = sum(1 for s in model.mentees(MENTOR) for r in s.refs if r.type == "talk" and first <= r.date <= DAY)
+        expected_talks = sum(
+            1 for s in model.mentees(MENTOR) for r in s.refs if r.type == "talk" and first <= r.date <= DAY
+        )
         assert talks == expected_talks
         sid = next(iter(model.mentees(MENTOR))).id
         _open(page, url, leader, f"students/{sid}/")
         cells = page.locator('.yd-calendar tr[data-type="home_visit"] td').all_inner_texts()
         visits = sum(int(c) for c in cells if c)
         full = read_archive(SAMPLE, as_of=DAY, hook_factory=lambda school, as_of: lambda s: s).outputs[sid]
-        assert visits == sum(1 for r in full.records if r.meta.type == "home_visit" and first <= r.meta.date <= DAY)
+        assert visits == sum(
+            1 for r in full.records if r.meta.type == "home_visit" and first <= r.meta.date <= DAY
+        )
         assert errors == []
         page.close()
 
 
 @pytest.mark.parametrize("route", ["students/S2025003/", "classes/G2-01/", f"teachers/{HEAD}/", "dashboard/"])
-def test_pages_print_without_the_site_around_them(protected_sample: Path, browser, route: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pages_print_without_the_site_around_them(
+    protected_sample: Path, browser, route: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     leader = login(protected_sample, LEADER, CREDS[LEADER])
     with serve_folder(protected_sample) as url:
         page = browser.new_page(viewport=DESKTOP)
@@ -197,7 +220,9 @@ def test_pages_print_without_the_site_around_them(protected_sample: Path, browse
         pdf = tmp_path / "page.pdf"
         page.pdf(path=str(pdf), format="A4")
         page.close()
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert title in text and "内部资料" in text and "注意保密" in text
     for chrome in ("退出登录", "搜索我可以查看的档案", "填写记录", "Made with"):
         assert chrome not in text, chrome
@@ -216,7 +241,9 @@ def test_a_student_page_reads_on_a_phone(protected_sample: Path, browser, tmp_pa
         bar = page.locator(".yd-write").bounding_box()
         assert bar is not None and bar["y"] < PHONE["height"]  # the forms: one tap from the top
         # tables read as label/value cards
-        label = page.eval_on_selector('[data-section="categories"] td', "td => getComputedStyle(td, '::before').content")
+        label = page.eval_on_selector(
+            '[data-section="categories"] td', "td => getComputedStyle(td, '::before').content"
+        )
         assert "类别" in label
         dates = page.eval_on_selector_all(".yd-record", "els => els.map(e => e.dataset.record.slice(0, 10))")
         assert dates == sorted(dates, reverse=True)  # newest first
@@ -230,8 +257,20 @@ def test_axe_finds_nothing_serious(protected_sample: Path, browser, user: str, t
     from axe_playwright_python.sync_playwright import Axe
 
     reader = login(protected_sample, user, CREDS[user])
-    routes = ["", *(r for r in ("dashboard/", "classes/G2-01/", f"teachers/{user}/", "students/S2025003/",
-                                "students/S2025007/") if r in reader.routes)]  # fmt: skip
+    routes = [
+        "",
+        *(
+            r
+            for r in (
+                "dashboard/",
+                "classes/G2-01/",
+                f"teachers/{user}/",
+                "students/S2025003/",
+                "students/S2025007/",
+            )
+            if r in reader.routes
+        ),
+    ]
     found = {}
     with serve_folder(protected_sample) as url:
         for size, width in ((DESKTOP, "desktop"), (PHONE, "phone")):
@@ -250,8 +289,11 @@ def test_axe_finds_nothing_serious(protected_sample: Path, browser, user: str, t
                 _shots(page, tmp_path / "screens", f"{user}-{width}-{route.replace('/', '_') or 'home'}")
             page.close()
     serious = {
-        where: [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found[where]
-                if v["impact"] in ("serious", "critical")]
+        where: [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in found[where]
+            if v["impact"] in ("serious", "critical")
+        ]
         for where in found
-    }  # fmt: skip
+    }
     assert {w: v for w, v in serious.items() if v} == {}

@@ -430,10 +430,16 @@ def mkdocs_files(files: Files, config: MkDocsConfig, state: BuildState) -> Files
     for uri in SCRIPTS:
         files.append(File.generated(config, uri, abs_src_path=str(_script_source(state, uri))))
     if state.settings.plain_http:
-        files.append(File.generated(config, NOBLE, abs_src_path=str(state.templates_dir / "static" / "yidang-noble.js")))
+        files.append(
+            File.generated(
+                config, NOBLE, abs_src_path=str(state.templates_dir / "static" / "yidang-noble.js")
+            )
+        )
         noble = state.templates_dir / "vendor" / "noble"
         if not noble.is_dir():
-            raise YidangError(f"{noble} is missing: run `make vendor` (plain_http needs the @noble libraries)")
+            raise YidangError(
+                f"{noble} is missing: run `make vendor` (plain_http needs the @noble libraries)"
+            )
         for path in sorted(p for p in noble.rglob("*") if p.is_file()):
             uri = f"assets/vendor/noble/{path.relative_to(noble).as_posix()}"
             files.append(File.generated(config, uri, abs_src_path=str(path)))

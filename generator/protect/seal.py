@@ -422,7 +422,9 @@ def shell(
     html = INLINE_SCRIPT.sub(to_file, html)
     csp = CSP
     if config.get("plain_http"):  # the @noble modules, by the import map (its hash in the policy)
-        imports = json.dumps({"imports": {f"@noble/{p}/": f"./assets/vendor/noble/{p}/" for p in NOBLE_PACKAGES}})
+        imports = json.dumps(
+            {"imports": {f"@noble/{p}/": f"./assets/vendor/noble/{p}/" for p in NOBLE_PACKAGES}}
+        )
         digest = base64.b64encode(hashlib.sha256(imports.encode()).digest()).decode()
         csp = CSP.replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
         html = html.replace(

@@ -129,7 +129,10 @@ class Charts:
             if s.profile.closed_on is not None:
                 closed[(s.profile.closed_on.year, s.profile.closed_on.month)] += 1
         x = [self.labels["year_month"].format(y=y, m=m) for y, m in keys]
-        series = [(self.labels["opened"], [opened[k] for k in keys]), (self.labels["closed"], [closed[k] for k in keys])]
+        series = [
+            (self.labels["opened"], [opened[k] for k in keys]),
+            (self.labels["closed"], [closed[k] for k in keys]),
+        ]
         return Chart("bar", x, series, "")
 
     def contacts(self, students: Iterable[StudentSummary]) -> Chart:
