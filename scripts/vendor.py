@@ -73,8 +73,8 @@ def _members(tar: tarfile.TarFile, member: str, target: str) -> list[tuple[str, 
     out = []
     for m in tar.getmembers():
         rel = m.name.removeprefix(member)
-        if m.isfile() and m.name.startswith(member) and not rel.startswith("src/") and not rel.startswith("..") \
-                and (rel.endswith(".js") or rel == "LICENSE"):  # fmt: skip
+        inside = m.isfile() and m.name.startswith(member) and ".." not in rel.split("/")
+        if inside and not rel.startswith("src/") and (rel.endswith(".js") or rel == "LICENSE"):
             out.append((m.name, target + rel))
     return out
 

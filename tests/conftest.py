@@ -73,6 +73,7 @@ SLOW: dict[str, dict[str, float]] = {
         "test_nginx_config_from_the_docs_serves_the_site_over_tls": 2.9,
         "test_plain_http_lan_address_says_what_to_do": 2.4,
         "test_the_inbox_takes_new_sealed_files_and_gives_nothing_back": 3.1,
+        "test_plain_http_opted_in_works_with_a_warning": 6.0,
     },
     "test_fontsubset.py": {
         "test_booklet_looks_the_same": 4.5,

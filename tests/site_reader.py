@@ -64,7 +64,7 @@ class Reader:
         a file as bytes."""
         kind = self.routes[route][1]
         data = self.raw(route)
-        if kind in ("page", "search", "part"):
+        if kind in ("page", "search", "part", "todo"):
             return json.loads(zlib.decompress(data, -15))
         return data
 

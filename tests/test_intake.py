@@ -42,8 +42,10 @@ GIT = {
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True,
-                          env={**os.environ, **GIT}).stdout  # fmt: skip
+    env = {**os.environ, **GIT}
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env
+    ).stdout
 
 
 @pytest.fixture

@@ -78,7 +78,8 @@ def test_login_fields_can_be_seen_and_used(protected_sample: Path, browser, tmp_
             for field in ("#yd-user", "#yd-pass"):
                 style = page.eval_on_selector(
                     field,
-                    "e => { const s = getComputedStyle(e); return [s.borderTopWidth, s.borderTopStyle, s.fontSize]; }",
+                    "e => [getComputedStyle(e).borderTopWidth, getComputedStyle(e).borderTopStyle, "
+                    "getComputedStyle(e).fontSize]",
                 )
                 assert float(style[0].removesuffix("px")) >= 1 and style[1] != "none", (field, style)
                 assert float(style[2].removesuffix("px")) >= 16  # a phone does not zoom in

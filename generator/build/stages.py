@@ -305,8 +305,10 @@ def _todo_lists(state: BuildState) -> dict[str, bytes]:
     lists |= {f"teachers/{t}/todo.json": charts.todo(a.mentees(t)) for t in a.teachers}
     lists |= {f"classes/{c}/todo.json": charts.todo(a.in_class(c)) for c in a.classes}
     as_of = a.as_of.isoformat()
-    return {route: json.dumps({"as_of": as_of, "items": items}, ensure_ascii=False).encode()
-            for route, items in lists.items()}  # fmt: skip
+    return {
+        route: json.dumps({"as_of": as_of, "items": items}, ensure_ascii=False).encode()
+        for route, items in lists.items()
+    }
 
 
 def _index_cache(state: BuildState) -> IndexPages:

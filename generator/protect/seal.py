@@ -427,11 +427,9 @@ def shell(
         )
         digest = base64.b64encode(hashlib.sha256(imports.encode()).digest()).decode()
         csp = CSP.replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
-        html = html.replace(
-            "</head>",
-            f'<script type="importmap">{imports}</script><script type="module" src="assets/yidang-noble.js"></script></head>',
-            1,
-        )
+        noble = f'<script type="importmap">{imports}</script>'
+        noble += '<script type="module" src="assets/yidang-noble.js"></script>'
+        html = html.replace("</head>", noble + "</head>", 1)
     meta = (
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="referrer" content="no-referrer">'

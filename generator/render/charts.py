@@ -13,15 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from generator.archive import compliance
 from generator.archive.model import Student, StudentSummary
-
-if TYPE_CHECKING:
-    from generator.render.templates import Site
 
 Value = float | int | None
 CONTACTS = ("talk", "home_visit")  # what counts as a contact in a week
@@ -38,16 +35,15 @@ class Chart:
 
     kind: str
     x: list[str]
-    series: list[tuple[str, list[Value]]]
+    series: Sequence[tuple[str, Sequence[Value]]]
     unit: str  # "%" for rates, "" for counts
 
     def spec(self) -> str:
         """The JSON the page carries (and the browser draws)."""
+        series = [{"name": n, "data": list(d)} for n, d in self.series]
         return json.dumps(
-            {"kind": self.kind, "x": self.x, "series": [{"name": n, "data": d} for n, d in self.series],
-             "unit": self.unit},
-            ensure_ascii=False,
-        )  # fmt: skip
+            {"kind": self.kind, "x": self.x, "series": series, "unit": self.unit}, ensure_ascii=False
+        )
 
     def rows(self) -> list[tuple[str, list[Value]]]:
         """The data table: one row per x value, one column per series."""
@@ -57,7 +53,7 @@ class Chart:
 class Charts:
     """The charts of one build (templates call ``charts``), over the site's values."""
 
-    def __init__(self, site: Site):
+    def __init__(self, site: Any):  # a templates.Site (which makes this; no import back)
         self.site = site
         self.labels = site.labels["charts"]
 
@@ -189,7 +185,8 @@ class Charts:
                 else:
                     continue
                 mentor = a.teachers[p.mentor].name if p.mentor in a.teachers else ""
-                items.append({"s": s.id, "n": s.name, "c": a.classes[s.profile.class_].name, "m": mentor,
-                              "r": p.requirement, "end": p.end.isoformat(), "days": days, "state": state})  # fmt: skip
+                cls = a.classes[s.profile.class_].name
+                item = {"s": s.id, "n": s.name, "c": cls, "m": mentor, "r": p.requirement}
+                items.append(item | {"end": p.end.isoformat(), "days": days, "state": state})
         items.sort(key=lambda i: (-i["days"], i["end"], i["s"], i["r"]))
         return items
