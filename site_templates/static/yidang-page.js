@@ -36,7 +36,7 @@
       textStyle: { fontFamily: "inherit" },
       tooltip: { trigger: "axis" },
       legend: spec.series.length > 1 ? { top: 0 } : undefined,
-      grid: { left: 8, right: 24, top: spec.series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 48, top: spec.series.length > 1 ? 40 : 24, bottom: 8, containLabel: true },
       xAxis: horizontal ? value : category,
       yAxis: horizontal ? { ...category, inverse: true } : value,
       series,
