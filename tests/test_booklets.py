@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,34 @@ def test_fonts_are_embedded_cjk_and_never_type3(made) -> None:  # type: ignore[n
     for line in listing:
         assert "Type 3" not in line, line
         assert " yes " in line, f"not embedded: {line}"
+
+
+def test_a_booklet_is_a_tagged_pdf_a_3_with_metadata(made) -> None:  # type: ignore[no-untyped-def]
+    """Kept for a student's whole school career and handed on: PDF/A-3 (level A, tagged for
+    screen readers), an sRGB output intent, title, subject and dates in its metadata."""
+    out, _ = made
+    pdf = PdfReader(out / "S2025003.pdf")
+    xmp = pdf.xmp_metadata
+    assert xmp is not None
+    pdfaid = "{http://www.aiim.org/pdfa/ns/id/}"
+    described = {  # XMP says it as attributes or as elements: both count
+        k.removeprefix(pdfaid): v
+        for d in ET.fromstring(xmp.stream.get_data()).iter(
+            "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description"
+        )
+        for k, v in [*d.attrib.items(), *((c.tag, c.text or "") for c in d)]
+        if k.startswith(pdfaid)
+    }
+    assert described == {"part": "3", "conformance": "A"}
+    root = pdf.trailer["/Root"]
+    intents = root["/OutputIntents"]
+    assert any(str(i.get_object().get("/S")) == "/GTS_PDFA1" for i in intents)
+    assert any("sRGB" in str(i.get_object().get("/OutputConditionIdentifier", "")) for i in intents)
+    assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root  # tagged
+    info = pdf.metadata
+    assert info is not None and info.title.endswith("S2025003") and "一生一档" in (info.subject or "")
+    assert info.creation_date is not None and info.modification_date is not None
+    assert "符小雨" not in str(out / "S2025003.pdf")  # never a name in a file name
 
 
 def test_photos_embedded_without_exif(made) -> None:  # type: ignore[no-untyped-def]

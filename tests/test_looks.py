@@ -134,6 +134,24 @@ def test_the_mentors_todo_is_what_the_engine_says(protected_sample: Path, browse
         page.close()
 
 
+def test_a_head_teacher_sees_the_class_and_own_mentees(
+    protected_sample: Path, browser, model, periods
+) -> None:  # type: ignore[no-untyped-def]
+    answers_for = {s.id for s in model.mentees(HEAD)} | {s.id for s in model.in_class("G2-01") if s.active}
+    expected = {sid for sid in answers_for if any(p.status == "missed" for p in periods[sid])}
+    with serve_folder(protected_sample) as url:
+        page = browser.new_page(viewport=DESKTOP)
+        _login(page, url, HEAD)
+        page.wait_for_selector(".yd-todo")
+        shown = set(
+            page.eval_on_selector_all(
+                ".yd-todo-item[data-state=overdue]", "els => els.map(e => e.dataset.student)"
+            )
+        )
+        assert shown == expected and shown <= answers_for
+        page.close()
+
+
 def _spec(page, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
     figure = page.locator(f'figure.yd-chart[data-chart="{name}"]')
     figure.locator("svg").first.wait_for()  # drawn by ECharts, as SVG
@@ -157,6 +175,17 @@ def test_each_chart_shows_the_engines_numbers(
         _login(page, url, LEADER)
         page.wait_for_selector("#yd-logout:not([hidden])")
         _open(page, url, leader, "dashboard/")
+        by_teacher = _spec(page, "by-teacher")
+        mentors: dict[str, list[compliance.Period]] = {}
+        for s in current:
+            for p in periods[s.id]:
+                if p.mentor:
+                    mentors.setdefault(model.teachers[p.mentor].name, []).append(p)
+        assert dict(zip(by_teacher["x"], by_teacher["series"][0]["data"], strict=True)) == {
+            name: _rate(items) for name, items in mentors.items()
+        }
+        values = [v for v in by_teacher["series"][0]["data"] if v is not None]
+        assert values == sorted(values, reverse=True)  # highest first
         by_class = _spec(page, "by-class")
         expected = {
             cls.name: _rate([p for s in current if s.profile.class_ == cls.id for p in periods[s.id]])

@@ -108,6 +108,12 @@ class BookletResult:
     error: str = ""
 
 
+# A file kept for a student's whole school career and handed to the next school: a long-term
+# archival PDF (PDF/A-3, the part that may carry attached source files), level A: tagged, so
+# screen readers follow its structure. WeasyPrint embeds every font and an sRGB output intent.
+PDF_VARIANT = "pdf/a-3a"
+
+
 class _MissingGlyphs(Exception):
     """A booklet drew a character no installed font has (see ``_Glyphs``)."""
 
@@ -190,7 +196,7 @@ class Booklets:
         gc.disable()
         try:
             document = html.render(font_config=self.font_config())
-            document.write_pdf(path)
+            document.write_pdf(path, pdf_variant=PDF_VARIANT)
             return len(document.pages)
         finally:
             if collecting:
@@ -232,6 +238,7 @@ class Booklets:
             student=student,
             css=css,
             produced=dt.date.today(),
+            created=min((c.since for c in student.profile.categories), default=dt.date.today()),
             photo_src=photo_src,
             record_groups=self.record_groups(student.records),
         )
