@@ -808,6 +808,33 @@ def intake_command(
     sys.exit(1 if refused else 0)
 
 
+@main.command("rollover")
+@click.option(
+    "--to", "to", required=True, metavar="YEAR", help="The new school year: 2027, 2027—2028 or a term id."
+)
+@archive_option
+@click.option("--base", default="main", show_default=True, help="The branch the rollover starts from.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; make no branch.")
+def rollover_command(to: str, archive: str, base: str, dry_run: bool) -> None:
+    """Move the school year on, as a branch to review: classes up, graduates closed.
+
+    Follows the `rollover:` rules in school.yml: each class moves up a grade
+    under its new id (students, head teacher and history with it); the classes
+    of a grade not listed graduate, their students' cases closed on the last
+    day of the school year and the class kept under an id with the year; the
+    missing terms are added. Everything is committed on a new branch
+    rollover/YEAR from --base; review it (yidang review) and merge it.
+
+    Example: yidang rollover --to 2027 --dry-run
+    """
+    from generator.review.rollover import rollover, summary_line
+
+    plan = rollover(_archive_dir(archive), to, base=base, dry_run=dry_run)
+    for line in summary_line(plan):
+        click.echo(line)
+    click.echo(f"{'(dry run) ' if dry_run else ''}{plan.branch}: {len(plan.graduates)} cases closed")
+
+
 def _open_pull_request(archive: Path, branch: str, base: str) -> None:
     """The pull request, opened with gh or tea, its body the review summary."""
     import shutil

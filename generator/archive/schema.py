@@ -91,6 +91,32 @@ class LeadershipRole(Strict):
     )
 
 
+class TermTemplate(Strict):
+    id: Text = Field(
+        description="Term id; `{y}` is the year the school year starts, `{y1}` the next, e.g. `{y}-fall`."
+    )
+    name: Text = Field(description="Display name, e.g. `{y}—{y1}学年第一学期`.")
+    start: Text = Field(description="First day, e.g. `{y}-09-01`.")
+    end: Text = Field(description="Last day, e.g. `{y1}-01-15`.")
+
+
+class Rollover(Strict):
+    grades: dict[Text, Text] = Field(
+        description="Each grade → the grade its classes become next school year, e.g. "
+        "`{高一: 高二, 高二: 高三}`; the classes of a grade not listed graduate."
+    )
+    class_ids: dict[Text, Text] = Field(
+        description="The part of a class id before its first `-` → next year's, e.g. `{G1: G2, G2: G3}`."
+    )
+    terms: list[TermTemplate] = Field(
+        default_factory=list, description="A school year's terms, added by `yidang rollover` when missing."
+    )
+    done: list[int] = Field(
+        default_factory=list,
+        description="School years already rolled over to (written by `yidang rollover`), e.g. `[2027]`.",
+    )
+
+
 class School(Strict):
     name: Name = Field(description="School name, printed on every page and booklet cover.")
     leadership: list[LeadershipRole] = Field(
@@ -100,6 +126,9 @@ class School(Strict):
     categories: dict[Id, CategoryDef] = Field(
         min_length=1,
         description="Category key (`poverty`, `left_behind`, …) → its name, kinds and rules.",
+    )
+    rollover: Rollover | None = Field(
+        None, description="How the school year moves on (`yidang rollover`): grades, class ids, terms."
     )
 
 

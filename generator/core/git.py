@@ -7,11 +7,15 @@ fails or is missing; ``maybe`` returns ``None`` instead, for callers to whom
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from generator.core.problems import YidangError
+from generator.core.problems import UsageError, YidangError
 
 
 class GitError(YidangError):
@@ -51,3 +55,37 @@ def toplevel(path: Path) -> Path | None:
     """The top of the repository ``path`` is in, or ``None`` outside git."""
     top = maybe(path, "rev-parse", "--show-toplevel")
     return Path(top.strip()) if top else None
+
+
+@contextlib.contextmanager
+def worktree(repo: Path, ref: str, branch: str | None = None) -> Iterator[Path]:
+    """A temporary work tree of ``ref`` (on a new ``branch`` when given), removed afterwards:
+    intake and rollover write their branches there, never touching the office's own
+    checkout or its uncommitted files. A ref git does not know is a usage error."""
+    folder = Path(tempfile.mkdtemp(prefix="yidang-worktree-"))
+    tree = folder / "tree"
+    try:
+        args = ["-b", branch] if branch else ["--detach"]
+        run(repo, "worktree", "add", "--quiet", *args, str(tree), ref)
+    except GitError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UsageError(str(exc)) from None
+    try:
+        yield tree
+    finally:
+        maybe(repo, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def committer_env(tree: Path, name: str, email: str) -> dict[str, str]:
+    """The environment for a commit the office makes: its own git identity, or ``name`` and
+    ``email`` when git has none (as in a fresh CI job or a new office PC). An ``--author``
+    given to ``git commit`` still wins over the author set here."""
+    env = dict(os.environ)
+    if not (maybe(tree, "config", "user.name") or "").strip():
+        env.setdefault("GIT_COMMITTER_NAME", name)
+        env.setdefault("GIT_AUTHOR_NAME", name)
+    if not (maybe(tree, "config", "user.email") or "").strip():
+        env.setdefault("GIT_COMMITTER_EMAIL", email)
+        env.setdefault("GIT_AUTHOR_EMAIL", email)
+    return env

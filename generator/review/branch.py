@@ -71,15 +71,57 @@ class StudentChange:
     profile: list[str] = field(default_factory=list)
     reviewers: list[dict[str, str]] = field(default_factory=list)
     leadership: bool = False
+    moved: str = ""  # the old class, when the class changed
+    closed: str = ""  # the closing line, when the case was closed
+
+    @property
+    def routine(self) -> bool:
+        """Only a class move (and perhaps a case closed), as a rollover makes by the thousand."""
+        return bool(self.moved) and not self.records and set(self.profile) <= set(_routine_lines(self))
+
+
+def _routine_lines(change: StudentChange) -> list[str]:
+    return [_labels()["class_changed"].format(old=change.moved, new=change.klass), change.closed]
+
+
+@dataclass
+class ClassMove:
+    """The students of one class that moved together (and whose cases closed alike)."""
+
+    old: str
+    new: str
+    name: str
+    closed: str
+    students: list[dict[str, str]]
+    reviewers: list[dict[str, str]]
+
+
+def class_moves(changes: list[StudentChange], classes: dict[str, dict[str, Any]]) -> list[ClassMove]:
+    """Routine changes grouped by class: one line per class instead of one block per student
+    (the caller keeps groups of one as students)."""
+    groups: dict[tuple[str, str, str], ClassMove] = {}
+    for c in changes:
+        key = (c.moved, c.klass, c.closed)
+        name = str(classes.get(c.klass, {}).get("name", c.klass))
+        group = groups.setdefault(key, ClassMove(c.moved, c.klass, name, c.closed, [], []))
+        group.students.append({"id": c.id, "name": c.name})
+        known = {r["teacher"] for r in group.reviewers}
+        group.reviewers += [r for r in c.reviewers if r["teacher"] not in known]
+    return sorted(groups.values(), key=lambda g: (g.old, g.new, g.closed))
 
 
 @dataclass
 class Review:
     base: str
     head: str
-    students: list[StudentChange]
+    students: list[StudentChange]  # those not in a class move
     school_files: list[str]
     problems: list[Problem]
+    moves: list[ClassMove] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.students) + sum(len(m.students) for m in self.moves)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +129,7 @@ class Review:
             "head": self.head,
             "school_files": self.school_files,
             "students": [asdict(s) for s in self.students],
+            "class_moves": [asdict(m) for m in self.moves],
             "problems": [asdict(p) for p in self.problems],
         }
 
@@ -123,9 +166,7 @@ def _profile_changes(
     if old and old.get("class") != new.get("class"):
         lines.append(L["class_changed"].format(old=old.get("class"), new=new.get("class")))
     if new.get("status") == "closed" and old.get("status", "active") != "closed":
-        lines.append(
-            L["closed"].format(on=new.get("closed_on", ""), reason=new.get("closed_reason", "")).strip()
-        )
+        lines.append(_closed_line(new))
         lead = True
     if not old and new:
         lines.append(L["new_file"])
@@ -184,6 +225,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
             lines, lead = _profile_changes(old_p, new_p, day, school.get("categories") or {})
             change.profile += lines or [_labels()["profile_changed"]]
             change.leadership |= lead
+            _note_routine(change, old_p, new_p)
         elif parts[2] == "plan.md":
             change.profile.append(_labels()["plan"].format(action=_labels()["actions"].get(status, status)))
     for change in students.values():
@@ -204,8 +246,42 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
             }
             for t, role in ids
         ]
-    problems = _problems_at(repo, head, prefix, {c[-1][len(prefix) :] for c in changed if c}, day)
-    return Review(base, head, sorted(students.values(), key=lambda s: s.id), school_files, problems)
+    paths = {c[-1][len(prefix) :] for c in changed if c}
+    problems = _new_problems(repo, base, head, prefix, paths, day)
+    moves = [
+        m for m in class_moves([c for c in students.values() if c.routine], classes) if len(m.students) > 1
+    ]
+    grouped = {s["id"] for m in moves for s in m.students}
+    rest = sorted((c for c in students.values() if c.id not in grouped), key=lambda s: s.id)
+    return Review(base, head, rest, school_files, problems, moves)
+
+
+def _new_problems(
+    repo: Path, base: str, head: str, prefix: str, paths: set[str], day: dt.date
+) -> list[Problem]:
+    """The problems the change brings: those in its files at ``head`` that the same files
+    did not have at ``base``. A rollover touching 1,000 profiles must not re-list every
+    overdue four-ones warning the school already knows from `check`."""
+    fork = git.run(repo, "merge-base", base, head).strip()  # what `base...head` diffs against
+    before = {(p.path, p.severity, p.message) for p in _problems_at(repo, fork, prefix, paths, day)}
+    return [
+        p
+        for p in _problems_at(repo, head, prefix, paths, day)
+        if (p.path, p.severity, p.message) not in before
+    ]
+
+
+def _note_routine(change: StudentChange, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Remember a class move and a closing, so routine changes can be grouped by class."""
+    if old and old.get("class") != new.get("class"):
+        change.moved = str(old.get("class"))
+    if new.get("status") == "closed" and old.get("status", "active") != "closed":
+        change.closed = _closed_line(new)
+
+
+def _closed_line(profile: dict[str, Any]) -> str:
+    on, reason = profile.get("closed_on", ""), profile.get("closed_reason", "")
+    return str(_labels()["closed"].format(on=on, reason=reason).strip())
 
 
 def _problems_at(repo: Path, head: str, prefix: str, paths: set[str], day: dt.date) -> list[Problem]:

@@ -21,9 +21,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +94,7 @@ def intake(
     if repo is None:
         raise UsageError(f"{archive_root} is not in a git repository: intake makes a branch per record")
     prefix = archive_root.resolve().relative_to(repo.resolve())
-    with _checkout(repo, base) as tree:
+    with git.worktree(repo, base) as tree:
         archive, accounts = _read(tree / prefix), _accounts(tree / prefix)
         outcomes = [
             _one(path, keys, accounts, archive, repo, prefix, base, dry_run) for path in _files(sources)
@@ -133,25 +130,6 @@ def _files(sources: list[Path]) -> list[Path]:
         else:
             raise UsageError(f"no such file or folder: {source}")
     return out
-
-
-@contextlib.contextmanager
-def _checkout(repo: Path, ref: str, branch: str | None = None) -> Iterator[Path]:
-    """A temporary work tree of ``ref`` (on a new ``branch`` when given), removed afterwards.
-    The office's own checkout and its uncommitted files are never touched."""
-    folder = Path(tempfile.mkdtemp(prefix="yidang-intake-"))
-    tree = folder / "tree"
-    try:
-        args = ["-b", branch] if branch else ["--detach"]
-        git.run(repo, "worktree", "add", "--quiet", *args, str(tree), ref)
-    except git.GitError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise UsageError(str(exc)) from None
-    try:
-        yield tree
-    finally:
-        git.maybe(repo, "worktree", "remove", "--force", str(tree))
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read(root: Path) -> Archive:
@@ -258,7 +236,7 @@ def _commit(
     committed = False
     try:
         taken = _pending_names(repo, prefix, submission.student)
-        with _checkout(repo, base, submission.branch) as tree:
+        with git.worktree(repo, base, submission.branch) as tree:
             _write_and_check(tree / prefix, submission, taken)
             if not dry_run:
                 _commit_as_teacher(tree, submission, archive)
@@ -301,18 +279,15 @@ def _commit_as_teacher(tree: Path, submission: Submission, archive: Archive) -> 
     )
     email = teacher.git_email or f"{teacher.git_user or teacher.id}@yidang.invalid"
     author = f"{teacher.name} <{email}>"
-    git.run(tree, "commit", "--quiet", f"--author={author}", "-m", message, env=_committer_env(tree))
-
-
-def _committer_env(tree: Path) -> dict[str, str]:
-    """The office commits, under its own git identity (yidang's when git has none, as in a
-    fresh CI job); the teacher is the author."""
-    env = dict(os.environ)
-    if not (git.maybe(tree, "config", "user.name") or "").strip():
-        env.setdefault("GIT_COMMITTER_NAME", "yidang intake")
-    if not (git.maybe(tree, "config", "user.email") or "").strip():
-        env.setdefault("GIT_COMMITTER_EMAIL", "intake@yidang.invalid")
-    return env
+    git.run(
+        tree,
+        "commit",
+        "--quiet",
+        f"--author={author}",
+        "-m",
+        message,
+        env=git.committer_env(tree, "yidang intake", "intake@yidang.invalid"),
+    )
 
 
 def _write_photos(folder: Path, submission: Submission) -> list[str]:
