@@ -117,6 +117,11 @@ SLOW: dict[str, dict[str, float]] = {
     },
     "test_shared_computer.py": {"test_another_local_file_reads_nothing": 4.4},
     "test_site.py": {"site": 38.4, "test_plain_mkdocs_build_works": 2.2},
+    "test_year.py": {  # a git repository of the sample each
+        "rolled": 2.9,
+        "test_check_is_clean_and_the_site_builds": 6.5,
+        "test_bad_input_is_a_clear_error_and_changes_nothing": 4.2,  # 4 inputs
+    },
 }
 
 # What a test's code (or a helper of the test package it calls) names when it drives Chromium.

@@ -1,0 +1,192 @@
+"""The school year: `yidang rollover` on a git repository of the sample archive, from
+2026—2027 to 2027—2028; every bad input refused with nothing changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import SAMPLE
+
+ENV = {
+    "GIT_AUTHOR_NAME": "教务处",
+    "GIT_AUTHOR_EMAIL": "office@school.test",
+    "GIT_COMMITTER_NAME": "教务处",
+    "GIT_COMMITTER_EMAIL": "office@school.test",
+}
+LAST_DAY = "2027-07-03"  # the end of 2026—2027's last term, from school.yml's term template
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True, env={**os.environ, **ENV}
+    ).stdout
+
+
+def _repo(base: Path) -> Path:
+    repo = base / "school"
+    shutil.copytree(SAMPLE, repo / "archives")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "archive")
+    return repo
+
+
+def _profiles(archive: Path) -> dict[str, dict]:
+    return {
+        p.parent.name: yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in sorted((archive / "students").glob("*/profile.yml"))
+    }
+
+
+def _state(repo: Path) -> tuple[str, str, str]:
+    """Branches, HEAD and the working tree's status: what a refused command must leave alone."""
+    return git(repo, "branch", "--list"), git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain")
+
+
+@pytest.fixture(scope="module")
+def rolled(tmp_path_factory: pytest.TempPathFactory, run) -> tuple[Path, dict, dict, str]:  # type: ignore[no-untyped-def]
+    """The sample repository after `yidang rollover --to 2027`, checked out on the new branch;
+    the profiles before and after, and what the command printed."""
+    repo = _repo(tmp_path_factory.mktemp("year"))
+    before = _profiles(repo / "archives")
+    result = run("rollover", "--to", "2027—2028", "--archive", repo / "archives")
+    assert result.exit_code == 0, result.output
+    assert git(repo, "status", "--porcelain") == ""  # the office's checkout untouched
+    git(repo, "checkout", "-q", "rollover/2027")
+    return repo, before, _profiles(repo / "archives"), result.output
+
+
+@pytest.fixture(scope="module")
+def run():  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    return lambda *args: CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_every_student_is_where_the_rules_say(rolled) -> None:  # type: ignore[no-untyped-def]
+    repo, before, after, _ = rolled
+    assert set(after) == set(before)
+    classes = {c["id"]: c for c in yaml.safe_load((repo / "archives/classes.yml").read_text("utf-8"))}
+    for sid, old in before.items():
+        new = after[sid]
+        grade, number = old["class"].split("-")
+        expected = {"G1": f"G2-{number}", "G2": f"G3-{number}", "G3": f"G3-{number}-2027"}[grade]
+        assert new["class"] == expected, sid
+        assert classes[expected]["head_teacher"] == _head_teacher(old["class"]), sid
+    assert classes["G2-03"]["name"] == "高二(3)班" and classes["G2-03"]["grade"] == "高二"
+    assert classes["G3-01-2027"]["name"] == "高三(1)班(2027届)"
+    assert len(classes) == 9  # nine classes before, nine after: none lost, none made up
+
+
+def _head_teacher(class_id: str) -> str:
+    rows = yaml.safe_load((SAMPLE / "classes.yml").read_text("utf-8"))
+    return next(c["head_teacher"] for c in rows if c["id"] == class_id)
+
+
+def test_graduates_are_closed_and_nothing_else_changed(rolled) -> None:  # type: ignore[no-untyped-def]
+    _, before, after, _ = rolled
+    graduates = [s for s, p in before.items() if p["class"].startswith("G3-") and p.get("status") != "closed"]
+    assert len(graduates) == 9
+    for sid, old in before.items():
+        new = dict(after[sid])
+        if sid in graduates:
+            assert (new.pop("status"), str(new.pop("closed_on")), new.pop("closed_reason")) == (
+                "closed",
+                LAST_DAY,
+                "毕业(2027届)",
+            )
+            for m_old, m_new in zip(old["mentors"], new["mentors"], strict=True):
+                assert str(m_new.get("until")) == str(m_old.get("until") or LAST_DAY), sid
+            old, new = _without(old, "mentors"), _without(new, "mentors")
+        assert _without(new, "class") == _without(old, "class"), sid  # nothing else changed
+
+
+def _without(profile: dict, key: str) -> dict:
+    return {k: v for k, v in profile.items() if k != key}
+
+
+def test_only_profiles_classes_and_terms_changed(rolled) -> None:  # type: ignore[no-untyped-def]
+    repo, _, _, _ = rolled
+    changed = git(repo, "diff", "--name-only", "main", "rollover/2027").split()
+    assert all(
+        p.endswith("/profile.yml") or p in {"archives/classes.yml", "archives/school.yml"} for p in changed
+    )
+    school = yaml.safe_load((repo / "archives/school.yml").read_text("utf-8"))
+    terms = {t["id"]: (str(t["start"]), str(t["end"])) for t in school["terms"]}
+    assert terms["2027-spring"] == ("2027-02-23", LAST_DAY)
+    assert terms["2027-fall"] == ("2027-09-01", "2028-01-15") and "2028-spring" in terms
+    assert school["rollover"]["done"] == [2027]
+    # records are never touched: a student's history stays exactly as written
+    assert not [p for p in changed if "/records/" in p]
+
+
+def test_check_is_clean_and_the_site_builds(rolled, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, _, _, _ = rolled
+    checked = run("check", repo / "archives", "--as-of", "2026-11-30")
+    assert checked.exit_code == 0 and " 0 error(s)" in checked.output, checked.output
+    shutil.copy(SAMPLE.parent / "site_templates/init/mkdocs.yml", repo / "mkdocs.yml")
+    (repo / "site_docs").mkdir(exist_ok=True)
+    built = run("build", "--config", repo / "mkdocs.yml", "--site-dir", tmp_path / "site", "--no-booklets")
+    assert built.exit_code == 0, built.output
+    assert (tmp_path / "site/index.html").is_file()
+
+
+def test_the_plan_and_the_review_go_class_by_class(rolled, run) -> None:  # type: ignore[no-untyped-def]
+    repo, _, _, printed = rolled
+    assert "G2-01 → G3-01 高三(1)班:4 名学生随班升级" in printed
+    assert f"G3-01 → G3-01-2027 高三(1)班(2027届):毕业,3 名在帮学生于 {LAST_DAY} 结案" in printed
+    assert "新增学期 2027-fall" in printed
+    md = run("review", "--base", "main", "--head", "rollover/2027", "--archive", repo / "archives").output
+    assert md.startswith("## yidang review:31 名学生的档案有改动")
+    assert md.count("\n| G") == 9  # one table row per class move; the class the rules left alone...
+    assert md.count("\n### S") == 1  # ...S2024007, closed long ago, only changes class: one student
+    assert len(md.splitlines()) < 40
+
+
+def test_already_rolled_over_is_refused(rolled, run) -> None:  # type: ignore[no-untyped-def]
+    repo, _, _, _ = rolled
+    state = _state(repo)
+    result = run("rollover", "--to", "2027", "--base", "rollover/2027", "--archive", repo / "archives")
+    assert result.exit_code == 2 and "already rolled over to 2027" in result.output
+    assert _state(repo) == state
+
+
+def test_dry_run_changes_nothing(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    repo = _repo(tmp_path)
+    state = _state(repo)
+    result = run("rollover", "--to", "2027", "--dry-run", "--archive", repo / "archives")
+    assert result.exit_code == 0 and "(dry run) rollover/2027: 9 cases closed" in result.output
+    assert _state(repo) == state
+
+
+@pytest.mark.parametrize(
+    ("edit", "args", "message"),
+    [
+        (None, ("--to", "autumn"), "unknown term or school year 'autumn'"),
+        (
+            ("class_ids: {G1: G2, G2: G3}", "class_ids: {G1: G3, G2: G3}"),
+            ("--to", "2027"),
+            "the same id 'G3-01'",
+        ),
+        (("class_ids: {G1: G2, G2: G3}", "class_ids: {G1: G2}"), ("--to", "2027"), "no entry for 'G2'"),
+        (("rollover:", "rollover_rules:"), ("--to", "2027"), "no `rollover:` rules"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_changes_nothing(tmp_path: Path, run, edit, args, message) -> None:  # type: ignore[no-untyped-def]
+    repo = _repo(tmp_path)
+    if edit:
+        school = repo / "archives/school.yml"
+        school.write_text(school.read_text("utf-8").replace(*edit), encoding="utf-8")
+        git(repo, "commit", "-qam", "rules")
+    state = _state(repo)
+    result = run("rollover", *args, "--archive", repo / "archives")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert _state(repo) == state
