@@ -190,3 +190,55 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(tmp_path: Path, run, edi
     result = run("rollover", *args, "--archive", repo / "archives")
     assert result.exit_code == 2 and message in result.output, result.output
     assert _state(repo) == state
+
+
+# --- retention --------------------------------------------------------------------
+
+CLOSED = "S2024007"  # the sample's one closed case: closed on 2026-07-10
+
+
+def _small_archive(dest: Path, years: int) -> Path:
+    """The sample with three students (the closed case, a classmate, one more), and a
+    retention period in school.yml."""
+    archive = dest / "archives"
+    shutil.copytree(SAMPLE, archive)
+    for folder in (archive / "students").iterdir():
+        if folder.name not in {CLOSED, "S2024008", "S2025001"}:
+            shutil.rmtree(folder)
+    with (archive / "school.yml").open("a", encoding="utf-8") as f:
+        f.write(f"retention: {{years: {years}}}\n")
+    return archive
+
+
+def _site_files(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_check_lists_files_past_retention(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    archive = _small_archive(tmp_path, years=1)
+    before = run("check", archive, "--as-of", "2027-07-10")
+    assert before.exit_code == 0 and "已过保存期限" not in before.output
+    after = run("check", archive, "--as-of", "2027-07-11")
+    assert after.exit_code == 0, after.output
+    flagged = [line for line in after.output.splitlines() if "已过保存期限" in line]
+    assert len(flagged) == 1 and flagged[0].startswith(f"students/{CLOSED}/profile.yml:")
+    assert "2026-07-10" in flagged[0] and "2027-07-10" in flagged[0]
+
+
+def test_the_build_leaves_out_exactly_the_expired_files(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    from .test_site import write_config
+
+    archive = _small_archive(tmp_path, years=1)
+    sites = {}
+    for day in ("2027-07-10", "2027-07-11"):
+        config = write_config(tmp_path, archive, booklets=True, as_of=day, name=f"{day}.yml")
+        built = run("build", "--config", config, "--site-dir", tmp_path / day)
+        assert built.exit_code == 0, built.output
+        sites[day] = _site_files(tmp_path / day)
+    kept, cut = sites["2027-07-10"], sites["2027-07-11"]
+    gone = set(kept) - set(cut)
+    assert gone and all(CLOSED in path for path in gone), gone  # the page, the booklet, the photos
+    assert any(path.endswith(".pdf") for path in gone) and set(cut) <= set(kept)
+    name = yaml.safe_load((archive / f"students/{CLOSED}/profile.yml").read_text("utf-8"))["name"]
+    assert not [p for p, data in cut.items() if CLOSED.encode() in data or name.encode() in data]
+    assert [p for p, data in kept.items() if name.encode() in data]  # the test would see it

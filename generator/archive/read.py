@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from generator.archive import compliance
+from generator.archive import compliance, retention
 from generator.archive.forms import FUTURE, NO_NARRATIVE
 from generator.archive.load import (
     FrontMatterMissing,
@@ -176,6 +176,7 @@ class StudentResult:
     files: int
     summary: StudentSummary | None = None
     output: Any = None
+    expired: bool = False  # past the school's retention period: left out of the build
 
 
 def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bool = True) -> StudentResult:
@@ -222,6 +223,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
     result.files = files
     if profile is not None and ctx.school is not None:
         _overdue(profile, records, ctx, as_of, Sink(f"{rel}/profile.yml", problems))
+        result.expired = _past_retention(profile, ctx, as_of, Sink(f"{rel}/profile.yml", problems))
     if keep and profile is not None:
         records.sort(key=lambda r: (r.meta.date, r.file_name))
         result.student = Student(profile=profile, folder=rel, plan=plan, records=tuple(records))
@@ -242,6 +244,19 @@ def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: 
                 (1, 1),
                 message.format(requirement=what, start=p.start, end=p.end, days=p.days_overdue(as_of)),
             )
+
+
+def _past_retention(profile: Profile, ctx: Context, as_of: dt.date, sink: Sink) -> bool:
+    """A file past the retention period is a warning (the school decides what to do with
+    it); the build leaves it out."""
+    if not retention.expired(profile, ctx.school, as_of):
+        return False
+    message = labels.shipped()["messages"]["retention_expired"]
+    until = retention.kept_until(profile, ctx.school)
+    sink.warning(
+        (1, 1), message.format(ended=profile.closed_on, years=ctx.school.retention.years, until=until)
+    )
+    return True
 
 
 def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Context) -> None:
@@ -424,7 +439,7 @@ def _read_one(args: tuple[Path, str, Context, dt.date, bool]) -> StudentResult:
     if res.student is not None:
         res.summary = res.student.summary()
         valid = not any(p.severity == "error" for p in res.problems)  # pages of valid files only
-        res.output = _hook(res.student) if _hook is not None and valid else None
+        res.output = _hook(res.student) if _hook is not None and valid and not res.expired else None
         res.student = None  # the full file never crosses back to the main process
     return res
 
@@ -577,7 +592,7 @@ def _read_all(
                 )
             else:
                 seen[res.profile_id] = res.folder
-        if res.summary is not None and res.summary.id not in students:
+        if res.summary is not None and res.summary.id not in students and not res.expired:
             students[res.summary.id] = res.summary
             outputs[res.summary.id] = res.output
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))

@@ -117,6 +117,16 @@ class Rollover(Strict):
     )
 
 
+class Retention(Strict):
+    years: int = Field(
+        ge=1,
+        le=30,
+        description="How many years a file stays in the site and booklets after its case "
+        "closes or the student transfers out (`closed_on`); then `check` lists it and the "
+        "build leaves it out (docs/retention.md).",
+    )
+
+
 class School(Strict):
     name: Name = Field(description="School name, printed on every page and booklet cover.")
     leadership: list[LeadershipRole] = Field(
@@ -129,6 +139,9 @@ class School(Strict):
     )
     rollover: Rollover | None = Field(
         None, description="How the school year moves on (`yidang rollover`): grades, class ids, terms."
+    )
+    retention: Retention | None = Field(
+        None, description="How long files of ended cases are kept readable, e.g. `{years: 3}`."
     )
 
 
