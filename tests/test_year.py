@@ -68,7 +68,7 @@ def run():  # type: ignore[no-untyped-def]
 
     from generator.cli import main
 
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args])
+    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_every_student_is_where_the_rules_say(rolled) -> None:  # type: ignore[no-untyped-def]

@@ -73,7 +73,7 @@ def _on(since: dt.date, until: dt.date | None, day: dt.date) -> bool:
 
 def _kind_on(profile: Profile, school: School, requirement: str, day: dt.date) -> str | None:
     """The strictest period this requirement has on ``day``, or None when nothing is due."""
-    if profile.status == "closed" and profile.closed_on is not None and day > profile.closed_on:
+    if profile.status != "active" and profile.closed_on is not None and day > profile.closed_on:
         return None
     if profile.enrolled_on is not None and day < profile.enrolled_on:
         return None

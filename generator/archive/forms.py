@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 from generator.archive import schema
 from generator.archive.validate import _message
 
-SKIPPED = {"type", "by", "photos"}  # the type is the form; `by` is who signs; photos have their own input
+SKIPPED = {"type", "by", "photos", "from_school"}  # the type is the form; `by` signs; photos: own input
 FORM_TYPES = ("talk", "home_visit", "evaluation", "activity", "aid")
 NO_NARRATIVE = "the record has no narrative (write it below the front matter)"  # check's warning
 FUTURE = "date {date} is in the future"  # check's warning; intake refuses it

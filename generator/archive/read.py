@@ -233,7 +233,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
 def _overdue(profile: Profile, records: list[RecordEntry], ctx: Context, as_of: dt.date, sink: Sink) -> None:
     """The four ones: each missed period of the term containing ``as_of`` is a warning."""
     term = compliance.current_term(ctx.school, as_of)
-    if term is None or profile.status == "closed":
+    if term is None or profile.status != "active":
         return
     facts = compliance.facts_of(records)
     for p in compliance.periods(profile, ctx.school, facts, as_of, [term]):
@@ -278,11 +278,18 @@ def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Conte
                 doc.at(loc),
                 f"{loc_text(loc)}: no kind given for {cat.key} (one of {', '.join(kinds)})",
             )
-        check_ref(sink, doc, (*loc, "verified_by"), cat.verified_by, ctx.teachers, "teacher")
+        if not _elsewhere(p, cat.since):
+            check_ref(sink, doc, (*loc, "verified_by"), cat.verified_by, ctx.teachers, "teacher")
     for i, m in enumerate(p.mentors):
         check_ref(sink, doc, ("mentors", i, "teacher"), m.teacher, ctx.teachers, "teacher")
     for i, pr in enumerate(p.persuasion_records):
-        check_ref(sink, doc, ("persuasion_records", i, "by"), pr.by, ctx.teachers, "teacher")
+        if not _elsewhere(p, pr.date):
+            check_ref(sink, doc, ("persuasion_records", i, "by"), pr.by, ctx.teachers, "teacher")
+
+
+def _elsewhere(p: Profile, day: dt.date) -> bool:
+    """Written at the school the student transferred from: its teachers are not ours."""
+    return p.transferred_from is not None and day < p.transferred_from.on
 
 
 def _read_plan(root: Path, rel: str, ctx: Context, problems: list[Problem]) -> PlanEntry | None:
@@ -398,8 +405,9 @@ def _check_record(
         )
     if record.date > as_of:
         sink.warning(doc.at(("date",)), FUTURE.format(date=record.date))
-    check_ref(sink, doc, ("by",), record.by, ctx.teachers, "teacher")
-    if isinstance(record, Evaluation):
+    if record.from_school is None:  # another school's teachers and terms are kept as written
+        check_ref(sink, doc, ("by",), record.by, ctx.teachers, "teacher")
+    if isinstance(record, Evaluation) and record.from_school is None:
         check_ref(sink, doc, ("term",), record.term, ctx.terms, "term")
         check_ref(sink, doc, ("reviewed_by",), record.reviewed_by, ctx.teachers, "teacher")
     for i, photo in enumerate(record.photos):

@@ -237,6 +237,12 @@ class PersuasionRecord(Strict):
     result: Text = Field(description="Outcome, e.g. 已返校.")
 
 
+class TransferredFrom(Strict):
+    school: Name = Field(description="The school the student came from.")
+    on: Date = Field(description="The day the file was taken in here.")
+    id: Id = Field(description="The student's id there (the id here may differ).")
+
+
 class Profile(Strict):
     id: Id = Field(description="Student id; must equal the folder name. Never a name.")
     name: Name = Field(description='Full name (never in a file name or URL; no < > & " characters).')
@@ -274,14 +280,26 @@ class Profile(Strict):
         default_factory=list, description="Dropout watch: persuasion visits (劝返)."
     )
     notes: str | None = Field(None, description="Anything else the mentor should know.")
-    status: Literal["active", "closed"] = Field("active", description="`active` or `closed`.")
-    closed_on: Date | None = Field(None, description="Date the case was closed (when closed).")
-    closed_reason: str | None = Field(None, description="Why the case was closed (when closed).")
+    status: Literal["active", "closed", "transferred"] = Field(
+        "active", description="`active`, `closed`, or `transferred` (moved to another school)."
+    )
+    closed_on: Date | None = Field(
+        None, description="Date the case was closed, or the student transferred out (when not active)."
+    )
+    closed_reason: str | None = Field(None, description="Why the case was closed (when not active).")
+    transferred_to: Name | None = Field(
+        None, description="The school the student transferred to (`yidang transfer`; when transferred)."
+    )
+    transferred_from: TransferredFrom | None = Field(
+        None, description="Where the student came from, when their file came by `yidang transfer`."
+    )
 
     @model_validator(mode="after")
     def _closed_has_date(self) -> Profile:
-        if self.status == "closed" and (self.closed_on is None or not self.closed_reason):
-            raise ValueError("a closed case needs closed_on and closed_reason")
+        if self.status != "active" and (self.closed_on is None or not self.closed_reason):
+            raise ValueError(f"status {self.status} needs closed_on and closed_reason")
+        if (self.status == "transferred") != (self.transferred_to is not None):
+            raise ValueError("status transferred and transferred_to go together")
         return self
 
 
@@ -316,7 +334,15 @@ LONG_TEXT: dict[str, Any] = {"widget": "textarea"}  # a paragraph, not a line: t
 class RecordBase(Strict):
     type: str = Field(description="Record type; also the end of the file name.")
     date: Date = Field(description="Date of the talk, visit, evaluation…; equals the file name's date.")
-    by: Id = Field(description="Teacher id who wrote the record.")
+    by: Text = Field(
+        description="Teacher id who wrote the record; the teacher's name in a record from another "
+        "school (`from_school`)."
+    )
+    from_school: Name | None = Field(
+        None,
+        description="Written at the school the student came from (set by `yidang intake` for a "
+        "transfer); `by`, `reviewed_by` and `term` are then that school's.",
+    )
     with_: list[Text] = Field(
         default_factory=list, alias="with", description="Others present (names or teacher ids)."
     )
@@ -349,7 +375,7 @@ class HomeVisit(RecordBase):
 
 class Evaluation(RecordBase):
     type: Literal["evaluation"] = Field(description="`evaluation` 学期评估.")
-    term: Id = Field(description="Term id evaluated.")
+    term: Text = Field(description="Term id evaluated.")
     study: Text = Field(json_schema_extra=LONG_TEXT, description="Study (学业).")
     mental_health: Text = Field(json_schema_extra=LONG_TEXT, description="Mental health (心理).")
     behaviour: Text = Field(json_schema_extra=LONG_TEXT, description="Behaviour (行为习惯).")
@@ -358,7 +384,9 @@ class Evaluation(RecordBase):
     continue_reason: str | None = Field(
         None, json_schema_extra=LONG_TEXT, description="Why help stops (required when false)."
     )
-    reviewed_by: Id | None = Field(None, description="Teacher id (head teacher or office) who reviewed.")
+    reviewed_by: Text | None = Field(
+        None, description="Teacher id (head teacher or office) who reviewed (a name when `from_school`)."
+    )
 
     @model_validator(mode="after")
     def _reason_when_stopping(self) -> Evaluation:

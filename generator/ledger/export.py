@@ -70,7 +70,7 @@ def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Stu
             ";".join(f"{g.relation} {g.name} {g.phone or ''}".strip() for g in p.guardians),
             p.address or "",
             "、".join(p.support_received),
-            L["closed"] if p.status == "closed" else L["active"],
+            L[p.status],
             str(sum(m.type == "talk" for m in inside)),
             str(sum(m.mode == "in_person" for m in visits)),
             str(sum(m.mode != "in_person" for m in visits)),

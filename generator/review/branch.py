@@ -25,6 +25,8 @@ from generator.core import git, labels
 from generator.core.problems import Problem, UsageError, YidangError
 from generator.review.codeowners import repo_prefix
 
+ENDED = ("closed", "transferred")  # statuses that end a case here
+
 
 def _labels() -> dict[str, Any]:
     return labels.shipped()["review"]
@@ -165,7 +167,7 @@ def _profile_changes(
         lines.append(L["mentors_changed"].format(old=old_names, new=new_names))
     if old and old.get("class") != new.get("class"):
         lines.append(L["class_changed"].format(old=old.get("class"), new=new.get("class")))
-    if new.get("status") == "closed" and old.get("status", "active") != "closed":
+    if new.get("status") in ENDED and old.get("status", "active") not in ENDED:
         lines.append(_closed_line(new))
         lead = True
     if not old and new:
@@ -275,7 +277,7 @@ def _note_routine(change: StudentChange, old: dict[str, Any], new: dict[str, Any
     """Remember a class move and a closing, so routine changes can be grouped by class."""
     if old and old.get("class") != new.get("class"):
         change.moved = str(old.get("class"))
-    if new.get("status") == "closed" and old.get("status", "active") != "closed":
+    if new.get("status") in ENDED and old.get("status", "active") not in ENDED:
         change.closed = _closed_line(new)
 
 

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.archive.load import parse_yaml, read_text
-from generator.archive.model import Archive, StudentSummary
+from generator.archive.model import Archive
 from generator.archive.read import read_archive
 from generator.archive.schema import Rollover, SchoolClass
 from generator.core import git, labels
 from generator.core.files import write_atomic
 from generator.core.problems import ArchiveInvalid, UsageError
+from generator.review import edit
 
 BRANCH = "rollover/{year}"
 
@@ -208,9 +209,9 @@ def write(root: Path, archive: Archive, result: Plan) -> None:
     for s in archive.students.values():
         path = root / s.folder / "profile.yml"
         text = read_text(path)
-        text = _set_top(text, "class", result.classes[s.profile.class_].id)
+        text = edit.set_top(text, "class", result.classes[s.profile.class_].id)
         if s.id in result.graduates:
-            text = _close(text, s, result.on, reason)
+            text = edit.close(text, s.profile, result.on, reason)
         write_atomic(path, text, replace=True)
     _write_school(root / "school.yml", result)
 
@@ -222,42 +223,6 @@ def _write_classes(path: Path, archive: Archive, result: Plan) -> None:
         for c in (result.classes[old] for old in archive.classes)
     ]
     write_atomic(path, "\n".join([*head, *lines]) + "\n", replace=True)
-
-
-def _set_top(text: str, key: str, value: str) -> str:
-    """A top-level ``key: value`` line's value replaced (its comment kept), or the line added."""
-    pattern = re.compile(rf"^({re.escape(key)}:[ \t]*)([^#\n]*?)([ \t]*(#.*)?)$", re.M)
-    if pattern.search(text):
-        return pattern.sub(lambda m: f"{m.group(1)}{value}{m.group(3)}", text, count=1)
-    return text.rstrip("\n") + f"\n{key}: {value}\n"
-
-
-def _close(text: str, student: StudentSummary, on: dt.date, reason: str) -> str:
-    """A graduate's case closed on ``on``: status, date, reason; open mentoring ends then."""
-    text = _end_mentoring(text, student, on)
-    text = _set_top(text, "status", "closed")
-    text = _set_top(text, "closed_on", on.isoformat())
-    return _set_top(text, "closed_reason", reason)
-
-
-def _end_mentoring(text: str, student: StudentSummary, on: dt.date) -> str:
-    """An ``until:`` under each mentoring still open on ``on`` (block or flow style)."""
-    doc = parse_yaml(text)
-    lines = text.split("\n")
-    inserts: list[tuple[int, str]] = []
-    for i, m in enumerate(student.profile.mentors):
-        if m.until is not None or m.since > on:
-            continue
-        line, _ = doc.at(("mentors", i, "since"))
-        current = lines[line - 1]
-        if "{" in current and current.rstrip().endswith("}"):
-            lines[line - 1] = current.rstrip()[:-1].rstrip() + f", until: {on.isoformat()}}}"
-        else:
-            indent = len(current) - len(current.lstrip(" -"))
-            inserts.append((line, " " * indent + f"until: {on.isoformat()}"))
-    for line, new in sorted(inserts, reverse=True):
-        lines.insert(line, new)
-    return "\n".join(lines)
 
 
 def _write_school(path: Path, result: Plan) -> None:
