@@ -573,24 +573,57 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
 @access.command("intake")
 @click.option("--rotate", is_flag=True, help="Replace the intake key; the old one is kept, retired.")
+@click.option(
+    "--card",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Make no key: write the current key's card (public key, school name) for other schools.",
+)
 @archive_option
-def access_intake(rotate: bool, archive: str) -> None:
+def access_intake(rotate: bool, card: Path | None, archive: str) -> None:
     """Make the school's intake key: teachers' record forms seal to its public part.
 
     Writes archives/access/intake.json (the public key, and the private key under a
     new passphrase, printed once). The office needs that passphrase for yidang
     intake. --rotate makes a new one; the old moves to access/intake-retired/ so
-    files sealed to it can still be taken in.
+    files sealed to it can still be taken in. --card FILE writes the key card
+    other schools seal a transferring student's file to (yidang transfer --to).
 
-    Example: yidang access intake --rotate
+    Example: yidang access intake --card 本校接收卡.json
     """
     from generator.protect import access as acc
 
     root = _archive_dir(archive)
+    if card is not None:
+        _write_card(root, card)
+        return
     key, passphrase = acc.create_intake()
     path = acc.save_intake(root, key, rotate=rotate)
     click.echo(f"wrote {path} (fingerprint {key.fingerprint}); rebuild the site to publish it", err=True)
     _show_passphrase("intake", passphrase)
+
+
+def _write_card(root: Path, card: Path) -> None:
+    from generator.core.files import write_atomic
+    from generator.protect import access as acc
+    from generator.review.transfer import card_json
+
+    key = acc.load_intake(root)
+    if key is None:
+        raise UsageError("the school has no intake key yet: yidang access intake")
+    school = _school_name(root)
+    try:
+        write_atomic(card, card_json(school, key))
+    except FileExistsError:
+        raise UsageError(f"{card} exists; the card is never written over a file") from None
+    click.echo(
+        f"wrote {card} ({school}, fingerprint {key.fingerprint}): give it to the sending school", err=True
+    )
+
+
+def _school_name(root: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load((root / "school.yml").read_text(encoding="utf-8"))["name"])
 
 
 @access.command("list")
@@ -758,6 +791,9 @@ def init_command(directory: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the intake passphrase from this file (else $YIDANG_INTAKE_PASSPHRASE, else a prompt).",
 )
+@click.option("--class", "class_id", metavar="ID", help="For a student transferred in: their class here.")
+@click.option("--mentor", metavar="TEACHER", help="For a student transferred in: their mentor here.")
+@as_of_option("For a student transferred in: the day they join (default today).")
 def intake_command(
     sources: tuple[Path, ...],
     archive: str,
@@ -766,6 +802,9 @@ def intake_command(
     remote: str | None,
     open_pr: bool,
     passphrase_file: Path | None,
+    class_id: str | None,
+    mentor: str | None,
+    as_of: dt.datetime | None,
 ) -> None:
     """Take in records teachers sealed in the site: one review branch per record.
 
@@ -777,11 +816,15 @@ def intake_command(
     rejected/ with a .reason.txt. For a CI job, give the passphrase in
     $YIDANG_INTAKE_PASSPHRASE or --passphrase-file.
 
+    A student's file from another school (yidang transfer there) becomes a new
+    student folder on a branch transfer/in-ID: give the class and mentor they
+    get here with --class and --mentor.
+
     Example: yidang intake ~/收件箱 --push origin
     """
     import os
 
-    from generator.review.intake import intake
+    from generator.review.intake import Placement, intake
 
     if passphrase_file is not None:
         passphrase = passphrase_file.read_text(encoding="utf-8").strip()
@@ -789,23 +832,91 @@ def intake_command(
         passphrase = os.environ.get("YIDANG_INTAKE_PASSPHRASE") or click.prompt(
             "intake passphrase", hide_input=True, err=True
         )
+    day = as_of.date() if as_of else dt.date.today()
+    placement = Placement(class_id, mentor, day) if class_id and mentor else None
     outcomes = intake(
-        _archive_dir(archive), list(sources), passphrase, base=base, dry_run=dry_run, push=remote
+        _archive_dir(archive),
+        list(sources),
+        passphrase,
+        base=base,
+        dry_run=dry_run,
+        push=remote,
+        placement=placement,
     )
     for o in outcomes:
-        if o.submission is None:
+        if o.branch is None:
             click.echo(f"{o.status}: {o.file.name}: {o.reason}")
             continue
-        s = o.submission
-        what = f"{s.record.get('type')} {s.student} {s.date} by {s.teacher}"
-        click.echo(f"{o.status}: {o.file.name}: {what} → {s.branch}")
+        if o.submission is not None:
+            s = o.submission
+            what = f"{s.record.get('type')} {s.student} {s.date} by {s.teacher}"
+        elif o.arrival is not None:
+            a = o.arrival
+            what = f"transfer {a.old_id} from {a.school} as {a.id}, {a.records} record(s)"
+        click.echo(f"{o.status}: {o.file.name}: {what} → {o.branch}")
         if o.url:
             click.echo(f"  pull request: {o.url}")
             if open_pr:
-                _open_pull_request(Path(archive), s.branch, base)
+                _open_pull_request(Path(archive), o.branch, base)
     refused = sum(o.status == "rejected" for o in outcomes)
     click.echo(f"{len(outcomes) - refused} taken in, {refused} refused" + (" (dry run)" if dry_run else ""))
     sys.exit(1 if refused else 0)
+
+
+@main.command("transfer")
+@click.argument("student_id", metavar="STUDENT")
+@click.option(
+    "--to",
+    "card",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The receiving school's intake key card (yidang access intake --card, at that school).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The sealed file to write."
+)
+@as_of_option("The day the student leaves (default today).")
+@archive_option
+@click.option("--base", default="main", show_default=True, help="The branch the transfer starts from.")
+@click.option(
+    "--config", "config_file", default="mkdocs.yml", show_default=True, help="For the booklet's fonts."
+)
+def transfer_command(
+    student_id: str,
+    card: Path,
+    out: Path,
+    as_of: dt.datetime | None,
+    archive: str,
+    base: str,
+    config_file: str,
+) -> None:
+    """Seal a student's whole file for the school they move to; mark them transferred.
+
+    The bundle holds the registration form, plan, records and photos, and the
+    transfer copy of the booklet (PDF/A-3, the same files attached), sealed to
+    the receiving school's intake key: only that school's intake passphrase opens
+    it (yidang intake there). Here, on a new branch transfer/STUDENT, the student
+    is marked transferred (status, date, destination) and their mentoring ends;
+    the file stays in this archive.
+
+    Example: yidang transfer S2025003 --to 海口二中接收卡.json --out S2025003.yidang
+    """
+    from generator.review.transfer import BookletSettings, send
+
+    labels, templates_dir, fonts = _booklet_settings(Path(config_file))
+    sent = send(
+        _archive_dir(archive),
+        student_id,
+        card,
+        out,
+        BookletSettings(labels, templates_dir, fonts),
+        on=as_of.date() if as_of else None,
+        base=base,
+    )
+    click.echo(
+        f"{sent.out}: {sent.files} file(s) and the booklet, sealed to {sent.school} ({sent.fingerprint})"
+    )
+    click.echo(f"{sent.branch}: {sent.student} marked transferred; review and merge it")
 
 
 @main.command("rollover")

@@ -56,7 +56,7 @@ from generator.core.cache import StudentCache, digest
 from generator.core.problems import Problem, UsageError
 
 SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
-STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos"}
+STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos", "transferred"}
 PROMPT = labels.shipped()["messages"]["prompt"]  # what `yidang new` puts where a teacher must write
 PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
 PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
@@ -289,7 +289,7 @@ def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Conte
 
 def _elsewhere(p: Profile, day: dt.date) -> bool:
     """Written at the school the student transferred from: its teachers are not ours."""
-    return p.transferred_from is not None and day < p.transferred_from.on
+    return p.transferred_from is not None and day < p.transferred_from.date
 
 
 def _read_plan(root: Path, rel: str, ctx: Context, problems: list[Problem]) -> PlanEntry | None:

@@ -190,7 +190,10 @@ class CategoryMembership(Strict):
     until: Date | None = Field(None, description="Date it ended (optional; empty = current).")
     kind: str | None = Field(None, description="Sub-kind, one of the category's `kinds`.")
     evidence: str | None = Field(None, description="What the registration rests on, e.g. 低保证编号.")
-    verified_by: Id | None = Field(None, description="Teacher id who verified it on the home visit.")
+    verified_by: Text | None = Field(
+        None,
+        description="Teacher id who verified it on the home visit (a name, from before a transfer in).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> CategoryMembership:
@@ -233,13 +236,13 @@ class AttendanceAlert(Strict):
 
 class PersuasionRecord(Strict):
     date: Date = Field(description="Date of the persuasion (劝返).")
-    by: Id = Field(description="Teacher id.")
+    by: Text = Field(description="Teacher id (a name, from before a transfer in).")
     result: Text = Field(description="Outcome, e.g. 已返校.")
 
 
 class TransferredFrom(Strict):
     school: Name = Field(description="The school the student came from.")
-    on: Date = Field(description="The day the file was taken in here.")
+    date: Date = Field(description="The day the file was taken in here.")
     id: Id = Field(description="The student's id there (the id here may differ).")
 
 

@@ -147,6 +147,7 @@ class Booklets:
     select: Callable[[Student], bool] | None = None
     provenance: Changes | None = None  # the archive's git history (None: not in git)
     font_dir: Path | None = None  # subset fonts and their Fontconfig file (fontsubset)
+    attach: bool = False  # the transfer copy: the student's source files inside the PDF/A-3
     _env: jinja2.Environment | None = None
     _font_config: tuple[int, Any] | None = None  # (pid, WeasyPrint FontConfiguration)
 
@@ -177,15 +178,28 @@ class Booklets:
         glyphs = _Glyphs()
         try:
             with atomic_path(target) as tmp:
-                pages = self._write_pdf(HTML(string=html, base_url=str(self.root)), tmp, glyphs)
+                files = self.sources(student) if self.attach else []
+                pages = self._write_pdf(HTML(string=html, base_url=str(self.root)), tmp, glyphs, files)
                 if glyphs.missing:
                     raise _MissingGlyphs  # the PDF has boxes for them: it is not put in place
         except _MissingGlyphs:
             return BookletResult(student.id, "failed", target, missing=tuple(dict.fromkeys(glyphs.missing)))
         return BookletResult(student.id, "rendered", target, digest, pages, time.perf_counter() - start)
 
-    def _write_pdf(self, html: Any, path: Path, glyphs: logging.Handler) -> int:
-        """Render and write one booklet; returns its page count."""
+    def sources(self, student: Student) -> list[Any]:
+        """Every file of the student's folder as a PDF attachment named by its path there
+        (``records/2026-09-08-talk.md``): the PDF/A-3 then carries the whole case, byte for byte."""
+        from weasyprint import Attachment
+
+        folder = self.root / student.folder
+        return [
+            Attachment(filename=str(path), name=path.relative_to(folder).as_posix(), relationship="Source")
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        ]
+
+    def _write_pdf(self, html: Any, path: Path, glyphs: logging.Handler, files: list[Any]) -> int:
+        """Render and write one booklet (with ``files`` attached); returns its page count."""
         logger = logging.getLogger("weasyprint")
         logger.addHandler(glyphs)  # .notdef is logged while drawing, inside write_pdf
         # No cycle collection while WeasyPrint works: its boxes and styles live until the
@@ -196,7 +210,7 @@ class Booklets:
         gc.disable()
         try:
             document = html.render(font_config=self.font_config())
-            document.write_pdf(path, pdf_variant=PDF_VARIANT)
+            document.write_pdf(path, pdf_variant=PDF_VARIANT, attachments=files)
             return len(document.pages)
         finally:
             if collecting:
@@ -335,6 +349,7 @@ def make_booklets(
     as_of: dt.date | None = None,
     photo_cache: Path | None = None,
     progress: Callable[[], None] | None = None,
+    attach: bool = False,
 ) -> Report:
     """Render the booklets of the archive at ``root`` (or the students/class named)."""
     root, out_dir = root.resolve(), out_dir.resolve()  # photos reach WeasyPrint as file:// URIs
@@ -359,6 +374,7 @@ def make_booklets(
             select,
             last_changes(root),
             font_dir,
+            attach,
         )
 
     # WeasyPrint makes some 10⁵ short-lived objects per booklet, and each full collection

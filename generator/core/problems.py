@@ -55,6 +55,11 @@ class UsageError(YidangError):
     exit_code = 2
 
 
+class Refused(Exception):
+    """A file from the inbox (a teacher's record, another school's transfer) that cannot
+    be taken in; the message says why, and goes in the reason file beside it."""
+
+
 class ArchiveInvalid(YidangError):
     """The archive has errors; carries every problem found (the CLI prints them all)."""
 

@@ -33,19 +33,16 @@ from generator.archive.photos import prepare
 from generator.archive.read import read_archive
 from generator.core import crypto, git, labels
 from generator.core.files import write_atomic
-from generator.core.problems import UsageError, YidangError
+from generator.core.problems import Refused, UsageError, YidangError
 from generator.protect import access
 from generator.protect.seal import unpad
+from generator.review import transfer
 from generator.review.new import record_path
 
 FORMAT = "yidang-submission-1"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 PROCESSED, REJECTED = "processed", "rejected"
 SUFFIX = ".yidang"
-
-
-class Refused(Exception):
-    """A submission that cannot be taken in; the message says why (it goes in the reason file)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,36 @@ class Outcome:
     reason: str = ""
     submission: Submission | None = None
     url: str = ""  # the pull request to open, after --push
+    arrival: transfer.Arrival | None = None  # a student's file from another school
+
+    @property
+    def branch(self) -> str | None:
+        found = self.submission or self.arrival
+        return found.branch if found is not None else None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a student transferred in is placed here: their class and mentor, from the day."""
+
+    class_id: str
+    mentor: str
+    on: dt.date
+
+
+@dataclass
+class _Desk:
+    """What every file of one intake run is handled with."""
+
+    keys: dict[str, bytes]
+    accounts: dict[str, access.Account]
+    archive: Archive
+    root: Path  # the archive, in a work tree of the base branch
+    repo: Path
+    prefix: Path
+    base: str
+    dry_run: bool
+    placement: Placement | None
 
 
 def intake(
@@ -87,22 +114,44 @@ def intake(
     base: str = "main",
     dry_run: bool = False,
     push: str | None = None,
+    placement: Placement | None = None,
 ) -> list[Outcome]:
-    """Take in every sealed file in ``sources`` (files, or folders of them)."""
+    """Take in every sealed file in ``sources`` (files, or folders of them): teachers'
+    records, and students' files from other schools (which need a ``placement``)."""
     keys = _unlocked_keys(archive_root, passphrase)
     repo = git.toplevel(archive_root)
     if repo is None:
         raise UsageError(f"{archive_root} is not in a git repository: intake makes a branch per record")
     prefix = archive_root.resolve().relative_to(repo.resolve())
+    files = _files(sources)
     with git.worktree(repo, base) as tree:
-        archive, accounts = _read(tree / prefix), _accounts(tree / prefix)
-        outcomes = [
-            _one(path, keys, accounts, archive, repo, prefix, base, dry_run) for path in _files(sources)
-        ]
+        archive = _read(tree / prefix)
+        _check_placement(files, archive, placement)
+        desk = _Desk(
+            keys, _accounts(tree / prefix), archive, tree / prefix, repo, prefix, base, dry_run, placement
+        )
+        outcomes = [_one(path, desk) for path in files]
     for outcome in outcomes:
-        if outcome.status == "accepted" and outcome.submission is not None and push:
-            outcome.url = _push(repo, push, outcome.submission.branch, base)
+        if outcome.status == "accepted" and outcome.branch is not None and push:
+            outcome.url = _push(repo, push, outcome.branch, base)
     return outcomes
+
+
+def _check_placement(files: list[Path], archive: Archive, placement: Placement | None) -> None:
+    """A transfer bundle among the files needs a class and a mentor that exist here; said
+    before any file is touched."""
+    bundles = [p.name for p in files if transfer.is_bundle(p.read_bytes())]
+    if not bundles:
+        return
+    if placement is None:
+        raise UsageError(
+            f"{bundles[0]} is a student's file from another school: give --class and --mentor "
+            "(the class and the mentor the student has here)"
+        )
+    if placement.class_id not in archive.classes:
+        raise UsageError(f"--class: unknown class '{placement.class_id}' (not in classes.yml)")
+    if placement.mentor not in archive.teachers:
+        raise UsageError(f"--mentor: unknown teacher '{placement.mentor}' (not in teachers.yml)")
 
 
 def _unlocked_keys(archive_root: Path, passphrase: str) -> dict[str, bytes]:
@@ -139,29 +188,65 @@ def _read(root: Path) -> Archive:
     return result.archive
 
 
-def _one(
-    path: Path,
-    keys: dict[str, bytes],
-    accounts: dict[str, access.Account],
-    archive: Archive,
-    repo: Path,
-    prefix: Path,
-    base: str,
-    dry_run: bool,
-) -> Outcome:
+def _one(path: Path, desk: _Desk) -> Outcome:
+    data = path.read_bytes()
     try:
-        submission = open_submission(path.read_bytes(), keys, accounts)
-        _check_new(path, submission, repo)
-        _check_right(archive, submission)
-        _commit(submission, archive, repo, prefix, base, dry_run)
+        if transfer.is_bundle(data):
+            return _arrive(path, data, desk)
+        submission = open_submission(data, desk.keys, desk.accounts)
+        _check_new(path, submission, desk.repo)
+        _check_right(desk.archive, submission)
+        _commit(submission, desk.archive, desk.repo, desk.prefix, desk.base, desk.dry_run)
     except Refused as exc:
-        if not dry_run:
+        if not desk.dry_run:
             _file_away(path, REJECTED, path.name, str(exc))
         return Outcome(path, "rejected", str(exc))
-    if dry_run:
+    if desk.dry_run:
         return Outcome(path, "would be accepted", submission=submission)
     _file_away(path, PROCESSED, f"{submission.id}{SUFFIX}")
     return Outcome(path, "accepted", submission=submission)
+
+
+def _arrive(path: Path, data: bytes, desk: _Desk) -> Outcome:
+    """A student's file from another school: a new student folder on a branch of its own."""
+    assert desk.placement is not None  # _check_placement said so before any file was touched
+    place = desk.placement
+    inner = transfer.open_bundle(data, desk.keys)
+    found = transfer.arrival(inner, desk.archive, desk.root, place.class_id, place.mentor, place.on)
+    if git.maybe(desk.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{found.branch}"):
+        raise Refused(f"duplicate: branch {found.branch} exists")
+    committed = False
+    try:
+        with git.worktree(desk.repo, desk.base, found.branch) as tree:
+            folder = tree / desk.prefix / "students" / found.id
+            for rel, content in found.files.items():
+                write_atomic(folder / rel, content)
+            _check_arrival(tree / desk.prefix, found)
+            if not desk.dry_run:
+                git.run(tree, "add", "--all", "--force", str(folder))  # the received booklet is a *.pdf
+                message = labels.shipped()["transfer"]["intake_commit"].format(
+                    student=found.id, school=found.school, id=found.old_id
+                )
+                env = git.committer_env(tree, "yidang intake", "intake@yidang.invalid")
+                git.run(tree, "commit", "--quiet", "-m", message, env=env)
+                committed = True
+    finally:
+        if not committed:
+            git.maybe(desk.repo, "branch", "-D", found.branch)
+    if desk.dry_run:
+        return Outcome(path, "would be accepted", arrival=found)
+    _file_away(path, PROCESSED, path.name)
+    return Outcome(path, "accepted", arrival=found)
+
+
+def _check_arrival(root: Path, found: transfer.Arrival) -> None:
+    """The new folder as `yidang check` sees it: any error refuses the bundle."""
+    result = read_archive(root, folders=[found.id], keep=False)
+    errors = [p for p in result.problems if p.severity == "error"]
+    if errors:
+        raise Refused(
+            "the student's file would not be valid here: " + "; ".join(p.text() for p in errors[:5])
+        )
 
 
 def _accounts(archive_root: Path) -> dict[str, access.Account]:

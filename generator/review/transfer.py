@@ -1,0 +1,406 @@
+"""``yidang transfer``: a student's whole file, sealed for the school they move to.
+
+The sending school seals every file of the student's folder (registration form,
+plan, records, photos) and the transfer copy of the booklet (a PDF/A-3 that
+carries the same files as attachments) to the receiving school's intake public
+key, which that school gives out as a key card (``yidang access intake
+--card``). Only the holder of that school's intake passphrase opens the bundle;
+its size is padded to a bucket, as the site's blobs are. On a branch
+``transfer/<id>``, the student is marked transferred (status, date, reason,
+destination) and their open mentoring ends; the file itself stays here.
+
+The receiving school's ``yidang intake`` opens the bundle with its intake key
+(:func:`arrival`) and writes a new student folder on a branch of its own: the
+id renumbered when it clashes, the class and mentor given by the office, the
+records kept as they were written there (``from_school``, with the teachers'
+names for their ids), the old plan and the received booklet under
+``transferred/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from generator.archive.load import parse_yaml, split_front_matter
+from generator.archive.model import Archive
+from generator.archive.read import read_archive
+from generator.booklets.booklet import Fonts, make_booklets
+from generator.core import crypto, git, labels
+from generator.core.files import write_atomic
+from generator.core.problems import ArchiveInvalid, Refused, UsageError
+from generator.protect import access
+from generator.protect.seal import pad, unpad
+from generator.review import edit
+
+FORMAT = "yidang-transfer-1"
+CARD_FORMAT = "yidang-intake-card-1"
+ENTRIES = ("profile.yml", "plan.md", "records", "photos")  # what a student folder sends
+RECEIVED = "transferred"  # where the old plan and the received booklet go, in the new folder
+
+
+# --- the receiving school's key card ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """A school's intake public key, with its name: what another school seals a transfer to."""
+
+    school: str
+    public_raw: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        return crypto.fingerprint(self.public_raw)
+
+
+def card_json(school: str, key: access.IntakeKey) -> str:
+    """The card a school hands to the schools that send it students (public parts only)."""
+    data = {"format": CARD_FORMAT, "school": school, "public_key": crypto.b64(key.public_raw)}
+    return json.dumps({**data, "fingerprint": key.fingerprint}, ensure_ascii=False, indent=2) + "\n"
+
+
+def read_card(path: Path) -> Card:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != CARD_FORMAT:
+            raise ValueError("no card format")
+        card = Card(str(data["school"]), crypto.unb64(data["public_key"]))
+        if data.get("fingerprint") != card.fingerprint:
+            raise ValueError("fingerprint does not match the key")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"--to {path}: not a school's intake key card ({exc}); the receiving school makes one "
+            "with: yidang access intake --card FILE"
+        ) from None
+    return card
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+@dataclass
+class BookletSettings:
+    """What the booklet needs from mkdocs.yml (the CLI reads it; review cannot import build)."""
+
+    labels: dict[str, Any]
+    templates_dir: Path
+    fonts: Fonts
+
+
+@dataclass
+class Sent:
+    student: str
+    school: str
+    branch: str
+    out: Path
+    files: int
+    size: int
+    fingerprint: str
+
+
+def send(
+    archive_root: Path,
+    student_id: str,
+    card_path: Path,
+    out: Path,
+    booklet: BookletSettings,
+    *,
+    on: dt.date | None = None,
+    base: str = "main",
+) -> Sent:
+    """Seal the student's file to the card's school into ``out`` and mark the student
+    transferred on a new branch. Nothing is written when anything is wrong."""
+    on = on or dt.date.today()
+    card = read_card(card_path)
+    if out.exists():
+        raise UsageError(f"--out {out} exists; transfer never overwrites a file")
+    repo = git.toplevel(archive_root)
+    if repo is None:
+        raise UsageError(f"{archive_root} is not in a git repository: transfer marks the student on a branch")
+    prefix = archive_root.resolve().relative_to(repo.resolve())
+    branch = f"transfer/{student_id}"
+    if git.maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"):
+        raise UsageError(f"branch {branch} exists: review and merge it, or delete it first")
+    with git.worktree(repo, base) as tree:
+        root = tree / prefix
+        archive = _valid(root)
+        _may_send(root, archive, student_id, card)
+        sealed, files = _bundle(root, archive, student_id, card, on, booklet)
+    _mark_transferred(repo, prefix, base, branch, archive, student_id, card.school, on)
+    write_atomic(out, sealed, mode=0o600)
+    return Sent(student_id, card.school, branch, out, files, len(sealed), card.fingerprint)
+
+
+def _valid(root: Path) -> Archive:
+    result = read_archive(root)
+    if result.archive is None:
+        raise ArchiveInvalid(result.problems, "the archive has errors; fix them first (yidang check)")
+    return result.archive
+
+
+def _may_send(root: Path, archive: Archive, student_id: str, card: Card) -> None:
+    student = archive.students.get(student_id)
+    if student is None:
+        raise UsageError(f"no student '{student_id}' in {root.name}/students")
+    if not student.active:
+        raise UsageError(f"{student_id} is not active (status {student.profile.status}): nothing to transfer")
+    own = access.load_intake(root)
+    if own is not None and own.fingerprint == card.fingerprint:
+        raise UsageError("--to is this school's own intake key card, not the receiving school's")
+
+
+def _bundle(
+    root: Path, archive: Archive, student_id: str, card: Card, on: dt.date, booklet: BookletSettings
+) -> tuple[bytes, int]:
+    """The sealed bundle (JSON, ready to write) and how many source files it holds."""
+    folder = root / "students" / student_id
+    files = {rel: path.read_bytes() for rel, path in _sources(folder)}
+    text = "\n".join(
+        data.decode("utf-8", "replace") for rel, data in files.items() if not rel.startswith("photos/")
+    )
+    inner = {
+        "format": FORMAT,
+        "school": archive.school.name,
+        "student": student_id,
+        "sent": on.isoformat(),
+        "teachers": {
+            t.id: t.name for t in archive.teachers.values() if re.search(rf"\b{re.escape(t.id)}\b", text)
+        },
+        "files": {rel: crypto.b64(data) for rel, data in files.items()},
+        "booklet": crypto.b64(_transfer_copy(root, student_id, on, booklet)),
+    }
+    info = f"{FORMAT}|{card.fingerprint}".encode()
+    epk, sealed = crypto.seal_to(card.public_raw, pad(json.dumps(inner, ensure_ascii=False).encode()), info)
+    outer = {"format": FORMAT, "intake": card.fingerprint, "epk": crypto.b64(epk), "data": crypto.b64(sealed)}
+    return (json.dumps(outer) + "\n").encode(), len(files)
+
+
+def _sources(folder: Path) -> list[tuple[str, Path]]:
+    """The student's files that travel: the registration form, plan, records and photos."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and rel.parts[0] in ENTRIES and not any(p.startswith(".") for p in rel.parts):
+            found.append((rel.as_posix(), path))
+    return found
+
+
+def _transfer_copy(root: Path, student_id: str, on: dt.date, booklet: BookletSettings) -> bytes:
+    """The booklet with the source files attached, made in a private temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="yidang-transfer-") as tmp:
+        report = make_booklets(
+            root,
+            Path(tmp),
+            booklet.labels,
+            booklet.templates_dir,
+            booklet.fonts,
+            students=[student_id],
+            force=True,
+            as_of=on,
+            attach=True,
+        )
+        made = [r for r in report.results if r.status == "rendered"]
+        if not made:
+            failed = "; ".join(r.error or ", ".join(r.missing) for r in report.results)
+            raise UsageError(
+                f"the transfer copy of {student_id}'s booklet failed: {failed or 'no booklet made'}"
+            )
+        return made[0].path.read_bytes()
+
+
+def _mark_transferred(
+    repo: Path,
+    prefix: Path,
+    base: str,
+    branch: str,
+    archive: Archive,
+    student_id: str,
+    school: str,
+    on: dt.date,
+) -> None:
+    """Status transferred, the date, the reason, the destination; mentoring ends that day."""
+    words = labels.shipped()["transfer"]
+    committed = False
+    try:
+        with git.worktree(repo, base, branch) as tree:
+            path = tree / prefix / "students" / student_id / "profile.yml"
+            profile = archive.students[student_id].profile
+            text = edit.close(
+                path.read_text(encoding="utf-8"),
+                profile,
+                on,
+                words["reason"].format(school=school),
+                "transferred",
+            )
+            write_atomic(path, edit.set_top(text, "transferred_to", edit.scalar(school)), replace=True)
+            checked = read_archive(tree / prefix, as_of=on, folders=[student_id], keep=False)
+            errors = [p for p in checked.problems if p.severity == "error"]
+            if errors:
+                raise ArchiveInvalid(
+                    errors, "marking the student transferred would make errors; nothing was made"
+                )
+            git.run(tree, "add", "--all", ".")
+            message = words["commit"].format(student=student_id, school=school, on=on)
+            git.run(
+                tree,
+                "commit",
+                "--quiet",
+                "-m",
+                message,
+                env=git.committer_env(tree, "yidang transfer", "transfer@yidang.invalid"),
+            )
+            committed = True
+    finally:
+        if not committed:
+            git.maybe(repo, "branch", "-D", branch)
+
+
+# --- receiving -------------------------------------------------------------------------
+
+
+@dataclass
+class Arrival:
+    """An opened bundle, made into the files of a new student folder here."""
+
+    school: str  # where the student comes from
+    old_id: str
+    id: str  # here: the old id, or a new one when it clashes
+    files: dict[str, bytes]  # path in the new folder → content
+    records: int
+
+    @property
+    def branch(self) -> str:
+        return f"transfer/in-{self.id}"
+
+
+def is_bundle(data: bytes) -> bool:
+    try:
+        return json.loads(data).get("format") == FORMAT
+    except (ValueError, AttributeError):
+        return False
+
+
+def open_bundle(data: bytes, keys: dict[str, bytes]) -> dict[str, Any]:
+    """The bundle's content, opened with this school's intake keys (fingerprint → key)."""
+    try:
+        outer = json.loads(data)
+        epk, sealed, fp = crypto.unb64(outer["epk"]), crypto.unb64(outer["data"]), str(outer["intake"])
+    except (ValueError, KeyError, TypeError):
+        raise Refused("not a yidang transfer bundle (or damaged)") from None
+    if fp not in keys:
+        raise Refused(f"a transfer bundle sealed to another school's intake key ({fp}), not this school's")
+    try:
+        inner = json.loads(unpad(crypto.open_to(keys[fp], epk, sealed, f"{FORMAT}|{fp}".encode())))
+    except crypto.CryptoError:
+        raise Refused("the transfer bundle cannot be opened: it was changed or damaged") from None
+    if not isinstance(inner, dict) or inner.get("format") != FORMAT:
+        raise Refused("not a yidang transfer bundle (or damaged)")
+    return inner
+
+
+def arrival(
+    inner: dict[str, Any], archive: Archive, root: Path, class_id: str, mentor: str, on: dt.date
+) -> Arrival:
+    """The new folder's files: the profile placed here, the records as written there."""
+    try:
+        school, old_id = str(inner["school"]), str(inner["student"])
+        teachers = {str(k): str(v) for k, v in dict(inner["teachers"]).items()}
+        files = {_safe(rel): crypto.unb64(data) for rel, data in dict(inner["files"]).items()}
+        booklet = crypto.unb64(inner["booklet"])
+    except (ValueError, KeyError, TypeError):
+        raise Refused("not a yidang transfer bundle (or damaged)") from None
+    if "profile.yml" not in files:
+        raise Refused("the transfer bundle has no profile.yml")
+    new_id = _free_id(old_id, archive, root)
+    out = {
+        "profile.yml": _placed_profile(
+            files.pop("profile.yml"), new_id, school, old_id, class_id, mentor, on, teachers
+        )
+    }
+    for rel, data in files.items():
+        if rel == "plan.md":
+            out[f"{RECEIVED}/plan.md"] = data
+        elif rel.startswith("records/"):
+            out[rel] = _record_from(data, rel, school, teachers)
+        else:
+            out[rel] = data
+    out[f"{RECEIVED}/{inner.get('sent', on)}-{old_id}.pdf"] = booklet
+    return Arrival(school, old_id, new_id, out, sum(r.startswith("records/") for r in out))
+
+
+def _safe(rel: str) -> str:
+    """A path inside the new folder, under one of a student folder's entries; never ``..``."""
+    path = PurePosixPath(rel)
+    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] not in ENTRIES:
+        raise Refused(f"the transfer bundle names a file outside a student folder: {rel!r}")
+    return path.as_posix()
+
+
+def _free_id(old_id: str, archive: Archive, root: Path) -> str:
+    """The old id when free here, else the old id with -2, -3 …"""
+    taken = set(archive.students) | {p.name for p in (root / "students").iterdir()}
+    candidate, n = old_id, 2
+    while candidate in taken:
+        candidate, n = f"{old_id}-{n}", n + 1
+    return candidate
+
+
+def _placed_profile(
+    data: bytes,
+    new_id: str,
+    school: str,
+    old_id: str,
+    class_id: str,
+    mentor: str,
+    on: dt.date,
+    teachers: dict[str, str],
+) -> bytes:
+    """The registration form as this school keeps it: its id, class and mentor, where the
+    student came from; ids of that school's teachers turned into their names."""
+    try:
+        profile = yaml.safe_load(data.decode("utf-8"))
+        assert isinstance(profile, dict)
+    except (UnicodeDecodeError, yaml.YAMLError, AssertionError):
+        raise Refused("the transfer bundle's profile.yml is not readable") from None
+    for key in ("status", "closed_on", "closed_reason", "transferred_to"):
+        profile.pop(key, None)
+    profile.update(id=new_id, enrolled_on=on, transferred_from={"school": school, "date": on, "id": old_id})
+    profile["class"] = class_id
+    profile["mentors"] = [{"teacher": mentor, "since": on, "mode": "one_to_one"}]
+    for entry in [*profile.get("categories", []), *profile.get("persuasion_records", [])]:
+        for key in ("verified_by", "by"):
+            if isinstance(entry, dict) and entry.get(key) in teachers:
+                entry[key] = teachers[entry[key]]
+    return yaml.dump(profile, Dumper=_Plain, allow_unicode=True, sort_keys=False).encode("utf-8")
+
+
+class _Plain(yaml.SafeDumper):
+    """YAML as people write it: one date written twice stays two dates, not an anchor."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _record_from(data: bytes, rel: str, school: str, teachers: dict[str, str]) -> bytes:
+    """A record as written there, its lines kept; the teachers named, ``from_school`` added."""
+    try:
+        text = data.decode("utf-8")
+        meta_text = split_front_matter(text)[0]
+        meta = parse_yaml(meta_text).data
+        assert isinstance(meta, dict)
+    except Exception:  # any unreadable record refuses the bundle: nothing is half taken in
+        raise Refused(f"the transfer bundle's {rel} is not a readable record") from None
+    edited = meta_text
+    for key in ("by", "reviewed_by"):
+        if meta.get(key) in teachers:
+            edited = edit.set_top(edited, key, edit.scalar(teachers[meta[key]]))
+    edited = edit.set_top(edited, "from_school", edit.scalar(school))
+    return text.replace(meta_text, edited, 1).encode("utf-8")
