@@ -27,9 +27,10 @@ def tiny(tmp_path: Path) -> Path:
     return dest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run() -> Callable[..., Result]:
-    """Run the yidang CLI in-process; returns click's Result (exit_code, output)."""
+    """Run the yidang CLI in-process; returns click's Result (exit_code, output). Session
+    scope: it holds no state, and module fixtures that prepare repositories use it."""
 
     def _run(*args: str) -> Result:
         return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
@@ -117,6 +118,10 @@ SLOW: dict[str, dict[str, float]] = {
     },
     "test_shared_computer.py": {"test_another_local_file_reads_nothing": 4.4},
     "test_site.py": {"site": 38.4, "test_plain_mkdocs_build_works": 2.2},
+    "test_transfer.py": {  # two git repositories and a booklet
+        "moved": 6.9,
+        "test_bad_transfers_are_refused_and_change_nothing": 4.5,  # 5 inputs
+    },
     "test_year.py": {  # a git repository of the sample each
         "rolled": 2.9,
         "test_check_is_clean_and_the_site_builds": 6.5,

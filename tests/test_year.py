@@ -62,15 +62,6 @@ def rolled(tmp_path_factory: pytest.TempPathFactory, run) -> tuple[Path, dict, d
     return repo, before, _profiles(repo / "archives"), result.output
 
 
-@pytest.fixture(scope="module")
-def run():  # type: ignore[no-untyped-def]
-    from click.testing import CliRunner
-
-    from generator.cli import main
-
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 def test_every_student_is_where_the_rules_say(rolled) -> None:  # type: ignore[no-untyped-def]
     repo, before, after, _ = rolled
     assert set(after) == set(before)

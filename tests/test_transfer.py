@@ -1,0 +1,289 @@
+"""A student moves to another school: `yidang transfer` here, `yidang intake` there.
+
+Two git repositories: the sample archive (云溪县第一中学) sends S2025003 to a school made
+with `yidang init`, which has an intake key and hands out its card. The bundle is read
+as an outsider would (no plaintext), as the sender's reviewer would (only the profile
+changed) and as the receiving school would (every record, photo and source file, its
+site showing them, the booklet a PDF/A-3 carrying the sources)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from generator.archive.load import split_front_matter
+from generator.core import crypto
+from generator.protect import access
+
+from .conftest import SAMPLE
+from .site_helpers import soup
+from .test_booklets import pdfa_claims
+from .test_site import write_config
+from .test_year import _repo, _state, git
+
+STUDENT = "S2025003"
+SENT_ON, ARRIVED_ON = "2026-11-30", "2026-12-07"
+SOURCE = SAMPLE / "students" / STUDENT
+
+
+def _receiving_school(base: Path, run) -> tuple[Path, Path, Path]:  # type: ignore[no-untyped-def]
+    """A new school's repository (yidang init) with an intake key; its card and the file
+    holding the intake passphrase."""
+    repo = base / "school-b"
+    assert run("init", repo).exit_code == 0
+    key, passphrase = access.create_intake()
+    access.save_intake(repo / "archives", key)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a new school")
+    card, secret = base / f"{repo.name}-card.json", base / f"{repo.name}-passphrase"
+    assert run("access", "intake", "--card", card, "--archive", repo / "archives").exit_code == 0
+    secret.write_text(passphrase, encoding="utf-8")
+    return repo, card, secret
+
+
+def _take_in(run, repo: Path, bundle: Path, secret: Path, *args: str):  # type: ignore[no-untyped-def]
+    return run(
+        "intake",
+        bundle,
+        "--archive",
+        repo / "archives",
+        "--passphrase-file",
+        secret,
+        "--as-of",
+        ARRIVED_ON,
+        *args,
+    )
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory: pytest.TempPathFactory, run) -> dict:  # type: ignore[no-untyped-def]
+    """S2025003 sent from the sample's repository and taken in at the new school."""
+    base = tmp_path_factory.mktemp("transfer")
+    sender = _repo(base)
+    receiver, card, secret = _receiving_school(base, run)
+    config = write_config(base, sender / "archives", booklets=True)
+    bundle = base / f"{STUDENT}.yidang"
+    sent = run(
+        "transfer", STUDENT, "--to", card, "--out", bundle, "--as-of", SENT_ON,
+        "--archive", sender / "archives", "--config", config,
+    )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    inbox = base / "inbox"
+    inbox.mkdir()
+    shutil.copy(bundle, inbox / bundle.name)
+    taken = _take_in(run, receiver, inbox / bundle.name, secret, "--class", "G1-01", "--mentor", "T003")
+    assert taken.exit_code == 0, taken.output
+    return {
+        "base": base, "sender": sender, "receiver": receiver, "card": card, "secret": secret,
+        "bundle": bundle, "sent": sent.output, "taken": taken.output,
+    }  # fmt: skip
+
+
+def test_the_bundle_holds_no_plaintext(moved) -> None:  # type: ignore[no-untyped-def]
+    data = moved["bundle"].read_bytes()
+    outer = json.loads(data)
+    assert set(outer) == {"format", "intake", "epk", "data"}
+    opened = crypto.unb64(outer["data"])  # what base64 would hide, were it only encoded
+    profile = yaml.safe_load((SOURCE / "profile.yml").read_text("utf-8"))
+    talk = (SOURCE / "records/2026-11-24-talk.md").read_text("utf-8")
+    body = next(line for line in split_front_matter(talk)[1].splitlines() if len(line) > 12)
+    secrets = [profile["name"], STUDENT, "云溪县第一中学", body[:12], "%PDF", "profile.yml"]
+    for text in secrets:
+        assert text.encode("utf-8") not in data and text.encode("utf-8") not in opened, text
+    photo = (SOURCE / "photos/2026-09-19-家访.jpg").read_bytes()[:64]
+    assert photo not in opened and crypto.b64(photo).encode()[:40] not in opened
+    assert moved["bundle"].stat().st_mode & 0o077 == 0  # readable by the office only
+
+
+def test_the_sender_marks_the_student_transferred_on_a_branch(moved, run) -> None:  # type: ignore[no-untyped-def]
+    sender = moved["sender"]
+    assert git(sender, "status", "--porcelain") == "" and git(sender, "branch", "--show-current") == "main\n"
+    changed = git(sender, "diff", "--name-only", "main", f"transfer/{STUDENT}").split()
+    assert changed == [f"archives/students/{STUDENT}/profile.yml"]
+    git(sender, "checkout", "-q", f"transfer/{STUDENT}")
+    try:
+        profile = yaml.safe_load((sender / "archives/students" / STUDENT / "profile.yml").read_text("utf-8"))
+        checked = run("check", sender / "archives", "--as-of", SENT_ON)
+    finally:
+        git(sender, "checkout", "-q", "main")
+    assert profile["status"] == "transferred" and str(profile["closed_on"]) == SENT_ON
+    assert profile["transferred_to"] == "示例中学(请替换为本校名称)"
+    assert all(str(m.get("until")) == SENT_ON for m in profile["mentors"])
+    assert checked.exit_code == 0 and " 0 error(s)" in checked.output, checked.output
+
+
+def _front(path: Path) -> tuple[dict, str]:
+    meta, body, _ = split_front_matter(path.read_text("utf-8"))
+    return yaml.safe_load(meta), body
+
+
+def test_the_receiving_school_gets_every_record_and_photo(moved, run) -> None:  # type: ignore[no-untyped-def]
+    receiver = moved["receiver"]
+    assert f"transfer {STUDENT} from 云溪县第一中学 as {STUDENT}, 25 record(s)" in moved["taken"]
+    git(receiver, "checkout", "-q", f"transfer/in-{STUDENT}")
+    try:
+        folder = receiver / "archives/students" / STUDENT
+        checked = run("check", receiver / "archives", "--as-of", ARRIVED_ON)
+        profile = yaml.safe_load((folder / "profile.yml").read_text("utf-8"))
+        records = {p.name: _front(p) for p in (folder / "records").glob("*.md")}
+        photo = (folder / "photos/2026-09-19-家访.jpg").read_bytes()
+        kept_plan = (folder / "transferred/plan.md").read_bytes()
+    finally:
+        git(receiver, "checkout", "-q", "main")
+    assert checked.exit_code == 0 and " 0 error(s)" in checked.output, checked.output
+    assert profile["class"] == "G1-01" and [m["teacher"] for m in profile["mentors"]] == ["T003"]
+    assert profile["transferred_from"] == {
+        "school": "云溪县第一中学", "date": __import__("datetime").date(2026, 12, 7), "id": STUDENT,
+    }  # fmt: skip
+    originals = {p.name: _front(p) for p in (SOURCE / "records").glob("*.md")}
+    assert set(records) == set(originals)
+    teachers = {t["id"]: t["name"] for t in yaml.safe_load((SAMPLE / "teachers.yml").read_text("utf-8"))}
+    for name, (meta, body) in records.items():
+        old_meta, old_body = originals[name]
+        assert body == old_body, name  # what the teacher wrote, unchanged
+        assert meta["from_school"] == "云溪县第一中学"
+        assert meta["by"] == teachers[old_meta["by"]]  # the author's name, not the other school's id
+        assert {k: v for k, v in meta.items() if k not in {"by", "reviewed_by", "from_school"}} == {
+            k: v for k, v in old_meta.items() if k not in {"by", "reviewed_by"}
+        }
+    assert photo == (SOURCE / "photos/2026-09-19-家访.jpg").read_bytes()
+    assert kept_plan == (SOURCE / "plan.md").read_bytes()
+
+
+def _received_booklet(receiver: Path) -> bytes:
+    listing = git(
+        receiver, "ls-tree", "-r", "--name-only", f"transfer/in-{STUDENT}", "--", "archives/students"
+    )
+    (path,) = [p for p in listing.split() if p.endswith(".pdf")]
+    assert path == f"archives/students/{STUDENT}/transferred/{SENT_ON}-{STUDENT}.pdf"
+    return git_bytes(receiver, "show", f"transfer/in-{STUDENT}:{path}")
+
+
+def git_bytes(repo: Path, *args: str) -> bytes:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True).stdout
+
+
+def _attachments(pdf: PdfReader) -> dict[str, bytes]:
+    """Embedded files by their Unicode name (/UF: what a PDF reader shows; WeasyPrint writes
+    /F as the name's UTF-8 bytes, which pypdf's `attachments` reads as Latin-1)."""
+    tree = pdf.trailer["/Root"]["/Names"]["/EmbeddedFiles"]["/Names"]
+    specs = [tree[i + 1].get_object() for i in range(0, len(tree), 2)]
+    assert all(str(s["/AFRelationship"]) == "/Source" for s in specs)
+    return {str(s["/UF"]): s["/EF"]["/F"].get_object().get_data() for s in specs}
+
+
+def test_the_transfer_booklet_is_pdf_a_3_carrying_the_sources(moved) -> None:  # type: ignore[no-untyped-def]
+    pdf = PdfReader(io.BytesIO(_received_booklet(moved["receiver"])))
+    assert pdfa_claims(pdf).get("part") == "3"
+    attached = _attachments(pdf)
+    sources = {
+        p.relative_to(SOURCE).as_posix(): p.read_bytes() for p in sorted(SOURCE.rglob("*")) if p.is_file()
+    }
+    assert set(attached) == set(sources)
+    for name, data in sources.items():
+        assert attached[name] == data, name
+
+
+def test_the_receiving_site_shows_the_student_with_all_records(moved, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    receiver = moved["receiver"]
+    work = tmp_path / "b"
+    git(receiver, "worktree", "add", "-q", work, f"transfer/in-{STUDENT}")
+    config = write_config(tmp_path, work / "archives", as_of=ARRIVED_ON)
+    built = run("build", "--config", config, "--site-dir", tmp_path / "site", "--no-booklets")
+    assert built.exit_code == 0, built.output
+    page = soup(tmp_path / "site", f"students/{STUDENT}")
+    shown = {d["data-record"] for d in page.find_all(attrs={"data-record": True})}
+    assert shown == {p.name for p in (SOURCE / "records").glob("*.md")}
+    assert "云溪县第一中学" in page.text  # where the student and each record come from
+    name = yaml.safe_load((SOURCE / "profile.yml").read_text("utf-8"))["name"]
+    assert name in page.text
+    assert STUDENT in {
+        a["href"].strip("./").split("/")[-1]
+        for a in soup(tmp_path / "site", "classes/G1-01").find_all("a", href=True)
+    }
+
+
+def test_an_id_taken_here_is_renumbered(moved, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    receiver = tmp_path / "school-b"
+    shutil.copytree(moved["receiver"], receiver)
+    git(receiver, "merge", "-q", "--no-edit", f"transfer/in-{STUDENT}")
+    again = tmp_path / "again.yidang"
+    shutil.copy(moved["bundle"], again)
+    taken = _take_in(run, receiver, again, moved["secret"], "--class", "G1-01", "--mentor", "T002")
+    assert taken.exit_code == 0, taken.output
+    assert f"as {STUDENT}-2" in taken.output
+    profile = yaml.safe_load(
+        git(receiver, "show", f"transfer/in-{STUDENT}-2:archives/students/{STUDENT}-2/profile.yml")
+    )
+    assert profile["id"] == f"{STUDENT}-2" and profile["transferred_from"]["id"] == STUDENT
+
+
+def test_a_bundle_for_another_school_is_refused(moved, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other, _, secret = _receiving_school(tmp_path, run)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(moved["bundle"], inbox / "x.yidang")
+    state = _state(other)
+    taken = _take_in(run, other, inbox / "x.yidang", secret, "--class", "G1-01", "--mentor", "T003")
+    assert taken.exit_code == 1 and "0 taken in, 1 refused" in taken.output
+    reason = (inbox / "rejected/x.yidang.reason.txt").read_text("utf-8")
+    assert "sealed to another school's intake key" in reason
+    assert (inbox / "rejected/x.yidang").read_bytes() == moved["bundle"].read_bytes()
+    assert _state(other) == state
+
+
+def test_a_bundle_needs_a_class_and_a_mentor_here(moved, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    receiver = moved["receiver"]
+    bundle = tmp_path / "y.yidang"
+    shutil.copy(moved["bundle"], bundle)
+    state = _state(receiver)
+    for extra, message in [
+        ((), "give --class and --mentor"),
+        (("--class", "G9-09", "--mentor", "T003"), "G9-09"),
+        (("--class", "G1-01", "--mentor", "T999"), "T999"),
+    ]:
+        taken = _take_in(run, receiver, bundle, moved["secret"], *extra)
+        assert taken.exit_code == 2 and message in taken.output, taken.output
+        assert bundle.read_bytes() == moved["bundle"].read_bytes() and _state(receiver) == state
+
+
+@pytest.mark.parametrize(
+    ("student", "card", "message"),
+    [
+        ("S9999999", "theirs", "no student 'S9999999'"),
+        ("S2024007", "theirs", "S2024007 is not active"),
+        (STUDENT, "ours", "this school's own intake key card"),
+        (STUDENT, "bad", "not a school's intake key card"),
+        (STUDENT, "exists", "exists; transfer never overwrites a file"),
+    ],
+)
+def test_bad_transfers_are_refused_and_change_nothing(
+    moved, run, tmp_path: Path, student, card, message
+) -> None:  # type: ignore[no-untyped-def]
+    sender = _repo(tmp_path)
+    cards = {"theirs": moved["card"], "bad": tmp_path / "bad.json", "exists": moved["card"]}
+    cards["bad"].write_text('{"format": "yidang-intake-card-1", "school": "x"}', encoding="utf-8")
+    if card == "ours":
+        cards["ours"] = tmp_path / "ours.json"
+        ours = access.load_intake(sender / "archives")
+        assert ours is not None  # the sample has an intake key
+        from generator.review.transfer import card_json
+
+        cards["ours"].write_text(card_json("云溪县第一中学", ours), encoding="utf-8")
+    out = tmp_path / "out.yidang"
+    if card == "exists":
+        out.write_bytes(b"an earlier file")
+    state = _state(sender)
+    result = run("transfer", student, "--to", cards[card], "--out", out, "--archive", sender / "archives")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert _state(sender) == state
+    assert not out.exists() or out.read_bytes() == b"an earlier file"
