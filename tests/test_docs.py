@@ -19,7 +19,7 @@ from .conftest import REPO
 def test_schema_doc_is_up_to_date() -> None:
     current = (REPO / "docs" / "schema.md").read_text(encoding="utf-8")
     assert current == schemadoc.render(), (
-        "docs/schema.md is stale: .venv/bin/python -m generator.schemadoc > docs/schema.md"
+        "docs/schema.md is stale: .venv/bin/python -m generator.archive.schemadoc > docs/schema.md"
     )
 
 

@@ -31,7 +31,8 @@ def test_ledger_xlsx(tmp_path: Path, run) -> None:
     assert ws.freeze_panes == "A2"
     assert ws.column_dimensions["F"].width >= 20  # categories: wide enough to read
     rows = {r[0]: dict(zip(headers, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
-    assert set(rows) == {p.name for p in (SAMPLE / "students").iterdir()}
+    closed_before = {"S2024007"}  # closed on 2026-07-10, before the fall term: not in its ledger
+    assert set(rows) == {p.name for p in (SAMPLE / "students").iterdir()} - closed_before
     for sid in ("S2026001", "S2025010", "S2024006"):  # counted here from the files
         records = [r for r in _records(sid) if FALL[0] <= r["date"] <= FALL[1]]
         assert rows[sid]["本学期谈话"] == sum(r["type"] == "talk" for r in records)
@@ -40,7 +41,6 @@ def test_ledger_xlsx(tmp_path: Path, run) -> None:
         assert rows[sid]["本学期电话家访"] == sum(r["mode"] != "in_person" for r in visits)
     assert rows["S2026001"]["四个一完成率"] == "100%"
     assert rows["S2025010"]["四个一完成率"] != "100%"  # behind on purpose
-    assert rows["S2024007"]["状态"] == "已结案"
     assert "13518760452" in rows["S2026001"]["监护人及电话"]
 
 
@@ -53,7 +53,23 @@ def test_ledger_csv_and_teachers(tmp_path: Path, run) -> None:
     )
     with open(tmp_path / "l.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0][0] == "学生编号" and len(rows) == 1 + len(list((SAMPLE / "students").iterdir()))
+    assert rows[0][0] == "学生编号" and len(rows) == len(list((SAMPLE / "students").iterdir()))  # - S2024007
+    spring = tmp_path / "spring.csv"
+    run(
+        "export",
+        "ledger",
+        "--format",
+        "csv",
+        "--term",
+        "2026-spring",
+        "--out",
+        spring,
+        "--as-of",
+        "2026-11-28",
+    )
+    with open(spring, encoding="utf-8-sig", newline="") as fh:
+        closed = [r for r in csv.reader(fh) if r[0] == "S2024007"]
+    assert len(closed) == 1 and "已结案" in closed[0]  # closed on 2026-07-10: in the spring term's ledger
     assert (
         run(
             "export", "teachers", "--year", "2026", "--out", tmp_path / "t.xlsx", "--as-of", "2026-11-28"
@@ -74,6 +90,7 @@ def test_ledger_csv_and_teachers(tmp_path: Path, run) -> None:
     assert run("export", "ledger", "--out", tmp_path / "x.xlsx", "--term", "nope").exit_code == 1
 
 
+LEDGER_COLUMNS = ["学生编号", "姓名", "性别", "出生日期", "班级", "特殊群体类别", "帮扶教师", "监护人及电话"]
 MAPPING = """columns:
   id: 学生编号
   name: 姓名
@@ -114,9 +131,8 @@ def test_export_then_import_reproduces_the_profiles(tmp_path: Path, run) -> None
     dry = run(*args, "--dry-run")
     assert "dry run" in dry.output and not (archive / "students").exists()
     result = run(*args)
-    assert result.exit_code == 1  # the closed case cannot come from a ledger: reported, not guessed
-    assert "row " in result.output and "(S2024007): failed: a closed case" in result.output
-    assert result.output.strip().endswith("30 created, 0 updated, 0 skipped, 1 failed")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("30 created, 0 updated, 0 skipped, 0 failed")
     fall = (dt.date(2026, 9, 1), dt.date(2027, 1, 15))
     for folder in sorted((archive / "students").iterdir()):
         new = yaml.safe_load((folder / "profile.yml").read_text(encoding="utf-8"))
@@ -137,8 +153,29 @@ def test_export_then_import_reproduces_the_profiles(tmp_path: Path, run) -> None
         assert new.get("support_received", []) == old.get("support_received", [])
     assert "0 error(s)" in run("check", archive, "--as-of", "2026-11-28").output
     again = run(*args)
-    assert "0 created, 0 updated, 30 skipped, 1 failed" in again.output  # never overwritten
+    assert "0 created, 0 updated, 30 skipped, 0 failed" in again.output  # never overwritten
     assert "30 updated" in run(*args, "--update").output
+
+
+def test_ended_cases_are_reported_not_guessed(tmp_path: Path, run) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append([*LEDGER_COLUMNS[:8], "家庭住址", "享受资助", "状态"])
+    for sid, status in (("S9005", "已结案"), ("S9006", "已转出"), ("S9007", "帮扶中")):
+        ws.append([sid, "某同学", "女", "2011-05-01", "高一(1)班", "留守儿童", "陈佳怡", "", "", "", status])
+    wb.save(tmp_path / "in.xlsx")
+    (tmp_path / "map.yml").write_text(MAPPING, encoding="utf-8")
+    archive = _school_only(tmp_path)
+    result = run(
+        "import", "ledger", tmp_path / "in.xlsx", "--mapping", tmp_path / "map.yml", "--archive", archive
+    )
+    # a ledger has no closing date or reason: the office adds an ended case by hand
+    assert "row 2 (S9005): failed: a case that ended (已结案)" in result.output
+    assert "row 3 (S9006): failed: a case that ended (已转出)" in result.output
+    assert result.output.strip().endswith("1 created, 0 updated, 0 skipped, 2 failed")
+    assert result.exit_code == 1 and sorted(p.name for p in (archive / "students").iterdir()) == ["S9007"]
 
 
 def test_bad_rows_are_reported_by_number(tmp_path: Path, run) -> None:

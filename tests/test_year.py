@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -128,6 +130,87 @@ def test_check_is_clean_and_the_site_builds(rolled, run, tmp_path: Path) -> None
     built = run("build", "--config", repo / "mkdocs.yml", "--site-dir", tmp_path / "site", "--no-booklets")
     assert built.exit_code == 0, built.output
     assert (tmp_path / "site/index.html").is_file()
+
+
+def _graduates(rolled) -> set[str]:  # type: ignore[no-untyped-def]
+    _, before, after, _ = rolled
+    return {
+        s for s, p in after.items() if p.get("status") == "closed" and before[s].get("status") != "closed"
+    }
+
+
+def test_ended_cases_are_counted_and_shown_where_the_rules_say(rolled, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """In the new school year: the class list puts the graduated classes under their 届, the
+    home page counts them as closed, only leadership may read them, and the ledger has them in
+    the term they closed in, not in the next."""
+    from generator.archive.read import read_archive
+    from generator.protect import access
+
+    from .site_helpers import soup
+    from .test_site import write_config
+
+    repo, _, after, _ = rolled
+    graduates, day = _graduates(rolled), "2027-09-10"
+    config = write_config(tmp_path, repo / "archives", as_of=day)
+    assert run("build", "--config", config, "--site-dir", tmp_path / "site", "--no-booklets").exit_code == 0
+    classes = soup(tmp_path / "site", "classes")
+    listed = {tr["data-class"] for tr in classes.select('[data-list="graduated-2027"] tr[data-class]')}
+    assert listed == {"G3-01-2027", "G3-02-2027", "G3-05-2027"} and "2027届(已毕业)" in classes.text
+    in_grades = {tr["data-class"] for tr in classes.select('[data-list^="classes-"] tr[data-class]')}
+    assert not in_grades & listed
+    home = soup(tmp_path / "site", "")
+    active = sum(p.get("status", "active") == "active" for p in after.values())
+    assert home.select_one('[data-count="active"]').text == str(active)
+    assert home.select_one('[data-count="closed"]').text == str(len(after) - active)
+
+    archive = read_archive(repo / "archives", as_of=dt.date.fromisoformat(day)).archive
+    assert archive is not None
+    readers = {t: access.rights(archive, t) for t in archive.teachers}
+    for sid in graduates:
+        allowed = {t for t, r in readers.items() if r.everything or sid in r.students}
+        assert allowed == {"T001", "T002", "T003", "T004"}, sid  # leadership and the office only
+    assert not readers["T011"].classes  # 高三(1)班's head teacher: the class has graduated
+
+    ledgers = {}
+    for term in ("2027-spring", "2027-fall"):
+        out = tmp_path / f"{term}.csv"
+        args = ("export", "ledger", "--format", "csv", "--term", term, "--out", out, "--as-of", day)
+        assert run(*args, "--archive", repo / "archives").exit_code == 0
+        ledgers[term] = {r[0]: r for r in csv.reader(out.open(encoding="utf-8-sig"))}
+    assert all("已结案" in ledgers["2027-spring"][sid] for sid in graduates)
+    assert not graduates & set(ledgers["2027-fall"])
+
+
+def test_a_second_rollover_leaves_graduated_classes_alone(rolled, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "school"
+    shutil.copytree(rolled[0], repo)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "rollover/2027")
+    before = (repo / "archives/classes.yml").read_text("utf-8")
+    result = run("rollover", "--to", "2028", "--archive", repo / "archives")
+    assert result.exit_code == 0, result.output
+    assert "G3-01-2027 →" not in result.output
+    git(repo, "checkout", "-q", "rollover/2028")
+    classes = {c["id"]: c for c in yaml.safe_load((repo / "archives/classes.yml").read_text("utf-8"))}
+    for line in before.splitlines():
+        if "graduated: 2027" in line:
+            assert line in (repo / "archives/classes.yml").read_text("utf-8")  # as it was
+    assert classes["G3-01-2028"]["graduated"] == 2028 and classes["G3-01-2028"]["head_teacher"] == "T008"
+    assert {c for c in classes if c.endswith("-2027-2028")} == set()
+    checked = run("check", repo / "archives", "--as-of", "2028-09-10")
+    assert checked.exit_code == 0 and " 0 error(s)" in checked.output, checked.output
+
+
+def test_an_open_case_in_a_graduated_class_is_an_error(rolled, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive = tmp_path / "archives"
+    shutil.copytree(rolled[0] / "archives", archive)
+    sid = sorted(_graduates(rolled))[0]
+    profile = archive / "students" / sid / "profile.yml"
+    text = profile.read_text("utf-8")
+    profile.write_text(text.replace("status: closed", "status: active"), encoding="utf-8")
+    checked = run("check", archive, "--as-of", "2027-09-10")
+    assert checked.exit_code == 1
+    assert f"students/{sid}/profile.yml:" in checked.output and "graduated in 2027" in checked.output
 
 
 def test_the_plan_and_the_review_go_class_by_class(rolled, run) -> None:  # type: ignore[no-untyped-def]

@@ -220,11 +220,16 @@ class Archive:
         return {t: list(found.values()) for t, found in index.items()}
 
     def head_of(self, teacher_id: str) -> list[SchoolClass]:
-        return [c for c in self.classes.values() if c.head_teacher == teacher_id]
+        """The classes a teacher heads now: a graduated class has no one left to look after."""
+        return [c for c in self.classes.values() if c.head_teacher == teacher_id and c.graduated is None]
 
     def grades(self) -> list[str]:
-        """Grades in the order classes.yml first mentions them."""
-        return list(dict.fromkeys(c.grade for c in self.classes.values()))
+        """Grades of the classes not yet graduated, in the order classes.yml first mentions them."""
+        return list(dict.fromkeys(c.grade for c in self.classes.values() if c.graduated is None))
+
+    def graduated_years(self) -> list[int]:
+        """The years classes graduated, newest first (the class list's last sections)."""
+        return sorted({c.graduated for c in self.classes.values() if c.graduated is not None}, reverse=True)
 
     def leadership_role(self, teacher_id: str) -> str | None:
         return next((r.role for r in self.school.leadership if r.teacher == teacher_id), None)

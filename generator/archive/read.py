@@ -263,6 +263,12 @@ def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Conte
     if p.id != folder:
         sink.error(doc.at(("id",)), f"id '{p.id}' differs from the folder name '{folder}'")
     check_ref(sink, doc, ("class",), p.class_, ctx.classes, "class")
+    if p.status == "active" and p.class_ in ctx.graduated:
+        sink.error(
+            doc.at(("class",)),
+            f"class: '{p.class_}' graduated in {ctx.graduated[p.class_]}; an open case belongs "
+            "in a class of this year (or close it: status, closed_on, closed_reason)",
+        )
     for i, cat in enumerate(p.categories):
         loc = ("categories", i)
         check_ref(sink, doc, (*loc, "key"), cat.key, ctx.categories, "category")
@@ -432,6 +438,7 @@ def _context(sf: SchoolFiles) -> Context:
         terms=frozenset(t.id for t in school.terms) if school else frozenset(),
         categories={k: tuple(c.kinds) for k, c in school.categories.items()} if school else {},
         school=school,
+        graduated={k: c.graduated for k, c in sf.classes.items() if c.graduated is not None},
     )
 
 

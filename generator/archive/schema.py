@@ -173,6 +173,12 @@ class SchoolClass(Strict):
     name: Name = Field(description="Display name, e.g. `高一(3)班`.")
     grade: Text = Field(description="Grade, e.g. `高一`; the dashboard counts by grade.")
     head_teacher: Id = Field(description="Teacher id of the head teacher (班主任).")
+    graduated: int | None = Field(
+        None,
+        description="The year the class graduated, e.g. `2027` (`yidang rollover` writes it). "
+        "A graduated class is never rolled over again; the class list shows it under its 届, "
+        "and its page (the closed cases) is for leadership only.",
+    )
 
 
 # --- students/<id>/profile.yml ----------------------------------------------

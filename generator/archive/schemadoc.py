@@ -4,7 +4,7 @@ The models in ``generator.schema`` are the single statement of the schema;
 this renders them, so the docs cannot drift from what ``yidang check``
 enforces (a test fails when docs/schema.md is out of date). Regenerate with:
 
-    .venv/bin/python -m generator.schemadoc > docs/schema.md
+    .venv/bin/python -m generator.archive.schemadoc > docs/schema.md
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ English; values and prose are Chinese; code words (`type`, `mode`, category
 keys) are English. Dates are written `YYYY-MM-DD`. Phone numbers and ID
 numbers go in quotes. Unknown fields are reported as warnings.
 
-Regenerate: `.venv/bin/python -m generator.schemadoc > docs/schema.md`.
+Regenerate: `.venv/bin/python -m generator.archive.schemadoc > docs/schema.md`.
 """
 
 SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [

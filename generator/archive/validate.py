@@ -14,7 +14,7 @@ import difflib
 import re
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -268,6 +268,7 @@ class Context:
     terms: frozenset[str]
     categories: dict[str, tuple[str, ...]]  # key → allowed kinds
     school: Any = None  # the validated School, for the four-ones rules
+    graduated: dict[str, int] = field(default_factory=dict)  # class id → the year it graduated
 
 
 def check_ref(

@@ -38,14 +38,18 @@ def _facts(student: Student) -> list[compliance.RecordFact]:
     return compliance.facts_of(student.records)
 
 
-def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Student], list[str]]:
+def _ledger_row(school: SchoolFiles, term: Any, as_of: dt.date) -> Callable[[Student], list[str] | None]:
     assert school.school is not None
     rules = school.school  # a name the closure below keeps narrowed
     cats = rules.categories
     L = labels.shipped()["ledger"]
 
-    def row(s: Student) -> list[str]:
+    def row(s: Student) -> list[str] | None:
+        """The student's row; None for a case that ended before the term (a graduate, a
+        student who left): the term's ledger counts the cases open in it."""
         p = s.profile
+        if p.closed_on is not None and p.closed_on < term.start:
+            return None
         inside = [r.meta for r in s.records if term.start <= r.meta.date <= term.end]
         visits = [m for m in inside if m.type == "home_visit"]
         periods = compliance.periods(p, rules, _facts(s), as_of, [term])
@@ -90,7 +94,7 @@ def ledger(root: Path, term_id: str | None, as_of: dt.date) -> tuple[list[str], 
     """(headers, one row per student sorted by class and id, the term's name)."""
     chosen: dict[str, Any] = {}
 
-    def factory(school: SchoolFiles, day: dt.date) -> Callable[[Student], list[str]]:
+    def factory(school: SchoolFiles, day: dt.date) -> Callable[[Student], list[str] | None]:
         assert school.school is not None
         terms = sorted(school.school.terms, key=lambda t: t.start)
         term = (
@@ -105,7 +109,7 @@ def ledger(root: Path, term_id: str | None, as_of: dt.date) -> tuple[list[str], 
         return _ledger_row(school, term, day)
 
     result = _read(root, as_of, factory)
-    rows = sorted(result.outputs.values(), key=lambda r: (r[4], r[0]))
+    rows = sorted((r for r in result.outputs.values() if r is not None), key=lambda r: (r[4], r[0]))
     return _columns("columns"), rows, chosen["term"].name
 
 

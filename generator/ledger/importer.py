@@ -93,8 +93,12 @@ def _profile(values: dict[str, str], archive: Archive, since: str) -> dict[str, 
     classes = {c.name: c.id for c in archive.classes.values()} | {c: c for c in archive.classes}
     teachers = {t.name: t.id for t in archive.teachers.values()} | {t: t for t in archive.teachers}
     cats = {c.name: k for k, c in archive.school.categories.items()}
-    if values.get("status") in (labels.shipped()["ledger"]["closed"], "closed"):
-        raise ValueError("a closed case: the ledger has no closing date or reason; add it by hand")
+    words = labels.shipped()["ledger"]
+    if values.get("status") in (words["closed"], "closed", words["transferred"], "transferred"):
+        raise ValueError(
+            f"a case that ended ({values['status']}): the ledger has no closing date or reason; "
+            "add it by hand"
+        )
     if values["class"] not in classes:
         raise _error("class", values["class"])
     profile: dict[str, Any] = {key: values[key] for key in ("id", "name", "gender", "birth_date")}

@@ -6,9 +6,10 @@ class ids change, the terms of a school year), every class moves up a grade —
 classes of a grade that is not listed graduate: their students' cases are
 closed on the last day of the school year (status, date, reason; open
 mentoring ended that day) and the class keeps its students' history under an
-id of its own (``G3-01-2027``, ``高三(1)班(2027届)``), so this year's ids are free
-for next year's classes. Missing terms of the old and the new school year are
-added from the templates. All of it is written as ordinary file changes on a
+id of its own (``G3-01-2027``, ``高三(1)班(2027届)``, ``graduated: 2027``), so
+this year's ids are free for next year's classes; a graduated class is never
+moved again. Missing terms of the old and the new school year are added from
+the templates. All of it is written as ordinary file changes on a
 new branch (``rollover/<year>``), never on the office's checkout; ``check`` is
 clean on it, and ``yidang review`` summarises it class by class.
 
@@ -125,7 +126,9 @@ def _classes(archive: Archive, rules: Rollover, year: int) -> tuple[dict[str, Sc
     graduating = []
     words = labels.shipped()["rollover"]
     for cls in archive.classes.values():
-        if cls.grade in rules.grades:
+        if cls.graduated is not None:  # graduated in an earlier year: stays as it is
+            moved[cls.id] = cls
+        elif cls.grade in rules.grades:
             prefix = cls.id.split("-", 1)[0]
             if prefix not in rules.class_ids:
                 raise UsageError(
@@ -139,7 +142,11 @@ def _classes(archive: Archive, rules: Rollover, year: int) -> tuple[dict[str, Sc
             graduating.append(cls.id)
             name = words["graduated_class"].format(name=cls.name, year=year)
             moved[cls.id] = SchoolClass(
-                id=f"{cls.id}-{year}", name=name, grade=cls.grade, head_teacher=cls.head_teacher
+                id=f"{cls.id}-{year}",
+                name=name,
+                grade=cls.grade,
+                head_teacher=cls.head_teacher,
+                graduated=year,
             )
     owners: dict[str, str] = {}
     for old, new in moved.items():
@@ -219,7 +226,8 @@ def write(root: Path, archive: Archive, result: Plan) -> None:
 def _write_classes(path: Path, archive: Archive, result: Plan) -> None:
     head = [line for line in read_text(path).splitlines() if line.startswith("#")]
     lines = [
-        f"- {{id: {c.id}, name: {c.name}, grade: {c.grade}, head_teacher: {c.head_teacher}}}"
+        f"- {{id: {c.id}, name: {c.name}, grade: {c.grade}, head_teacher: {c.head_teacher}"
+        + (f", graduated: {c.graduated}}}" if c.graduated is not None else "}")
         for c in (result.classes[old] for old in archive.classes)
     ]
     write_atomic(path, "\n".join([*head, *lines]) + "\n", replace=True)
@@ -268,6 +276,8 @@ def summary_line(plan: Plan) -> list[str]:
     words = labels.shipped()["rollover"]
     out = []
     for old, new in plan.classes.items():
+        if new.id == old:  # graduated before: left alone
+            continue
         count = len(plan.students.get(old, []))
         if old in plan.graduating:
             graduates = sum(1 for s in plan.students.get(old, []) if s in plan.graduates)
