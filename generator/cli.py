@@ -396,6 +396,7 @@ def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> N
     "--jobs", type=click.IntRange(1), default=None, help="Worker processes (default: number of cores)."
 )
 @click.option("--force", is_flag=True, help="Render every booklet, even unchanged ones.")
+@as_of_option("The day they are made for (default today); an earlier one reaches files now past retention.")
 @config_option
 def booklets(
     archive: str,
@@ -404,6 +405,7 @@ def booklets(
     class_id: str | None,
     jobs: int | None,
     force: bool,
+    as_of: dt.datetime | None,
     config_file: str,
 ) -> None:
     """Write one printable PDF booklet per student: OUT/<student id>.pdf.
@@ -411,6 +413,9 @@ def booklets(
     Booklets whose inputs (records, photos, templates, settings) did not change
     are skipped. Fonts come from the yidang plugin in mkdocs.yml
     (booklet_font, booklet_heading_font) when that file exists.
+
+    A file past the school's retention period is left out; to archive it before
+    it is purged, give a day inside the period with --as-of (docs/school-year.md).
 
     Example: yidang booklets --class G2-01 --out /srv/print
     """
@@ -428,6 +433,7 @@ def booklets(
             class_id=class_id,
             jobs=jobs,
             force=force,
+            as_of=as_of.date() if as_of else None,
             progress=lambda: bar.update(1),
         )
     _print_booklet_report(report, Path(out_dir))

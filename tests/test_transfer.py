@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,7 @@ def _take_in(run, repo: Path, bundle: Path, secret: Path, *args: str):  # type: 
 def moved(tmp_path_factory: pytest.TempPathFactory, run) -> dict:  # type: ignore[no-untyped-def]
     """S2025003 sent from the sample's repository and taken in at the new school."""
     base = tmp_path_factory.mktemp("transfer")
+    temp_before = set(Path(tempfile.gettempdir()).glob("yidang-transfer-*"))
     sender = _repo(base)
     receiver, card, secret = _receiving_school(base, run)
     config = write_config(base, sender / "archives", booklets=True)
@@ -75,6 +77,7 @@ def moved(tmp_path_factory: pytest.TempPathFactory, run) -> dict:  # type: ignor
         "--archive", sender / "archives", "--config", config,
     )  # fmt: skip
     assert sent.exit_code == 0, sent.output
+    left_behind = set(Path(tempfile.gettempdir()).glob("yidang-transfer-*")) - temp_before
     inbox = base / "inbox"
     inbox.mkdir()
     shutil.copy(bundle, inbox / bundle.name)
@@ -82,7 +85,7 @@ def moved(tmp_path_factory: pytest.TempPathFactory, run) -> dict:  # type: ignor
     assert taken.exit_code == 0, taken.output
     return {
         "base": base, "sender": sender, "receiver": receiver, "card": card, "secret": secret,
-        "bundle": bundle, "sent": sent.output, "taken": taken.output,
+        "bundle": bundle, "sent": sent.output, "taken": taken.output, "left_behind": left_behind,
     }  # fmt: skip
 
 
@@ -100,6 +103,7 @@ def test_the_bundle_holds_no_plaintext(moved) -> None:  # type: ignore[no-untype
     photo = (SOURCE / "photos/2026-09-19-家访.jpg").read_bytes()[:64]
     assert photo not in opened and crypto.b64(photo).encode()[:40] not in opened
     assert moved["bundle"].stat().st_mode & 0o077 == 0  # readable by the office only
+    assert moved["left_behind"] == set()  # the booklet was made in a temporary folder, now gone
 
 
 def test_the_sender_marks_the_student_transferred_on_a_branch(moved, run) -> None:  # type: ignore[no-untyped-def]

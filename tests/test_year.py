@@ -316,3 +316,23 @@ def test_the_build_leaves_out_exactly_the_expired_files(tmp_path: Path, run) -> 
     name = yaml.safe_load((archive / f"students/{CLOSED}/profile.yml").read_text("utf-8"))["name"]
     assert not [p for p, data in cut.items() if CLOSED.encode() in data or name.encode() in data]
     assert [p for p, data in kept.items() if name.encode() in data]  # the test would see it
+
+
+def test_a_file_past_retention_can_still_be_archived_as_a_booklet(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    archive = _small_archive(tmp_path, years=1)
+    args = (
+        "booklets",
+        "--archive",
+        archive,
+        "--student",
+        CLOSED,
+        "--jobs",
+        "1",
+        "--config",
+        tmp_path / "none.yml",
+    )
+    past = run(*args, "--out", tmp_path / "past", "--as-of", "2027-07-11")
+    assert past.exit_code == 0 and not (tmp_path / "past" / f"{CLOSED}.pdf").exists()
+    kept = run(*args, "--out", tmp_path / "archived", "--as-of", "2027-07-10")  # the last day kept
+    assert kept.exit_code == 0, kept.output
+    assert (tmp_path / "archived" / f"{CLOSED}.pdf").read_bytes().startswith(b"%PDF")

@@ -5,7 +5,7 @@ A case that closed (graduation included) or a student who transferred out has a
 period. Past it, the file is a minor's sensitive personal information with no
 purpose left here: ``check`` lists it, and the build leaves it out of the site,
 the indexes, the ledger and the booklets. The files stay in git history; how a
-school archives or purges them is in docs/retention.md.
+school archives or purges them is in docs/school-year.md.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class Retention(Strict):
         le=30,
         description="How many years a file stays in the site and booklets after its case "
         "closes or the student transfers out (`closed_on`); then `check` lists it and the "
-        "build leaves it out (docs/retention.md).",
+        "build leaves it out (docs/school-year.md).",
     )
 
 
