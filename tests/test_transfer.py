@@ -26,7 +26,7 @@ from .conftest import SAMPLE
 from .site_helpers import soup
 from .test_booklets import pdfa_claims
 from .test_site import write_config
-from .test_year import _repo, _state, git
+from .test_year import _repo, _state, git, said_in_chinese_first
 
 STUDENT = "S2025003"
 SENT_ON, ARRIVED_ON = "2026-11-30", "2026-12-07"
@@ -240,7 +240,7 @@ def test_a_bundle_for_another_school_is_refused(moved, run, tmp_path: Path) -> N
     taken = _take_in(run, other, inbox / "x.yidang", secret, "--class", "G1-01", "--mentor", "T003")
     assert taken.exit_code == 1 and "0 taken in, 1 refused" in taken.output
     reason = (inbox / "rejected/x.yidang.reason.txt").read_text("utf-8")
-    assert "sealed to another school's intake key" in reason
+    assert "sealed to another school's intake key" in reason and "不是本校的" in reason
     assert (inbox / "rejected/x.yidang").read_bytes() == moved["bundle"].read_bytes()
     assert _state(other) == state
 
@@ -257,6 +257,7 @@ def test_a_bundle_needs_a_class_and_a_mentor_here(moved, run, tmp_path: Path) ->
     ]:
         taken = _take_in(run, receiver, bundle, moved["secret"], *extra)
         assert taken.exit_code == 2 and message in taken.output, taken.output
+        assert said_in_chinese_first(taken.output)
         assert bundle.read_bytes() == moved["bundle"].read_bytes() and _state(receiver) == state
 
 
@@ -289,5 +290,6 @@ def test_bad_transfers_are_refused_and_change_nothing(
     state = _state(sender)
     result = run("transfer", student, "--to", cards[card], "--out", out, "--archive", sender / "archives")
     assert result.exit_code == 2 and message in result.output, result.output
+    assert said_in_chinese_first(result.output)
     assert _state(sender) == state
     assert not out.exists() or out.read_bytes() == b"an earlier file"

@@ -46,6 +46,14 @@ def _profiles(archive: Path) -> dict[str, dict]:
     }
 
 
+def said_in_chinese_first(output: str) -> bool:
+    """The command's error reads Chinese first (for the office), then English: 「错误 / error:
+    中文说明 / English」."""
+    line = next(line for line in output.splitlines() if line.startswith("错误 / error: "))
+    chinese = line.removeprefix("错误 / error: ").split(" / ")[0]
+    return any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
+
+
 def _state(repo: Path) -> tuple[str, str, str]:
     """Branches, HEAD and the working tree's status: what a refused command must leave alone."""
     return git(repo, "branch", "--list"), git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain")
@@ -263,6 +271,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(tmp_path: Path, run, edi
     state = _state(repo)
     result = run("rollover", *args, "--archive", repo / "archives")
     assert result.exit_code == 2 and message in result.output, result.output
+    assert said_in_chinese_first(result.output)
     assert _state(repo) == state
 
 

@@ -21,6 +21,12 @@ def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
         return yaml.load(fh, Loader=loader)  # a safe loader, C or Python
 
 
+def error(section: str, key: str, **values: object) -> str:
+    """An error of a command (``section``: rollover, transfer) from the labels file: Chinese for the
+    office, then English for whoever supports them."""
+    return str(shipped()[section]["errors"][key]).format(**values)
+
+
 @functools.cache
 def shipped(language: str = "zh") -> dict[str, Any]:
     """The shipped labels, for messages of commands that have no mkdocs.yml to choose

@@ -144,14 +144,11 @@ def _check_placement(files: list[Path], archive: Archive, placement: Placement |
     if not bundles:
         return
     if placement is None:
-        raise UsageError(
-            f"{bundles[0]} is a student's file from another school: give --class and --mentor "
-            "(the class and the mentor the student has here)"
-        )
+        raise UsageError(labels.error("transfer", "placement", file=bundles[0]))
     if placement.class_id not in archive.classes:
-        raise UsageError(f"--class: unknown class '{placement.class_id}' (not in classes.yml)")
+        raise UsageError(labels.error("transfer", "unknown_class", id=placement.class_id))
     if placement.mentor not in archive.teachers:
-        raise UsageError(f"--mentor: unknown teacher '{placement.mentor}' (not in teachers.yml)")
+        raise UsageError(labels.error("transfer", "unknown_mentor", id=placement.mentor))
 
 
 def _unlocked_keys(archive_root: Path, passphrase: str) -> dict[str, bytes]:

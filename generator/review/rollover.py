@@ -58,10 +58,10 @@ def plan(archive: Archive, to: str) -> Plan:
     """The plan, or a UsageError that says what in school.yml or the arguments is wrong."""
     rules = archive.school.rollover
     if rules is None:
-        raise UsageError("school.yml has no `rollover:` rules (grades, class_ids, terms); see docs/schema.md")
+        raise UsageError(labels.error("rollover", "no_rules"))
     year = _year(to, archive, rules)
     if year in rules.done:
-        raise UsageError(f"the archive was already rolled over to {year} (rollover.done in school.yml)")
+        raise UsageError(labels.error("rollover", "already_done", year=year))
     terms = _missing_terms(archive, rules, year)
     on = _last_day(archive, terms, year)
     classes, graduating = _classes(archive, rules, year)
@@ -85,7 +85,7 @@ def _year(to: str, archive: Archive, rules: Rollover) -> int:
     for year in range(this - 2, this + 4):
         if any(_format(t.id, year) == to for t in rules.terms):
             return year
-    raise UsageError(f"--to: unknown term or school year '{to}' (a year like 2027, or a term id)")
+    raise UsageError(labels.error("rollover", "unknown_to", to=to))
 
 
 def _format(text: str, year: int) -> str:
@@ -103,7 +103,7 @@ def _missing_terms(archive: Archive, rules: Rollover, year: int) -> list[dict[st
                 dt.date.fromisoformat(term["start"]), dt.date.fromisoformat(term["end"])
             except ValueError:
                 raise UsageError(
-                    f"school.yml: rollover.terms: {term['start']}–{term['end']} are not dates"
+                    labels.error("rollover", "term_dates", start=term["start"], end=term["end"])
                 ) from None
             if term["id"] not in known:
                 known.add(term["id"])
@@ -131,9 +131,7 @@ def _classes(archive: Archive, rules: Rollover, year: int) -> tuple[dict[str, Sc
         elif cls.grade in rules.grades:
             prefix = cls.id.split("-", 1)[0]
             if prefix not in rules.class_ids:
-                raise UsageError(
-                    f"school.yml: rollover.class_ids has no entry for '{prefix}' (class {cls.id})"
-                )
+                raise UsageError(labels.error("rollover", "no_prefix", prefix=prefix, cls=cls.id))
             grade = rules.grades[cls.grade]
             new_id = rules.class_ids[prefix] + cls.id[len(prefix) :]
             name = cls.name.replace(cls.grade, grade, 1)
@@ -151,10 +149,7 @@ def _classes(archive: Archive, rules: Rollover, year: int) -> tuple[dict[str, Sc
     owners: dict[str, str] = {}
     for old, new in moved.items():
         if new.id in owners:
-            raise UsageError(
-                f"school.yml: rollover would give classes {owners[new.id]} and {old} the same id "
-                f"'{new.id}'; change rollover.class_ids so each class keeps an id of its own"
-            )
+            raise UsageError(labels.error("rollover", "same_id", a=owners[new.id], b=old, id=new.id))
         owners[new.id] = old
     return moved, graduating
 
@@ -166,7 +161,7 @@ def rollover(archive_root: Path, to: str, *, base: str = "main", dry_run: bool =
     """Plan the rollover; unless ``dry_run``, write it on a new branch and commit it."""
     repo = git.toplevel(archive_root)
     if repo is None:
-        raise UsageError(f"{archive_root} is not in a git repository: rollover makes a branch to review")
+        raise UsageError(labels.error("rollover", "no_git", root=archive_root, command="yidang rollover"))
     prefix = archive_root.resolve().relative_to(repo.resolve())
     with git.worktree(repo, base) as tree:
         archive = _read(tree / prefix)
@@ -174,7 +169,7 @@ def rollover(archive_root: Path, to: str, *, base: str = "main", dry_run: bool =
     if dry_run:
         return result
     if git.maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}"):
-        raise UsageError(f"branch {result.branch} exists: review and merge it, or delete it first")
+        raise UsageError(labels.error("rollover", "branch_exists", branch=result.branch))
     committed = False
     try:
         with git.worktree(repo, base, result.branch) as tree:
@@ -182,9 +177,7 @@ def rollover(archive_root: Path, to: str, *, base: str = "main", dry_run: bool =
             write(root, archive, result)
             checked = read_archive(root, as_of=result.on)
             if not checked.ok:
-                raise ArchiveInvalid(
-                    checked.problems, "the rolled-over archive would have errors; nothing was made"
-                )
+                raise ArchiveInvalid(checked.problems, labels.error("rollover", "would_err"))
             git.run(tree, "add", "--all", ".")
             message = labels.shipped()["rollover"]["commit"].format(old=result.year - 1, new=result.year)
             git.run(
@@ -205,7 +198,7 @@ def rollover(archive_root: Path, to: str, *, base: str = "main", dry_run: bool =
 def _read(root: Path) -> Archive:
     result = read_archive(root)
     if result.archive is None:
-        raise ArchiveInvalid(result.problems, "the archive has errors; fix them first (yidang check)")
+        raise ArchiveInvalid(result.problems, labels.error("rollover", "archive_errors"))
     return result.archive
 
 

@@ -76,10 +76,7 @@ def read_card(path: Path) -> Card:
         if data.get("fingerprint") != card.fingerprint:
             raise ValueError("fingerprint does not match the key")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(
-            f"--to {path}: not a school's intake key card ({exc}); the receiving school makes one "
-            "with: yidang access intake --card FILE"
-        ) from None
+        raise UsageError(labels.error("transfer", "bad_card", path=path, why=exc)) from None
     return card
 
 
@@ -121,14 +118,14 @@ def send(
     on = on or dt.date.today()
     card = read_card(card_path)
     if out.exists():
-        raise UsageError(f"--out {out} exists; transfer never overwrites a file")
+        raise UsageError(labels.error("transfer", "out_exists", out=out))
     repo = git.toplevel(archive_root)
     if repo is None:
-        raise UsageError(f"{archive_root} is not in a git repository: transfer marks the student on a branch")
+        raise UsageError(labels.error("rollover", "no_git", root=archive_root, command="yidang transfer"))
     prefix = archive_root.resolve().relative_to(repo.resolve())
     branch = f"transfer/{student_id}"
     if git.maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"):
-        raise UsageError(f"branch {branch} exists: review and merge it, or delete it first")
+        raise UsageError(labels.error("rollover", "branch_exists", branch=branch))
     with git.worktree(repo, base) as tree:
         root = tree / prefix
         archive = _valid(root)
@@ -142,19 +139,19 @@ def send(
 def _valid(root: Path) -> Archive:
     result = read_archive(root)
     if result.archive is None:
-        raise ArchiveInvalid(result.problems, "the archive has errors; fix them first (yidang check)")
+        raise ArchiveInvalid(result.problems, labels.error("rollover", "archive_errors"))
     return result.archive
 
 
 def _may_send(root: Path, archive: Archive, student_id: str, card: Card) -> None:
     student = archive.students.get(student_id)
     if student is None:
-        raise UsageError(f"no student '{student_id}' in {root.name}/students")
+        raise UsageError(labels.error("transfer", "no_student", id=student_id, folder=root.name))
     if not student.active:
-        raise UsageError(f"{student_id} is not active (status {student.profile.status}): nothing to transfer")
+        raise UsageError(labels.error("transfer", "not_active", id=student_id, status=student.profile.status))
     own = access.load_intake(root)
     if own is not None and own.fingerprint == card.fingerprint:
-        raise UsageError("--to is this school's own intake key card, not the receiving school's")
+        raise UsageError(labels.error("transfer", "own_card"))
 
 
 def _bundle(
@@ -211,7 +208,7 @@ def _transfer_copy(root: Path, student_id: str, on: dt.date, booklet: BookletSet
         if not made:
             failed = "; ".join(r.error or ", ".join(r.missing) for r in report.results)
             raise UsageError(
-                f"the transfer copy of {student_id}'s booklet failed: {failed or 'no booklet made'}"
+                labels.error("transfer", "booklet_failed", id=student_id, why=failed or "no booklet made")
             )
         return made[0].path.read_bytes()
 
@@ -244,9 +241,7 @@ def _mark_transferred(
             checked = read_archive(tree / prefix, as_of=on, folders=[student_id], keep=False)
             errors = [p for p in checked.problems if p.severity == "error"]
             if errors:
-                raise ArchiveInvalid(
-                    errors, "marking the student transferred would make errors; nothing was made"
-                )
+                raise ArchiveInvalid(errors, labels.error("transfer", "would_err"))
             git.run(tree, "add", "--all", ".")
             message = words["commit"].format(student=student_id, school=school, on=on)
             git.run(
@@ -294,15 +289,15 @@ def open_bundle(data: bytes, keys: dict[str, bytes]) -> dict[str, Any]:
         outer = json.loads(data)
         epk, sealed, fp = crypto.unb64(outer["epk"]), crypto.unb64(outer["data"]), str(outer["intake"])
     except (ValueError, KeyError, TypeError):
-        raise Refused("not a yidang transfer bundle (or damaged)") from None
+        raise Refused(labels.error("transfer", "not_bundle")) from None
     if fp not in keys:
-        raise Refused(f"a transfer bundle sealed to another school's intake key ({fp}), not this school's")
+        raise Refused(labels.error("transfer", "other_school", fp=fp))
     try:
         inner = json.loads(unpad(crypto.open_to(keys[fp], epk, sealed, f"{FORMAT}|{fp}".encode())))
     except crypto.CryptoError:
-        raise Refused("the transfer bundle cannot be opened: it was changed or damaged") from None
+        raise Refused(labels.error("transfer", "damaged")) from None
     if not isinstance(inner, dict) or inner.get("format") != FORMAT:
-        raise Refused("not a yidang transfer bundle (or damaged)")
+        raise Refused(labels.error("transfer", "not_bundle"))
     return inner
 
 
@@ -316,9 +311,9 @@ def arrival(
         files = {_safe(rel): crypto.unb64(data) for rel, data in dict(inner["files"]).items()}
         booklet = crypto.unb64(inner["booklet"])
     except (ValueError, KeyError, TypeError):
-        raise Refused("not a yidang transfer bundle (or damaged)") from None
+        raise Refused(labels.error("transfer", "not_bundle")) from None
     if "profile.yml" not in files:
-        raise Refused("the transfer bundle has no profile.yml")
+        raise Refused(labels.error("transfer", "no_profile"))
     new_id = _free_id(old_id, archive, root)
     out = {
         "profile.yml": _placed_profile(
@@ -340,7 +335,7 @@ def _safe(rel: str) -> str:
     """A path inside the new folder, under one of a student folder's entries; never ``..``."""
     path = PurePosixPath(rel)
     if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] not in ENTRIES:
-        raise Refused(f"the transfer bundle names a file outside a student folder: {rel!r}")
+        raise Refused(labels.error("transfer", "outside", rel=repr(rel)))
     return path.as_posix()
 
 
@@ -369,7 +364,7 @@ def _placed_profile(
         profile = yaml.safe_load(data.decode("utf-8"))
         assert isinstance(profile, dict)
     except (UnicodeDecodeError, yaml.YAMLError, AssertionError):
-        raise Refused("the transfer bundle's profile.yml is not readable") from None
+        raise Refused(labels.error("transfer", "bad_profile")) from None
     for key in ("status", "closed_on", "closed_reason", "transferred_to"):
         profile.pop(key, None)
     profile.update(id=new_id, enrolled_on=on, transferred_from={"school": school, "date": on, "id": old_id})
@@ -397,7 +392,7 @@ def _record_from(data: bytes, rel: str, school: str, teachers: dict[str, str]) -
         meta = parse_yaml(meta_text).data
         assert isinstance(meta, dict)
     except Exception:  # any unreadable record refuses the bundle: nothing is half taken in
-        raise Refused(f"the transfer bundle's {rel} is not a readable record") from None
+        raise Refused(labels.error("transfer", "bad_record", rel=rel)) from None
     edited = meta_text
     for key in ("by", "reviewed_by"):
         if meta.get(key) in teachers:
