@@ -77,6 +77,36 @@ def worktree(repo: Path, ref: str, branch: str | None = None) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def new_branch(repo: Path, base: str, branch: str) -> Iterator[Path]:
+    """A temporary work tree on a new ``branch`` from ``base`` (see ``worktree``). A branch
+    with no commit of its own when the block ends — the change was refused, failed, or was
+    a dry run — is deleted again: nothing half-made is left for the office to find."""
+    start = maybe(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    try:
+        with worktree(repo, base, branch) as tree:
+            yield tree
+    finally:
+        head = maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
+        if start is not None and head is not None and head.strip() == start.strip():
+            maybe(repo, "branch", "-D", branch)
+
+
+def commit(
+    tree: Path,
+    message: str,
+    committer: tuple[str, str],
+    *,
+    add: tuple[str, ...] = (".",),
+    author: str | None = None,
+) -> None:
+    """Add ``add`` (everything, by default) and commit it as the office (``committer``: the
+    name and email used when git has no identity of its own), or with ``author``."""
+    run(tree, "add", "--all", *add)
+    authored = [f"--author={author}"] if author else []
+    run(tree, "commit", "--quiet", *authored, "-m", message, env=committer_env(tree, *committer))
+
+
 def committer_env(tree: Path, name: str, email: str) -> dict[str, str]:
     """The environment for a commit the office makes: its own git identity, or ``name`` and
     ``email`` when git has none (as in a fresh CI job or a new office PC). An ``--author``

@@ -43,6 +43,7 @@ FORMAT = "yidang-submission-1"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 PROCESSED, REJECTED = "processed", "rejected"
 SUFFIX = ".yidang"
+INTAKE_COMMITTER = ("yidang intake", "intake@yidang.invalid")  # when the office PC has no git identity
 
 
 @dataclass(frozen=True)
@@ -212,24 +213,17 @@ def _arrive(path: Path, data: bytes, desk: _Desk) -> Outcome:
     found = transfer.arrival(inner, desk.archive, desk.root, place.class_id, place.mentor, place.on)
     if git.maybe(desk.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{found.branch}"):
         raise Refused(f"duplicate: branch {found.branch} exists")
-    committed = False
-    try:
-        with git.worktree(desk.repo, desk.base, found.branch) as tree:
-            folder = tree / desk.prefix / "students" / found.id
-            for rel, content in found.files.items():
-                write_atomic(folder / rel, content)
-            _check_arrival(tree / desk.prefix, found)
-            if not desk.dry_run:
-                git.run(tree, "add", "--all", "--force", str(folder))  # the received booklet is a *.pdf
-                message = labels.shipped()["transfer"]["intake_commit"].format(
-                    student=found.id, school=found.school, id=found.old_id
-                )
-                env = git.committer_env(tree, "yidang intake", "intake@yidang.invalid")
-                git.run(tree, "commit", "--quiet", "-m", message, env=env)
-                committed = True
-    finally:
-        if not committed:
-            git.maybe(desk.repo, "branch", "-D", found.branch)
+    with git.new_branch(desk.repo, desk.base, found.branch) as tree:
+        folder = tree / desk.prefix / "students" / found.id
+        for rel, content in found.files.items():
+            write_atomic(folder / rel, content)
+        _check_arrival(tree / desk.prefix, found)
+        if not desk.dry_run:
+            message = labels.shipped()["transfer"]["intake_commit"].format(
+                student=found.id, school=found.school, id=found.old_id
+            )
+            # --force: the received booklet is a *.pdf, which a school's .gitignore leaves out
+            git.commit(tree, message, INTAKE_COMMITTER, add=("--force", str(folder)))
     if desk.dry_run:
         return Outcome(path, "would be accepted", arrival=found)
     _file_away(path, PROCESSED, path.name)
@@ -315,17 +309,11 @@ def _commit(
 ) -> None:
     """Write the record (and its photos) on a new branch, check it, commit it as the teacher.
     A record refused here (or a dry run) leaves no branch behind."""
-    committed = False
-    try:
-        taken = _pending_names(repo, prefix, submission.student)
-        with git.worktree(repo, base, submission.branch) as tree:
-            _write_and_check(tree / prefix, submission, taken)
-            if not dry_run:
-                _commit_as_teacher(tree, submission, archive)
-                committed = True
-    finally:
-        if not committed:
-            git.maybe(repo, "branch", "-D", submission.branch)
+    taken = _pending_names(repo, prefix, submission.student)
+    with git.new_branch(repo, base, submission.branch) as tree:
+        _write_and_check(tree / prefix, submission, taken)
+        if not dry_run:
+            _commit_as_teacher(tree, submission, archive)
 
 
 def _pending_names(repo: Path, prefix: Path, student: str) -> set[str]:
@@ -351,7 +339,6 @@ def _write_and_check(root: Path, submission: Submission, taken: set[str]) -> Non
 def _commit_as_teacher(tree: Path, submission: Submission, archive: Archive) -> None:
     """One commit with only the new record and photos; the teacher (teachers.yml) is its author."""
     teacher = archive.teachers[submission.teacher]
-    git.run(tree, "add", "--all", ".")
     message = labels.shipped()["messages"]["intake_commit"].format(
         type=labels.shipped()["types"].get(submission.record.get("type"), ""),
         student=submission.student,
@@ -360,16 +347,7 @@ def _commit_as_teacher(tree: Path, submission: Submission, archive: Archive) -> 
         id=submission.id,
     )
     email = teacher.git_email or f"{teacher.git_user or teacher.id}@yidang.invalid"
-    author = f"{teacher.name} <{email}>"
-    git.run(
-        tree,
-        "commit",
-        "--quiet",
-        f"--author={author}",
-        "-m",
-        message,
-        env=git.committer_env(tree, "yidang intake", "intake@yidang.invalid"),
-    )
+    git.commit(tree, message, INTAKE_COMMITTER, author=f"{teacher.name} <{email}>")
 
 
 def _write_photos(folder: Path, submission: Submission) -> list[str]:

@@ -170,28 +170,14 @@ def rollover(archive_root: Path, to: str, *, base: str = "main", dry_run: bool =
         return result
     if git.maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}"):
         raise UsageError(labels.error("rollover", "branch_exists", branch=result.branch))
-    committed = False
-    try:
-        with git.worktree(repo, base, result.branch) as tree:
-            root = tree / prefix
-            write(root, archive, result)
-            checked = read_archive(root, as_of=result.on)
-            if not checked.ok:
-                raise ArchiveInvalid(checked.problems, labels.error("rollover", "would_err"))
-            git.run(tree, "add", "--all", ".")
-            message = labels.shipped()["rollover"]["commit"].format(old=result.year - 1, new=result.year)
-            git.run(
-                tree,
-                "commit",
-                "--quiet",
-                "-m",
-                message,
-                env=git.committer_env(tree, "yidang rollover", "rollover@yidang.invalid"),
-            )
-            committed = True
-    finally:
-        if not committed:
-            git.maybe(repo, "branch", "-D", result.branch)
+    with git.new_branch(repo, base, result.branch) as tree:
+        root = tree / prefix
+        write(root, archive, result)
+        checked = read_archive(root, as_of=result.on)
+        if not checked.ok:
+            raise ArchiveInvalid(checked.problems, labels.error("rollover", "would_err"))
+        message = labels.shipped()["rollover"]["commit"].format(old=result.year - 1, new=result.year)
+        git.commit(tree, message, ("yidang rollover", "rollover@yidang.invalid"))
     return result
 
 

@@ -225,37 +225,18 @@ def _mark_transferred(
 ) -> None:
     """Status transferred, the date, the reason, the destination; mentoring ends that day."""
     words = labels.shipped()["transfer"]
-    committed = False
-    try:
-        with git.worktree(repo, base, branch) as tree:
-            path = tree / prefix / "students" / student_id / "profile.yml"
-            profile = archive.students[student_id].profile
-            text = edit.close(
-                path.read_text(encoding="utf-8"),
-                profile,
-                on,
-                words["reason"].format(school=school),
-                "transferred",
-            )
-            write_atomic(path, edit.set_top(text, "transferred_to", edit.scalar(school)), replace=True)
-            checked = read_archive(tree / prefix, as_of=on, folders=[student_id], keep=False)
-            errors = [p for p in checked.problems if p.severity == "error"]
-            if errors:
-                raise ArchiveInvalid(errors, labels.error("transfer", "would_err"))
-            git.run(tree, "add", "--all", ".")
-            message = words["commit"].format(student=student_id, school=school, on=on)
-            git.run(
-                tree,
-                "commit",
-                "--quiet",
-                "-m",
-                message,
-                env=git.committer_env(tree, "yidang transfer", "transfer@yidang.invalid"),
-            )
-            committed = True
-    finally:
-        if not committed:
-            git.maybe(repo, "branch", "-D", branch)
+    with git.new_branch(repo, base, branch) as tree:
+        path = tree / prefix / "students" / student_id / "profile.yml"
+        profile = archive.students[student_id].profile
+        reason = words["reason"].format(school=school)
+        text = edit.close(path.read_text(encoding="utf-8"), profile, on, reason, "transferred")
+        write_atomic(path, edit.set_top(text, "transferred_to", edit.scalar(school)), replace=True)
+        checked = read_archive(tree / prefix, as_of=on, folders=[student_id], keep=False)
+        errors = [p for p in checked.problems if p.severity == "error"]
+        if errors:
+            raise ArchiveInvalid(errors, labels.error("transfer", "would_err"))
+        message = words["commit"].format(student=student_id, school=school, on=on)
+        git.commit(tree, message, ("yidang transfer", "transfer@yidang.invalid"))
 
 
 # --- receiving -------------------------------------------------------------------------
