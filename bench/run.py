@@ -365,23 +365,16 @@ def _browser(site: Path, passphrase: str) -> tuple[str, float, float]:
     return text, logins[1], opens[len(opens) // 2]
 
 
+def booklet_synth(yidang: str, students: int, archive: Path) -> list[str]:
+    """The command that makes the booklet benchmarks' archive (bench/pdfa.py uses it too)."""
+    size = ["--students", str(students), "--records-per-student", "150"]
+    return [yidang, "synth", *size, "--seed", "2", str(archive)]
+
+
 def _booklets(work: Path, yidang: str, students: int, job_counts: list[int], bench: Bench) -> str:
     """Pages per second at each job count, on synthetic students with 150 records each."""
     archive = work / "booklet-archive"
-    measure(
-        "synth",
-        [
-            yidang,
-            "synth",
-            "--students",
-            str(students),
-            "--records-per-student",
-            "150",
-            "--seed",
-            "2",
-            str(archive),
-        ],
-    )
+    measure("synth", booklet_synth(yidang, students, archive))
     lines = [
         f"Booklets: {students} synthetic students × 150 records, default fonts, `--force`, "
         f"median of {bench.repeats} runs.",

@@ -30,6 +30,7 @@ from .submit import seal
 from .test_browser import PHONE
 from .test_protect import CREDS, INTAKE_PASSPHRASE, _login
 from .test_site import write_config
+from .test_year import _repo as sample_repo
 
 MENTEE, OTHER = "S2025007", "S2025003"  # T015 mentors the first, not the second
 TODAY = dt.date.today()
@@ -51,11 +52,7 @@ def _git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """The sample archive committed on main in a new repository; an inbox folder beside it."""
-    root = tmp_path / "repo"
-    shutil.copytree(SAMPLE, root / "archives")
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "the sample archive")
+    root = sample_repo(tmp_path)
     (tmp_path / "inbox").mkdir()
     return root
 
