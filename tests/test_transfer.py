@@ -293,3 +293,18 @@ def test_bad_transfers_are_refused_and_change_nothing(
     assert said_in_chinese_first(result.output)
     assert _state(sender) == state
     assert not out.exists() or out.read_bytes() == b"an earlier file"
+
+
+def test_what_travels_is_the_students_own_sources(tmp_path: Path) -> None:
+    """A student who came from elsewhere moves on: the earlier school's plan and booklet
+    (transferred/) and hidden files stay; the bundle and the booklet's attachments share this list."""
+    from generator.archive.read import source_files
+
+    folder = tmp_path / STUDENT
+    shutil.copytree(SOURCE, folder)
+    (folder / "transferred").mkdir()
+    (folder / "transferred/2025-09-01-S1.pdf").write_bytes(b"%PDF-1.7 another school's booklet")
+    (folder / "records/.2026-11-24-talk.md.swp").write_bytes(b"an editor's swap file")
+    names = [rel for rel, _ in source_files(folder)]
+    expected = sorted(p.relative_to(SOURCE).as_posix() for p in SOURCE.rglob("*") if p.is_file())
+    assert names == expected

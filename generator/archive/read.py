@@ -57,6 +57,9 @@ from generator.core.problems import Problem, UsageError
 
 SCHOOL_FILES = ("school.yml", "teachers.yml", "classes.yml")
 STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos", "transferred"}
+# A student's own sources: what a transfer sends, and what the transfer copy of the booklet
+# attaches (not ``transferred/``: another school's plan and booklet stay with this one).
+SOURCE_ENTRIES = ("profile.yml", "plan.md", "records", "photos")
 PROMPT = labels.shipped()["messages"]["prompt"]  # what `yidang new` puts where a teacher must write
 PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
 PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
@@ -421,6 +424,21 @@ def _check_record(
 
 
 # --- the whole archive -------------------------------------------------------
+
+
+def source_files(folder: Path) -> list[tuple[str, Path]]:
+    """The student's source files under ``folder``, by their path there
+    (``records/2026-09-08-talk.md``), in order; hidden files left out."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if (
+            path.is_file()
+            and rel.parts[0] in SOURCE_ENTRIES
+            and not any(p.startswith(".") for p in rel.parts)
+        ):
+            found.append((rel.as_posix(), path))
+    return found
 
 
 def _student_folders(root: Path) -> list[str]:

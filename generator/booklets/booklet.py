@@ -30,7 +30,7 @@ from markupsafe import Markup
 from generator.archive import photos
 from generator.archive.model import Archive, RecordEntry, Student
 from generator.archive.provenance import Changes, last_changes
-from generator.archive.read import SchoolFiles, read_archive
+from generator.archive.read import SchoolFiles, read_archive, source_files
 from generator.booklets import fontsubset
 from generator.core.files import atomic_path, write_atomic
 from generator.core.problems import Problem, YidangError
@@ -187,15 +187,14 @@ class Booklets:
         return BookletResult(student.id, "rendered", target, digest, pages, time.perf_counter() - start)
 
     def sources(self, student: Student) -> list[Any]:
-        """Every file of the student's folder as a PDF attachment named by its path there
-        (``records/2026-09-08-talk.md``): the PDF/A-3 then carries the whole case, byte for byte."""
+        """The student's source files as PDF attachments named by their path in the folder
+        (``records/2026-09-08-talk.md``): the PDF/A-3 then carries the whole case, byte for byte,
+        the same files a transfer sends."""
         from weasyprint import Attachment
 
-        folder = self.root / student.folder
         return [
-            Attachment(filename=str(path), name=path.relative_to(folder).as_posix(), relationship="Source")
-            for path in sorted(folder.rglob("*"))
-            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+            Attachment(filename=str(path), name=rel, relationship="Source")
+            for rel, path in source_files(self.root / student.folder)
         ]
 
     def _write_pdf(self, html: Any, path: Path, glyphs: logging.Handler, files: list[Any]) -> int:

@@ -31,7 +31,7 @@ import yaml
 
 from generator.archive.load import parse_yaml, split_front_matter
 from generator.archive.model import Archive
-from generator.archive.read import read_archive
+from generator.archive.read import SOURCE_ENTRIES, read_archive, source_files
 from generator.booklets.booklet import Fonts, make_booklets
 from generator.core import crypto, git, labels
 from generator.core.files import write_atomic
@@ -42,7 +42,6 @@ from generator.review import edit
 
 FORMAT = "yidang-transfer-1"
 CARD_FORMAT = "yidang-intake-card-1"
-ENTRIES = ("profile.yml", "plan.md", "records", "photos")  # what a student folder sends
 RECEIVED = "transferred"  # where the old plan and the received booklet go, in the new folder
 
 
@@ -159,7 +158,7 @@ def _bundle(
 ) -> tuple[bytes, int]:
     """The sealed bundle (JSON, ready to write) and how many source files it holds."""
     folder = root / "students" / student_id
-    files = {rel: path.read_bytes() for rel, path in _sources(folder)}
+    files = {rel: path.read_bytes() for rel, path in source_files(folder)}
     text = "\n".join(
         data.decode("utf-8", "replace") for rel, data in files.items() if not rel.startswith("photos/")
     )
@@ -178,16 +177,6 @@ def _bundle(
     epk, sealed = crypto.seal_to(card.public_raw, pad(json.dumps(inner, ensure_ascii=False).encode()), info)
     outer = {"format": FORMAT, "intake": card.fingerprint, "epk": crypto.b64(epk), "data": crypto.b64(sealed)}
     return (json.dumps(outer) + "\n").encode(), len(files)
-
-
-def _sources(folder: Path) -> list[tuple[str, Path]]:
-    """The student's files that travel: the registration form, plan, records and photos."""
-    found = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_file() and rel.parts[0] in ENTRIES and not any(p.startswith(".") for p in rel.parts):
-            found.append((rel.as_posix(), path))
-    return found
 
 
 def _transfer_copy(root: Path, student_id: str, on: dt.date, booklet: BookletSettings) -> bytes:
@@ -315,7 +304,7 @@ def arrival(
 def _safe(rel: str) -> str:
     """A path inside the new folder, under one of a student folder's entries; never ``..``."""
     path = PurePosixPath(rel)
-    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] not in ENTRIES:
+    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] not in SOURCE_ENTRIES:
         raise Refused(labels.error("transfer", "outside", rel=repr(rel)))
     return path.as_posix()
 
