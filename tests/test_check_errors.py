@@ -271,3 +271,35 @@ def test_not_utf8(tiny: Path, run) -> None:
     assert run("check", tiny).output.splitlines()[0] == (
         f"{TALK}:4:1: error: the file is not UTF-8 text (byte 0xff); save it as UTF-8"
     )
+
+
+def _second_student(root: Path, sid: str, name: str) -> None:
+    """Another student of the archive, like S1 but with its own id and name."""
+    folder = root / "students" / sid
+    folder.mkdir()
+    profile = (root / PROFILE).read_text(encoding="utf-8").replace("id: S1", f"id: {sid}")
+    (folder / "profile.yml").write_text(profile.replace("name: 测试学生", f"name: {name}"), encoding="utf-8")
+
+
+def test_with_naming_another_student_is_a_warning(tiny: Path, run) -> None:
+    """Who else was there must not out another helped student to this file's readers: a
+    ``with`` entry holding a student's name (also inside a phrase) or id is warned about, at
+    its own line and column, without repeating the name; teachers and roles are fine."""
+    _second_student(tiny, "S2", "王小明")
+    _edit(tiny, TALK, "topic: 开学适应", "topic: 开学适应\nwith: [T1, 同桌, 王小明, S2, 王小明的妈妈]")
+    result = run("check", tiny)
+    lines = result.output.splitlines()
+    said = (
+        "{f}:写的是本档案里一名学生的姓名或编号。能读这份档案的老师未必可以知道那名学生也在帮扶名单上:"
+        "请写身份(如 同学、同桌),不写姓名 / {f} names a student of the archive: write a role (同学, 同桌), "
+        "not a name or id"
+    )
+    assert lines[:-1] == [
+        f"{TALK}:7:16: warning: " + said.format(f="with[2]"),
+        f"{TALK}:7:21: warning: " + said.format(f="with[3]"),
+        f"{TALK}:7:25: warning: " + said.format(f="with[4]"),
+    ]
+    assert result.exit_code == 0  # a warning: `check --strict` (CI) refuses it
+    assert run("check", "--strict", tiny).exit_code == 1
+    _edit(tiny, TALK, "with: [T1, 同桌, 王小明, S2, 王小明的妈妈]", "with: [T1, 同桌, 村网格员]")
+    assert "with[" not in run("check", tiny).output

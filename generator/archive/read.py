@@ -17,8 +17,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
+import yaml
 
-from generator.archive import compliance, retention
+from generator.archive import compliance, retention, schema
 from generator.archive.forms import FUTURE, NO_NARRATIVE
 from generator.archive.load import (
     FrontMatterMissing,
@@ -180,6 +181,10 @@ class StudentResult:
     summary: StudentSummary | None = None
     output: Any = None
     expired: bool = False  # past the school's retention period: left out of the build
+    name: str | None = None  # the profile's name: another file's ``with`` must not name it
+    # every ``with`` entry of the records: (record path, position, index, value), checked
+    # against every student of the archive once all are read (``_with_names_a_student``)
+    mentions: list[tuple[str, tuple[int, int], int, str]] = field(default_factory=list)
 
 
 def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bool = True) -> StudentResult:
@@ -208,6 +213,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
                 result.profile_id = pdoc.data["id"]
                 result.id_pos = pdoc.at(("id",))
             if profile is not None:
+                result.name = profile.name
                 _check_profile(profile, pdoc, psink, folder, ctx)
     plan = None
     if (sdir / "plan.md").is_file():
@@ -220,7 +226,8 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
             if name.startswith("."):
                 continue
             files += 1
-            entry = _read_record(root, sdir, f"{rel}/records/{name}", name, ctx, as_of, problems)
+            rec = f"{rel}/records/{name}"
+            entry = _read_record(root, sdir, rec, name, ctx, as_of, problems, result.mentions)
             if entry is not None:
                 records.append(entry)
     result.files = files
@@ -360,6 +367,7 @@ def _read_record(
     ctx: Context,
     as_of: dt.date,
     problems: list[Problem],
+    mentions: list[tuple[str, tuple[int, int], int, str]],
 ) -> RecordEntry | None:
     sink = Sink(rel, problems)
     named = RECORD_NAME.match(name)
@@ -390,6 +398,7 @@ def _read_record(
     if record is None:
         return None
     _check_record(record, doc, sink, named, sdir, ctx, as_of)
+    mentions += [(rel, doc.at(("with", i)), i, who) for i, who in enumerate(record.with_)]
     if not body.strip():
         sink.warning(doc.origin, NO_NARRATIVE)
     return RecordEntry(cast(Record, record), body, rel)  # a RECORD_TYPES model, so one of Record
@@ -500,6 +509,18 @@ def context_key(root: Path, as_of: dt.date) -> str:
     return digest(*parts)
 
 
+def school_today(root: Path) -> dt.date:
+    """Today in the school's time zone (``timezone`` in school.yml; Asia/Shanghai when it is
+    missing or the file cannot be read: ``check`` reports that file's problems itself)."""
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load((root / "school.yml").read_text(encoding="utf-8"), Loader=loader)
+        zone = str(data.get("timezone") or schema.DEFAULT_TIMEZONE)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        zone = schema.DEFAULT_TIMEZONE
+    return schema.today_in(zone)
+
+
 def parse_as_of(value: object) -> dt.date | None:
     """The plugin's ``as_of`` setting: a YYYY-MM-DD date, or None for today."""
     if value in (None, ""):
@@ -542,7 +563,7 @@ def read_archive(
         raise UsageError(f"archive folder not found: {root}")
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
         raise UsageError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
-    as_of = as_of or dt.date.today()
+    as_of = as_of or school_today(root)
     problems: list[Problem] = []
     jobs = jobs or os.cpu_count() or 1
     if cache is not None and keep:
@@ -569,6 +590,31 @@ def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> 
     cache.store.put("school", (key, sf, found))
     problems.extend(found)
     return sf
+
+
+WITH_NAMES_A_STUDENT = labels.shipped()["messages"]["with_names_student"]
+
+
+def _with_names_a_student(
+    results: list[StudentResult], teachers: dict[str, Teacher], problems: list[Problem]
+) -> None:
+    """A record's ``with`` that names a student of the archive (by name or id) is a
+    warning: whoever may read this file would learn that the other student is in the
+    programme too, which the rules forbid (避免标签化). Checked once every student is read,
+    so a cached file is checked against today's names."""
+    known = {r.profile_id for r in results if r.profile_id} | {r.name for r in results if r.name}
+    colleagues = set(teachers) | {t.name for t in teachers.values()}  # what ``with`` is for
+    known = {k for k in known - colleagues if len(k) >= 2}  # a one-letter "name" is in every word
+    if not known:
+        return
+    sizes = sorted({len(k) for k in known})
+    for res in results:
+        for path, pos, i, who in res.mentions:
+            if who in colleagues:
+                continue
+            # A name inside a longer phrase (李明的妈妈) names the student too.
+            if any(who[at : at + n] in known for n in sizes for at in range(len(who) - n + 1)):
+                Sink(path, problems).warning(pos, WITH_NAMES_A_STUDENT.format(field=f"with[{i}]"))
 
 
 def _read_all(
@@ -614,7 +660,8 @@ def _read_all(
                 progress()
     finally:
         _hook = None
-    for res in (cached.get(f) or fresh[f"students/{f}"] for f in folders):
+    results = [cached.get(f) or fresh[f"students/{f}"] for f in folders]
+    for res in results:
         problems.extend(res.problems)
         files += res.files
         if res.profile_id is not None:
@@ -628,6 +675,7 @@ def _read_all(
         if res.summary is not None and res.summary.id not in students and not res.expired:
             students[res.summary.id] = res.summary
             outputs[res.summary.id] = res.output
+    _with_names_a_student(results, sf.teachers, problems)
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
     archive = None
     if keep and sf.school is not None and not any(p.severity == "error" for p in problems):

@@ -353,7 +353,11 @@ class RecordBase(Strict):
         "transfer); `by`, `reviewed_by` and `term` are then that school's.",
     )
     with_: list[Text] = Field(
-        default_factory=list, alias="with", description="Others present (names or teacher ids)."
+        default_factory=list,
+        alias="with",
+        description="Others present: teacher ids, or roles (同学, 同桌, 村网格员). Never another "
+        "student's name or id: whoever may read this file may not know that student is in the "
+        "programme (`check` warns).",
     )
     photos: list[Text] = Field(
         default_factory=list, description="Photo paths relative to the student's folder."
