@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -141,9 +142,51 @@ def test_a_booklet_is_a_tagged_pdf_a_3_with_metadata(made) -> None:  # type: ign
     root = pdf.trailer["/Root"]
     assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root  # tagged
     info = pdf.metadata
-    assert info is not None and info.title.endswith("S2025003") and "一生一档" in (info.subject or "")
+    assert info is not None and info.title == LABELS["booklet"]["title"]
+    assert "一生一档" in (info.subject or "")
     assert info.creation_date is not None and info.modification_date is not None
     assert "符小雨" not in str(out / "S2025003.pdf")  # never a name in a file name
+
+
+def _identifying(sid: str) -> set[str]:
+    """What names or dates this student: id, name, class, birth and ID-card data, guardians,
+    address, mentors, and the dates the case and its categories began and ended (as ISO dates
+    and as PDF dates, D:YYYYMMDD)."""
+
+    def read(rel: str) -> Any:
+        return yaml.safe_load((SAMPLE / rel).read_text(encoding="utf-8"))
+
+    p = read(f"students/{sid}/profile.yml")
+    classes = {c["id"]: c["name"] for c in read("classes.yml")}
+    teachers = {t["id"]: t["name"] for t in read("teachers.yml")}
+    words = {sid, p["name"], p["class"], classes[p["class"]], p.get("address") or sid}
+    words |= {str(p.get(k)) for k in ("id_number", "enrolled_on", "closed_on") if p.get(k)}
+    words |= {g[k] for g in p.get("guardians", []) for k in ("name", "phone") if g.get(k)}
+    words |= {w for m in p["mentors"] for w in (m["teacher"], teachers[m["teacher"]])}
+    dates = [p["birth_date"], *(c[k] for c in p["categories"] for k in ("since", "until") if c.get(k))]
+    dates += [m[k] for m in p["mentors"] for k in ("since", "until") if m.get(k)]
+    words |= {str(d) for d in dates} | {f"D:{d:%Y%m%d}" for d in dates}
+    return words
+
+
+@pytest.mark.parametrize("sid", STUDENTS)
+def test_booklet_metadata_names_no_student(made, sid: str) -> None:  # type: ignore[no-untyped-def]
+    """A downloaded booklet's metadata (the PDF's Info dictionary and its XMP packet) names the
+    kind of file and the school, nothing of the student: a PDF viewer shows the title in its
+    window, the browser keeps it in its history, and file search indexes all of it. The
+    booklet's own pages are for its reader (test_booklet_text_has_name_every_record_and_footers)."""
+    out, _ = made
+    pdf = PdfReader(out / f"{sid}.pdf")
+    assert pdf.metadata is not None and pdf.xmp_metadata is not None
+    info = " ".join(f"{k}={v}" for k, v in pdf.metadata.items())
+    xmp = pdf.xmp_metadata.stream.get_data().decode("utf-8")
+    title = LABELS["booklet"]["title"]  # the kind of file, nothing more
+    assert pdf.metadata.title == title and title in xmp
+    for where, text in (("Info", info), ("XMP", xmp)):
+        assert sorted(w for w in _identifying(sid) if w in text) == [], where
+    made_on, changed = pdf.metadata.creation_date, pdf.metadata.modification_date
+    assert made_on is not None and made_on.date() == dt.date.today()  # not the day the case began
+    assert changed is not None and changed.date() == made_on.date()
 
 
 def test_photos_embedded_without_exif(made) -> None:  # type: ignore[no-untyped-def]

@@ -251,7 +251,6 @@ class Booklets:
             student=student,
             css=css,
             produced=dt.date.today(),
-            created=min((c.since for c in student.profile.categories), default=dt.date.today()),
             photo_src=photo_src,
             record_groups=self.record_groups(student.records),
         )
