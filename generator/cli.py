@@ -40,6 +40,41 @@ def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[...,
     return click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help=help_text)
 
 
+passphrase_file_option = click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the intake passphrase from this file (else $YIDANG_INTAKE_PASSPHRASE, else a prompt).",
+)
+INTAKE_PASSPHRASE_ENV = "YIDANG_INTAKE_PASSPHRASE"
+
+
+def _intake_passphrase(passphrase_file: Path | None, prompt: str = "passphrase_prompt") -> str:
+    """The intake passphrase: from a file, the environment (then taken out of it, so that no
+    child process — git, its hooks, gh — inherits it), or a hidden prompt."""
+    from generator.core.labels import shipped
+
+    if passphrase_file is not None:
+        return passphrase_file.read_text(encoding="utf-8").strip()
+    from_env = os.environ.pop(INTAKE_PASSPHRASE_ENV, "")
+    if from_env:
+        return from_env
+    words = shipped()["access" if prompt == "old_passphrase" else "intake"]
+    return str(click.prompt(words[prompt], hide_input=True, err=True))
+
+
+def _labels() -> dict[str, Any]:
+    from generator.core.labels import shipped
+
+    return shipped()
+
+
+def _today(root: Path) -> dt.date:
+    """Today in the school's time zone (school.yml ``timezone``)."""
+    from generator.archive.read import school_today
+
+    return school_today(root)
+
+
 config_option = click.option(
     "--config",
     "config_file",
@@ -578,21 +613,29 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
 
 @access.command("intake")
-@click.option("--rotate", is_flag=True, help="Replace the intake key; the old one is kept, retired.")
+@click.option("--rotate", is_flag=True, help="Replace the intake key; asks for the current passphrase.")
+@click.option(
+    "--lost", is_flag=True, help="With --rotate: the current passphrase is lost (old files stay shut)."
+)
 @click.option(
     "--card",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Make no key: write the current key's card (public key, school name) for other schools.",
 )
+@passphrase_file_option
 @archive_option
-def access_intake(rotate: bool, card: Path | None, archive: str) -> None:
+def access_intake(
+    rotate: bool, lost: bool, card: Path | None, passphrase_file: Path | None, archive: str
+) -> None:
     """Make the school's intake key: teachers' record forms seal to its public part.
 
     Writes archives/access/intake.json (the public key, and the private key under a
     new passphrase, printed once). The office needs that passphrase for yidang
-    intake. --rotate makes a new one; the old moves to access/intake-retired/ so
-    files sealed to it can still be taken in. --card FILE writes the key card
-    other schools seal a transferring student's file to (yidang transfer --to).
+    intake. --rotate makes a new one and asks for the current passphrase: the old
+    key retires (access/intake-retired/) under the new passphrase, so files sealed
+    to it before the site was rebuilt are still taken in for 60 days. --card FILE
+    writes the key card other schools seal a transferring student's file to
+    (yidang transfer --to).
 
     Example: yidang access intake --card 本校接收卡.json
     """
@@ -602,10 +645,23 @@ def access_intake(rotate: bool, card: Path | None, archive: str) -> None:
     if card is not None:
         _write_card(root, card)
         return
-    key, passphrase = acc.create_intake()
-    path = acc.save_intake(root, key, rotate=rotate)
-    click.echo(f"wrote {path} (fingerprint {key.fingerprint}); rebuild the site to publish it", err=True)
-    _show_passphrase("intake", passphrase)
+    if lost and not rotate:
+        raise UsageError(_labels()["access"]["errors"]["lost_alone"])
+    if not rotate:
+        key, passphrase = acc.create_intake(_today(root))
+        path = acc.save_intake(root, key)
+        click.echo(f"wrote {path} (fingerprint {key.fingerprint}); rebuild the site to publish it", err=True)
+    else:
+        old = None if lost else _intake_passphrase(passphrase_file, "old_passphrase")
+        key, passphrase, kept = acc.rotate_intake(root, old, _today(root))
+        click.echo(
+            _labels()["access"]["rotated"].format(
+                fingerprint=key.fingerprint, kept=kept, days=acc.INTAKE_GRACE_DAYS
+            ),
+            err=True,
+        )
+    click.echo(f"{_say('passphrase_of', teacher='intake')}\n\n    {passphrase}\n")
+    click.echo(_labels()["access"]["intake_lost"], err=True)
 
 
 def _write_card(root: Path, card: Path) -> None:
@@ -792,11 +848,7 @@ def init_command(directory: str) -> None:
     "--push", "remote", default=None, metavar="REMOTE", help="Push each branch there; print its PR link."
 )
 @click.option("--open-pr", is_flag=True, help="Open each pull request with gh (GitHub) or tea (Gitea).")
-@click.option(
-    "--passphrase-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the intake passphrase from this file (else $YIDANG_INTAKE_PASSPHRASE, else a prompt).",
-)
+@passphrase_file_option
 @click.option("--class", "class_id", metavar="ID", help="For a student transferred in: their class here.")
 @click.option("--mentor", metavar="TEACHER", help="For a student transferred in: their mentor here.")
 @as_of_option("For a student transferred in: the day they join (default today).")
@@ -815,12 +867,13 @@ def intake_command(
     """Take in records teachers sealed in the site: one review branch per record.
 
     Each file (or every *.yidang file in a folder) is opened with the intake key,
-    its signature checked against the teacher's account, the teacher's right to
-    write for the student checked, and the record checked as `yidang check
-    --strict` does; then it is committed, with the teacher as author, on a new
-    branch from --base. Taken-in files move to processed/, refused ones to
-    rejected/ with a .reason.txt. For a CI job, give the passphrase in
-    $YIDANG_INTAKE_PASSPHRASE or --passphrase-file.
+    its signature checked against the teacher's account, every field checked,
+    the teacher's right to write for the student checked, and the record checked
+    as `yidang check --strict` does; then it is committed, with the teacher as
+    author, on a new branch from --base. Taken-in files move to processed/,
+    refused ones to rejected/ with a .reason.txt; one bad file never stops the
+    others. Exit 1 when any file was refused. For a CI job, give the passphrase
+    in $YIDANG_INTAKE_PASSPHRASE or --passphrase-file.
 
     A student's file from another school (yidang transfer there) becomes a new
     student folder on a branch transfer/in-ID: give the class and mentor they
@@ -828,45 +881,73 @@ def intake_command(
 
     Example: yidang intake ~/收件箱 --push origin
     """
-    import os
-
     from generator.review.intake import Placement, intake
 
-    if passphrase_file is not None:
-        passphrase = passphrase_file.read_text(encoding="utf-8").strip()
-    else:
-        passphrase = os.environ.get("YIDANG_INTAKE_PASSPHRASE") or click.prompt(
-            "intake passphrase", hide_input=True, err=True
-        )
-    day = as_of.date() if as_of else dt.date.today()
+    root = _archive_dir(archive)
+    passphrase = _intake_passphrase(passphrase_file)
+    today = _today(root)
+    day = as_of.date() if as_of else today
     placement = Placement(class_id, mentor, day) if class_id and mentor else None
     outcomes = intake(
-        _archive_dir(archive),
-        list(sources),
-        passphrase,
-        base=base,
-        dry_run=dry_run,
-        push=remote,
-        placement=placement,
+        root, list(sources), passphrase, base=base, dry_run=dry_run, placement=placement, today=today
     )
+    words = _labels()["intake"]
     for o in outcomes:
-        if o.branch is None:
-            click.echo(f"{o.status}: {o.file.name}: {o.reason}")
-            continue
-        if o.submission is not None:
-            s = o.submission
-            what = f"{s.record.get('type')} {s.student} {s.date} by {s.teacher}"
-        elif o.arrival is not None:
-            a = o.arrival
-            what = f"transfer {a.old_id} from {a.school} as {a.id}, {a.records} record(s)"
-        click.echo(f"{o.status}: {o.file.name}: {what} → {o.branch}")
-        if o.url:
-            click.echo(f"  pull request: {o.url}")
-            if open_pr:
-                _open_pull_request(Path(archive), o.branch, base)
+        _say_outcome(o, words)
+        if remote and o.status == "accepted" and o.branch:
+            _push_branch(root, remote, o.branch, base, open_pr, words)
     refused = sum(o.status == "rejected" for o in outcomes)
-    click.echo(f"{len(outcomes) - refused} taken in, {refused} refused" + (" (dry run)" if dry_run else ""))
+    click.echo(
+        words["summary"].format(taken=len(outcomes) - refused, refused=refused)
+        + (words["dry_run"] if dry_run else "")
+    )
     sys.exit(1 if refused else 0)
+
+
+def _say_outcome(o: Any, words: dict[str, Any]) -> None:
+    """One line per file; the file's name is the sender's, so it is shown escaped."""
+    from generator.core.text import terminal
+
+    status = {"accepted": words["accepted"], "rejected": words["rejected"]}.get(
+        o.status, words["would_accept"]
+    )
+    name = terminal(o.file.name, 80)
+    if o.branch is None:
+        click.echo(f"{status}: {name}: {o.reason}")
+        return
+    if o.submission is not None:
+        s = o.submission
+        kind = _labels()["types"].get(s.type, s.type)
+        what = words["what_record"].format(type=kind, student=s.student, date=s.date, teacher=s.teacher)
+    else:
+        a = o.arrival
+        what = words["what_transfer"].format(
+            old_id=a.old_id, school=terminal(a.school, 60), id=a.id, records=a.records
+        )
+    click.echo(f"{status}: {name}: {what} → {o.branch}")
+
+
+def _push_branch(
+    root: Path, remote: str, branch: str, base: str, open_pr: bool, words: dict[str, Any]
+) -> None:
+    """Push a branch just made; a failed push leaves it safe here, and says how to push later."""
+    from generator.core.git import GitError
+    from generator.review.intake import push
+
+    try:
+        url = push(root, remote, branch, base)
+    except GitError as exc:
+        click.echo(_labels_error("intake", "push_failed", branch=branch, why=exc), err=True)
+        return
+    click.echo(words["pull_request"].format(url=url))
+    if open_pr:
+        _open_pull_request(root, branch, base)
+
+
+def _labels_error(section: str, key: str, **values: object) -> str:
+    from generator.core import labels
+
+    return labels.error(section, key, **values)
 
 
 @main.command("transfer")
@@ -881,6 +962,11 @@ def intake_command(
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The sealed file to write."
 )
+@click.option(
+    "--fingerprint",
+    metavar="FP",
+    help="The card's fingerprint as the receiving school read it out by phone (else asked for).",
+)
 @as_of_option("The day the student leaves (default today).")
 @archive_option
 @click.option("--base", default="main", show_default=True, help="The branch the transfer starts from.")
@@ -891,6 +977,7 @@ def transfer_command(
     student_id: str,
     card: Path,
     out: Path,
+    fingerprint: str | None,
     as_of: dt.datetime | None,
     archive: str,
     base: str,
@@ -903,20 +990,30 @@ def transfer_command(
     the receiving school's intake key: only that school's intake passphrase opens
     it (yidang intake there). Here, on a new branch transfer/STUDENT, the student
     is marked transferred (status, date, destination) and their mentoring ends;
-    the file stays in this archive.
+    the file stays in this archive. Nothing is sealed until the card's fingerprint
+    is confirmed: phone the receiving school and have them read theirs out (a card
+    sent by chat or e-mail can be swapped on the way).
 
-    Example: yidang transfer S2025003 --to 海口二中接收卡.json --out S2025003.yidang
+    Example: yidang transfer S2025003 --to 二中接收卡.json --fingerprint "1a2b 3c4d 5e6f 7a8b" --out S3.yidang
     """
-    from generator.review.transfer import BookletSettings, send
+    from generator.review.transfer import BookletSettings, read_card, send, spoken
 
+    root = _archive_dir(archive)
+    if fingerprint is None:
+        found = read_card(card)
+        prompt = _labels()["transfer"]["errors"]["fingerprint_prompt"]
+        fingerprint = str(
+            click.prompt(prompt.format(school=found.school, card=spoken(found.fingerprint)), err=True)
+        )
     labels, templates_dir, fonts = _booklet_settings(Path(config_file))
     sent = send(
-        _archive_dir(archive),
+        root,
         student_id,
         card,
         out,
         BookletSettings(labels, templates_dir, fonts),
-        on=as_of.date() if as_of else None,
+        fingerprint=fingerprint,
+        on=as_of.date() if as_of else _today(root),
         base=base,
     )
     click.echo(
@@ -957,6 +1054,7 @@ def _open_pull_request(archive: Path, branch: str, base: str) -> None:
     import shutil
     import subprocess
 
+    from generator.core.git import child_env
     from generator.review.branch import markdown, review
 
     body = markdown(review(archive, base, branch))
@@ -978,9 +1076,9 @@ def _open_pull_request(archive: Path, branch: str, base: str) -> None:
             body,
         ]
     else:
-        click.echo("  (neither gh nor tea is installed: open the link above)", err=True)
+        click.echo(_labels()["intake"]["no_pr_tool"], err=True)
         return
-    subprocess.run(cmd, cwd=archive, check=False)
+    subprocess.run(cmd, cwd=archive, check=False, env=child_env())  # no passphrase for gh or tea
 
 
 @main.command("review")

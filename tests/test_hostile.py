@@ -182,8 +182,8 @@ def test_an_oversized_photo_is_refused(tiny: Path, run) -> None:
 def test_a_broken_photo_is_reported(tiny: Path, run) -> None:
     _with_photo(tiny, "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     assert (
-        f"{TALK}:7:10: error: photos[0]: photo 'photos/broken.jpg' is not a readable image; "
-        "export it again as JPEG or PNG"
+        f"{TALK}:7:10: error: photos[0]: photo 'photos/broken.jpg' is not a readable image "
+        "(JPEG, PNG or WebP); export it again as JPEG or PNG"
     ) in _check(run, tiny)
 
 

@@ -49,6 +49,12 @@ def _receiving_school(base: Path, run) -> tuple[Path, Path, Path]:  # type: igno
     return repo, card, secret
 
 
+def _read_out(card: Path) -> str:
+    """The fingerprint as the receiving school's office reads it out by phone: groups of four."""
+    fingerprint = json.loads(card.read_text(encoding="utf-8"))["fingerprint"]
+    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4)).upper()
+
+
 def _take_in(run, repo: Path, bundle: Path, secret: Path, *args: str):  # type: ignore[no-untyped-def]
     return run(
         "intake",
@@ -74,7 +80,7 @@ def moved(tmp_path_factory: pytest.TempPathFactory, run) -> dict:  # type: ignor
     bundle = base / f"{STUDENT}.yidang"
     sent = run(
         "transfer", STUDENT, "--to", card, "--out", bundle, "--as-of", SENT_ON,
-        "--archive", sender / "archives", "--config", config,
+        "--archive", sender / "archives", "--config", config, "--fingerprint", _read_out(card),
     )  # fmt: skip
     assert sent.exit_code == 0, sent.output
     left_behind = set(Path(tempfile.gettempdir()).glob("yidang-transfer-*")) - temp_before
@@ -251,7 +257,6 @@ def test_a_bundle_needs_a_class_and_a_mentor_here(moved, run, tmp_path: Path) ->
     shutil.copy(moved["bundle"], bundle)
     state = _state(receiver)
     for extra, message in [
-        ((), "give --class and --mentor"),
         (("--class", "G9-09", "--mentor", "T003"), "G9-09"),
         (("--class", "G1-01", "--mentor", "T999"), "T999"),
     ]:
@@ -259,6 +264,11 @@ def test_a_bundle_needs_a_class_and_a_mentor_here(moved, run, tmp_path: Path) ->
         assert taken.exit_code == 2 and message in taken.output, taken.output
         assert said_in_chinese_first(taken.output)
         assert bundle.read_bytes() == moved["bundle"].read_bytes() and _state(receiver) == state
+    # Without them the bundle is refused on its own (an inbox of records goes on), and kept.
+    taken = _take_in(run, receiver, bundle, moved["secret"])
+    assert taken.exit_code == 1 and "--class 和 --mentor" in taken.output, taken.output
+    assert (tmp_path / "rejected" / bundle.name).read_bytes() == moved["bundle"].read_bytes()
+    assert _state(receiver) == state
 
 
 @pytest.mark.parametrize(
@@ -288,7 +298,8 @@ def test_bad_transfers_are_refused_and_change_nothing(
     if card == "exists":
         out.write_bytes(b"an earlier file")
     state = _state(sender)
-    result = run("transfer", student, "--to", cards[card], "--out", out, "--archive", sender / "archives")
+    heard = ("--fingerprint", _read_out(cards[card])) if card != "bad" else ()
+    result = run("transfer", student, "--to", cards[card], "--out", out, "--archive", sender / "archives", *heard)
     assert result.exit_code == 2 and message in result.output, result.output
     assert said_in_chinese_first(result.output)
     assert _state(sender) == state
@@ -308,3 +319,26 @@ def test_what_travels_is_the_students_own_sources(tmp_path: Path) -> None:
     names = [rel for rel, _ in source_files(folder)]
     expected = sorted(p.relative_to(SOURCE).as_posix() for p in SOURCE.rglob("*") if p.is_file())
     assert names == expected
+
+
+def test_a_card_swapped_on_the_way_seals_nothing(moved, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The card came by chat: someone put their own key in it, under the school's name. The
+    fingerprint the receiving school reads out by phone is not the card's: nothing is sealed."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    from generator.review.transfer import card_json
+
+    sender = _repo(tmp_path)
+    school = json.loads(moved["card"].read_text(encoding="utf-8"))["school"]
+    forged = tmp_path / "forged-card.json"
+    forged.write_text(card_json(school, access.create_intake()[0]), encoding="utf-8")
+    out, state = tmp_path / "out.yidang", _state(sender)
+    args = ["transfer", STUDENT, "--to", str(forged), "--out", str(out), "--archive", str(sender / "archives")]
+    heard = _read_out(moved["card"])
+    said = run(*args, "--fingerprint", heard)
+    assert said.exit_code == 2 and "does not match the one the receiving school read out" in said.output
+    assert said_in_chinese_first(said.output)
+    asked = CliRunner().invoke(main, args, input=heard + "\n", catch_exceptions=False)
+    assert "请打电话给该校办公室" in asked.output and asked.exit_code == 2, asked.output
+    assert not out.exists() and _state(sender) == state

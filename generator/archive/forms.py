@@ -21,7 +21,6 @@ from pydantic.fields import FieldInfo
 from generator.archive import schema
 from generator.archive.validate import _message
 
-SKIPPED = {"type", "by", "photos", "from_school"}  # the type is the form; `by` signs; photos: own input
 FORM_TYPES = ("talk", "home_visit", "evaluation", "activity", "aid")
 NO_NARRATIVE = "the record has no narrative (write it below the front matter)"  # check's warning
 FUTURE = "date {date} is in the future"  # check's warning; intake refuses it
@@ -46,7 +45,7 @@ def _form(
     for name in names:
         info = model.model_fields[name]
         key = info.alias or name
-        if key in SKIPPED:
+        if key == "type" or schema.set_by(info):  # the type is the form; the rest a teacher never sets
             continue
         field = _field(key, info, kind, labels, terms)
         field["missing"] = missing.get(key)

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from generator.archive import compliance, retention
+import yaml
+
+from generator.archive import compliance, retention, schema
 from generator.archive.forms import FUTURE, NO_NARRATIVE
 from generator.archive.load import (
     FrontMatterMissing,
@@ -508,6 +510,18 @@ def context_key(root: Path, as_of: dt.date) -> str:
     return digest(*parts)
 
 
+def school_today(root: Path) -> dt.date:
+    """Today in the school's time zone (``timezone`` in school.yml; Asia/Shanghai when it is
+    missing or the file cannot be read: ``check`` reports that file's problems itself)."""
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load((root / "school.yml").read_text(encoding="utf-8"), Loader=loader)
+        zone = str(data.get("timezone") or schema.DEFAULT_TIMEZONE)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        zone = schema.DEFAULT_TIMEZONE
+    return schema.today_in(zone)
+
+
 def parse_as_of(value: object) -> dt.date | None:
     """The plugin's ``as_of`` setting: a YYYY-MM-DD date, or None for today."""
     if value in (None, ""):
@@ -550,7 +564,7 @@ def read_archive(
         raise UsageError(f"archive folder not found: {root}")
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
         raise UsageError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
-    as_of = as_of or dt.date.today()
+    as_of = as_of or school_today(root)
     problems: list[Problem] = []
     jobs = jobs or os.cpu_count() or 1
     if cache is not None and keep:

@@ -16,6 +16,25 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def valid_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def today_in(timezone: str = DEFAULT_TIMEZONE) -> dt.date:
+    """Today's date in ``timezone``: a phone in China after midnight is already on the next
+    day while a machine on UTC is not; the school's day is the one that counts."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(timezone if valid_timezone(timezone) else DEFAULT_TIMEZONE)).date()
 
 
 def _parse_date(value: Any) -> dt.date:
@@ -143,6 +162,22 @@ class School(Strict):
     retention: Retention | None = Field(
         None, description="How long files of ended cases are kept readable, e.g. `{years: 3}`."
     )
+    timezone: str = Field(
+        DEFAULT_TIMEZONE,
+        description='The school\'s time zone (IANA name): what day "today" is for `check`, intake and '
+        "the record forms, whatever the clock of the computer that runs them. Default `Asia/Shanghai`.",
+    )
+    demo: bool = Field(
+        False,
+        description="The sample archive only: its demo logins and intake key are public (their "
+        "passphrases are in the README). `check` warns when those keys are used without it.",
+    )
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> School:
+        if not valid_timezone(self.timezone):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (e.g. Asia/Shanghai)")
+        return self
 
 
 # --- teachers.yml and classes.yml -------------------------------------------
@@ -338,17 +373,25 @@ class Plan(Strict):
 # --- students/<id>/records/*.md ---------------------------------------------
 
 LONG_TEXT: dict[str, Any] = {"widget": "textarea"}  # a paragraph, not a line: the record forms' text area
+# Fields a teacher's submission from the site never carries (intake refuses them, the forms
+# leave them out): who wrote it comes from the signature, photos from the files sent, and
+# what a reviewer or the office vouches for is theirs to write.
+SET_BY_SIGNATURE: dict[str, Any] = {"set_by": "signature"}
+SET_BY_INTAKE: dict[str, Any] = {"set_by": "intake"}
+SET_BY_OFFICE: dict[str, Any] = {"set_by": "office"}
 
 
 class RecordBase(Strict):
     type: str = Field(description="Record type; also the end of the file name.")
     date: Date = Field(description="Date of the talk, visit, evaluation…; equals the file name's date.")
     by: Text = Field(
+        json_schema_extra=SET_BY_SIGNATURE,
         description="Teacher id who wrote the record; the teacher's name in a record from another "
-        "school (`from_school`)."
+        "school (`from_school`).",
     )
     from_school: Name | None = Field(
         None,
+        json_schema_extra=SET_BY_INTAKE,
         description="Written at the school the student came from (set by `yidang intake` for a "
         "transfer); `by`, `reviewed_by` and `term` are then that school's.",
     )
@@ -360,7 +403,9 @@ class RecordBase(Strict):
         "programme (`check` warns).",
     )
     photos: list[Text] = Field(
-        default_factory=list, description="Photo paths relative to the student's folder."
+        default_factory=list,
+        json_schema_extra=SET_BY_INTAKE,
+        description="Photo paths relative to the student's folder.",
     )
 
 
@@ -398,7 +443,9 @@ class Evaluation(RecordBase):
         None, json_schema_extra=LONG_TEXT, description="Why help stops (required when false)."
     )
     reviewed_by: Text | None = Field(
-        None, description="Teacher id (head teacher or office) who reviewed (a name when `from_school`)."
+        None,
+        json_schema_extra=SET_BY_OFFICE,
+        description="Teacher id (head teacher or office) who reviewed (a name when `from_school`).",
     )
 
     @model_validator(mode="after")
@@ -430,3 +477,10 @@ RECORD_TYPES: dict[str, type[RecordBase]] = {
     "aid": Aid,
 }
 Record = Talk | HomeVisit | Evaluation | Activity | Aid
+
+
+def set_by(info: Any) -> str | None:
+    """Who sets a field instead of the teacher writing a record (signature, intake, office),
+    or None for a field the teacher writes."""
+    extra = info.json_schema_extra
+    return str(extra["set_by"]) if isinstance(extra, dict) and "set_by" in extra else None

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from generator.archive.load import Loc, Located
+from generator.archive.photos import FORMATS, MAX_PIXELS
 from generator.core.problems import Problem, Severity
 
 M = TypeVar("M", bound=BaseModel)
@@ -290,7 +291,7 @@ def check_ref(
 
 
 MAX_PHOTO_BYTES = 20 * 1000 * 1000  # a phone photo is 2–8 MB; the site shows 1600 px
-MAX_PHOTO_PIXELS = 60_000_000  # beyond this a small file can unpack into gigabytes
+MAX_PHOTO_PIXELS = MAX_PIXELS  # beyond this a small file can unpack into gigabytes
 
 
 def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: str) -> None:
@@ -323,10 +324,10 @@ def _image_problem(path: Path) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged below
-            with Image.open(path) as img:
+            with Image.open(path, formats=FORMATS) as img:
                 width, height = img.size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return "is not a readable image; export it again as JPEG or PNG"
+        return "is not a readable image (JPEG, PNG or WebP); export it again as JPEG or PNG"
     if width * height > MAX_PHOTO_PIXELS:
         return f"is {width}×{height} pixels; a photo may have at most {MAX_PHOTO_PIXELS:,} (resize it first)"
     return None

@@ -50,3 +50,34 @@ def write_atomic(
             if sync:
                 fh.flush()
                 os.fsync(fh.fileno())
+
+
+class OutsideTree(ValueError):
+    """A path that would leave the folder it must stay in (``..``, absolute, a symlink out)."""
+
+
+def inside(root: Path, rel: str | Path) -> Path:
+    """``root / rel``, proven to stay inside ``root``: ``rel`` is relative, has no ``..`` and no
+    empty or hidden part, and no folder on the way is a symlink (which could lead out).
+    Raises :class:`OutsideTree` otherwise. Every file a command writes from untrusted input
+    (intake of a record or of another school's bundle) is placed through this."""
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        raise OutsideTree(str(rel))
+    base = root.resolve()
+    path = base.joinpath(*parts)
+    step = base
+    for part in parts[:-1]:
+        step = step / part
+        if step.is_symlink() or (step.exists() and not step.is_dir()):
+            raise OutsideTree(str(rel))
+    if path.is_symlink() or not path.resolve().is_relative_to(base):
+        raise OutsideTree(str(rel))
+    return path
+
+
+def write_inside(root: Path, rel: str | Path, data: str | bytes) -> Path:
+    """Write a new file at ``rel`` under ``root`` (see :func:`inside`), never over a file."""
+    path = inside(root, rel)
+    write_atomic(path, data)
+    return path

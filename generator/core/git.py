@@ -3,23 +3,49 @@
 ``run`` raises :class:`GitError` (a clean message naming the command) when git
 fails or is missing; ``maybe`` returns ``None`` instead, for callers to whom
 "not a repository" is an answer, not an error (provenance outside git).
+
+Every git child gets an environment without yidang's passphrases (``child_env``):
+a repository's hooks, or a credential helper, never see them.
+
+Commands that change the archive for review (intake, rollover, transfer) work in
+a temporary work tree. It is a plaintext copy of the archive, so it lives inside
+the repository's own git folder (``.git/yidang-work/``), which holds the same
+plaintext in its objects anyway, never in ``/tmp``; and a run that was killed
+leaves nothing behind for long: the next command that makes a work tree, and
+every build, removes the work trees of runs whose process is gone (each run
+holds a lock on its folder while it lives) and the branches they made that
+carry no commit of their own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from generator.core.problems import UsageError, YidangError
 
+WORK_DIR = "yidang-work"  # in the repository's git folder: one folder per live run
+LOCK, BRANCH = "lock", "branch"  # a run's lock file; the branch it made and where it started
+ORPHAN_AGE = 600  # seconds: a folder with no lock file yet is a run starting, or one killed at once
+
 
 class GitError(YidangError):
     """A git command failed (or git is not installed)."""
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) without yidang's passphrases, for any child process."""
+    out = dict(os.environ if env is None else env)
+    for name in [n for n in out if n.startswith("YIDANG_") and "PASSPHRASE" in n]:
+        del out[name]
+    return out
 
 
 def run(repo: Path, *args: str, env: Mapping[str, str] | None = None, data: bytes | None = None) -> str:
@@ -32,7 +58,9 @@ def run_bytes(
 ) -> bytes:
     """``git ARGS`` in ``repo``; its standard output as bytes (``git archive``, ``git show`` of a photo)."""
     try:
-        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True, env=env, input=data)
+        done = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, check=True, env=child_env(env), input=data
+        )
     except FileNotFoundError:
         raise GitError("git is not installed (apt-get install git)") from None
     except NotADirectoryError:
@@ -57,24 +85,56 @@ def toplevel(path: Path) -> Path | None:
     return Path(top.strip()) if top else None
 
 
+def branch_exists(repo: Path, branch: str) -> bool:
+    return bool(maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"))
+
+
+def valid_branch(repo: Path, name: str) -> bool:
+    """Whether git accepts ``name`` as a branch name (``git check-ref-format --branch``)."""
+    return not name.startswith("-") and maybe(repo, "check-ref-format", "--branch", name) is not None
+
+
+# --- temporary work trees ------------------------------------------------------------
+
+
+def _work_root(repo: Path) -> Path:
+    common = Path(run(repo, "rev-parse", "--git-common-dir").strip())
+    return (common if common.is_absolute() else repo / common) / WORK_DIR
+
+
+@contextlib.contextmanager
+def scratch(repo: Path) -> Iterator[Path]:
+    """A private folder of this run's inside the repository's git folder (mode 0700), locked
+    while the run lives and removed when it ends, with any work tree made in it."""
+    clean_dead(repo)
+    root = _work_root(repo)
+    root.mkdir(mode=0o700, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    lock = open(folder / LOCK, "w")  # noqa: SIM115 - held open for the life of the run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield folder
+    finally:
+        _remove(repo, folder)
+        lock.close()
+
+
 @contextlib.contextmanager
 def worktree(repo: Path, ref: str, branch: str | None = None) -> Iterator[Path]:
     """A temporary work tree of ``ref`` (on a new ``branch`` when given), removed afterwards:
     intake and rollover write their branches there, never touching the office's own
     checkout or its uncommitted files. A ref git does not know is a usage error."""
-    folder = Path(tempfile.mkdtemp(prefix="yidang-worktree-"))
-    tree = folder / "tree"
-    try:
+    with scratch(repo) as folder:
+        tree = folder / "tree"
         args = ["-b", branch] if branch else ["--detach"]
-        run(repo, "worktree", "add", "--quiet", *args, str(tree), ref)
-    except GitError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise UsageError(str(exc)) from None
-    try:
+        if branch:
+            start = (maybe(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") or "").strip()
+            (folder / BRANCH).write_text(f"{branch} {start}\n", encoding="utf-8")
+        try:
+            run(repo, "worktree", "add", "--quiet", *args, str(tree), ref)
+        except GitError as exc:
+            raise UsageError(str(exc)) from None
         yield tree
-    finally:
-        maybe(repo, "worktree", "remove", "--force", str(tree))
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -87,9 +147,59 @@ def new_branch(repo: Path, base: str, branch: str) -> Iterator[Path]:
         with worktree(repo, base, branch) as tree:
             yield tree
     finally:
-        head = maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
-        if start is not None and head is not None and head.strip() == start.strip():
-            maybe(repo, "branch", "-D", branch)
+        if start is not None:
+            _drop_if_empty(repo, branch, start.strip())
+
+
+def _drop_if_empty(repo: Path, branch: str, start: str) -> None:
+    head = maybe(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
+    if start and head is not None and head.strip() == start:
+        maybe(repo, "branch", "-D", branch)
+
+
+def _remove(repo: Path, folder: Path) -> None:
+    """A run's folder gone: its work tree (locked or half made: --force twice), the branch it
+    made if that has no commit, the folder, and git's record of the work tree."""
+    tree = folder / "tree"
+    if tree.exists():
+        maybe(repo, "worktree", "remove", "--force", "--force", str(tree))
+    made = folder / BRANCH
+    with contextlib.suppress(OSError, ValueError):
+        branch, start = made.read_text(encoding="utf-8").split()
+        _drop_if_empty(repo, branch, start)
+    shutil.rmtree(folder, ignore_errors=True)
+    maybe(repo, "worktree", "prune")
+
+
+def clean_dead(repo: Path) -> list[Path]:
+    """Remove what runs that were killed left in the repository: their work trees (plaintext)
+    and the branches they had just made. A run is dead when its lock is free."""
+    try:
+        root = _work_root(repo)
+    except GitError:
+        return []
+    removed = []
+    for folder in sorted(root.glob("*")) if root.is_dir() else []:
+        if folder.is_dir() and _dead(folder):
+            _remove(repo, folder)
+            removed.append(folder)
+    return removed
+
+
+def _dead(folder: Path) -> bool:
+    lock = folder / LOCK
+    if not lock.exists():
+        return time.time() - folder.stat().st_mtime > ORPHAN_AGE
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+
+
+# --- commits -------------------------------------------------------------------------
 
 
 def commit(
@@ -107,11 +217,41 @@ def commit(
     run(tree, "commit", "--quiet", *authored, "-m", message, env=committer_env(tree, *committer))
 
 
+def commit_files(
+    repo: Path,
+    base: str,
+    branch: str,
+    files: Mapping[str, bytes],
+    message: str,
+    committer: tuple[str, str],
+    author: tuple[str, str] | None = None,
+) -> str:
+    """One commit of ``base`` plus ``files`` (repository paths → content) on a new ``branch``,
+    made without a work tree or hooks. The branch appears with its commit in one step
+    (``update-ref`` with an empty old value refuses a name that exists), so no run, killed
+    or refused, leaves an empty branch. Returns the commit."""
+    with scratch(repo) as folder:
+        env = {**committer_env(repo, *committer), "GIT_INDEX_FILE": str(folder / "index")}
+        if author is not None:
+            env.update(GIT_AUTHOR_NAME=author[0], GIT_AUTHOR_EMAIL=author[1])
+        start = run(repo, "rev-parse", "--verify", f"{base}^{{commit}}").strip()
+        run(repo, "read-tree", start, env=env)
+        entries = "".join(
+            f"100644 {run(repo, 'hash-object', '-w', '--stdin', data=data).strip()}\t{path}\n"
+            for path, data in files.items()
+        )
+        run(repo, "update-index", "--index-info", env=env, data=entries.encode("utf-8"))
+        tree = run(repo, "write-tree", env=env).strip()
+        made = run(repo, "commit-tree", tree, "-p", start, env=env, data=message.encode("utf-8")).strip()
+        run(repo, "update-ref", f"refs/heads/{branch}", made, "")
+        return made
+
+
 def committer_env(tree: Path, name: str, email: str) -> dict[str, str]:
     """The environment for a commit the office makes: its own git identity, or ``name`` and
     ``email`` when git has none (as in a fresh CI job or a new office PC). An ``--author``
     given to ``git commit`` still wins over the author set here."""
-    env = dict(os.environ)
+    env = child_env()
     if not (maybe(tree, "config", "user.name") or "").strip():
         env.setdefault("GIT_COMMITTER_NAME", name)
         env.setdefault("GIT_AUTHOR_NAME", name)

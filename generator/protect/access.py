@@ -14,11 +14,11 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator.archive.model import Archive
-from generator.core import crypto
+from generator.archive.model import Archive, StudentBase
+from generator.core import crypto, labels
 from generator.core.files import write_atomic
 from generator.core.problems import UsageError, YidangError
 
@@ -189,16 +189,23 @@ INTAKE = "intake"
 INTAKE_FORMAT = "yidang-intake-1"
 INTAKE_AAD = f"{INTAKE_FORMAT}|private-key".encode()
 RETIRED_DIR = "intake-retired"
+# After `access intake --rotate`, phones that loaded the site before the next build still
+# seal to the old key (an open page, a form filled offline): files sealed to it are taken
+# in for this many days after it retired, then refused with a reason that says so.
+INTAKE_GRACE_DAYS = 60
 
 
 @dataclass(frozen=True)
 class IntakeKey:
     """The school's intake key pair: the public part goes into the site (submissions are
-    sealed to it); the private part, under its own passphrase, opens them (yidang intake)."""
+    sealed to it); the private part, under its own passphrase, opens them (yidang intake).
+    A retired key (``retired``: the day it was replaced) is kept under the *current*
+    passphrase, so the office needs one passphrase for every key still in its grace period."""
 
     public_raw: bytes
     private_locked: dict[str, object]
     created: str
+    retired: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -208,6 +215,12 @@ class IntakeKey:
         """The private key (PKCS#8); CryptoError on a wrong passphrase."""
         return crypto.unlock_private_key(self.private_locked, normalise(passphrase), INTAKE_AAD)
 
+    def in_grace(self, today: dt.date) -> bool:
+        """A current key, or one retired at most INTAKE_GRACE_DAYS before ``today``."""
+        if not self.retired:
+            return True
+        return (today - dt.date.fromisoformat(self.retired)).days <= INTAKE_GRACE_DAYS
+
     def to_json(self) -> str:
         data = {
             "format": INTAKE_FORMAT,
@@ -215,16 +228,17 @@ class IntakeKey:
             "private_key": self.private_locked,
             "fingerprint": self.fingerprint,
             "created": self.created,
+            **({"retired": self.retired} if self.retired else {}),
         }
         return json.dumps(data, indent=2) + "\n"
 
 
-def create_intake() -> tuple[IntakeKey, str]:
+def create_intake(today: dt.date | None = None) -> tuple[IntakeKey, str]:
     """A new intake key pair and its passphrase (returned once, never stored)."""
     passphrase = new_passphrase()
     pair = crypto.new_key_pair()
     locked = crypto.lock_private_key(pair.private_pkcs8, passphrase, INTAKE_AAD)
-    return IntakeKey(pair.public_raw, locked, dt.date.today().isoformat()), passphrase
+    return IntakeKey(pair.public_raw, locked, (today or dt.date.today()).isoformat()), passphrase
 
 
 def intake_path(archive_root: Path) -> Path:
@@ -236,7 +250,12 @@ def _read_intake(path: Path) -> IntakeKey:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != INTAKE_FORMAT:
             raise ValueError("not a yidang intake key file")
-        return IntakeKey(crypto.unb64(data["public_key"]), data["private_key"], data.get("created", ""))
+        retired = str(data.get("retired", ""))
+        if retired:
+            dt.date.fromisoformat(retired)
+        return IntakeKey(
+            crypto.unb64(data["public_key"]), data["private_key"], data.get("created", ""), retired
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise YidangError(f"{path}: unreadable intake key file: {exc}") from None
 
@@ -247,46 +266,105 @@ def load_intake(archive_root: Path) -> IntakeKey | None:
     return _read_intake(path) if path.is_file() else None
 
 
+def _retired_paths(archive_root: Path) -> list[Path]:
+    return sorted((archive_root / ACCESS_DIR / RETIRED_DIR).glob("*.json"), reverse=True)
+
+
 def intake_keys(archive_root: Path) -> list[IntakeKey]:
     """The current intake key, then the retired ones (files sealed before a rotation)."""
     current = load_intake(archive_root)
-    retired = sorted((archive_root / ACCESS_DIR / RETIRED_DIR).glob("*.json"), reverse=True)
-    return ([current] if current else []) + [_read_intake(p) for p in retired]
+    return ([current] if current else []) + [_read_intake(p) for p in _retired_paths(archive_root)]
 
 
-def save_intake(archive_root: Path, key: IntakeKey, *, rotate: bool = False) -> Path:
-    """Write the intake key. An existing one is kept (retired, so submissions already sealed
-    to it can still be taken in with its passphrase) only when ``rotate``; else refused."""
+def save_intake(archive_root: Path, key: IntakeKey) -> Path:
+    """Write the school's first intake key; one that exists is replaced only by ``rotate_intake``."""
     path = intake_path(archive_root)
-    old = load_intake(archive_root)
-    if old is not None and not rotate:
-        raise UsageError(f"the school already has an intake key ({path}); to replace it: --rotate")
-    if old is not None:
-        retired = archive_root / ACCESS_DIR / RETIRED_DIR / f"{old.created}-{old.fingerprint}.json"
-        write_atomic(retired, old.to_json())
-    write_atomic(path, key.to_json(), replace=old is not None)
+    if path.exists():
+        raise UsageError(labels.error("access", "intake_exists", path=path))
+    write_atomic(path, key.to_json())
     return path
+
+
+def rotate_intake(
+    archive_root: Path, passphrase: str | None, today: dt.date | None = None
+) -> tuple[IntakeKey, str, int]:
+    """Replace the intake key. The current key retires today; it and the retired keys still
+    in their grace period are locked again under the new passphrase, so files sealed to them
+    before the site was rebuilt are still taken in (``passphrase``: the current one; None
+    when it is lost: then nothing sealed to the old keys can be opened again). Returns the
+    new key, its passphrase and how many retired keys it opens."""
+    today = today or dt.date.today()
+    old = load_intake(archive_root)
+    if old is None:
+        raise UsageError(labels.error("intake", "no_key"))
+    if passphrase is not None:
+        try:
+            old.unlock(passphrase)
+        except crypto.CryptoError:
+            raise YidangError(labels.error("intake", "wrong_passphrase")) from None
+    key, new = create_intake(today)
+    retired = [replace(old, retired=today.isoformat())]
+    retired += [_read_intake(p) for p in _retired_paths(archive_root)]
+    kept = 0
+    for item in retired:
+        relocked = _relock_intake(item, passphrase, new) if item.in_grace(today) else None
+        kept += relocked is not None
+        target = archive_root / ACCESS_DIR / RETIRED_DIR / f"{item.created}-{item.fingerprint}.json"
+        write_atomic(target, (relocked or item).to_json(), replace=True)
+    write_atomic(intake_path(archive_root), key.to_json(), replace=True)
+    return key, new, kept
+
+
+def _relock_intake(key: IntakeKey, old: str | None, new: str) -> IntakeKey | None:
+    """``key`` locked under ``new``, or None when ``old`` does not open it."""
+    if old is None:
+        return None
+    try:
+        private = key.unlock(old)
+    except crypto.CryptoError:
+        return None
+    return replace(key, private_locked=crypto.lock_private_key(private, new, INTAKE_AAD))
 
 
 # --- rights ------------------------------------------------------------------
 
 
 def may_write(archive: Archive, teacher_id: str, student_id: str, day: dt.date) -> bool:
-    """Whether a teacher may write a record of ``day`` for a student: the rights to read,
-    on that day — leadership and the office always; the student's mentor on that day; the
-    head teacher of the student's class while the case is open."""
+    """Whether a teacher may write a record of ``day`` for a student. The day must lie in the
+    case's open period (from enrolment, or the first registration, to the day it closed) and
+    not after ``archive.as_of`` (today, in the school's time zone), and in the writer's right
+    on that day: leadership and the office any such day; the student's mentor on that day;
+    the head teacher of the student's class while the case is open, from the start of the
+    current term (classes.yml knows only today's head teachers)."""
     student = archive.students.get(student_id)
-    if student is None or teacher_id not in archive.teachers:
+    if student is None or teacher_id not in archive.teachers or day > archive.as_of:
+        return False
+    if not case_open_on(student, day):
         return False
     if archive.leadership_role(teacher_id) is not None:
         return True
-    closed = student.profile.closed_on if not student.active else None
-    if closed is not None and day > closed:
-        return False
     if any(m.teacher == teacher_id for m in student.mentors_on(day)):
         return True
     cls = archive.classes.get(student.profile.class_)
-    return cls is not None and cls.head_teacher == teacher_id and student.active
+    return (
+        cls is not None and cls.head_teacher == teacher_id and student.active and day >= _term_start(archive)
+    )
+
+
+def case_open_on(student: StudentBase, day: dt.date) -> bool:
+    """Whether the student's case was open on ``day``: on or after enrolment (or the first
+    registration in a category or with a mentor), and not after it closed."""
+    profile = student.profile
+    starts = [c.since for c in profile.categories] + [m.since for m in profile.mentors]
+    start = profile.enrolled_on or min(starts, default=day)
+    closed = profile.closed_on if not student.active else None
+    return start <= day and (closed is None or day <= closed)
+
+
+def _term_start(archive: Archive) -> dt.date:
+    """The first day of the term containing ``as_of`` (or of the last one begun, in a holiday)."""
+    begun = [t.start for t in archive.terms if t.start <= archive.as_of]
+    return max(begun, default=archive.as_of)
 
 
 @dataclass(frozen=True)

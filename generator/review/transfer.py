@@ -36,6 +36,7 @@ from generator.booklets.booklet import Fonts, make_booklets
 from generator.core import crypto, git, labels
 from generator.core.files import write_atomic
 from generator.core.problems import ArchiveInvalid, Refused, UsageError
+from generator.core.text import shown
 from generator.protect import access
 from generator.protect.seal import pad, unpad
 from generator.review import edit
@@ -43,6 +44,14 @@ from generator.review import edit
 FORMAT = "yidang-transfer-1"
 CARD_FORMAT = "yidang-intake-card-1"
 RECEIVED = "transferred"  # where the old plan and the received booklet go, in the new folder
+MAX_BUNDLE = 512 * 1024 * 1024  # a whole file: records, photos and the booklet
+MAX_FILES = 5000
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")  # schema.Id
+NAME = re.compile(r'[^<>&"\x00-\x1f\x7f-\x9f\u2028\u2029]{1,60}')  # schema.Name, on one line
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A file of a student's folder: known entries, then plain names (no hidden file, no control
+# character, no way up); the path inside the new folder is built from these parts alone.
+PART = re.compile(r"[^/\\\x00-\x1f\x7f-\x9f.][^/\\\x00-\x1f\x7f-\x9f]{0,99}")
 
 
 # --- the receiving school's key card ---------------------------------------------------
@@ -102,6 +111,17 @@ class Sent:
     fingerprint: str
 
 
+def same_fingerprint(card: Card, heard: str) -> bool:
+    """Whether what the receiving school read out by phone is the card's fingerprint (spaces,
+    colons, dashes and case do not matter)."""
+    return re.sub(r"[^0-9a-f]", "", heard.lower()) == card.fingerprint
+
+
+def spoken(fingerprint: str) -> str:
+    """A fingerprint as read out by phone: groups of four."""
+    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4))
+
+
 def send(
     archive_root: Path,
     student_id: str,
@@ -109,13 +129,18 @@ def send(
     out: Path,
     booklet: BookletSettings,
     *,
+    fingerprint: str,
     on: dt.date | None = None,
     base: str = "main",
 ) -> Sent:
     """Seal the student's file to the card's school into ``out`` and mark the student
-    transferred on a new branch. Nothing is written when anything is wrong."""
+    transferred on a new branch. Nothing is written when anything is wrong, and nothing
+    is sealed unless ``fingerprint`` — read out by the receiving school, by phone — is the
+    card's: a card sent by e-mail or chat can be swapped on the way."""
     on = on or dt.date.today()
     card = read_card(card_path)
+    if not same_fingerprint(card, fingerprint):
+        raise UsageError(labels.error("transfer", "fingerprint", card=spoken(card.fingerprint)))
     if out.exists():
         raise UsageError(labels.error("transfer", "out_exists", out=out))
     repo = git.toplevel(archive_root)
@@ -246,24 +271,38 @@ class Arrival:
         return f"transfer/in-{self.id}"
 
 
+def looks_like_bundle(path: Path) -> bool:
+    """Whether a file starts as a bundle does (its size limit is a bundle's, not a record's)."""
+    with open(path, "rb") as fh:
+        return FORMAT.encode() in fh.read(64)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise Refused(labels.error("transfer", "not_bundle")) from None
+
+
 def is_bundle(data: bytes) -> bool:
     try:
-        return json.loads(data).get("format") == FORMAT
-    except (ValueError, AttributeError):
+        outer = json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
         return False
+    return isinstance(outer, dict) and outer.get("format") == FORMAT
 
 
 def open_bundle(data: bytes, keys: dict[str, bytes]) -> dict[str, Any]:
     """The bundle's content, opened with this school's intake keys (fingerprint → key)."""
+    outer = _json(data)
     try:
-        outer = json.loads(data)
-        epk, sealed, fp = crypto.unb64(outer["epk"]), crypto.unb64(outer["data"]), str(outer["intake"])
+        epk, sealed, fp = crypto.unb64(outer["epk"]), crypto.unb64(outer["data"]), outer["intake"]
     except (ValueError, KeyError, TypeError):
         raise Refused(labels.error("transfer", "not_bundle")) from None
-    if fp not in keys:
-        raise Refused(labels.error("transfer", "other_school", fp=fp))
+    if not isinstance(fp, str) or fp not in keys:
+        raise Refused(labels.error("transfer", "other_school", fp=shown(fp)))
     try:
-        inner = json.loads(unpad(crypto.open_to(keys[fp], epk, sealed, f"{FORMAT}|{fp}".encode())))
+        inner = _json(unpad(crypto.open_to(keys[fp], epk, sealed, f"{FORMAT}|{fp}".encode())))
     except crypto.CryptoError:
         raise Refused(labels.error("transfer", "damaged")) from None
     if not isinstance(inner, dict) or inner.get("format") != FORMAT:
@@ -271,20 +310,33 @@ def open_bundle(data: bytes, keys: dict[str, bytes]) -> dict[str, Any]:
     return inner
 
 
+def _matching(value: Any, pattern: re.Pattern[str], what: str) -> str:
+    """A value of the bundle that becomes part of a path, a branch, a commit or YAML: it must
+    match ``pattern`` before it is used (the bundle needs no signature: anyone can seal one)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise Refused(labels.error("transfer", "bad_value", what=what))
+    return value
+
+
 def arrival(
     inner: dict[str, Any], archive: Archive, root: Path, class_id: str, mentor: str, on: dt.date
 ) -> Arrival:
     """The new folder's files: the profile placed here, the records as written there."""
+    school = _matching(inner.get("school"), NAME, "school")
+    old_id = _matching(inner.get("student"), ID, "student")
+    sent = _matching(inner.get("sent"), DATE, "sent")
+    raw_teachers, raw_files = inner.get("teachers"), inner.get("files")
+    if not isinstance(raw_teachers, dict) or not isinstance(raw_files, dict) or len(raw_files) > MAX_FILES:
+        raise Refused(labels.error("transfer", "not_bundle"))
+    teachers = {_matching(k, ID, "teachers"): _matching(v, NAME, "teachers") for k, v in raw_teachers.items()}
     try:
-        school, old_id = str(inner["school"]), str(inner["student"])
-        teachers = {str(k): str(v) for k, v in dict(inner["teachers"]).items()}
-        files = {_safe(rel): crypto.unb64(data) for rel, data in dict(inner["files"]).items()}
+        files = {_safe(rel): crypto.unb64(data) for rel, data in raw_files.items()}
         booklet = crypto.unb64(inner["booklet"])
     except (ValueError, KeyError, TypeError):
         raise Refused(labels.error("transfer", "not_bundle")) from None
     if "profile.yml" not in files:
         raise Refused(labels.error("transfer", "no_profile"))
-    new_id = _free_id(old_id, archive, root)
+    new_id = _matching(_free_id(old_id, archive, root), ID, "student")
     out = {
         "profile.yml": _placed_profile(
             files.pop("profile.yml"), new_id, school, old_id, class_id, mentor, on, teachers
@@ -297,16 +349,17 @@ def arrival(
             out[rel] = _record_from(data, rel, school, teachers)
         else:
             out[rel] = data
-    out[f"{RECEIVED}/{inner.get('sent', on)}-{old_id}.pdf"] = booklet
+    out[f"{RECEIVED}/{sent}-{old_id}.pdf"] = booklet
     return Arrival(school, old_id, new_id, out, sum(r.startswith("records/") for r in out))
 
 
-def _safe(rel: str) -> str:
-    """A path inside the new folder, under one of a student folder's entries; never ``..``."""
-    path = PurePosixPath(rel)
-    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] not in SOURCE_ENTRIES:
-        raise Refused(labels.error("transfer", "outside", rel=repr(rel)))
-    return path.as_posix()
+def _safe(rel: Any) -> str:
+    """A path inside the new folder, under one of a student folder's entries, each part a
+    plain name; never ``..``, a hidden file or a control character."""
+    parts = rel.split("/") if isinstance(rel, str) else []
+    if not parts or parts[0] not in SOURCE_ENTRIES or not all(PART.fullmatch(p) for p in parts):
+        raise Refused(labels.error("transfer", "outside", rel=shown(rel)))
+    return PurePosixPath(*parts).as_posix()
 
 
 def _free_id(old_id: str, archive: Archive, root: Path) -> str:
