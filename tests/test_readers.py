@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,7 +112,6 @@ def test_former_mentees_and_closed_cases_are_for_leadership_only(  # type: ignor
             page.wait_for_selector("#yd-logout:not([hidden])")
             _open(page, url, reader, route)
             assert page.locator(f"[data-list={section}]").count() == 0
-            assert page.locator(".yd-part").count() == 0
             assert f"leadership/{route}" not in reader.routes
             page.close()
             page = browser.new_page()
@@ -119,6 +121,74 @@ def test_former_mentees_and_closed_cases_are_for_leadership_only(  # type: ignor
             row = page.locator(f'[data-list={section}] tr[data-student="{student}"]')
             assert row.count() == 1  # filled in from the leadership-only part
             page.close()
+
+
+def _utf16(html: str, at: int) -> int:
+    """A part's offset (UTF-16 code units, as JavaScript counts) as a Python string index."""
+    return len(html.encode("utf-16-le")[: 2 * at].decode("utf-16-le"))
+
+
+def _with_parts(html: str, parts: list[list[Any]]) -> str:
+    """A page as leadership's browser assembles it: each sealed-apart part spliced in at its
+    offset in the page without the parts."""
+    for at, part in reversed(parts):
+        cut = _utf16(html, at)
+        html = html[:cut] + part + html[cut:]
+    return html
+
+
+def _seam(html: str, at: int) -> str:
+    """The run of white space around ``at``: what meets where a part was cut out."""
+    start, end = at, at
+    while start and html[start - 1].isspace():
+        start -= 1
+    while end < len(html) and html[end].isspace():
+        end += 1
+    return html[start:end]
+
+
+def test_a_page_shows_no_trace_of_a_part_cut_out(readers_site) -> None:  # type: ignore[no-untyped-def]
+    """A class page without its closed cases, and a teacher page without the former mentees,
+    are exactly leadership's page without those parts: no placeholder, no empty element, no
+    marker, not even a different line break where the part was (compared with a page of the
+    same kind that never had such a part)."""
+    site, passphrases = readers_site
+    leader = login(site, "T001", passphrases["T001"])
+    for teacher, route, section, student in (
+        (HEAD_OF_CLOSED, "classes/G3-05/", "closed", CLOSED),
+        (FORMER_MENTOR, f"teachers/{FORMER_MENTOR}/", "former", MOVED),
+    ):
+        shown = login(site, teacher, passphrases[teacher]).open(route)["h"]
+        parts = leader.open(f"leadership/{route}")
+        assert leader.open(route)["h"] == shown  # one blob for both: the page without the parts
+        whole = _with_parts(shown, parts)
+        assert f'data-list="{section}"' in whole and f'data-student="{student}"' in whole  # leadership's
+        assert f'data-list="{section}"' not in shown and student not in shown
+        for trace in ("yd-part", "data-part", "<!--", "yd:leadership"):
+            assert trace not in shown, (route, trace)
+        empty = re.compile(r"<(\w+)\b[^>]*>\s*</\1>")  # cutting left no element emptied
+        in_parts = Counter(e for _, part in parts for e in empty.findall(part))
+        assert Counter(empty.findall(shown)) == Counter(empty.findall(whole)) - in_parts
+        kind = route.split("/")[0]
+        for at, _ in parts:
+            cut = _utf16(shown, at)
+            # A page of the same kind without such a part, where the same two things meet:
+            # the end of the section before (a table, a chart), and the next section or the end.
+            before, after = shown[:cut].rstrip()[-9:], shown[cut:].lstrip()[:14]
+            pages = [
+                leader.open(r)["h"]
+                for r in sorted(leader.routes)
+                if r.startswith(f"{kind}/")
+                and leader.routes[r][1] == "page"
+                and f"leadership/{r}" not in leader.routes
+            ]
+            sibling, there = next(
+                (h, pos)
+                for h in pages
+                for pos in [h.find(after) if after else len(h.rstrip())]
+                if pos >= 0 and h[:pos].rstrip().endswith(before)
+            )
+            assert _seam(shown, cut) == _seam(sibling, there), route
 
 
 def test_reset_remove_and_rotate_leave_old_keys_opening_nothing(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]

@@ -43,7 +43,9 @@ from generator.core import crypto
 from generator.core.problems import YidangError
 from generator.protect import access
 
-FORMAT = "yidang-site-3"  # 3: padded blobs, hidden keyring names, opaque routes (2: base64, 1: Z85)
+# 4: leadership-only parts cut out without a trace; 3: padded blobs, hidden keyring names, opaque
+# routes; 2: base64; 1: Z85. A new format seals every blob again (nothing of an older site is reused).
+FORMAT = "yidang-site-4"
 LEADERSHIP = "leadership"
 MIN_BUCKET = 1024
 # What the published pages may load: the site's own scripts only (no inline script, no
@@ -109,16 +111,22 @@ def scope_of(route: str) -> str:
     return LEADERSHIP
 
 
-def split_restricted(html: str) -> tuple[str, list[str]]:
-    """A page without its leadership-only parts (each left as an empty placeholder the
-    browser fills when the reader may see it), and those parts."""
-    parts: list[str] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        parts.append(match.group(1))
-        return f'<div class="yd-part" data-part="{len(parts) - 1}"></div>'
-
-    return RESTRICTED.sub(placeholder, html), parts
+def split_restricted(html: str) -> tuple[str, list[list[Any]]]:
+    """A page without its leadership-only parts, and those parts as ``[offset, html]``: where
+    each goes in the page without them, counted in UTF-16 code units as JavaScript counts
+    (the browser splices them in for a reader who holds the leadership key). Nothing is
+    left where a part was, so a reader's page does not show that anything was cut out."""
+    parts: list[list[Any]] = []
+    shown: list[str] = []
+    last = at = 0
+    for match in RESTRICTED.finditer(html):
+        before = html[last : match.start()]
+        shown.append(before)
+        at += len(before.encode("utf-16-le")) // 2
+        parts.append([at, match.group(1)])
+        last = match.end()
+    shown.append(html[last:])
+    return "".join(shown), parts
 
 
 @dataclass
@@ -276,7 +284,7 @@ class Publisher:
             html_z = zlib.compress(shown.encode("utf-8"), 3)
             packed = json.dumps(parts, ensure_ascii=False).encode()
             self.add(Item(f"{LEADERSHIP}/{route}", "part", title), lambda: _deflate(packed), f"part|{digest}")
-            hidden = zlib.compress(" ".join(parts).encode("utf-8"), 3)  # found by leadership's search
+            hidden = zlib.compress(" ".join(h for _, h in parts).encode("utf-8"), 3)  # leadership's search
             self.pages.setdefault(LEADERSHIP, []).append((route, title, hidden, f"part|{digest}"))
 
         def body() -> bytes:

@@ -246,13 +246,15 @@
   function noAccess() {
     return { t: L.no_access_title, h: `<p class="yd-no-access" role="alert">${esc(L.no_access)}</p>` };
   }
-  async function fillParts(page, route) {
-    // Parts only leadership may see (a teacher's former mentees, a class's closed cases).
-    const holders = page.querySelectorAll(".yd-part");
-    if (!holders.length) return;
+  async function withParts(html, route) {
+    // Parts only leadership may see (a teacher's former mentees, a class's closed cases) are
+    // sealed apart as [offset, html]: spliced in where they were cut out, for a reader who
+    // holds them. Everyone else's page has no trace of them.
     const entry = entryOf(`leadership/${route}`);
-    const parts = entry ? await blob(entry) : [];
-    holders.forEach((el) => { if (parts[+el.dataset.part]) el.innerHTML = parts[+el.dataset.part]; else el.remove(); });
+    if (!entry) return html;
+    const parts = await blob(entry);
+    for (let i = parts.length - 1; i >= 0; i--) html = html.slice(0, parts[i][0]) + parts[i][1] + html.slice(parts[i][0]);
+    return html;
   }
   async function show() {
     if (!S) return;
@@ -263,14 +265,13 @@
     let doc, route = "";
     if (tok === FORM) doc = F ? formDoc() : await home();
     else if (tok === SEARCH) doc = query ? await search(query) : await home();
-    else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; }
+    else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; doc.h = await withParts(doc.h, route); }
     else if (tok === "") doc = await home();
     else doc = noAccess();
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
     const bar = route.startsWith("students/") ? writeButtons(route, null) : "";
     page.innerHTML = `<h1>${esc(doc.t)}</h1>${bar}${doc.h}`;  // bodies were escaped and sanitised at build
     page.dataset.view = tok === "" ? "home" : entry ? entry[1] : [SEARCH, FORM].includes(tok) ? tok : NONE;
-    await fillParts(page, route);
     for (const a of page.querySelectorAll("a[href]")) {
       const href = a.getAttribute("href");
       if (href.startsWith("#") && !href.startsWith("#/")) { a.dataset.anchor = href.slice(1); a.removeAttribute("href"); a.tabIndex = -1; continue; }
