@@ -91,6 +91,7 @@ SLOW: dict[str, dict[str, float]] = {
         "test_a_deleted_site_is_published_whole_again": 10.5,
         "test_the_build_shows_progress_once_per_student": 4.1,
     },
+    "test_hostile_intake.py": {"run_once": 7.5},  # one inbox of 40 hostile files, a dry run, then the run
     "test_intake.py": {  # a git repository of the sample each; the first also builds it twice
         "test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site": 12.7,
         "test_each_refusal_says_why_and_keeps_the_file": 2.9,

@@ -299,7 +299,8 @@ def test_bad_transfers_are_refused_and_change_nothing(
         out.write_bytes(b"an earlier file")
     state = _state(sender)
     heard = ("--fingerprint", _read_out(cards[card])) if card != "bad" else ()
-    result = run("transfer", student, "--to", cards[card], "--out", out, "--archive", sender / "archives", *heard)
+    archive = sender / "archives"
+    result = run("transfer", student, "--to", cards[card], "--out", out, "--archive", archive, *heard)
     assert result.exit_code == 2 and message in result.output, result.output
     assert said_in_chinese_first(result.output)
     assert _state(sender) == state
@@ -334,7 +335,8 @@ def test_a_card_swapped_on_the_way_seals_nothing(moved, run, tmp_path: Path) -> 
     forged = tmp_path / "forged-card.json"
     forged.write_text(card_json(school, access.create_intake()[0]), encoding="utf-8")
     out, state = tmp_path / "out.yidang", _state(sender)
-    args = ["transfer", STUDENT, "--to", str(forged), "--out", str(out), "--archive", str(sender / "archives")]
+    archive = str(sender / "archives")
+    args = ["transfer", STUDENT, "--to", str(forged), "--out", str(out), "--archive", archive]
     heard = _read_out(moved["card"])
     said = run(*args, "--fingerprint", heard)
     assert said.exit_code == 2 and "does not match the one the receiving school read out" in said.output
