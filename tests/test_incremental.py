@@ -6,6 +6,7 @@ decrypts to, for every reader; and the cache redid only what the change touched.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -153,6 +154,30 @@ def test_incremental_build_equals_a_clean_build(change: Callable[[Path], None], 
     if change is move_class:
         assert f"students/{STUDENT}/" in after["T008"].routes  # the head teacher gained the student
         assert f"students/{STUDENT}/" not in before["T008"].routes
+
+
+def test_a_rebuilt_site_does_not_say_which_files_the_build_wrote(tmp_path: Path) -> None:
+    """After one record changed, the rebuilt site's files all carry the build's one timestamp
+    and no hard link: reused blobs are copies, so neither their times nor an inode shared
+    with an older copy of the site (here a snapshot kept with hard links, as rsnapshot and
+    `cp -al` keep them) tell them from the blobs this build sealed."""
+    config = _project(tmp_path / "project")
+    _build(config)
+    site = config.parent / "site"
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(site, snapshot, copy_function=os.link)
+    edit_record(config.parent)
+    output = _build(config)
+    sealed, reused = (int(n) for n in re.findall(r"encrypted files sealed: (\d+), reused: (\d+)", output)[0])
+    assert 0 < sealed < reused, output  # both kinds are there to tell apart
+    everything = [site, *site.rglob("*")]
+    files = [p for p in everything if p.is_file()]
+    assert len({p.stat().st_mtime_ns for p in everything}) == 1
+    assert len({p.stat().st_atime_ns for p in files}) == 1  # (listing a folder sets its own)
+    assert [p for p in files if p.stat().st_nlink != 1] == []
+    old = {p.stat().st_ino for p in snapshot.rglob("*") if p.is_file()}
+    assert [p for p in files if p.stat().st_ino in old] == []
+    assert "复查结果已告知班主任" in _readers(site)["T015"].open(f"students/{STUDENT}/")["h"]
 
 
 def _old_keys_open_nothing_new(old: Reader, site: Path, output: str) -> None:

@@ -555,7 +555,11 @@ def audit_site(state: BuildState, new: Path) -> None:
 
 
 def publish(state: BuildState, new: Path) -> None:
-    """Put the new site in place in one step; remember its blobs for the next build."""
+    """Put the new site in place in one step; remember its blobs for the next build. Every
+    file of a protected site gets the build's one timestamp first (after the audit, whose
+    reading would change access times)."""
+    if state.sealed is not None:
+        protect.stamp(new, state.sealed.stamp_ns)
     swap(new, state.final)
     if state.sealed is not None:
         Store(state.cache_dir / "site").put("state", state.sealed)

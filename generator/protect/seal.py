@@ -24,16 +24,16 @@ is new whenever one of its readers lost the right or got a new key pair.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -158,17 +158,20 @@ class SiteState:
     sealed: dict[str, Sealed]  # route → blob
     route_salt: str  # keys the opaque routes, so bookmarks last from build to build
     format: str = FORMAT
+    stamp_ns: int = 0  # the build's one timestamp: every published file's (``stamp``)
 
 
 @dataclass
 class Publisher:
     """Seals pages and files into ``out``, reusing the previous build's blobs when it may.
 
-    A blob is reused (hard-linked from the published site) when what it seals
-    and the key of its scope are unchanged. A scope keeps its key while none
-    of its readers lost the right to read it or got a new key pair (``access
-    passwd --reset``); otherwise (a mentor changes, an account is removed or
-    reset), or when ``rotate`` is asked, the scope gets a new key and all its
+    A blob is reused (copied from the published site, not rendered or sealed again) when
+    what it seals and the key of its scope are unchanged. Every file of the new site gets
+    the build's one timestamp (``stamp_ns``, set by ``stamp`` when the site is published)
+    and no link to the old one, so a copy of the site does not tell which blobs this build
+    wrote. A scope keeps its key while none of its readers lost the right to read it or got
+    a new key pair (``access passwd --reset``); otherwise (a mentor changes, an account is
+    removed or reset), or when ``rotate`` is asked, the scope gets a new key and all its
     blobs are sealed again, so keys from before open nothing new.
     """
 
@@ -178,6 +181,7 @@ class Publisher:
     fingerprints: dict[str, str] = field(default_factory=dict)  # teacher → their key pair's
     rotate: bool = False  # new keys for every scope
     build: str = field(default_factory=lambda: secrets.token_hex(8))
+    stamp_ns: int = field(default_factory=time.time_ns)  # every published file's mtime
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     readers: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -244,7 +248,9 @@ class Publisher:
         return blob, self._write("d", blob, crypto.b64(sealed))
 
     def _reuse(self, old: Sealed) -> bool:
-        """Link the previous build's blob into ``out`` if it is still as written."""
+        """Copy the previous build's blob into ``out`` if it is still as written. A copy, not
+        a hard link: a link count of two, or an inode shared with an older copy of the site,
+        would say which blobs are old."""
         assert self.previous is not None
         name = f"d/{old.blob}.js"  # plain strings: pathlib cost 0.1 ms a blob, 2,500 blobs a build
         src, dest = f"{self.previous.site}/{name}", f"{self.out}/{name}"
@@ -255,10 +261,7 @@ class Publisher:
             if not self._blob_dir:
                 os.makedirs(f"{self.out}/d", exist_ok=True)
                 self._blob_dir = True
-            try:
-                os.link(src, dest)
-            except OSError:  # another file system: copy, keeping the mtime checked above
-                shutil.copy2(src, dest)
+            shutil.copyfile(src, dest)
         except OSError:
             return False
         return True
@@ -268,12 +271,11 @@ class Publisher:
         key_id, key = self.key(self.scope(item.route))
         old = self.previous.sealed.get(item.route) if self.previous else None
         if old is not None and old.digest == digest and old.key_id == key_id and self._reuse(old):
-            self.sealed[item.route] = old
+            self.sealed[item.route] = replace(old, mtime_ns=self.stamp_ns)
             self.reused += 1
             return
         blob, path = self._seal_blob(key, data() if callable(data) else data)
-        st = path.stat()
-        self.sealed[item.route] = Sealed(item, blob, digest, key_id, st.st_size, st.st_mtime_ns)
+        self.sealed[item.route] = Sealed(item, blob, digest, key_id, path.stat().st_size, self.stamp_ns)
 
     def add_page(self, route: str, title: str, html_z: bytes, restricted: bool = False) -> None:
         """A page, from its zlib-compressed HTML (as rendered and cached). A page with
@@ -395,7 +397,12 @@ class Publisher:
 
     def state(self, site: Path) -> SiteState:
         return SiteState(
-            str(site), dict(self.keys), dict(self.fingerprinted), dict(self.sealed), self.route_salt
+            str(site),
+            dict(self.keys),
+            dict(self.fingerprinted),
+            dict(self.sealed),
+            self.route_salt,
+            stamp_ns=self.stamp_ns,
         )
 
 
@@ -453,8 +460,8 @@ def shell(
 
 def copy_assets(shell: dict[str, bytes], out: Path, previous: Path | None = None) -> list[str]:
     """Material's CSS, JavaScript and images (code and style only, no data) from MkDocs'
-    output. A file identical to the previous site's is linked from it; returns the files
-    written."""
+    output, written afresh. Returns the files that differ from the previous site's (the
+    others were audited when that site was built)."""
     written = []
     for rel, data in sorted(shell.items()):
         if not rel.startswith("assets/"):
@@ -462,13 +469,19 @@ def copy_assets(shell: dict[str, bytes], out: Path, previous: Path | None = None
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         old = previous / rel if previous is not None else None
-        if old is not None and old.is_file() and old.read_bytes() == data:
-            with contextlib.suppress(OSError):
-                os.link(old, dest)
-                continue
+        if old is None or not old.is_file() or old.read_bytes() != data:
+            written.append(rel)
         dest.write_bytes(data)
-        written.append(rel)
     return written
+
+
+def stamp(out: Path, ns: int) -> None:
+    """Give every file and folder of ``out`` the same access and modification time: a copy
+    of the site then says when it was built, not which of its files each build wrote."""
+    for folder, _dirs, files in os.walk(out):
+        for name in files:
+            os.utime(os.path.join(folder, name), ns=(ns, ns), follow_symlinks=False)
+        os.utime(folder, ns=(ns, ns))
 
 
 def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account]:
@@ -504,5 +517,4 @@ def write_site(
     for name, code in scripts.items():
         (out / name).write_text(code, encoding="utf-8")
     (out / "index.html").write_text(page, encoding="utf-8")
-    os.utime(out)
     return [*publisher.written, *copied, *scripts, "yidang-shell.js", "index.html"]
