@@ -92,6 +92,11 @@ SLOW: dict[str, dict[str, float]] = {
         "test_the_build_shows_progress_once_per_student": 4.1,
     },
     "test_hostile_intake.py": {"run_once": 7.5},  # one inbox of 40 hostile files, a dry run, then the run
+    "test_intake_interrupted.py": {  # an intake process each, killed, then run again
+        "test_an_intake_killed_leaves_nothing_the_next_run_does_not_clear": 5.8,
+        "test_a_build_clears_what_a_killed_intake_left": 2.5,
+        "test_sigterm_while_the_work_tree_is_made_cleans_up_at_once": 2.0,
+    },
     "test_intake.py": {  # a git repository of the sample each; the first also builds it twice
         "test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site": 12.7,
         "test_each_refusal_says_why_and_keeps_the_file": 2.9,

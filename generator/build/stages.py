@@ -47,7 +47,7 @@ from generator.booklets.booklet import (
 from generator.build import settings
 from generator.build.publish import build_lock, remove_leftovers, swap
 from generator.build.state import BuildState, private_plain_dir, remove_dead_plaintext
-from generator.core import crypto
+from generator.core import crypto, git
 from generator.core.cache import Store, StudentCache, digest, tree_digest, version
 from generator.core.problems import ArchiveInvalid, YidangError, counts
 from generator.protect import access
@@ -81,6 +81,7 @@ def run_build(config: MkDocsConfig, state: BuildState) -> Built:
     with build_lock(state.final), cleaning_up(state):
         remove_leftovers(state.final)  # half-made sites of builds that were killed,
         remove_dead_plaintext()  # and their plaintext (a kill -9 leaves it in $TMPDIR)
+        git.clean_dead_near(state.archive_root)  # and work trees of killed intakes and rollovers
         read_students(state)  # 1. every student: validated; page, photos and booklet made
         render_index_pages(state)  # 2. home, dashboard, category, teacher and class pages
         if state.protect:

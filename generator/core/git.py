@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -102,21 +103,33 @@ def _work_root(repo: Path) -> Path:
     return (common if common.is_absolute() else repo / common) / WORK_DIR
 
 
+STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 @contextlib.contextmanager
 def scratch(repo: Path) -> Iterator[Path]:
     """A private folder of this run's inside the repository's git folder (mode 0700), locked
-    while the run lives and removed when it ends, with any work tree made in it."""
+    while the run lives and removed when it ends, with any work tree made in it. Ctrl-C and
+    SIGTERM wait while the folder is made and locked, so the cleanup always knows it."""
     clean_dead(repo)
     root = _work_root(repo)
     root.mkdir(mode=0o700, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
-    lock = open(folder / LOCK, "w")  # noqa: SIM115 - held open for the life of the run
+    folder: Path | None = None
+    lock = None
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+            lock = open(folder / LOCK, "w")  # noqa: SIM115 - held open for the life of the run
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         yield folder
     finally:
-        _remove(repo, folder)
-        lock.close()
+        if folder is not None:
+            _remove(repo, folder)
+        if lock is not None:
+            lock.close()
 
 
 @contextlib.contextmanager
@@ -125,7 +138,7 @@ def worktree(repo: Path, ref: str, branch: str | None = None) -> Iterator[Path]:
     intake and rollover write their branches there, never touching the office's own
     checkout or its uncommitted files. A ref git does not know is a usage error."""
     with scratch(repo) as folder:
-        tree = folder / "tree"
+        tree = folder / f"tree-{folder.name}"  # git names its record of the tree after this: unique
         args = ["-b", branch] if branch else ["--detach"]
         if branch:
             start = (maybe(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") or "").strip()
@@ -158,11 +171,13 @@ def _drop_if_empty(repo: Path, branch: str, start: str) -> None:
 
 
 def _remove(repo: Path, folder: Path) -> None:
-    """A run's folder gone: its work tree (locked or half made: --force twice), the branch it
-    made if that has no commit, the folder, and git's record of the work tree."""
-    tree = folder / "tree"
+    """A run's folder gone: its work tree (locked or half made: --force twice), git's record
+    of it (named after the tree; a tree killed while being made is locked, and no prune
+    removes it), the branch the run made if that has no commit, and the folder."""
+    tree = folder / f"tree-{folder.name}"
     if tree.exists():
         maybe(repo, "worktree", "remove", "--force", "--force", str(tree))
+    shutil.rmtree(_work_root(repo).parent / "worktrees" / tree.name, ignore_errors=True)
     made = folder / BRANCH
     with contextlib.suppress(OSError, ValueError):
         branch, start = made.read_text(encoding="utf-8").split()
@@ -186,10 +201,22 @@ def clean_dead(repo: Path) -> list[Path]:
     return removed
 
 
+def clean_dead_near(path: Path) -> list[Path]:
+    """``clean_dead`` for the repository ``path`` is in, found without running git (a build
+    calls it every time: a rebuild must not pay for a git process when nothing is left)."""
+    for folder in (path.resolve(), *path.resolve().parents):
+        git_dir = folder / ".git"
+        if git_dir.exists():
+            return clean_dead(folder) if (git_dir / WORK_DIR).is_dir() else []
+    return []
+
+
 def _dead(folder: Path) -> bool:
     lock = folder / LOCK
-    if not lock.exists():
-        return time.time() - folder.stat().st_mtime > ORPHAN_AGE
+    if not lock.exists():  # killed as it began (or beginning now: then its process lives)
+        pid = folder.name.split("-", 1)[0]
+        gone = pid.isdigit() and not _alive(int(pid))
+        return gone or time.time() - folder.stat().st_mtime > ORPHAN_AGE
     with open(lock, "a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -197,6 +224,16 @@ def _dead(folder: Path) -> bool:
             return False
         fcntl.flock(fh, fcntl.LOCK_UN)
         return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --- commits -------------------------------------------------------------------------

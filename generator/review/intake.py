@@ -283,9 +283,7 @@ def _staged(root: Path, files: dict[str, bytes]) -> Iterator[None]:
             write_inside(root, rel, data)
         yield
     except (OutsideTree, FileExistsError):
-        raise sub.refused(
-            "bad_value", what="path", **sub.why("pattern")
-        ) from None
+        raise sub.refused("bad_value", what="path", **sub.why("pattern")) from None
     finally:
         git.run(root, "reset", "--hard", "--quiet")
         git.run(root, "clean", "-ffdxq")
@@ -353,7 +351,9 @@ FIELD_LINE = re.compile(r"^([A-Za-z_]+):")
 
 def _field_problem(text: str, problem: Problem) -> str:
     """``check``'s problem as the field it is about and its kind: ``check`` quotes values."""
-    return labels.error("intake", "field", field=_field_at(text, problem.line), **sub.why(_kind(problem.message)))
+    return labels.error(
+        "intake", "field", field=_field_at(text, problem.line), **sub.why(_kind(problem.message))
+    )
 
 
 def _kind(message: str) -> str:
