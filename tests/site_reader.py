@@ -15,7 +15,7 @@ from typing import Any
 
 from generator.core import crypto
 from generator.protect import access
-from generator.protect.seal import FORMAT, keyring_name, unpad
+from generator.protect.seal import FORMAT, INDEX, blob_aad, keyring_name, unpad
 
 BLOB = re.compile(r'__yd\("([0-9a-f]+)","([^"]*)"\);\n')
 
@@ -33,9 +33,10 @@ def site_config(site: Path) -> dict[str, Any]:
     return json.loads(found.group(1))  # type: ignore[no-any-return]
 
 
-def open_blob(site: Path, blob: str, key: bytes) -> bytes:
+def open_blob(site: Path, blob: str, key: bytes, route: str) -> bytes:
+    """A blob's content: it opens only with its key, under its own id and route."""
     sealed = crypto.unb64(_payload(site / "d" / f"{blob}.js"))
-    return unpad(crypto.open_sealed(key, sealed, f"{FORMAT}|{blob}".encode()))
+    return unpad(crypto.open_sealed(key, sealed, blob_aad(blob, route)))
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Reader:
 
     def raw(self, route: str) -> bytes:
         blob, _, at, _, _ = self.routes[route]
-        return open_blob(self.site, blob, self.keys[at])
+        return open_blob(self.site, blob, self.keys[at], route)
 
     def open(self, route: str) -> Any:
         """A page as {"t": title, "h": html}, a search shard or a page's parts as a list,
@@ -83,16 +84,19 @@ def login(site: Path, teacher: str, passphrase: str) -> Reader:
     sealed = crypto.unb64(ring["ring"])
     own = json.loads(unpad(crypto.open_sealed(ring_key, sealed, f"{FORMAT}|ring|{config['build']}".encode())))
     if "ref" in own:  # leadership: everything, in one blob under the leadership key
-        own = json.loads(open_blob(site, own["ref"][0], crypto.unb64(own["keys"][0])))
+        own = json.loads(open_blob(site, own["ref"][0], crypto.unb64(own["keys"][0]), INDEX))
     return Reader(site, [crypto.unb64(k) for k in own["keys"]], own["index"])
 
 
-def opens_nothing(site: Path, keys: list[bytes]) -> bool:
-    """No blob of ``site`` opens with any of ``keys`` (a reader's keys from before)."""
+def opens_nothing(site: Path, keys: list[bytes], now: Reader) -> bool:
+    """No blob of ``site`` opens with any of ``keys`` (a reader's keys from before), each tried
+    under its own route as its old reader knew it (``now``: a reader of everything in this
+    build, for the routes; the one blob no route names is leadership's index)."""
+    routes = {e[0]: e[4] for e in now.index.values()}
     for path in (site / "d").glob("*.js"):
         for key in keys:
             try:
-                open_blob(site, path.stem, key)
+                open_blob(site, path.stem, key, routes.get(path.stem, INDEX))
             except crypto.CryptoError:
                 continue
             return False

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.core.crypto import CryptoError
 from generator.protect import access
 from generator.protect.audit import CHUNK, Needles, audit
 
 from .browser import chromium, serve_folder, wait_until
 from .conftest import REPO, SAMPLE
 from .site_helpers import active, current, read_facts
-from .site_reader import Reader, login
+from .site_reader import Reader, login, open_blob
 from .test_site import DAY, write_config
 
 SITE_NAME = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))["site_name"]
@@ -210,6 +211,40 @@ def test_session_lives_in_the_page_only(site: Path, browser) -> None:  # type: i
         page.wait_for_selector("#yd-login:not([hidden])")
         assert page.inner_text("#yd-page") == ""
         context.close()
+
+
+def test_a_blob_copied_over_another_pages_file_is_refused(site: Path, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A page's blob file replaced by another page's (a careless copy, or files swapped on
+    purpose) is refused with a message in Chinese that says so; the page never waits for it
+    forever. With the id inside the file changed to match, it does not decrypt: the blob's id
+    and route are its associated data, so it opens only as itself, under its own route."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    reader = _reader(copy, "T008")  # head teacher of G2-01
+    own, other = sorted(r for r in reader.routes if r.startswith("students/") and r.endswith("/"))[:2]
+    mine, theirs = reader.routes[own][0], reader.routes[other][0]
+    with pytest.raises(CryptoError):  # the right key and id, another route: refused
+        open_blob(copy, theirs, reader.keys[reader.routes[other][2]], own)
+    swapped = (copy / "d" / f"{theirs}.js").read_text(encoding="ascii")
+    labels = yaml.safe_load((REPO / "site_templates/labels/zh.yml").read_text(encoding="utf-8"))["protect"]
+    with serve_folder(copy) as url:
+        for content, said in (
+            (swapped, labels["blob_mismatch"]),  # names another blob
+            (swapped.replace(theirs, mine), labels["blob_damaged"]),  # names this one: does not open
+        ):
+            (copy / "d" / f"{mine}.js").write_text(content, encoding="ascii")
+            context = browser.new_context()  # nothing cached from the last round
+            page = context.new_page()
+            _login(page, url, "T008")
+            page.wait_for_selector("#yd-logout:not([hidden])")
+            token = reader.token(own)
+            page.goto(f"{url}#/{token}")
+            page.wait_for_selector(f'#yd-page[data-route="{token}"][data-view="error"]')
+            assert page.inner_text("#yd-page .yd-blob-error") == said
+            assert page.locator("[data-section=profile]").count() == 0
+            page.click("#yd-page a[href='#/']")  # still logged in: home is a click away
+            page.wait_for_selector("[data-group=students]")
+            context.close()
 
 
 def test_works_from_file_url(site: Path, browser) -> None:  # type: ignore[no-untyped-def]

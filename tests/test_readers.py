@@ -202,6 +202,9 @@ def test_reset_remove_and_rotate_leave_old_keys_opening_nothing(tmp_path: Path, 
         assert result.exit_code == 0, result.output
         return result.output
 
+    def now() -> Reader:  # leadership, for the routes of this build's blobs
+        return login(site, "T001", CREDS["T001"])
+
     build()
     mentor = login(site, "T015", CREDS["T015"]).keys
     head = login(site, "T008", CREDS["T008"]).keys
@@ -209,16 +212,16 @@ def test_reset_remove_and_rotate_leave_old_keys_opening_nothing(tmp_path: Path, 
     reset = run("access", "passwd", "T015", "--reset", "--archive", archive)
     assert reset.exit_code == 0 and "new content keys" in reset.output
     assert "new content keys" in build()
-    assert opens_nothing(site, mentor)  # keys taken before the reset open nothing now
-    assert not opens_nothing(site, head)  # scopes T015 could not read kept their keys
+    assert opens_nothing(site, mentor, now())  # keys taken before the reset open nothing now
+    assert not opens_nothing(site, head, now())  # scopes T015 could not read kept their keys
     with pytest.raises(Exception):  # noqa: B017 - the old passphrase finds no keyring
         login(site, "T015", CREDS["T015"])
     assert run("access", "remove", "T008", "--yes", "--archive", archive).exit_code == 0
     build()
-    assert opens_nothing(site, head)
-    assert not opens_nothing(site, leader)
+    assert opens_nothing(site, head, now())
+    assert not opens_nothing(site, leader, now())
     assert "new content keys" in build("--rotate-keys")
-    assert opens_nothing(site, leader)  # everything has new keys
+    assert opens_nothing(site, leader, now())  # everything has new keys
 
 
 def test_keyrings_say_neither_whose_nor_how_much(readers_site) -> None:  # type: ignore[no-untyped-def]

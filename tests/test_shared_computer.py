@@ -14,7 +14,8 @@ import pytest
 from .browser import CHROMIUM, CHROMIUM_ARGS, serve_folder, wait_until
 from .conftest import SAMPLE
 from .site_helpers import active, current, read_facts
-from .test_protect import _login
+from .site_reader import login
+from .test_protect import CREDS, _login
 from .test_site import DAY
 
 STORAGE = """async () => ({
@@ -175,4 +176,104 @@ def test_csp_lets_the_site_work_and_refuses_injected_script(protected_sample: Pa
         violations = wait_until(page, "window.__csp.length >= 2 && window.__csp")
         assert page.evaluate("window.__ran") is None
         assert all(v.startswith("script-src") for v in violations), violations  # type: ignore[union-attr]
+        browser.close()
+
+
+# Every value reachable from the page's scripts after a session: a walk over what ``window``
+# holds (own properties, array items, Map and Set entries), the DOM left out (its text is read
+# on its own). Strings are searched for the session's words; arrays are compared with the
+# session's chart series.
+REACHABLE = """([words, series]) => {
+  const wanted = new Set(series.map((s) => JSON.stringify(s)));
+  const seen = new Set();
+  const queue = [];
+  const hits = [];
+  for (const k of Object.getOwnPropertyNames(window)) {
+    try { queue.push([k, window[k]]); } catch (e) { /* a getter that throws */ }
+  }
+  let at = 0;
+  for (; at < queue.length && at < 400000; at++) {
+    const [path, v] = queue[at];
+    if (typeof v === "string") {
+      for (const w of words) if (v.includes(w)) hits.push(`${path}: ${w}`);
+      continue;
+    }
+    if (v === null || (typeof v !== "object" && typeof v !== "function") || seen.has(v)) continue;
+    seen.add(v);
+    if (v instanceof Node || v === window) continue;
+    const numbers = Array.isArray(v) && v.length > 2 && v.every((x) => x === null || typeof x === "number");
+    if (numbers && wanted.has(JSON.stringify(v))) hits.push(`${path}: series`);
+    let keys = [];
+    try { keys = Object.getOwnPropertyNames(v); } catch (e) { continue; }
+    for (const k of keys) {
+      let x;
+      try { x = v[k]; } catch (e) { continue; }
+      queue.push([`${path}.${k}`, x]);
+    }
+    try {
+      if (v instanceof Map) for (const [k, x] of v) queue.push([`${path}<value>`, x], [`${path}<key>`, k]);
+      if (v instanceof Set) for (const x of v) queue.push([`${path}<item>`, x]);
+    } catch (e) { /* a foreign object */ }
+  }
+  return { hits, walked: at };
+}"""
+CHARTS = """() => [...document.querySelectorAll('#yd-page [_echarts_instance_]')].map((el) => {
+  const o = window.echarts.getInstanceByDom(el).getOption();
+  const axes = [...(o.xAxis || []), ...(o.yAxis || [])].filter((a) => a.type === 'category');
+  return { id: el.getAttribute('_echarts_instance_'), words: axes.flatMap((a) => a.data),
+           series: o.series.map((s) => s.data) };
+})"""
+AFTER = """(ids) => ({
+  instances: ids.filter((id) => window.echarts.getInstanceById(id)),
+  elements: document.querySelectorAll('[_echarts_instance_]').length,
+  user: document.querySelector('#yd-user').value,
+  pass: document.querySelector('#yd-pass').value,
+  text: document.body.innerText,
+})"""
+
+
+@pytest.mark.parametrize("how", ["logout", "idle"])
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_logout_leaves_nothing_of_the_session_reachable(
+    protected_sample: Path, screen: str, how: str
+) -> None:
+    """Leadership opens the dashboard and a class page (charts of teachers', classes' and
+    students' rates), then logs out or is logged out for being idle. The next person at the
+    same tab, with the console, finds no chart in ECharts' registry (not even by the ids the
+    charts had), no chart element, no global holding a name or a series of rates, nothing of
+    them in the page's text, and no teacher id left in the login form."""
+    from playwright.sync_api import sync_playwright
+
+    facts = read_facts(SAMPLE)
+    leader = login(protected_sample, "T001", CREDS["T001"])
+    viewport = {"width": 390, "height": 844} if screen == "phone" else {"width": 1280, "height": 900}
+    with serve_folder(protected_sample) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_context(viewport=viewport).new_page()
+        page.clock.install()
+        _login(page, url, "T001")
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        drawn = []
+        for route in ("dashboard/", "classes/G2-01/"):
+            token = leader.token(route)
+            page.goto(f"{url}#/{token}")
+            page.wait_for_selector(f'#yd-page[data-route="{token}"] figure.yd-chart[data-drawn="1"]')
+            drawn += page.evaluate(CHARTS)
+        words = {w for c in drawn for w in c["words"] if len(w) >= 2}
+        series = [s for c in drawn for s in c["series"] if len(s) > 2]
+        names = {p["name"] for p in facts.profiles.values()} | {t["name"] for t in facts.teachers}
+        assert words & names and series  # the charts did show names and rates
+        assert page.evaluate(REACHABLE, [sorted(words), series])["hits"]  # the walk finds them now
+        if how == "logout":
+            page.click("#yd-logout")
+        else:
+            page.clock.fast_forward("31:00")  # idle_minutes is 30
+        page.wait_for_selector("#yd-login:not([hidden])")
+        assert ("自动退出" in page.inner_text("#yd-error")) == (how == "idle")
+        after = page.evaluate(AFTER, [c["id"] for c in drawn])
+        assert after["instances"] == [] and after["elements"] == 0
+        assert after["user"] == "" and after["pass"] == ""
+        assert [w for w in words | names if w in after["text"]] == []
+        found = page.evaluate(REACHABLE, [sorted(words | names), series])
+        assert found["hits"] == [] and found["walked"] > 1000, found
         browser.close()

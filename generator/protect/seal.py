@@ -43,10 +43,12 @@ from generator.core import crypto
 from generator.core.problems import YidangError
 from generator.protect import access
 
-# 4: leadership-only parts cut out without a trace; 3: padded blobs, hidden keyring names, opaque
-# routes; 2: base64; 1: Z85. A new format seals every blob again (nothing of an older site is reused).
-FORMAT = "yidang-site-4"
+# 5: blobs bound to their routes; 4: leadership-only parts cut out without a trace; 3: padded
+# blobs, hidden keyring names, opaque routes; 2: base64; 1: Z85. A new format seals every blob
+# again (nothing of an older site is reused).
+FORMAT = "yidang-site-5"
 LEADERSHIP = "leadership"
+INDEX = "index"  # the route of leadership's one blob with every key and route (no page has it)
 MIN_BUCKET = 1024
 # What the published pages may load: the site's own scripts only (no inline script, no
 # eval, no other origin). Styles may be inline: Material sets style attributes.
@@ -242,9 +244,11 @@ class Publisher:
         self.written.append(f"{folder}/{name}.js")
         return path
 
-    def _seal_blob(self, key: bytes, plain: bytes) -> tuple[str, Path]:
+    def _seal_blob(self, key: bytes, plain: bytes, route: str) -> tuple[str, Path]:
+        """A new blob: its id and its route are the associated data, so it opens only as
+        itself, under its own route (``blob_aad``)."""
         blob = secrets.token_hex(12)
-        sealed = crypto.seal(key, pad(plain), f"{FORMAT}|{blob}".encode())
+        sealed = crypto.seal(key, pad(plain), blob_aad(blob, route))
         return blob, self._write("d", blob, crypto.b64(sealed))
 
     def _reuse(self, old: Sealed) -> bool:
@@ -274,7 +278,7 @@ class Publisher:
             self.sealed[item.route] = replace(old, mtime_ns=self.stamp_ns)
             self.reused += 1
             return
-        blob, path = self._seal_blob(key, data() if callable(data) else data)
+        blob, path = self._seal_blob(key, data() if callable(data) else data, item.route)
         self.sealed[item.route] = Sealed(item, blob, digest, key_id, path.stat().st_size, self.stamp_ns)
 
     def add_page(self, route: str, title: str, html_z: bytes, restricted: bool = False) -> None:
@@ -355,7 +359,7 @@ class Publisher:
         """One blob with every key and route, sealed under the leadership key: leadership's
         keyrings point to it, so they are no larger than anyone else's."""
         blob, _ = self._seal_blob(
-            self.key(LEADERSHIP)[1], json.dumps(self._index(sorted(self.keys))).encode()
+            self.key(LEADERSHIP)[1], json.dumps(self._index(sorted(self.keys))).encode(), INDEX
         )
         return [blob, 0]
 
@@ -404,6 +408,12 @@ class Publisher:
             self.route_salt,
             stamp_ns=self.stamp_ns,
         )
+
+
+def blob_aad(blob: str, route: str) -> bytes:
+    """What a blob's AES-GCM tag covers besides its content: the format, its id and its
+    route. A blob copied over another's file, or shown under another route, fails to open."""
+    return f"{FORMAT}|{blob}|{route}".encode()
 
 
 def keyring_name(salt: str, lookup: str) -> str:

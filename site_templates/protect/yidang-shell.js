@@ -21,17 +21,27 @@
   let lastActive = 0;
   let query = ""; // the last search, in memory only
   const urls = []; // object URLs to revoke on logout
+  const INDEX = "index";  // the route of leadership's one blob with every key and route
 
   // --- blobs arrive as scripts: works from file:// where fetch is refused ---
-  const waiting = {};
-  window.__yd = (id, data) => { const w = waiting[id]; if (w) { delete waiting[id]; w(data); } };
+  // A file names the blob it holds (__yd("<id>", …)); one that ran without naming the blob it
+  // was loaded for (another page's file copied over it) is refused, never waited for.
+  const waiting = {};  // id → the loads waiting for it
+  window.__yd = (id, data) => {
+    const w = waiting[id];
+    if (w) { delete waiting[id]; w.forEach((f) => f(data)); }
+  };
+  class BlobError extends Error {}  // the site's files are not what the index says: said as it is
   function load(dir, id) {
     return new Promise((resolve, reject) => {
-      waiting[id] = resolve;
+      let done = false;
+      const got = (data) => { done = true; resolve(data); };
+      (waiting[id] = waiting[id] || []).push(got);
+      const forget = () => { const w = waiting[id]; if (w && w.includes(got)) w.splice(w.indexOf(got), 1); if (w && !w.length) delete waiting[id]; };
       const s = document.createElement("script");
       s.src = `${dir}/${id}.js`;
-      s.onload = () => s.remove();
-      s.onerror = () => { delete waiting[id]; s.remove(); reject(new Error("missing")); };
+      s.onload = () => { s.remove(); if (!done) { forget(); reject(new BlobError(L.blob_mismatch)); } };
+      s.onerror = () => { forget(); s.remove(); reject(new BlobError(L.incomplete)); };
       document.head.appendChild(s);
     });
   }
@@ -101,7 +111,7 @@
       if (own.ref) {  // leadership: every key and route, in one blob under the leadership key
         const key = await aesKey(unb64(own.keys[0]));
         const [id] = own.ref;
-        own = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}`))));
+        own = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}|${INDEX}`))));
       }
     } catch (e) { throw new Error(L.incomplete); }
     const byRoute = {};
@@ -115,15 +125,25 @@
 
   // --- session: memory only; idle logout ----------------------------------------
   function forget() {
+    // Nothing of the session may stay reachable from the page's scripts for the next person
+    // at this tab: keys, index, search, form, object URLs, the charts (ECharts keeps every
+    // chart it drew, with its data, until it is disposed) and the teacher id typed in.
     S = null;
     F = null;
     query = "";
     urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
     const page = $("#yd-page");
+    if (window.ydPage && window.ydPage.dispose) window.ydPage.dispose(page);
     page.innerHTML = "";
     delete page.dataset.route;
+    delete page.dataset.view;
     const form = $("#yd-search");
     if (form) form.q.value = "";
+    $("#yd-user").value = "";
+    $("#yd-pass").value = "";
+    // The last string any regular expression matched stays readable as RegExp.input,
+    // RegExp.lastMatch, RegExp["$_"]… (legacy statics of every page): a page's text was one.
+    /(?:)/.exec("");
   }
   function logout(message) {
     forget();
@@ -151,9 +171,13 @@
     return "#/" + (S.byRoute[route] || NONE);
   }
   async function blob(entry) {
-    const [id, kind, at] = entry;
+    // The associated data names the blob and its route: a blob shown under any other route,
+    // or changed at all, does not decrypt.
+    const [id, kind, at, , route] = entry;
     const sealed = unb64(await load("d", id));
-    const plain = unpad(await openSealed(await contentKey(at), sealed, `${C.format}|${id}`));
+    let plain;
+    try { plain = unpad(await openSealed(await contentKey(at), sealed, `${C.format}|${id}|${route}`)); }
+    catch (e) { throw new BlobError(L.blob_damaged); }
     return ["page", "search", "part", "todo"].includes(kind) ? JSON.parse(dec.decode(await inflate(plain))) : plain;
   }
   const entryOf = (route) => S.index[S.byRoute[route]];
@@ -243,6 +267,9 @@
              h: found.length ? `<p>${esc(L.search_found.replace("{n}", found.length))}</p><ul class="yd-results">${rows}</ul>`
                              : `<p class="yd-results-none">${esc(L.search_none)}</p>` };
   }
+  function broken(message) {  // a blob that is missing, belongs to another page, or was changed
+    return { error: true, t: L.failed, h: `<p class="yd-blob-error" role="alert">${esc(message)}</p><p><a href="#/">${esc(L.home_title)}</a></p>` };
+  }
   function noAccess() {
     return { t: L.no_access_title, h: `<p class="yd-no-access" role="alert">${esc(L.no_access)}</p>` };
   }
@@ -263,15 +290,21 @@
     const page = $("#yd-page");
     const entry = S.index[tok];
     let doc, route = "";
-    if (tok === FORM) doc = F ? formDoc() : await home();
-    else if (tok === SEARCH) doc = query ? await search(query) : await home();
-    else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; doc.h = await withParts(doc.h, route); }
-    else if (tok === "") doc = await home();
-    else doc = noAccess();
+    try {
+      if (tok === FORM) doc = F ? formDoc() : await home();
+      else if (tok === SEARCH) doc = query ? await search(query) : await home();
+      else if (entry && entry[1] === "page") { doc = await blob(entry); route = entry[4]; doc.h = await withParts(doc.h, route); }
+      else if (tok === "") doc = await home();
+      else doc = noAccess();
+    } catch (e) {
+      if (!(e instanceof BlobError)) throw e;
+      doc = broken(e.message);
+      route = "";
+    }
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
     const bar = route.startsWith("students/") ? writeButtons(route, null) : "";
     page.innerHTML = `<h1>${esc(doc.t)}</h1>${bar}${doc.h}`;  // bodies were escaped and sanitised at build
-    page.dataset.view = tok === "" ? "home" : entry ? entry[1] : [SEARCH, FORM].includes(tok) ? tok : NONE;
+    page.dataset.view = doc.error ? "error" : tok === "" ? "home" : entry ? entry[1] : [SEARCH, FORM].includes(tok) ? tok : NONE;
     for (const a of page.querySelectorAll("a[href]")) {
       const href = a.getAttribute("href");
       if (href.startsWith("#") && !href.startsWith("#/")) { a.dataset.anchor = href.slice(1); a.removeAttribute("href"); a.tabIndex = -1; continue; }

@@ -6,8 +6,10 @@
  * the same that `yidang check --as-of` and the ledger use) in data-spec, and a data
  * table for screen readers and for anyone who would rather read the numbers. The
  * charts draw as SVG (crisp in print), in the page's own fonts; nothing is fetched.
- * The protected site calls ydPage(page) after each decrypted page; a plaintext
- * page draws its charts when it loads. */
+ * The protected site calls ydPage(page) after each decrypted page, and ydPage.dispose at
+ * logout: ECharts keeps every chart it drew, with its data, in a registry any script of the
+ * page can ask (echarts.getInstanceById), until the chart is disposed. A plaintext page
+ * draws its charts when it loads. */
 (() => {
   "use strict";
   const COLORS = ["#3f51b5", "#ef6c00", "#2e7d32", "#c62828", "#6a1b9a", "#00838f", "#8d6e63", "#546e7a"];
@@ -72,14 +74,33 @@
       }
     }
   }
+  function dispose(figure) {
+    if (figure._chart && !figure._chart.isDisposed()) figure._chart.dispose();
+    delete figure._chart;
+    delete figure.dataset.drawn;
+    drawn.delete(figure);
+  }
+  function disposeGone() {  // charts of a page no longer shown: their data goes with them
+    for (const figure of [...drawn]) if (!figure.isConnected) dispose(figure);
+  }
   window.ydPage = (root) => {
     root = root || document;
+    disposeGone();
     cards(root);
     for (const figure of root.querySelectorAll("figure.yd-chart")) draw(figure);
   };
+  // Every chart this script drew, and any other ECharts instance under ``root``: disposed.
+  window.ydPage.dispose = (root) => {
+    for (const figure of [...drawn]) dispose(figure);
+    if (!window.echarts) return;
+    for (const el of (root || document).querySelectorAll("[_echarts_instance_]")) {
+      const chart = window.echarts.getInstanceByDom(el);
+      if (chart) chart.dispose();
+    }
+  };
   function resizeAll() {
-    for (const figure of drawn) if (figure.isConnected && figure._chart) figure._chart.resize();
-    for (const figure of [...drawn]) if (!figure.isConnected) { figure._chart.dispose(); drawn.delete(figure); }
+    disposeGone();
+    for (const figure of drawn) if (figure._chart) figure._chart.resize();
   }
   addEventListener("resize", resizeAll);
   addEventListener("beforeprint", resizeAll);
