@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from generator.archive import forms
@@ -499,3 +501,91 @@ def test_every_command_the_rotation_prints_works(repo: Path, run) -> None:  # ty
     assert (
         labels.error("access", "lost_alone") in run("access", "intake", "--lost", "--archive", archive).output
     )
+
+
+# --- any payload at all, inside a valid seal and signature ------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+PLAUSIBLE = st.sampled_from(
+    ["talk", "home_visit", "evaluation", "in_person", "phone", "母亲", "2026-fall", "达成", "T015", "T001",
+     TODAY.isoformat(), "2026-09-15", "../../x", "/etc/passwd", "a\nb", "\x1b[1m", "@everyone"]
+)  # fmt: skip
+FIELDS = st.sampled_from(
+    ["type", "date", "mode", "topic", "met", "term", "study", "mental_health", "behaviour", "goals_met",
+     "continue", "agreed_actions", "with", "by", "reviewed_by", "from_school", "photos", "../x", ""]
+)  # fmt: skip
+RECORDS = st.dictionaries(FIELDS, PLAUSIBLE | JSON, max_size=8) | JSON
+ONE_CHANGED = st.builds(lambda key, value: {**talk(), key: value}, FIELDS, PLAUSIBLE | JSON)
+STUDENTS = st.sampled_from([MENTEE, CLOSED, "../../x", "", "S2025007/../S2025003"]) | st.text(max_size=12)
+
+
+ACCEPTED: list[bool] = []  # which examples made a branch: the property must meet some
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("property")
+    repo = _repo(base)
+    (base / "inbox").mkdir()
+    keys = {"public": public_key(repo / "archives")}
+    return {"base": base, "repo": repo, "keys": keys, "before": listing(base)}
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    content=st.one_of(
+        st.tuples(
+            st.builds(lambda key, value: {**talk(), key: value}, FIELDS, PLAUSIBLE | JSON), st.just(MENTEE)
+        ),
+        st.tuples(RECORDS, STUDENTS),
+    ),
+    body=st.text(min_size=1, max_size=40) | JSON,
+    whole=st.none() | JSON,
+)
+def test_any_payload_in_a_valid_seal_and_signature(target, content, body, whole) -> None:  # type: ignore[no-untyped-def]
+    """Never an exception out of intake, never a write outside the archive, never a branch for
+    a record that ``check`` would not pass."""
+    from generator.archive.read import read_archive
+    from generator.review.intake import intake
+
+    repo, base = target["repo"], target["base"]
+    archive = repo / "archives"
+    fp = crypto.fingerprint(target["keys"]["public"])
+    record, student = content
+    content = whole if whole is not None else payload("T015", student, record, body, fp)
+    signed_bytes = json.dumps(content, ensure_ascii=False).encode()
+    path = base / "inbox" / "any.yidang"
+    path.write_bytes(sign_and_seal(archive, "T015", CREDS["T015"], signed_bytes, target["keys"]["public"]))
+    before = set(git(repo, "branch", "--list", "intake/*", "--format=%(refname:short)").split())
+    (outcome,) = intake(archive, [path], INTAKE_PASSPHRASE)
+    assert listing(base) == target["before"]
+    made = set(git(repo, "branch", "--list", "intake/*", "--format=%(refname:short)").split()) - before
+    assert (outcome.status == "accepted") == bool(made), outcome.reason
+    ACCEPTED.append(bool(made))
+    for branch in made:
+        tree = base / f"check-{len(before)}"
+        git(repo, "worktree", "add", "--quiet", str(tree), branch)
+        try:
+            problems = read_archive(
+                tree / "archives", folders=[outcome.submission.student], keep=False
+            ).problems
+            mine = [p for p in problems if "records/" in p.path and str(TODAY) in p.path]
+            assert mine == [], mine
+        finally:
+            git(repo, "worktree", "remove", "--force", str(tree))
+
+
+def test_the_property_met_records_it_took_in() -> None:
+    """The examples above included records intake took in, so "a branch only for a valid
+    record" was tested, not only refusals (runs after it: pytest keeps the file's order)."""
+    assert any(ACCEPTED) and not all(ACCEPTED), ACCEPTED
