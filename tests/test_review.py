@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -100,7 +101,7 @@ def test_review_markdown_and_text(repo: Path, run) -> None:
     md = _review(run, repo, "markdown")
     assert md.startswith("## yidang review:3 名学生的档案有改动")
     assert "### S2025003 符小雨(G2-01)" in md
-    assert "- 新增 谈话记录 2026-11-26 · 张海涛 (`2026-11-26-talk.md`)" in md
+    assert "- 新增 谈话记录 2026-11-26 · 张海涛(2026-11-26-talk.md)" in md
     assert "@zhang.haitao(张海涛,帮扶教师)" in md and "@zhou.mingyuan(周明远,领导小组)" in md
     assert "- 改动的文件没有发现问题。" in md
     text = _review(run, repo, "text")
@@ -114,7 +115,7 @@ def test_review_lists_problems_in_changed_files(repo: Path, run) -> None:
     record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"), encoding="utf-8")
     git(repo, "commit", "-qam", "broken")
     md = run("review", "--base", "main", "--as-of", "2026-11-28", "--archive", repo / "archives").output
-    assert "`students/S2025003/records/2026-11-26-talk.md:4:5` error: by: unknown teacher 'T999'" in md
+    assert "- students/S2025003/records/2026-11-26-talk.md:4:5 error: by: unknown teacher 'T999'" in md
     git(repo, "checkout", "-q", "change")
 
 
@@ -227,3 +228,33 @@ def test_review_extracts_only_plain_files_inside_its_folder(tmp_path: Path) -> N
     found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if not p.is_dir())
     assert found == ["x/archives/students/S1/profile.yml"]
     assert (dest / "archives/students/S1/profile.yml").read_text() == "id: S1\n"
+
+
+HOSTILE_BY = '"@everyone ![t](https://evil.example/t.png) [点我](javascript:x) <img src=x> `code`"'
+
+
+def test_a_branch_cannot_ping_link_or_draw_in_the_review(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """A pull request's record names its author with a mention, a remote image, a link and
+    HTML, and its file name carries a terminal escape: the comment shows them as text, and
+    the terminal shows the escape as \\x1b."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLE, repo / "archives")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "archive")
+    git(repo, "checkout", "-q", "-b", "hostile")
+    records = repo / "archives/students/S2025003/records"
+    talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
+    hostile = talk.replace("by: T008", f"by: {HOSTILE_BY}", 1)
+    assert hostile != talk
+    (records / "2026-11-26-talk\x1b[2J.md").write_text(hostile, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "hostile")
+    md = _review(run, repo, "markdown")
+    assert "@everyone" not in md and "@\u200beveryone" in md
+    for live in ("![", "](https", "](javascript", "`code`", "https://"):
+        assert live not in md, live
+    assert not re.search(r"(?<!\\)<img", md)  # only escaped: \<img
+    assert "\\!\\[t\\]" in md and "\\<img src=x\\>" in md  # shown, as text
+    text = _review(run, repo, "text")
+    assert "\x1b" not in text and "talk\\x1b[2J.md" in text

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +23,7 @@ import jinja2
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
 from generator.archive.read import read_archive
 from generator.core import git, labels
+from generator.core import text as untrusted
 from generator.core.problems import Problem, UsageError, YidangError
 from generator.review.codeowners import repo_prefix
 
@@ -184,6 +186,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
             repo,
             "diff",
             "--name-status",
+            "-z",  # paths as they are: a name with a newline or an escape is not quoted away
             "--no-renames",
             f"{base}...{head}",
             "--",
@@ -192,7 +195,8 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
     except git.GitError as exc:
         raise UsageError(str(exc)) from None
     prefix = repo_prefix(archive_root)
-    changed = [line.split("\t") for line in diff.splitlines()]
+    fields = diff.split("\0")
+    changed = [[status, path] for status, path in zip(fields[0::2], fields[1::2], strict=False)]
     school = _yaml(_show(repo, head, f"{prefix}school.yml"))
     teachers = _by_id(_show(repo, head, f"{prefix}teachers.yml"))
     classes = _by_id(_show(repo, head, f"{prefix}classes.yml"))
@@ -321,9 +325,15 @@ def extract_plain(tar: tarfile.TarFile, dest: Path) -> None:
 # --- output ------------------------------------------------------------------
 
 
-def _reviewer(r: dict[str, str]) -> str:
-    user = f"@{r['git_user']}" if r["git_user"] else r["teacher"]
-    return f"{user}({r['name']},{r['as']})"
+GIT_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,38}")
+
+
+def _reviewer(r: dict[str, str], escape: Callable[[object], str] = str) -> str:
+    """A reviewer, mentioned by their forge user name (a plain name only: anything else in
+    teachers.yml is shown escaped, never as a mention)."""
+    git_user = str(r["git_user"] or "")
+    user = f"@{git_user}" if GIT_USER.fullmatch(git_user) else escape(r["teacher"])
+    return f"{user}({escape(r['name'])},{escape(r['as'])})"
 
 
 def _render(rv: Review, template: str) -> str:
@@ -336,7 +346,12 @@ def _render(rv: Review, template: str) -> str:
         keep_trailing_newline=True,
         autoescape=False,
     )  # Markdown and text for a terminal, not HTML
-    env.filters["reviewer"] = _reviewer
+    # Whatever a branch brings (names, file names, record fields, check's messages quoting
+    # them) is untrusted: `md` escapes it for the pull request's comment (no link, image,
+    # HTML or mention), `tty` for the terminal (no control characters).
+    escape = untrusted.markdown if template.endswith(".md.j2") else untrusted.terminal
+    env.filters["md"] = env.filters["tty"] = escape
+    env.filters["reviewer"] = lambda r: _reviewer(r, escape)
     return env.get_template(template).render(rv=rv)
 
 
