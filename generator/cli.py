@@ -194,10 +194,27 @@ def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs:
     owners = co.committed(root)
     # the model (summaries) is kept only when a committed CODEOWNERS must be compared with it
     result = read_archive(root, as_of=as_of.date() if as_of else None, keep=owners is not None, jobs=jobs)
-    problems = result.problems + _codeowners_problems(root, owners, result.archive)
+    problems = result.problems + _codeowners_problems(root, owners, result.archive) + _demo_problems(root)
     _print_problems(problems, fmt, root, result.files)
     errors, warnings = counts(problems)
     sys.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _demo_problems(root: Path) -> list[Problem]:
+    """The sample's demo keys (their passphrases are in the README) in an archive that is not
+    the sample (school.yml without ``demo: true``): a warning for each file."""
+    import yaml
+
+    from generator.protect import access as acc
+
+    try:
+        demo = bool(yaml.safe_load((root / "school.yml").read_text(encoding="utf-8")).get("demo"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        demo = False
+    if demo:
+        return []
+    text = _labels()["access"]["demo_key"]
+    return [Problem(path, 1, 1, "warning", text) for path in acc.demo_keys(root)]
 
 
 def _codeowners_problems(root: Path, path: Path | None, archive: Archive | None) -> list[Problem]:
@@ -826,7 +843,9 @@ def init_command(directory: str) -> None:
     from generator.render import templates as render
     from generator.review.init import init
 
-    written = init(Path(directory), render.TEMPLATES_DIR)
+    written, passphrase = init(Path(directory), render.TEMPLATES_DIR)
+    click.echo(f"{_say('passphrase_of', teacher='intake')}\n\n    {passphrase}\n")
+    click.echo(_labels()["access"]["intake_lost"], err=True)
     click.echo(
         f"created {directory} ({len(written)} files). Next:\n"
         f"  cd {directory}\n"

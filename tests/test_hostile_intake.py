@@ -589,3 +589,38 @@ def test_the_property_met_records_it_took_in() -> None:
     """The examples above included records intake took in, so "a branch only for a valid
     record" was tested, not only refusals (runs after it: pytest keeps the file's order)."""
     assert any(ACCEPTED) and not all(ACCEPTED), ACCEPTED
+
+
+# --- the sample's demo keys stay in the sample ------------------------------------------
+
+
+def test_the_demo_key_list_is_the_samples() -> None:
+    from .conftest import SAMPLE
+
+    keys = [access.load_intake(SAMPLE)] + [access.load(SAMPLE, t) for t in access.accounts(SAMPLE)]
+    found = {crypto.fingerprint(k.public_raw) for k in keys if k is not None}
+    assert found == access.DEMO_FINGERPRINTS
+
+
+def test_check_warns_when_a_school_keeps_the_demo_keys(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import SAMPLE
+
+    assert "演示密钥" not in run("check", SAMPLE).output  # the sample itself says demo: true
+    copy = tmp_path / "our-school"
+    shutil.copytree(SAMPLE, copy)
+    school = copy / "school.yml"
+    text = school.read_text(encoding="utf-8")
+    school.write_text("\n".join(line for line in text.splitlines() if not line.startswith("demo:")), "utf-8")
+    said = run("check", copy).output
+    for path in ("intake.json", "T001.json", "T008.json", "T015.json", "demo-credentials.yml"):
+        assert f"access/{path}:1:1: warning: 这是示例档案的演示密钥" in said, path
+
+
+def test_init_makes_the_schools_own_intake_key(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    made = run("init", tmp_path / "new-school")
+    assert made.exit_code == 0, made.output
+    passphrase = next(line.strip() for line in made.output.splitlines() if line.startswith("    "))
+    key = access.load_intake(tmp_path / "new-school/archives")
+    assert key is not None and key.fingerprint not in access.DEMO_FINGERPRINTS
+    assert key.unlock(passphrase)  # the printed passphrase opens it
+    assert "演示密钥" not in run("check", tmp_path / "new-school/archives").output

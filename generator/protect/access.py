@@ -326,6 +326,36 @@ def _relock_intake(key: IntakeKey, old: str | None, new: str) -> IntakeKey | Non
     return replace(key, private_locked=crypto.lock_private_key(private, new, INTAKE_AAD))
 
 
+# --- the sample's demo keys -----------------------------------------------------
+
+# The sample archive's keys, whose passphrases the README prints: the intake key and the
+# three demo readers (tests/test_hostile_intake.py keeps this list equal to the sample's).
+DEMO_FINGERPRINTS = frozenset(
+    {"cd9750f0edaf7f99", "bff1728aa789f380", "f23ef0858356cdd9", "4697ab2695d67d30"}
+)
+DEMO_CREDENTIALS = "demo-credentials.yml"
+
+
+def demo_keys(archive_root: Path) -> list[str]:
+    """The files of ``access/`` that hold one of the sample's public demo keys (or its
+    passphrases): a school that began from a copy of the sample must make its own."""
+    found = []
+    folder = archive_root / ACCESS_DIR
+    intake = load_intake(archive_root)
+    if intake is not None and intake.fingerprint in DEMO_FINGERPRINTS:
+        found.append(f"{ACCESS_DIR}/{INTAKE}.json")
+    for teacher in accounts(archive_root):
+        try:
+            public = load(archive_root, teacher).public_raw
+        except YidangError:
+            continue
+        if crypto.fingerprint(public) in DEMO_FINGERPRINTS:
+            found.append(f"{ACCESS_DIR}/{teacher}.json")
+    if (folder / DEMO_CREDENTIALS).exists():
+        found.append(f"{ACCESS_DIR}/{DEMO_CREDENTIALS}")
+    return found
+
+
 # --- rights ------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import jinja2
 
 from generator.core import git
 from generator.core.problems import UsageError
+from generator.protect import access
 
 # (template, destination) — the archive lives in archives/, beside mkdocs.yml.
 FILES = [
@@ -36,8 +37,10 @@ WORKFLOWS = {  # GitHub shows check lines as annotations; Gitea's runner has upl
 }
 
 
-def init(target: Path, templates_dir: Path) -> list[Path]:
-    """Create the repository at ``target``; returns the files written."""
+def init(target: Path, templates_dir: Path) -> tuple[list[Path], str]:
+    """Create the repository at ``target``; returns the files written and the passphrase of
+    the school's own new intake key (printed once: a school that began from a copy of the
+    sample would keep the demo key, whose passphrase the README prints)."""
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} is not empty; yidang init writes only into a new folder")
     source = templates_dir / "init"
@@ -58,7 +61,8 @@ def init(target: Path, templates_dir: Path) -> list[Path]:
     (target / "site_docs").mkdir()
     (target / "site_docs" / ".gitkeep").touch()
     (target / "archives" / "access").mkdir()
-    (target / "archives" / "access" / ".gitkeep").touch()
+    key, passphrase = access.create_intake()
+    written.append(access.save_intake(target / "archives", key))
     if shutil.which("git"):
         git.maybe(target, "init", "-q", "-b", "main")  # the files are written: a repository is a bonus
-    return written
+    return written, passphrase
