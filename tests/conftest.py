@@ -89,6 +89,7 @@ SLOW: dict[str, dict[str, float]] = {
         "test_cache_entries_are_private_and_tagged": 3.8,
         "test_a_changed_record_reaches_the_booklet_in_the_site": 5.0,
         "test_a_deleted_site_is_published_whole_again": 10.5,
+        "test_a_rebuilt_site_does_not_say_which_files_the_build_wrote": 6.6,
         "test_the_build_shows_progress_once_per_student": 4.1,
     },
     "test_hostile_intake.py": {

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.core import crypto
-from generator.protect import access
-from generator.protect.seal import FORMAT, INDEX, blob_aad, keyring_name, unpad
+from generator.protect import access, keyring
+from generator.protect.seal import FORMAT, INDEX, blob_aad, unpad
 
 BLOB = re.compile(r'__yd\("([0-9a-f]+)","([^"]*)"\);\n')
 
@@ -74,11 +74,23 @@ class Reader:
         return {route: (kind, title, self.open(route)) for _, kind, _, title, route in self.index.values()}
 
 
+def find_keyring(site: Path, teacher: str, passphrase: str) -> tuple[str, dict[str, Any]]:
+    """The reader's ``lookup`` and keyring, as the browser finds them: by the fast lookup of
+    an account made before hardened ones, else by the one PBKDF2 (``keyring``)."""
+    salt, pass_ = site_config(site)["salt"], access.normalise(passphrase)
+    for lookup in (keyring.fast_lookup(teacher, pass_), keyring.lookup(teacher, pass_)):
+        path = site / "k" / f"{keyring.name(salt, lookup)}.js"
+        if path.is_file():
+            return lookup, json.loads(crypto.unb64(_payload(path)).decode("utf-8"))
+    raise FileNotFoundError(f"no keyring for {teacher} with this passphrase")
+
+
 def login(site: Path, teacher: str, passphrase: str) -> Reader:
     config = site_config(site)
-    name = keyring_name(config["salt"], access.lookup(teacher, passphrase))
-    ring = json.loads(crypto.unb64(_payload(site / "k" / f"{name}.js")).decode("utf-8"))
-    private = crypto.unlock_private_key(ring["priv"], access.normalise(passphrase), access._aad(teacher))
+    lookup, ring = find_keyring(site, teacher, passphrase)
+    box = keyring.unbox(config["salt"], config["build"], teacher, lookup, crypto.unb64(ring["lock"]))
+    locked = {"salt": box["salt"], "iterations": box["iterations"], "data": box["priv"]}
+    private = crypto.unlock_private_key(locked, access.normalise(passphrase), access._aad(teacher))
     info = f"{FORMAT}|{config['build']}|{teacher}".encode()
     (ring_key,) = crypto.unwrap_with(private, crypto.unb64(ring["epk"]), [crypto.unb64(ring["key"])], info)
     sealed = crypto.unb64(ring["ring"])

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from generator.core import crypto
-from generator.protect import access
+from generator.protect import access, keyring
 from generator.protect.seal import bucket, pad, unpad
 
 from .browser import chromium, serve_folder
@@ -33,10 +33,26 @@ FORMER_MENTOR, MOVED = "T010", "S2025008"
 HEAD_OF_CLOSED, CLOSED = "T013", "S2024007"
 
 
+def _account_made_before(teacher: str) -> tuple[access.Account, str]:
+    """An account file as yidang made them before hardened keyrings (as a school's existing
+    ones are): a random PBKDF2 salt, and ``lookup`` a fast hash of the teacher id and
+    passphrase."""
+    passphrase = access.new_passphrase()
+    reading, signing = crypto.new_key_pair(), crypto.new_key_pair()
+    locked = crypto.lock_private_key(reading.private_pkcs8, passphrase, access._aad(teacher))
+    salt = crypto.unb64(str(locked["salt"]))
+    sign = crypto.lock_private_key(signing.private_pkcs8, passphrase, access._sign_aad(teacher), salt)
+    found = keyring.fast_lookup(teacher, passphrase)
+    return access.Account(
+        teacher, reading.public_raw, locked, "2026-09-01", found, signing.public_raw, sign
+    ), passphrase
+
+
 @pytest.fixture(scope="module")
 def readers_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The sample with two more accounts: the former mentor, and the head teacher of the
-    class with the closed case (who also mentored it)."""
+    """The sample with two more accounts: the former mentor (made by `yidang access add`'s
+    code), and the head teacher of the class with the closed case, who also mentored it (an
+    account file made before hardened keyrings)."""
     from click.testing import CliRunner
 
     from generator.cli import main
@@ -45,8 +61,8 @@ def readers_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     archive = work / "archives"
     shutil.copytree(SAMPLE, archive)
     passphrases = dict(CREDS)
-    for teacher in (FORMER_MENTOR, HEAD_OF_CLOSED):
-        account, passphrases[teacher] = access.create(teacher)
+    for teacher, make in ((FORMER_MENTOR, access.create), (HEAD_OF_CLOSED, _account_made_before)):
+        account, passphrases[teacher] = make(teacher)
         access.save(archive, account)
     config = write_config(work, archive, protect=True)
     result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
@@ -224,6 +240,19 @@ def test_reset_remove_and_rotate_leave_old_keys_opening_nothing(tmp_path: Path, 
     assert opens_nothing(site, leader, now())  # everything has new keys
 
 
+def _keyring_files(site: Path) -> dict[str, dict[str, bytes]]:
+    """Each keyring of a site: its file name → its fields, base64-decoded, and its JSON text."""
+    out = {}
+    for path in sorted((site / "k").glob("*.js")):
+        text = crypto.unb64(BLOB.fullmatch(path.read_text()).group(2))  # type: ignore[union-attr]
+        out[path.stem] = {k: crypto.unb64(v) for k, v in json.loads(text).items()} | {"json": text}
+    return out
+
+
+def _windows(data: bytes, size: int = 16) -> set[bytes]:
+    return {data[i : i + size] for i in range(len(data) - size + 1)}
+
+
 def test_keyrings_say_neither_whose_nor_how_much(readers_site) -> None:  # type: ignore[no-untyped-def]
     site, passphrases = readers_site
     config = site_config(site)
@@ -233,15 +262,105 @@ def test_keyrings_say_neither_whose_nor_how_much(readers_site) -> None:  # type:
     names = {p.stem for p in rings}
     teachers = [t["id"] for t in read_facts(SAMPLE).teachers]
     guesses = {hashlib.sha256(f"{config['salt']}|{t}".encode()).hexdigest()[:32] for t in teachers}
+    guesses |= {keyring.name(config["salt"], hashlib.sha256(t.encode()).hexdigest()) for t in teachers}
+    guesses |= {keyring.name(config["salt"], keyring.account_salt(t).hex() * 2) for t in teachers}
     assert not names & guesses  # the published salt and a teacher id do not find a keyring
-    ring = json.loads(crypto.unb64(BLOB.fullmatch(rings[0].read_text()).group(2)))  # type: ignore[union-attr]
-    assert set(ring) == {
-        "priv",
-        "sign",
-        "epk",
-        "key",
-        "ring",
-    }  # one wrapped key, whatever the reader may read
+    for fields in _keyring_files(site).values():  # one wrapped key, whatever the reader may read
+        assert set(fields) == {"lock", "epk", "key", "ring", "json"}
+
+
+def test_keyrings_share_no_bytes_with_account_files_or_another_build(readers_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A keyring carries the reader's locked private keys only inside a box of its build's:
+    no run of 16 bytes of an account file (locked keys, salt, public keys, lookup) is in any
+    keyring, decoded or as text; and a second build of the same archive has keyrings with
+    other names and not one 16-byte run of key material in common with the first's."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    site, _ = readers_site
+    work = site.parent
+    secret = set()
+    texts = []
+    for path in sorted((work / "archives" / "access").glob("T*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for locked in (data["private_key"], data["sign_private_key"]):
+            secret |= _windows(crypto.unb64(locked["data"])) | _windows(crypto.unb64(locked["salt"]))
+            texts += [locked["data"][i : i + 22] for i in range(0, len(locked["data"]) - 22, 11)]
+        secret |= _windows(crypto.unb64(data["public_key"])) | _windows(crypto.unb64(data["sign_public_key"]))
+        secret |= _windows(bytes.fromhex(data["lookup"])) | _windows(data["lookup"].encode())
+    first = _keyring_files(site)
+    assert len(first) == 5 and len(secret) > 2000
+    for name, fields in first.items():
+        for field, value in fields.items():
+            assert not _windows(value) & secret, (name, field)
+        assert not [t for t in texts if t.encode() in fields["json"]], name
+    result = CliRunner().invoke(
+        main, ["build", "--config", str(work / "mkdocs.yml"), "--site-dir", str(tmp_path / "again")]
+    )
+    assert result.exit_code == 0, result.output
+    second = _keyring_files(tmp_path / "again")
+    assert len(second) == len(first) and not set(second) & set(first)  # no name in common
+    material = {w for f in first.values() for k in ("lock", "epk", "key", "ring") for w in _windows(f[k])}
+    for name, fields in second.items():
+        for field in ("lock", "epk", "key", "ring"):
+            assert not _windows(fields[field]) & material, (name, field)
+
+
+def _documented_name(build_salt: str, teacher: str, passphrase: str) -> str:
+    """A hardened account's keyring name, from docs/security.md's derivation, with hashlib and
+    pyca's HKDF (not generator.protect.keyring): PBKDF2 first, the name from what it gives."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    def hkdf(ikm: bytes, salt: bytes | None, info: str, length: int) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode()).derive(ikm)
+
+    salt = hashlib.sha256(f"yidang-access-1|salt|{teacher}".encode()).digest()[:16]
+    key = hashlib.pbkdf2_hmac("sha256", access.normalise(passphrase).encode(), salt, 600_000)
+    lookup = hkdf(key, None, f"yidang-access-1|lookup|{teacher}", 32)
+    return hkdf(lookup, bytes.fromhex(build_salt), "yidang-keyring-2|name", 16).hex()
+
+
+def test_a_passphrase_guess_costs_a_pbkdf2(readers_site, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A hardened account's keyring is named from the PBKDF2 output: recomputed by the
+    documented derivation, its name is in the site; without the PBKDF2, even the right
+    passphrase hashed as before (two SHA-256), or the published salt with the teacher id,
+    finds nothing; and the derivation in the code runs the PBKDF2 at 600,000 iterations.
+    An account file made before (T013 here) keeps its fast name until it is made again: the
+    exception docs/security.md states."""
+    site, passphrases = readers_site
+    salt = site_config(site)["salt"]
+    names = {p.stem for p in (site / "k").glob("*.js")}
+    work = site.parent / "archives"
+    hardened = {
+        t
+        for t in passphrases
+        if access.load(work, t).private_locked["salt"] == crypto.b64(keyring.account_salt(t))
+    }
+    assert {"T001", "T008", "T015"} <= hardened and HEAD_OF_CLOSED not in hardened  # the demo accounts are
+    for teacher in sorted(hardened):
+        passphrase = passphrases[teacher]
+        assert _documented_name(salt, teacher, passphrase) in names
+        fast = hashlib.sha256(
+            f"yidang-access-1|lookup|{teacher}|{access.normalise(passphrase)}".encode()
+        ).hexdigest()
+        assert keyring.name(salt, fast) not in names  # the right passphrase, without PBKDF2: nothing
+        assert hashlib.sha256(f"{salt}|{fast}".encode()).hexdigest()[:32] not in names  # the old naming
+        assert keyring.name(salt, keyring.account_salt(teacher).hex() * 2) not in names
+    for teacher in sorted(set(passphrases) - hardened):
+        fast = keyring.fast_lookup(teacher, access.normalise(passphrases[teacher]))
+        assert keyring.name(salt, fast) in names  # found by the fast hash: an account made before
+    calls: list[int] = []
+    real = crypto.passphrase_key
+
+    def counted(passphrase: str, salt: bytes, iterations: int = crypto.PBKDF2_ITERATIONS) -> bytes:
+        calls.append(iterations)
+        return real(passphrase, salt, iterations)
+
+    monkeypatch.setattr(crypto, "passphrase_key", counted)
+    assert keyring.lookup("T008", access.normalise(passphrases["T008"])) == access.load(work, "T008").lookup
+    assert calls == [600_000]  # the lookup is the PBKDF2's output, through HKDF
 
 
 def test_blobs_are_padded_to_buckets(readers_site) -> None:  # type: ignore[no-untyped-def]

@@ -101,14 +101,19 @@ def lock_private_key(
     """The private key, encrypted under the passphrase (stored in archives/access/). Keys
     locked with the same ``salt`` open with one key derivation (a reader's two keys)."""
     salt = salt if salt is not None else os.urandom(SALT_BYTES)
-    sealed = seal(passphrase_key(passphrase, salt), private_pkcs8, aad)
+    return lock_with_key(private_pkcs8, passphrase_key(passphrase, salt), salt, aad)
+
+
+def lock_with_key(private_pkcs8: bytes, key: bytes, salt: bytes, aad: bytes) -> dict[str, object]:
+    """As ``lock_private_key``, with the passphrase key already derived from ``salt`` (two
+    keys locked with one PBKDF2)."""
     return {
         "kdf": "PBKDF2-HMAC-SHA256",
         "hash": "SHA-256",
         "iterations": PBKDF2_ITERATIONS,
         "salt": b64(salt),
         "cipher": "AES-256-GCM",
-        "data": b64(sealed),
+        "data": b64(seal(key, private_pkcs8, aad)),
     }
 
 

@@ -9,9 +9,11 @@ Material's own home page with its article replaced, and blobs:
   of its scope (AES-256-GCM, the blob id as associated data) after padding to
   a size bucket (``bucket``), base64-encoded inside a script that calls
   ``__yd`` — so the site also works from ``file://``, where ``fetch`` is refused.
-- ``k/<name>.js``: one reader's keyring, named by a keyed hash of a value only
-  their passphrase gives (``access.lookup``), so a copy of the site does not say
-  whose it is. It holds their private key as in their account file, one key
+- ``k/<name>.js``: one reader's keyring, named and boxed for this build from a
+  value only their passphrase gives, through the PBKDF2 (``keyring``), so a copy
+  of the site does not say whose it is, a guess at a passphrase costs a PBKDF2
+  like any other, and no keyring shares a byte string with the account file or
+  with another build. It holds their locked private keys in that box, one key
   wrapped to their public key (ECDH-ES + HKDF + AES-KW), and, sealed under that
   key, the content keys they may use and their page index. Every keyring of a
   build has the same size: it does not tell how much its reader may open.
@@ -41,7 +43,7 @@ from typing import Any
 from generator.archive.model import Archive
 from generator.core import crypto
 from generator.core.problems import YidangError
-from generator.protect import access
+from generator.protect import access, keyring
 
 # 5: blobs bound to their routes; 4: leadership-only parts cut out without a trace; 3: padded
 # blobs, hidden keyring names, opaque routes; 2: base64; 1: Z85. A new format seals every blob
@@ -387,17 +389,25 @@ class Publisher:
         info = f"{FORMAT}|{self.build}|{account.teacher}".encode()
         epk, (wrapped,) = crypto.wrap_for(account.public_raw, [ring_key], info)
         sealed = crypto.seal(ring_key, ring, f"{FORMAT}|ring|{self.build}".encode())
+        # Both private keys, locked under the one passphrase key, in a box of this build's:
+        # none of the account file's bytes, nor of an older keyring's, are in the site.
+        locked = keyring.box(
+            self.salt,
+            self.build,
+            account.teacher,
+            account.lookup,
+            account.private_locked,
+            account.sign_locked,
+        )
         text = json.dumps(
             {
-                "priv": account.private_locked,
-                # the signing key, under the same passphrase key (same salt): one PBKDF2 opens both
-                "sign": account.sign_locked["data"],
+                "lock": crypto.b64(locked),
                 "epk": crypto.b64(epk),
                 "key": crypto.b64(wrapped),
                 "ring": crypto.b64(sealed),
             }
         )
-        self._write("k", keyring_name(self.salt, account.lookup), crypto.b64(text.encode()))
+        self._write("k", keyring.name(self.salt, account.lookup), crypto.b64(text.encode()))
 
     def state(self, site: Path) -> SiteState:
         return SiteState(
@@ -414,11 +424,6 @@ def blob_aad(blob: str, route: str) -> bytes:
     """What a blob's AES-GCM tag covers besides its content: the format, its id and its
     route. A blob copied over another's file, or shown under another route, fails to open."""
     return f"{FORMAT}|{blob}|{route}".encode()
-
-
-def keyring_name(salt: str, lookup: str) -> str:
-    """A keyring's file name: without the passphrase, nobody can tell whose it is."""
-    return hashlib.sha256(f"{salt}|{lookup}".encode()).hexdigest()[:32]
 
 
 def shell(
@@ -521,7 +526,14 @@ def write_site(
     copied = copy_assets(mkdocs_output, out, previous)
     shell_js = Path(__file__).resolve().parents[2] / "site_templates" / "protect" / "yidang-shell.js"
     shutil.copy(shell_js, out / "yidang-shell.js")
-    settings = {"build": publisher.build, "salt": publisher.salt, "format": FORMAT, **config}
+    settings = {
+        "build": publisher.build,
+        "salt": publisher.salt,
+        "format": FORMAT,
+        "keyring": keyring.FORMAT,
+        "iterations": crypto.PBKDF2_ITERATIONS,  # the one PBKDF2, run before a keyring is found
+        **config,
+    }
     index = mkdocs_output["index.html"].decode("utf-8")
     page, scripts = shell(index, login_html, settings, config["site_name"])
     for name, code in scripts.items():

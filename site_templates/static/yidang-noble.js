@@ -45,8 +45,13 @@ const subtle = {
       : hkdf(sha256, base.material, bytes(params.salt), bytes(params.info), length);
     return key(derived.name, material, usages);
   },
-  async deriveBits(params, privateKey, length) {  // ECDH: the x coordinate of the shared point
-    return buffer(p256.getSharedSecret(privateKey.material, params.public.material, true).slice(1, 1 + length / 8));
+  async deriveBits(params, base, length) {
+    if (params.name === "PBKDF2") {
+      return buffer(await pbkdf2Async(sha256, base.material, bytes(params.salt), { c: params.iterations, dkLen: length / 8 }));
+    }
+    if (params.name === "HKDF") return buffer(hkdf(sha256, base.material, bytes(params.salt), bytes(params.info), length / 8));
+    // ECDH: the x coordinate of the shared point
+    return buffer(p256.getSharedSecret(base.material, params.public.material, true).slice(1, 1 + length / 8));
   },
   async unwrapKey(format, wrapped, kek, wrapAlgorithm, unwrappedAlgorithm, extractable, usages) {
     return key(unwrappedAlgorithm.name, aeskw(kek.material).decrypt(bytes(wrapped)), usages);
