@@ -18,7 +18,7 @@ import pytest
 from generator.archive import compliance
 from generator.archive.read import read_archive
 
-from .browser import chromium, serve_folder
+from .browser import chromium, serve_folder, wait_until
 from .conftest import AS_OF, SAMPLE
 from .site_reader import Reader, login
 from .test_browser import PHONE
@@ -93,10 +93,11 @@ def test_login_fields_can_be_seen_and_used(protected_sample: Path, browser, tmp_
             _shots(page, tmp_path / "screens", f"login-{name}")
             page.fill("#yd-user", "T015")
             page.fill("#yd-pass", "0000-0000-0000-0000-0000-0000")
-            page.press("#yd-pass", "Enter")  # Enter logs in (or says why not)
-            page.wait_for_selector("#yd-error:not(:empty)")
-            message = page.inner_text("#yd-error")
-            assert "不正确" in message and "云溪县第一中学" in message
+            page.press("#yd-pass", "Enter")  # Enter logs in (or says why not, after the PBKDF2)
+            message = wait_until(
+                page, "(t => !t.startsWith('正在') && t)(document.querySelector('#yd-error').textContent)"
+            )
+            assert "不正确" in message and "云溪县第一中学" in message  # type: ignore[operator]
             page.fill("#yd-pass", CREDS["T015"])
             page.press("#yd-pass", "Enter")
             page.wait_for_selector("#yd-logout:not([hidden])")
