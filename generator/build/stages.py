@@ -465,7 +465,7 @@ def mkdocs_files(files: Files, config: MkDocsConfig, state: BuildState) -> Files
 def seal(state: BuildState, shell: Shell) -> Path:
     """Pages, photos, booklets and search shards sealed into blobs, one keyring per
     account, and the login shell, into a new folder beside the site. Blobs whose content
-    and key did not change are linked from the previous site."""
+    and key did not change are copied from the previous site."""
     assert state.archive is not None
     accounts = protect.ensure_accounts(state.archive_root, state.archive)
     new = state.final.parent / f".{state.final.name}.protect-{os.getpid()}"
@@ -538,7 +538,7 @@ def _shell_settings(state: BuildState) -> dict[str, Any]:
 
 def audit_site(state: BuildState, new: Path) -> None:
     """Audit what this build wrote (everything, on a full build) for names, ids, guardians
-    and record text; stop on any finding. Files linked from the previous site were
+    and record text; stop on any finding. Files copied unchanged from the previous site were
     audited by the build that wrote them."""
     assert state.archive is not None
     changed = None if state.written is None else state.reread

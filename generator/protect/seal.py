@@ -519,7 +519,7 @@ def write_site(
 ) -> list[str]:
     """The keyrings, the assets and the login shell (cut from MkDocs' home page, in
     ``mkdocs_output``), once every blob is written. Returns the site-relative files
-    written (not linked from the previous site)."""
+    written (not copied unchanged from the previous site)."""
     publisher.add_search_shards()
     publisher.add_keyrings(accounts)
     previous = Path(publisher.previous.site) if publisher.previous else None
