@@ -681,6 +681,38 @@ def access_intake(
     click.echo(_labels()["access"]["intake_lost"], err=True)
 
 
+@access.command("inbox")
+@click.option("--rotate", is_flag=True, help="A new inbox secret: every teacher's upload credential changes.")
+@click.option(
+    "--htpasswd",
+    "htpasswd_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write nginx's list of who may upload (every account now) to this file.",
+)
+@archive_option
+def access_inbox(rotate: bool, htpasswd_file: Path | None, archive: str) -> None:
+    """Upload credentials for the inbox: one per teacher, checked by nginx (docs/deploy.md).
+
+    Without options, makes the school's inbox secret (access/inbox.json); the
+    build then seals each teacher's credential into their keyring. --htpasswd
+    FILE writes nginx's auth_basic_user_file for the accounts that exist now:
+    write it again after adding, resetting or removing an account.
+
+    Example: yidang access inbox --htpasswd /srv/yidang/inbox.htpasswd
+    """
+    from generator.core.files import write_atomic
+    from generator.protect import inbox
+
+    root = _archive_dir(archive)
+    words = _labels()["access"]
+    if htpasswd_file is None or rotate:
+        click.echo(words["inbox_made"].format(path=inbox.create(root, rotate=rotate)), err=True)
+    if htpasswd_file is not None:
+        text = inbox.htpasswd(root)
+        write_atomic(htpasswd_file, text, replace=True, mode=0o640)
+        click.echo(words["htpasswd_written"].format(path=htpasswd_file, n=text.count("\n")), err=True)
+
+
 def _write_card(root: Path, card: Path) -> None:
     from generator.core.files import write_atomic
     from generator.protect import access as acc

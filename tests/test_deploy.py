@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.protect import access
+from generator.protect import access, inbox
 from generator.protect.seal import CSP
 
 from .browser import chromium, serve_folder
@@ -78,31 +78,36 @@ def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     account, passphrase = access.create("T2")
     access.save(archive, account)
     access.save_intake(archive, access.create_intake()[0])
+    inbox.create(archive)
     config = write_config(work, archive, protect=True, intake_url="/inbox/")
     result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
     assert result.exit_code == 0, result.output
     return work / "site", passphrase
 
 
-def _nginx_block() -> str:
+def _nginx_blocks() -> tuple[str, str]:
+    """docs/deploy.md's two nginx blocks: the inbox's limits (http context) and the TLS server
+    (the :80 redirect after it needs root)."""
     text = (REPO / "docs/deploy.md").read_text(encoding="utf-8")
-    block = re.search(r"```nginx\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
-    return block[: block.index("\nserver {", 1)]  # the TLS server; the :80 redirect needs root
+    limits, site = re.findall(r"```nginx\n(.*?)```", text, re.S)[:2]
+    return limits, site[: site.index("\nserver {", 1)]
 
 
 @contextlib.contextmanager
-def _nginx(site: Path, folder: Path) -> Iterator[str]:
+def _nginx(site: Path, folder: Path, htpasswd: str = "") -> Iterator[str]:
     """nginx running docs/deploy.md's server block for ``site`` (inbox in ``folder``/inbox),
     on a free port with a throwaway certificate; yields the site's address."""
     crt, pem = _certificate(folder)
     port = _free_port()
     (folder / "inbox" / ".tmp").mkdir(parents=True)
+    (folder / "inbox.htpasswd").write_text(htpasswd, encoding="utf-8")
+    limits, block = _nginx_blocks()
     server = (
-        _nginx_block()
-        .replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+        block.replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
         .replace("/etc/ssl/yidang/fullchain.pem", str(crt))
         .replace("/etc/ssl/yidang/privkey.pem", str(pem))
         .replace("/srv/yidang/site", str(site))
+        .replace("/srv/yidang/inbox.htpasswd", str(folder / "inbox.htpasswd"))
         .replace("/srv/yidang/inbox", str(folder / "inbox"))
         .replace("yidang.school.example", "yidang.school.test")
     )
@@ -112,7 +117,7 @@ def _nginx(site: Path, folder: Path) -> Iterator[str]:
         f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\ndaemon off;\n"
         "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
         f"  access_log {folder}/access.log;\n  client_body_temp_path {folder};\n"
-        f"{server}\n}}\n",
+        f"{limits}\n{server}\n}}\n",
         encoding="utf-8",
     )
     proc = subprocess.Popen(
@@ -163,7 +168,8 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
     assert any(r.startswith("GET /d/") for r in requests)
 
 
-def _request(url: str, method: str, data: bytes | None = None) -> int:
+def _request(url: str, method: str, data: bytes | None = None, user: tuple[str, str] | None = None) -> int:
+    import base64
     import ssl
     import urllib.error
     import urllib.request
@@ -171,6 +177,9 @@ def _request(url: str, method: str, data: bytes | None = None) -> int:
     insecure = ssl.create_default_context()
     insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE  # the throwaway certificate
     request = urllib.request.Request(url.replace("yidang.school.test", "127.0.0.1"), data, method=method)
+    if user is not None:
+        token = base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, context=insecure, timeout=10) as response:
             return int(response.status)
@@ -178,35 +187,88 @@ def _request(url: str, method: str, data: bytes | None = None) -> int:
         return int(exc.code)
 
 
+def _send_from_the_form(page, url: str, passphrase: str) -> str:  # type: ignore[no-untyped-def]
+    """T2 logs in, fills a talk and seals it; what the page says about sending it."""
+    page.goto(url)
+    page.fill("#yd-user", "T2")
+    page.fill("#yd-pass", passphrase)
+    page.click("#yd-login button[type=submit]")
+    page.wait_for_selector("[data-group=students]")
+    page.click('.yd-write-type[data-type="talk"]')
+    page.select_option("#yd-f-mode", "phone")
+    page.fill("#yd-f-topic", "寒假安排")
+    page.fill("#yd-f-narrative", "电话里聊了寒假的安排。")
+    page.click("#yd-form button[type=submit]")
+    page.wait_for_selector(".yd-sealed:not([hidden])")
+    return str(page.inner_text(".yd-sealed-says"))
+
+
 def test_the_inbox_takes_new_sealed_files_and_gives_nothing_back(tiny_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     site, passphrase = tiny_site
-    inbox = tmp_path / "inbox"
-    with _nginx(site, tmp_path) as url, chromium(LAN) as browser:
+    stored = tmp_path / "inbox"
+    user = _upload_credential(site)
+    with _nginx(site, tmp_path, inbox.htpasswd(site.parent / "tiny")) as url, chromium(LAN) as browser:
         context = browser.new_context(ignore_https_errors=True)
-        page = context.new_page()
-        page.goto(url)
-        page.fill("#yd-user", "T2")
-        page.fill("#yd-pass", passphrase)
-        page.click("#yd-login button[type=submit]")
-        page.wait_for_selector("[data-group=students]")
-        page.click('.yd-write-type[data-type="talk"]')
-        page.select_option("#yd-f-mode", "phone")
-        page.fill("#yd-f-topic", "寒假安排")
-        page.fill("#yd-f-narrative", "电话里聊了寒假的安排。")
-        page.click("#yd-form button[type=submit]")
-        page.wait_for_selector(".yd-sealed:not([hidden])")
-        assert page.inner_text(".yd-sealed-says") == "已提交。"  # the page's PUT landed
+        assert _send_from_the_form(context.new_page(), url, passphrase) == "已提交。"  # with T2's credential
         context.close()
-        landed = [p for p in inbox.iterdir() if p.is_file()]
-        assert len(landed) == 1 and landed[0].name.startswith("yidang-")
-        name = landed[0].name
-        assert _request(f"{url}inbox/{name}", "GET") == 403  # nothing comes back out
-        assert _request(f"{url}inbox/", "GET") == 403  # no listing
-        assert _request(f"{url}inbox/{name}", "PUT", b"other") == 409  # never over a file
-        assert _request(f"{url}inbox/{name}", "DELETE") == 403
-        assert _request(f"{url}inbox/notes.txt", "PUT", b"x") == 403  # only sealed-file names
-        assert _request(f"{url}inbox/yidang-0123456789abcdef.yidang", "PUT", b"{}") == 201
+        landed = [p for p in stored.iterdir() if p.is_file()]
+        assert len(landed) == 1 and landed[0].name.endswith(".yidang")
+        name = landed[0].name.split("-", 1)[1]  # the server put the request's id before the name
+        assert _request(f"{url}inbox/{name}", "GET", None, user) == 403  # nothing comes back out
+        assert _request(f"{url}inbox/", "GET", None, user) == 403  # no listing
+        assert _request(f"{url}inbox/{name}", "DELETE", None, user) == 403
+        assert _request(f"{url}inbox/notes.txt", "PUT", b"x", user) == 403  # only sealed-file names
+        assert _request(f"{url}inbox/{name}", "PUT", b"other", user) == 201  # a second file, beside it
+        assert sorted(p.read_bytes()[:7] for p in stored.iterdir() if p.is_file()) == [b"other", b'{"forma']
     assert json.loads(landed[0].read_bytes())["format"] == "yidang-submission-1"
+
+
+def test_a_refused_upload_says_so_and_the_file_can_still_be_sent(tiny_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """T2's account is not on the server's list (not written again since it was made): the
+    page says the upload failed, and offers the sealed file (no browser login box)."""
+    site, passphrase = tiny_site
+    with _nginx(site, tmp_path, "") as url, chromium(LAN) as browser:
+        context = browser.new_context(ignore_https_errors=True, accept_downloads=True)
+        page = context.new_page()
+        assert _send_from_the_form(page, url, passphrase) == "自动提交没有成功,请下载封装文件后发给办公室。"
+        with page.expect_download() as download:
+            page.click("[data-sealed]")
+        assert json.loads(Path(download.value.path()).read_bytes())["format"] == "yidang-submission-1"
+        context.close()
+    assert [p for p in (tmp_path / "inbox").iterdir() if p.is_file()] == []
+
+
+def _upload_credential(site: Path, teacher: str = "T2") -> tuple[str, str]:
+    archive = site.parent / "tiny"
+    key = inbox.secret(archive)
+    assert key is not None
+    found = inbox.credential(key, access.load(archive, teacher))
+    return found.user, found.password
+
+
+def test_the_inbox_takes_uploads_only_with_a_credential_and_replaces_nothing(
+    tiny_site, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    site, _ = tiny_site
+    archive = site.parent / "tiny"
+    user = _upload_credential(site)
+    stored = tmp_path / "inbox"
+    with _nginx(site, tmp_path, inbox.htpasswd(archive)) as url:
+        name = f"{url}inbox/yidang-0123456789abcdef.yidang"
+        assert _request(name, "PUT", b"x") == 401  # no credential
+        assert _request(name, "PUT", b"x", (user[0], "wrong")) == 401
+        assert _request(name, "PUT", b"x", ("T9", user[1])) == 401  # no such account
+        with ThreadPoolExecutor(2) as pool:  # two uploads of one name at the same time
+            codes = list(pool.map(lambda body: _request(name, "PUT", body, user), [b"first", b"second"]))
+        assert codes == [201, 201]
+        assert sorted(p.read_bytes() for p in stored.iterdir() if p.is_file()) == [b"first", b"second"]
+        assert _request(name, "PUT", b"x" * (41 * 1024 * 1024), user) == 413
+        assert _request(name, "GET", None, user) == 403 and _request(name, "DELETE", None, user) == 403
+        flood = [_request(f"{url}inbox/yidang-{n:016x}.yidang", "PUT", b"y", user) for n in range(30)]
+    assert 429 in flood and flood.count(201) <= 11, flood  # the burst, then refused
+    assert len([p for p in stored.iterdir() if p.is_file()]) == 2 + flood.count(201)  # refused: not stored
 
 
 def test_plain_http_lan_address_says_what_to_do(tiny_site) -> None:  # type: ignore[no-untyped-def]

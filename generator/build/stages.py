@@ -50,7 +50,7 @@ from generator.build.state import BuildState, private_plain_dir, remove_dead_pla
 from generator.core import crypto, git
 from generator.core.cache import Store, StudentCache, digest, tree_digest, version
 from generator.core.problems import ArchiveInvalid, YidangError, counts
-from generator.protect import access
+from generator.protect import access, inbox
 from generator.protect import seal as protect
 from generator.protect.audit import audit
 from generator.render import templates as render
@@ -474,6 +474,8 @@ def seal(state: BuildState, shell: Shell) -> Path:
     rights = {a.teacher: access.rights(state.archive, a.teacher) for a in accounts}
     fingerprints = {a.teacher: a.fingerprint for a in accounts}
     publisher = protect.Publisher(new, rights, previous, fingerprints, state.settings.rotate_keys)
+    if state.settings.intake_url:  # each teacher's credential for the upload inbox, in their keyring
+        publisher.uploads = inbox.credentials(state.archive_root, accounts)
     for uri, page in state.pages.items():
         publisher.add_page(uri.removesuffix("index.md"), state.titles[uri], page.html_z, page.restricted)
     for route, source, kind in dict.fromkeys(state.files):

@@ -21,6 +21,7 @@ from generator.archive.model import Archive, StudentBase
 from generator.core import crypto, labels
 from generator.core.files import write_atomic
 from generator.core.problems import UsageError, YidangError
+from generator.protect import keyring
 
 FORMAT = "yidang-access-1"
 ACCESS_DIR = "access"
@@ -47,15 +48,6 @@ def _aad(teacher_id: str) -> bytes:
 
 def _sign_aad(teacher_id: str) -> bytes:
     return f"{FORMAT}|signing-key|{teacher_id}".encode()
-
-
-def lookup(teacher_id: str, passphrase: str) -> str:
-    """What finds a reader's keyring in a published site: the build names each keyring
-    by a keyed hash of this, so a copy of the site does not say whose keyring is whose.
-    A fast hash is enough: passphrases are generated with 120 bits, never chosen.
-    The browser computes the same from what the teacher types."""
-    text = f"{FORMAT}|lookup|{teacher_id}|{normalise(passphrase)}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -110,10 +102,11 @@ def _account(
 ) -> tuple[Account, str]:
     """An account for these key pairs under a new passphrase (returned once, never stored)."""
     passphrase = new_passphrase()
-    locked = crypto.lock_private_key(reading.private_pkcs8, passphrase, _aad(teacher_id))
-    salt = crypto.unb64(str(locked["salt"]))  # one derivation opens both
-    sign_locked = crypto.lock_private_key(signing.private_pkcs8, passphrase, _sign_aad(teacher_id), salt)
-    found = lookup(teacher_id, passphrase)
+    # One PBKDF2 of the passphrase opens both keys and gives the lookup (protect/keyring.py):
+    # nothing in a published site can test a guess more cheaply than that.
+    locked, sign_locked, found = keyring.lock(
+        teacher_id, reading.private_pkcs8, signing.private_pkcs8, normalise(passphrase)
+    )
     account = Account(teacher_id, reading.public_raw, locked, created, found, signing.public_raw, sign_locked)
     return account, passphrase
 
@@ -177,10 +170,13 @@ def save(archive_root: Path, account: Account, *, replace: bool = False) -> Path
     return path
 
 
+NOT_ACCOUNTS = {"intake", "inbox"}  # the school's intake key, and the upload inbox's secret
+
+
 def accounts(archive_root: Path) -> list[str]:
     folder = archive_root / ACCESS_DIR
     found = (p.stem for p in folder.glob("*.json")) if folder.is_dir() else ()
-    return sorted(name for name in found if name != INTAKE)
+    return sorted(name for name in found if name not in NOT_ACCOUNTS)
 
 
 # --- the intake key: what teachers' submissions are sealed to -----------------------

@@ -184,6 +184,7 @@ class Publisher:
     previous: SiteState | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)  # teacher → their key pair's
     rotate: bool = False  # new keys for every scope
+    uploads: dict[str, tuple[str, str]] = field(default_factory=dict)  # teacher → inbox user, password
     build: str = field(default_factory=lambda: secrets.token_hex(8))
     stamp_ns: int = field(default_factory=time.time_ns)  # every published file's mtime
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -374,6 +375,8 @@ class Publisher:
                 ring: dict[str, Any] = {"keys": [crypto.b64(self.key(LEADERSHIP)[1])], "ref": everything}
             else:
                 ring = self._index(self._scopes_of(account.teacher))
+            if account.teacher in self.uploads:  # the inbox's credential: only this teacher gets it
+                ring["upload"] = list(self.uploads[account.teacher])
             rings[account.teacher] = json.dumps(ring, ensure_ascii=False).encode()
         size = bucket(max(len(r) for r in rings.values()) + 4)
         for account in accounts:

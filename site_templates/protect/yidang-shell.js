@@ -133,10 +133,11 @@
     const kek = await subtle().deriveKey(
       { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(`${C.format}|${C.build}|${teacher}`) },
       hk, { name: "AES-KW", length: 256 }, false, ["unwrapKey"]);
-    let own;
+    let own, upload;
     try {  // the passphrase was right: if this fails, the copy of the site is mixed or cut short
       const ringKey = await subtle().unwrapKey("raw", unb64(ring.key), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]);
       own = JSON.parse(dec.decode(unpad(await openSealed(ringKey, unb64(ring.ring), `${C.format}|ring|${C.build}`))));
+      upload = own.upload || null;  // this teacher's credential for the school's inbox (docs/deploy.md)
       if (own.ref) {  // leadership: every key and route, in one blob under the leadership key
         const key = await aesKey(unb64(own.keys[0]));
         const [id] = own.ref;
@@ -145,7 +146,7 @@
     } catch (e) { throw new Error(L.incomplete); }
     const byRoute = {};
     for (const [token, e] of Object.entries(own.index)) byRoute[e[4]] = token;
-    return { teacher, sign, raw: own.keys, keys: [], index: own.index, byRoute };
+    return { teacher, sign, raw: own.keys, keys: [], index: own.index, byRoute, upload };
   }
   async function contentKey(at) {  // imported on first use: leadership holds a thousand
     if (!S.keys[at]) S.keys[at] = await aesKey(unb64(S.raw[at]));
@@ -510,7 +511,10 @@
     let said = LF.sealed;
     if (C.intake.url) {
       try {
-        const r = await fetch(new URL(file.name, new URL(C.intake.url, location.href)), { method: "PUT", body: file });
+        const headers = S.upload ? { Authorization: `Basic ${btoa(S.upload.join(":"))}` } : {};
+        // credentials "omit": a refused credential is an answer, never the browser's login box
+        const r = await fetch(new URL(file.name, new URL(C.intake.url, location.href)),
+          { method: "PUT", body: file, headers, credentials: "omit" });
         said = r.ok ? LF.uploaded : LF.upload_failed;
       } catch (e) { said = LF.upload_failed; }
     }
