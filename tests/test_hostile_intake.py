@@ -624,3 +624,44 @@ def test_init_makes_the_schools_own_intake_key(tmp_path: Path, run) -> None:  # 
     assert key is not None and key.fingerprint not in access.DEMO_FINGERPRINTS
     assert key.unlock(passphrase)  # the printed passphrase opens it
     assert "演示密钥" not in run("check", tmp_path / "new-school/archives").output
+
+
+def test_the_form_takes_today_as_the_schools_day(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """A school on the far side of the date line; a phone whose clock is set a day behind. The
+    form starts on the school's today and does not call it the future: the day intake and
+    `check` judge by (desktop and phone width)."""
+    from generator.archive.schema import today_in
+
+    from .browser import chromium, serve_folder
+    from .conftest import FIXTURES
+    from .test_browser import PHONE
+    from .test_site import write_config
+
+    archive = tmp_path / "tiny"
+    shutil.copytree(FIXTURES / "tiny", archive)
+    school = archive / "school.yml"
+    school.write_text(school.read_text(encoding="utf-8") + "timezone: Pacific/Kiritimati\n", encoding="utf-8")
+    account, passphrase = access.create("T2")
+    access.save(archive, account)
+    access.save_intake(archive, access.create_intake()[0])
+    config = write_config(tmp_path, archive, protect=True)
+    assert run("build", "--config", config, "--site-dir", tmp_path / "site").exit_code == 0
+    school_day = today_in("Pacific/Kiritimati").isoformat()
+    with serve_folder(tmp_path / "site") as url, chromium() as browser:
+        for viewport in ({"width": 1280, "height": 900}, PHONE):
+            context = browser.new_context(timezone_id="Etc/GMT+12", viewport=viewport)
+            page = context.new_page()
+            page.goto(url)
+            assert page.evaluate("new Date().toLocaleDateString('en-CA')") != school_day  # the phone's day
+            page.fill("#yd-user", "T2")
+            page.fill("#yd-pass", passphrase)
+            page.click("#yd-login button[type=submit]")
+            page.click('.yd-write-type[data-type="talk"]')
+            assert page.input_value("#yd-f-date") == school_day
+            page.select_option("#yd-f-mode", "phone")
+            page.fill("#yd-f-topic", "寒假安排")
+            page.fill("#yd-f-narrative", "电话里聊了寒假的安排。")
+            page.click("#yd-form button[type=submit]")
+            page.wait_for_selector(".yd-sealed:not([hidden])")
+            assert page.locator(".yd-form-errors").is_hidden()
+            context.close()

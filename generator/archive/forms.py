@@ -32,6 +32,7 @@ def form_schema(school: schema.School | None, labels: dict[str, Any]) -> dict[st
     return {
         "types": [_form(kind, schema.RECORD_TYPES[kind], labels, terms) for kind in FORM_TYPES],
         "messages": {"future": FUTURE, "narrative": NO_NARRATIVE},
+        "timezone": school.timezone if school else schema.DEFAULT_TIMEZONE,  # "today" is the school's
     }
 
 

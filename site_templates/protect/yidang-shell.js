@@ -369,8 +369,12 @@
       + "</div>";
   }
   function today() {
-    const d = new Date();
-    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+    // The school's day (school.yml timezone), as `check` and intake judge a date: not the
+    // phone's, whose clock may be set to another zone.
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", { timeZone: C.forms.timezone || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
+    for (const p of format.formatToParts(new Date())) parts[p.type] = p.value;
+    return `${parts.year}-${parts.month}-${parts.day}`;
   }
   function formOf(type) { return C.forms.types.find((t) => t.type === type); }
   function input(f) {
