@@ -535,6 +535,8 @@ def write_site(
         "format": FORMAT,
         "keyring": keyring.FORMAT,
         "iterations": crypto.PBKDF2_ITERATIONS,  # the one PBKDF2, run before a keyring is found
+        # whether to try an older account's fast keyring name first (a missing file otherwise)
+        "legacy": any(not keyring.hardened(a.teacher, a.private_locked, a.lookup) for a in accounts),
         **config,
     }
     index = mkdocs_output["index.html"].decode("utf-8")
