@@ -247,6 +247,34 @@ def test_a_blob_copied_over_another_pages_file_is_refused(site: Path, browser, t
             context.close()
 
 
+def test_a_swapped_photo_or_booklet_says_so_where_it_would_be(site: Path, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A photo's and a booklet's blob file replaced by another student's: the page says so in
+    Chinese where the photo would be, and beside the booklet's link, instead of nothing."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    reader = _reader(copy, "T008")
+    own = "students/S2025003/"
+    photo = next(r for r in reader.routes if r.startswith(own) and reader.routes[r][1] == "image")
+    other_pdf = next(r for r in reader.routes if reader.routes[r][1] == "pdf" and "S2025003" not in r)
+    for mine, theirs in ((photo, own), ("booklets/S2025003.pdf", other_pdf)):  # another blob's file
+        blobs = copy / "d"
+        shutil.copy(blobs / f"{reader.routes[theirs][0]}.js", blobs / f"{reader.routes[mine][0]}.js")
+    said = yaml.safe_load((REPO / "site_templates/labels/zh.yml").read_text(encoding="utf-8"))["protect"]
+    with serve_folder(copy) as url:
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        _login(page, url, "T008")
+        page.wait_for_selector("#yd-logout:not([hidden])")
+        page.goto(f"{url}#/{reader.token(own)}")
+        page.wait_for_selector("#yd-page [data-section=profile]")
+        page.wait_for_selector("#yd-page img + .yd-blob-error")
+        assert page.inner_text("#yd-page img + .yd-blob-error") == said["blob_mismatch"]
+        page.click("#yd-page a[data-file]")
+        page.wait_for_selector("#yd-page a[data-file] + .yd-blob-error")
+        assert page.inner_text("#yd-page a[data-file] + .yd-blob-error") == said["blob_mismatch"]
+        context.close()
+
+
 def test_works_from_file_url(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
     _login(page, (site / "index.html").as_uri(), "T015")

@@ -346,7 +346,7 @@
     for (const img of page.querySelectorAll("img[src]")) {
       const target = resolve(img.getAttribute("src"), route);
       img.removeAttribute("src");
-      if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; });
+      if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; }, (e) => fileFailed(img, e));
     }
     if (window.ydPage) window.ydPage(page);  // charts (from numbers inside the decrypted page), cards
     page.dataset.route = tok;
@@ -562,8 +562,18 @@
   });
   addEventListener("beforeunload", (ev) => { if (F && F.dirty) { ev.preventDefault(); ev.returnValue = ""; } });
 
-  async function download(route) {
-    const u = await fileUrl(route, "application/pdf");
+  function fileFailed(el, e) {
+    // A photo or booklet whose file is not what the index says (changed, or another's copied
+    // over it): said where it would have been, never a silent empty space.
+    const said = document.createElement("p");
+    said.className = "yd-blob-error";
+    said.setAttribute("role", "alert");
+    said.textContent = e instanceof BlobError ? e.message : `${L.failed}: ${e.message}`;
+    el.after(said);
+  }
+  async function download(route, link) {
+    let u;
+    try { u = await fileUrl(route, "application/pdf"); } catch (e) { fileFailed(link, e); return; }
     if (!u) return;
     const dl = document.createElement("a");
     // Not the student's id or name: the browser keeps downloads' names in its history.
@@ -573,12 +583,12 @@
     const a = ev.target.closest && ev.target.closest("a[data-file], a[data-anchor]");
     if (!a || !S) return;
     ev.preventDefault();
-    if (a.dataset.file) download(a.dataset.file);
+    if (a.dataset.file) download(a.dataset.file, a);
     else { const t = document.getElementById(a.dataset.anchor); if (t) t.scrollIntoView(); }
   });
   document.addEventListener("keydown", (ev) => {
     const a = ev.target.closest && ev.target.closest("a[data-file]");
-    if (a && S && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); download(a.dataset.file); }
+    if (a && S && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); download(a.dataset.file, a); }
   });
 
   // --- the shell ---------------------------------------------------------------
