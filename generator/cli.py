@@ -820,7 +820,7 @@ def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | 
     from generator.render import templates as render
     from generator.review.new import new_file
 
-    day = date.date() if date else dt.date.today()
+    day = date.date() if date else _today(_archive_dir(archive))
     root, model = _valid_archive(archive, day)
     path = new_file(model, root, render.TEMPLATES_DIR, kind, student_id, day, by)
     click.echo(f"wrote {path}\n{_say('new_written')}")
@@ -1193,7 +1193,8 @@ def export_ledger(fmt: str, out: str, term_id: str | None, as_of: dt.datetime | 
     """
     from generator.ledger.export import ledger, write
 
-    headers, rows, term = ledger(_archive_dir(archive), term_id, as_of.date() if as_of else dt.date.today())
+    root = _archive_dir(archive)
+    headers, rows, term = ledger(root, term_id, as_of.date() if as_of else _today(root))
     write(Path(out), fmt, headers, rows, _say("ledger_sheet", term=term))
     click.echo(f"wrote {out}: {len(rows)} students, {term}")
 
@@ -1211,7 +1212,8 @@ def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, ar
     """
     from generator.ledger.export import teachers, write
 
-    headers, rows = teachers(_archive_dir(archive), year, as_of.date() if as_of else dt.date.today())
+    root = _archive_dir(archive)
+    headers, rows = teachers(root, year, as_of.date() if as_of else _today(root))
     write(Path(out), fmt, headers, rows, _say("teachers_sheet", year=year))
     click.echo(f"wrote {out}: {len(rows)} teachers, {year}")
 

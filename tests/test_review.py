@@ -34,14 +34,19 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("review")
+def _sample_on_a_branch(repo: Path, branch: str) -> Path:
+    """The sample committed on main in a new repository at ``repo``, and ``branch`` checked out."""
     shutil.copytree(SAMPLE, repo / "archives")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "archive")
-    git(repo, "checkout", "-q", "-b", "change")
+    git(repo, "checkout", "-q", "-b", branch)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = _sample_on_a_branch(tmp_path_factory.mktemp("review"), "change")
     records = repo / "archives/students/S2025003/records"
     talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
     (records / "2026-11-26-talk.md").write_text(talk.replace("2026-09-08", "2026-11-26"), encoding="utf-8")
@@ -237,12 +242,7 @@ def test_a_branch_cannot_ping_link_or_draw_in_the_review(tmp_path: Path, run) ->
     """A pull request's record names its author with a mention, a remote image, a link and
     HTML, and its file name carries a terminal escape: the comment shows them as text, and
     the terminal shows the escape as \\x1b."""
-    repo = tmp_path / "repo"
-    shutil.copytree(SAMPLE, repo / "archives")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "archive")
-    git(repo, "checkout", "-q", "-b", "hostile")
+    repo = _sample_on_a_branch(tmp_path / "repo", "hostile")
     records = repo / "archives/students/S2025003/records"
     talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
     hostile = talk.replace("by: T008", f"by: {HOSTILE_BY}", 1)

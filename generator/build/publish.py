@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from generator.core.files import process_alive
 from generator.core.problems import YidangError
 
 RENAME_EXCHANGE = 2
@@ -59,20 +60,10 @@ def remove_leftovers(final: Path) -> list[Path]:
     removed = []
     for path in final.parent.glob(f".{final.name}.*-*"):
         pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)) and path.is_dir():
+        if pid.isdigit() and not process_alive(int(pid)) and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _held: set[str] = set()  # locks this process holds (a second flock here would block on itself)

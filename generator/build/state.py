@@ -24,6 +24,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from generator.archive.model import Archive
 from generator.build import settings as cfg_settings
 from generator.build.settings import YidangConfig
+from generator.core.files import process_alive
 from generator.core.problems import Problem
 from generator.render import templates as render
 from generator.site.pages import Rendered
@@ -110,20 +111,10 @@ def remove_dead_plaintext() -> None:
     base = tempfile.gettempdir()
     for name in os.listdir(base):
         pid = name.removeprefix(PLAIN_PREFIX).split("-", 1)[0]
-        if not name.startswith(PLAIN_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+        if not name.startswith(PLAIN_PREFIX) or not pid.isdigit() or process_alive(int(pid)):
             continue
         path = os.path.join(base, name)
         with contextlib.suppress(OSError):
             st = os.lstat(path)  # not a symlink someone planted: our own folders only
             if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
                 shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True

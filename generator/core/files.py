@@ -52,6 +52,18 @@ def write_atomic(
                 os.fsync(fh.fileno())
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process runs: what a leftover named after its maker's pid asks (a killed
+    build's half-made site or plaintext, a killed intake's work tree)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class OutsideTree(ValueError):
     """A path that would leave the folder it must stay in (``..``, absolute, a symlink out)."""
 

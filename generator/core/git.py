@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from generator.core.files import process_alive
 from generator.core.problems import UsageError, YidangError
 
 WORK_DIR = "yidang-work"  # in the repository's git folder: one folder per live run
@@ -215,7 +216,7 @@ def _dead(folder: Path) -> bool:
     lock = folder / LOCK
     if not lock.exists():  # killed as it began (or beginning now: then its process lives)
         pid = folder.name.split("-", 1)[0]
-        gone = pid.isdigit() and not _alive(int(pid))
+        gone = pid.isdigit() and not process_alive(int(pid))
         return gone or time.time() - folder.stat().st_mtime > ORPHAN_AGE
     with open(lock, "a") as fh:
         try:
@@ -224,16 +225,6 @@ def _dead(folder: Path) -> bool:
             return False
         fcntl.flock(fh, fcntl.LOCK_UN)
         return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- commits -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
-from generator.archive.read import read_archive
+from generator.archive.read import read_archive, school_today
 from generator.core import git, labels
 from generator.core import text as untrusted
 from generator.core.problems import Problem, UsageError, YidangError
@@ -179,7 +179,7 @@ def _profile_changes(
 
 
 def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | None = None) -> Review:
-    day = day or dt.date.today()
+    day = day or school_today(archive_root)
     try:  # not a repository, or revisions git does not know: the command was asked wrongly
         repo = Path(git.run(archive_root, "rev-parse", "--show-toplevel").strip())
         diff = git.run(
