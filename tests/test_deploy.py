@@ -281,6 +281,11 @@ def test_plain_http_lan_address_says_what_to_do(tiny_site) -> None:  # type: ign
         assert "https://" in message and "localhost" in message and "index.html" in message
         assert page.locator("#yd-login").is_hidden()
         page.close()
+        phone = browser.new_page(viewport={"width": 390, "height": 844})  # no folder to double-click
+        phone.goto(url.replace("127.0.0.1", "yidang.school.test"))
+        message = phone.inner_text("#yd-error")
+        assert "联系学校帮扶办公室" in message and "https://" in message and "index.html" not in message
+        phone.close()
 
 
 def test_plain_http_opted_in_works_with_a_warning(tmp_path: Path) -> None:

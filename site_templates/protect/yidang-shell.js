@@ -41,7 +41,8 @@
       const s = document.createElement("script");
       s.src = `${dir}/${id}.js`;
       s.onload = () => { s.remove(); if (!done) { forget(); reject(new BlobError(L.blob_mismatch)); } };
-      s.onerror = () => { forget(); s.remove(); reject(new BlobError(L.incomplete)); };
+      // Offline, a page this device never opened is not there yet: say so, not "incomplete".
+      s.onerror = () => { forget(); s.remove(); reject(new BlobError(navigator.onLine === false ? L.offline : L.incomplete)); };
       document.head.appendChild(s);
     });
   }
@@ -656,7 +657,9 @@
   function setup2() {
     if (!subtle()) {
       $("#yd-login").hidden = true;
-      $("#yd-error").textContent = L.no_webcrypto.replace("{url}", location.href);
+      // A phone cannot open a copied folder: there, the office must give an https address.
+      const phone = matchMedia("(max-width: 600px), (pointer: coarse)").matches;
+      $("#yd-error").textContent = (phone ? L.no_webcrypto_phone : L.no_webcrypto).replace("{url}", location.href);
       return;
     }
     $("#yd-login").addEventListener("submit", async (ev) => {
