@@ -117,6 +117,11 @@ SLOW: dict[str, dict[str, float]] = {
         "test_any_value_of_any_profile_field": 3.4,
         "test_fast_front_matter_equals_pyyaml": 6.2,
     },
+    "test_people.py": {  # Chromium on the protected sample, at two widths
+        "test_a_sealed_record_is_not_lost_until_it_is_sent": 6.0,
+        "test_the_idle_logout_keeps_a_half_filled_form_for_its_teacher_only": 12.0,
+        "test_offline_a_page_never_opened_says_it_needs_the_network_once": 4.0,
+    },
     "test_protect.py": {"test_planted_script_does_not_run": 4.6},
     "test_provenance.py": {"test_build_after_a_merge_shows_the_new_commit": 2.2},
     "test_readers.py": {

@@ -209,7 +209,8 @@ def test_the_inbox_takes_new_sealed_files_and_gives_nothing_back(tiny_site, tmp_
     user = _upload_credential(site)
     with _nginx(site, tmp_path, inbox.htpasswd(site.parent / "tiny")) as url, chromium(LAN) as browser:
         context = browser.new_context(ignore_https_errors=True)
-        assert _send_from_the_form(context.new_page(), url, passphrase) == "已提交。"  # with T2's credential
+        said = _send_from_the_form(context.new_page(), url, passphrase)  # with T2's credential
+        assert said == "已提交到学校收件箱,办公室会审核后收入档案。"
         context.close()
         landed = [p for p in stored.iterdir() if p.is_file()]
         assert len(landed) == 1 and landed[0].name.endswith(".yidang")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .browser import chromium, serve_folder
+from .browser import chromium, serve_folder, wait_until
 from .conftest import REPO
 from .site_reader import login
 from .test_browser import PHONE
@@ -49,3 +49,97 @@ def test_offline_a_page_never_opened_says_it_needs_the_network_once(
         page.wait_for_selector("#yd-page .yd-blob-error")
         assert page.inner_text("#yd-page .yd-blob-error") == LABELS["protect"]["offline"]
         context.close()
+
+
+SENTENCE = "今天放学后在办公室谈了期末复习的安排,孩子说数学最吃力。"
+
+
+def _write_a_talk(page, url: str) -> None:  # type: ignore[no-untyped-def]
+    """T015 (a mentor) opens a talk form for a mentee and fills it in."""
+    _login(page, url, "T015")
+    page.wait_for_selector("[data-group=students]")
+    page.locator('.yd-write-type[data-type="talk"]').first.click()
+    page.wait_for_selector("#yd-form")
+    page.select_option("#yd-f-mode", "in_person")
+    page.fill("#yd-f-topic", "期末复习")
+    page.fill("#yd-f-narrative", SENTENCE)
+
+
+def _login_in_this_page(page, user: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in at the login form already shown (no reload: the tab's memory stays)."""
+    page.fill("#yd-user", user)
+    page.fill("#yd-pass", CREDS[user])
+    page.click("#yd-login button[type=submit]")
+
+
+def _leaving_asks(page) -> bool:  # type: ignore[no-untyped-def]
+    """Whether going home from the form asks first (the answer: stay)."""
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", answer)
+    page.evaluate("location.hash = '#/'")
+    wait_until(
+        page, "location.hash === '#/write' || document.querySelector('#yd-page').dataset.view === 'home'"
+    )
+    if asked:
+        page.wait_for_selector("#yd-form")
+    return bool(asked)
+
+
+@WIDTHS
+def test_a_sealed_record_is_not_lost_until_it_is_sent(
+    protected_sample: Path, browser, viewport: dict
+) -> None:  # type: ignore[no-untyped-def]
+    """Sealing is not sending: the page says the file has not gone yet, the button says 已封装
+    and cannot seal a second copy, and leaving still asks — until the file is downloaded."""
+    with serve_folder(protected_sample) as url:
+        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        page = context.new_page()
+        _write_a_talk(page, url)
+        page.click("#yd-form button[type=submit]")
+        page.wait_for_selector(".yd-sealed:not([hidden])")
+        assert page.inner_text(".yd-sealed-says").startswith("还没有发出:请下载或分享给办公室")
+        button = page.locator("#yd-form button[type=submit]")
+        assert button.inner_text() == "已封装" and button.is_disabled()
+        assert page.locator("#yd-f-narrative").is_disabled()  # one record, one file
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert _leaving_asks(page)  # sealed, not sent: Back would lose it
+        with page.expect_download():
+            page.click("[data-sealed]")
+        assert not _leaving_asks(page)  # downloaded: free to go
+        context.close()
+
+
+def test_the_idle_logout_keeps_a_half_filled_form_for_its_teacher_only(
+    protected_sample: Path, browser
+) -> None:  # type: ignore[no-untyped-def]
+    """A mentor leaves a half-filled form for 31 minutes: logged out, nothing of the form is in
+    the page or reachable from its scripts (the draft is sealed under a key only the mentor's
+    login gives). Another teacher logging in at that tab finds nothing; the mentor logging in
+    again finds the form as it was, said so (phone and desktop)."""
+    from .test_shared_computer import REACHABLE
+
+    with serve_folder(protected_sample) as url:
+        for viewport in (PHONE, DESKTOP):
+            page = browser.new_context(viewport=viewport).new_page()
+            page.clock.install()
+            _write_a_talk(page, url)
+            page.clock.fast_forward("31:00")  # idle_minutes is 30
+            page.wait_for_selector("#yd-login:not([hidden])")
+            assert SENTENCE[:10] not in page.inner_text("body")
+            found = page.evaluate(REACHABLE, [[SENTENCE[:10], "期末复习"], []])
+            assert found["hits"] == [] and found["walked"] > 100, found
+            _login_in_this_page(page, "T008")  # the next person at this tab: nothing of it
+            page.wait_for_selector("#yd-logout:not([hidden])")
+            assert page.locator("#yd-form").count() == 0
+            page.click("#yd-logout")
+            _login_in_this_page(page, "T015")
+            page.wait_for_selector("#yd-form")
+            assert page.input_value("#yd-f-narrative") == SENTENCE
+            assert page.input_value("#yd-f-topic") == "期末复习"
+            assert "已恢复" in page.inner_text(".yd-restored")
+            page.context.close()

@@ -134,6 +134,11 @@
     const kek = await subtle().deriveKey(
       { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(`${C.format}|${C.build}|${teacher}`) },
       hk, { name: "AES-KW", length: 256 }, false, ["unwrapKey"]);
+    // A form the idle logout interrupts is kept sealed under this key: only this teacher's
+    // next login in this tab (the same ECDH secret) opens it again.
+    const draftKey = await subtle().deriveKey(
+      { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(`yidang-draft|${C.build}|${teacher}`) },
+      hk, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
     let own, upload;
     try {  // the passphrase was right: if this fails, the copy of the site is mixed or cut short
       const ringKey = await subtle().unwrapKey("raw", unb64(ring.key), kek, "AES-KW", { name: "AES-GCM" }, false, ["decrypt"]);
@@ -147,7 +152,7 @@
     } catch (e) { throw new Error(L.incomplete); }
     const byRoute = {};
     for (const [token, e] of Object.entries(own.index)) byRoute[e[4]] = token;
-    return { teacher, sign, raw: own.keys, keys: [], index: own.index, byRoute, upload };
+    return { teacher, sign, raw: own.keys, keys: [], index: own.index, byRoute, upload, draftKey };
   }
   async function contentKey(at) {  // imported on first use: leadership holds a thousand
     if (!S.keys[at]) S.keys[at] = await aesKey(unb64(S.raw[at]));
@@ -183,7 +188,29 @@
   }
   function touch() { if (S) lastActive = Date.now(); }
   ["click", "keydown", "mousemove", "touchstart", "scroll"].forEach((ev) => addEventListener(ev, touch, { passive: true }));
-  setInterval(() => { if (S && Date.now() - lastActive > C.idle_minutes * 60000) logout(L.idle); }, 15000);
+  let draft = null;  // {teacher, iv, data}: a form the idle logout interrupted, sealed (see login)
+  async function keepDraft() {
+    const formEl = document.getElementById("yd-form");
+    if (!S || !F || !F.dirty || !formEl) return;
+    const values = {};
+    for (const el of formEl.elements) if (el.name && el.type !== "file") values[el.name] = el.value;
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const plain = enc.encode(JSON.stringify({ route: F.route, type: F.type, name: F.name, values }));
+    draft = { teacher: S.teacher, iv, data: await subtle().encrypt({ name: "AES-GCM", iv }, S.draftKey, plain) };
+  }
+  async function restoreDraft() {
+    if (!draft || draft.teacher !== S.teacher) return false;
+    const kept = draft;
+    draft = null;
+    let d;
+    try { d = JSON.parse(dec.decode(await subtle().decrypt({ name: "AES-GCM", iv: kept.iv }, S.draftKey, kept.data))); }
+    catch (e) { return false; }
+    F = { route: d.route, student: d.route.split("/")[1], name: d.name, type: d.type, dirty: true, restore: d.values };
+    return true;
+  }
+  setInterval(() => {
+    if (S && Date.now() - lastActive > C.idle_minutes * 60000) keepDraft().finally(() => logout(L.idle));
+  }, 15000);
   // Leaving the page (closing the tab, going elsewhere): nothing stays in it for the
   // back/forward cache or a session snapshot to keep.
   addEventListener("pagehide", () => { if (S) { forget(); showLogin(""); } });
@@ -349,6 +376,7 @@
       img.removeAttribute("src");
       if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; }, (e) => fileFailed(img, e));
     }
+    if (tok === FORM && F && F.restore) restoreForm(page);
     if (window.ydPage) window.ydPage(page);  // charts (from numbers inside the decrypted page), cards
     page.dataset.route = tok;
     window.scrollTo(0, 0);
@@ -376,6 +404,16 @@
     const format = new Intl.DateTimeFormat("en-US", { timeZone: C.forms.timezone || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
     for (const p of format.formatToParts(new Date())) parts[p.type] = p.value;
     return `${parts.year}-${parts.month}-${parts.day}`;
+  }
+  function restoreForm(page) {
+    // What the teacher had written before the idle logout, back in its fields; photos must be
+    // chosen again (a file is never kept).
+    const formEl = page.querySelector("#yd-form");
+    for (const [name, value] of Object.entries(F.restore)) if (formEl.elements[name]) formEl.elements[name].value = value;
+    F.restore = null;
+    const note = document.createElement("p");
+    note.className = "yd-restored"; note.setAttribute("role", "status"); note.textContent = LF.restored;
+    formEl.before(note);
   }
   function formOf(type) { return C.forms.types.find((t) => t.type === type); }
   function input(f) {
@@ -513,7 +551,7 @@
     const box = formEl.querySelector(".yd-sealed");
     const u = URL.createObjectURL(file);
     urls.push(u);
-    let said = LF.sealed;
+    let said = LF.not_sent;
     if (C.intake.url) {
       try {
         const headers = S.upload ? { Authorization: `Basic ${btoa(S.upload.join(":"))}` } : {};
@@ -521,6 +559,7 @@
         const r = await fetch(new URL(file.name, new URL(C.intake.url, location.href)),
           { method: "PUT", body: file, headers, credentials: "omit" });
         said = r.ok ? LF.uploaded : LF.upload_failed;
+        if (r.ok) F.dirty = false;
       } catch (e) { said = LF.upload_failed; }
     }
     const share = navigator.canShare && navigator.canShare({ files: [file] });
@@ -528,7 +567,9 @@
       + (share ? ` <button type="button" class="md-button yd-share">${esc(LF.share)}</button>` : "") + "</p>";
     box.hidden = false;
     const shareButton = box.querySelector(".yd-share");
-    if (shareButton) shareButton.addEventListener("click", () => navigator.share({ files: [file] }).catch(() => {}));
+    const sent = () => { if (F) F.dirty = false; };
+    box.querySelector("[data-sealed]").addEventListener("click", sent);
+    if (shareButton) shareButton.addEventListener("click", () => navigator.share({ files: [file] }).then(sent, () => {}));
     box.scrollIntoView({ block: "center" });
   }
   function openForm(route, type) {
@@ -554,12 +595,15 @@
     if (found.length) return;
     const button = formEl.querySelector("button[type=submit]");
     button.disabled = true;
-    try {
-      const file = await sealRecord(formEl, record);
-      F.dirty = false;
-      await deliver(formEl, file);
-    } catch (e) { showProblems(formEl, [["", `${L.failed}: ${e.message}`]]); }
-    finally { button.disabled = false; }
+    let file;
+    try { file = await sealRecord(formEl, record); }
+    catch (e) { showProblems(formEl, [["", `${L.failed}: ${e.message}`]]); button.disabled = false; return; }
+    // One record, one file: the form is done (a second tap cannot seal a second copy), and
+    // leaving still asks until the file is uploaded, downloaded or shared.
+    button.textContent = LF.sealed_button;
+    for (const el of formEl.querySelectorAll("input, select, textarea")) el.disabled = true;
+    F.sealed = true;
+    await deliver(formEl, file);
   });
   addEventListener("beforeunload", (ev) => { if (F && F.dirty) { ev.preventDefault(); ev.returnValue = ""; } });
 
@@ -618,13 +662,18 @@
       a.setAttribute("href", linkTo(target));
       a.hidden = target !== "" && !S.byRoute[target];
     }
+    if (await restoreDraft()) {
+      if (token() === FORM) await show(); else location.hash = "#/" + FORM;
+      return;
+    }
     await show();
   }
   function setup() {
     const header = $(".md-header__inner");
     const out = document.createElement("button");
     out.id = "yd-logout"; out.className = "md-header__button yd-logout"; out.hidden = true;
-    out.textContent = L.logout; out.addEventListener("click", () => logout(L.logged_out));
+    out.textContent = L.logout;
+    out.addEventListener("click", () => { if (!F || !F.dirty || confirm(LF.leave)) logout(L.logged_out); });
     const form = document.createElement("form");
     form.id = "yd-search"; form.className = "yd-search"; form.hidden = true; form.setAttribute("role", "search");
     // autocomplete off: the browser neither remembers the words nor restores them after a restart.
