@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.core import git as gitmod
+
 from .submit import seal
 from .test_hostile_intake import MENTEE, git, talk
 from .test_protect import CREDS, INTAKE_PASSPHRASE
@@ -65,12 +67,23 @@ def _until(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> bool
 
 
 POINTS: dict[str, Callable[[Path], bool]] = {
-    "work tree being made": lambda repo: bool(_work(repo)),
+    # the base's work tree, made before any file is read (a commit's folder holds no tree)
+    "work tree being made": lambda repo: any((w / f"tree-{w.name}").exists() for w in _work(repo)),
     "work tree made": lambda repo: any(
         (w / f"tree-{w.name}" / "archives" / "school.yml").exists() for w in _work(repo)
     ),
     "a branch made": lambda repo: bool(git(repo, "branch", "--list", "intake/*").strip()),
 }
+
+
+def _until_no_git_in(repo: Path) -> None:
+    """A SIGKILL leaves git's own children (the checkout of ``git worktree add``) running for a
+    moment; the cleanup rightly leaves a folder alone while a process works in it. Wait for
+    them, as the next run a minute later would."""
+    deadline = time.monotonic() + 30
+    while any(gitmod.busy(w) for w in _work(repo)):
+        assert time.monotonic() < deadline, "a git process still works in a killed run's folder"
+        time.sleep(0.01)
 
 
 def _branches(repo: Path) -> list[str]:
@@ -112,6 +125,7 @@ def test_an_intake_killed_leaves_nothing_the_next_run_does_not_clear(
     proc.kill()
     proc.wait()
     assert seen and proc.returncode == -signal.SIGKILL, f"the run ended before {point}"
+    _until_no_git_in(repo)
     os.environ["YIDANG_INTAKE_PASSPHRASE"] = INTAKE_PASSPHRASE
     again = run("intake", repo.parent / "inbox", "--archive", repo / "archives")
     assert "Traceback" not in again.output  # exit 1 when a file taken in just before the kill comes again
@@ -124,7 +138,7 @@ def test_sigterm_while_the_work_tree_is_made_cleans_up_at_once(repo: Path, tmp_p
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = _start(repo, tmp)
-    assert _until(proc, lambda: bool(_work(repo)))
+    assert _until(proc, lambda: POINTS["work tree being made"](repo))  # the base's, made first
     proc.terminate()
     proc.wait()
     assert proc.returncode != 0
@@ -141,6 +155,7 @@ def test_a_build_clears_what_a_killed_intake_left(repo: Path, run, tmp_path: Pat
     proc.kill()
     proc.wait()
     assert _work(repo) != []  # the plaintext work tree is there ...
+    _until_no_git_in(repo)
     config = write_config(tmp_path, repo / "archives")
     built = run(
         "build", "--config", config, "--no-booklets", "--unprotected", "--site-dir", tmp_path / "site"

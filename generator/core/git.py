@@ -20,6 +20,8 @@ carry no commit of their own.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import os
 import shutil
@@ -58,19 +60,61 @@ def run(repo: Path, *args: str, env: Mapping[str, str] | None = None, data: byte
 def run_bytes(
     repo: Path, *args: str, env: Mapping[str, str] | None = None, data: bytes | None = None
 ) -> bytes:
-    """``git ARGS`` in ``repo``; its standard output as bytes (``git archive``, ``git show`` of a photo)."""
+    """``git ARGS`` in ``repo``; its standard output as bytes (``git archive``, ``git show`` of a photo).
+
+    git runs in a process group of its own: when yidang is stopped (Ctrl-C, SIGTERM), the
+    whole group is killed and waited for before the cleanup runs — ``git worktree add``
+    checks out in a child of its own, which otherwise went on writing plaintext into a
+    folder the cleanup had just removed."""
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, check=True, env=child_env(env), input=data
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=repo,
+            stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(env),
+            process_group=0,
+            preexec_fn=_die_with_parent,
         )
     except FileNotFoundError:
         raise GitError("git is not installed (apt-get install git)") from None
     except NotADirectoryError:
         raise GitError(f"not a folder: {repo}") from None
-    except subprocess.CalledProcessError as exc:
-        why = exc.stderr.decode("utf-8", "replace").strip()
-        raise GitError(f"git {' '.join(args)}: {why}") from None
-    return done.stdout
+    try:
+        out, err = proc.communicate(data)
+    except BaseException:
+        _stop_group(proc)
+        raise
+    if proc.returncode != 0:
+        why = err.decode("utf-8", "replace").strip()
+        raise GitError(f"git {' '.join(args)}: {why}")
+    return out
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill git and every process it started, and wait until they are gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In a git child, before it runs: a SIGKILL for it when yidang dies. A killed intake's
+    ``git worktree add`` went on writing the archive's plaintext into a folder the next
+    run had already cleared."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def maybe(repo: Path, *args: str) -> str | None:
@@ -212,7 +256,20 @@ def clean_dead_near(path: Path) -> list[Path]:
     return []
 
 
+def busy(folder: Path) -> bool:
+    """Whether a process works inside ``folder`` (its current folder is there): a git that
+    outlived the run that started it (``kill -9`` of yidang leaves git's own children)."""
+    inside = str(folder.resolve())
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(proc / "cwd").startswith(inside):
+                return True
+    return False
+
+
 def _dead(folder: Path) -> bool:
+    if busy(folder):
+        return False
     lock = folder / LOCK
     if not lock.exists():  # killed as it began (or beginning now: then its process lives)
         pid = folder.name.split("-", 1)[0]
