@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import shutil
 import types
 from collections.abc import Callable
@@ -36,6 +37,33 @@ def run() -> Callable[..., Result]:
         return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return _run
+
+
+PROBLEM_LINE = re.compile(r"^(?P<where>\S+:\d+:\d+: (?:error|warning): )(?P<zh>.*?) / (?P<en>.*)$")
+
+
+def english(text: str) -> str:
+    """``check``'s output with each problem's Chinese taken off (``path:l:c: error: 中文 /
+    English`` → ``path:l:c: error: English``): for tests about where a problem is and what
+    its English says; the Chinese has tests of its own (test_check_errors.py)."""
+    return "\n".join(
+        m.group("where") + m.group("en") if (m := PROBLEM_LINE.match(line)) else line
+        for line in text.split("\n")
+    )
+
+
+class _English:
+    """A CLI result whose output reads as ``english`` gives it."""
+
+    def __init__(self, result: Result):
+        self.exit_code = result.exit_code
+        self.output = english(result.output)
+
+
+@pytest.fixture
+def run_en(run: Callable[..., Result]) -> Callable[..., _English]:
+    """``run``, its output's problems in English only (see ``english``)."""
+    return lambda *args: _English(run(*args))
 
 
 @pytest.fixture(scope="session")

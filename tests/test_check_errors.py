@@ -14,6 +14,13 @@ TALK = "students/S1/records/2026-03-05-talk.md"
 PROFILE = "students/S1/profile.yml"
 
 
+@pytest.fixture
+def run(run_en):  # type: ignore[no-untyped-def]
+    """This module asserts where each problem is and its English; the Chinese that comes
+    first on each line has tests of its own (test_check_errors.py, at the end)."""
+    return run_en
+
+
 def _edit(root: Path, rel: str, old: str, new: str) -> None:
     path = root / rel
     text = path.read_text(encoding="utf-8")
@@ -288,10 +295,10 @@ def test_with_naming_another_student_is_a_warning(tiny: Path, run) -> None:
     _second_student(tiny, "S2", "王小明")
     _edit(tiny, TALK, "topic: 开学适应", "topic: 开学适应\nwith: [T1, 同桌, 王小明, S2, 王小明的妈妈]")
     result = run("check", tiny)
-    lines = result.output.splitlines()
+    lines = _check_raw(tiny).splitlines()  # as the office reads it, Chinese first
     said = (
         "{f}:写的是本档案里一名学生的姓名或编号。能读这份档案的老师未必可以知道那名学生也在帮扶名单上:"
-        "请写身份(如 同学、同桌),不写姓名 / {f} names a student of the archive: write a role (同学, 同桌), "
+        "请写身份(如 同学、同桌),不写姓名 / {f} names a student of the archive: write a role (a classmate), "
         "not a name or id"
     )
     assert lines[:-1] == [
@@ -303,3 +310,81 @@ def test_with_naming_another_student_is_a_warning(tiny: Path, run) -> None:
     assert run("check", "--strict", tiny).exit_code == 1
     _edit(tiny, TALK, "with: [T1, 同桌, 王小明, S2, 王小明的妈妈]", "with: [T1, 同桌, 村网格员]")
     assert "with[" not in run("check", tiny).output
+
+
+# --- Chinese first ---------------------------------------------------------------------
+
+
+def _strings(node: object, constants: dict[str, object]) -> list[str]:
+    """The string(s) a template expression stands for: a literal, a module constant, a dict's."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name) and node.id in constants:
+        return _strings(constants[node.id], constants)
+    if isinstance(node, ast.Subscript):
+        return _strings(node.value, constants)
+    if isinstance(node, ast.Dict):
+        return [s for v in node.values for s in _strings(v, constants)]
+    return []
+
+
+def _templates() -> set[str]:
+    """Every English template the code words a problem with: the first argument of said() and
+    RuleBroken(), a ``template = …`` assignment, or a module constant they name."""
+    import ast
+
+    from .conftest import REPO
+
+    found: set[str] = set()
+    for path in (REPO / "generator").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants: dict[str, object] = {
+            t.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+        for node in ast.walk(tree):
+            words = ("said", "RuleBroken", "FrontMatterMissing")
+            called = isinstance(node, ast.Call) and getattr(node.func, "id", "") in words
+            if called and node.args:  # type: ignore[attr-defined]
+                found.update(_strings(node.args[0], constants))  # type: ignore[attr-defined]
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "template" for t in node.targets):
+                found.update(_strings(node.value, constants))
+    return found
+
+
+def test_every_problem_check_can_report_has_its_chinese() -> None:
+    from generator.core.labels import shipped
+
+    catalogue = shipped()["check"]
+    templates = _templates()
+    assert len(templates) > 40  # the walk found the code's templates
+    assert sorted(templates - set(catalogue)) == []  # a template without its Chinese
+    unused = {k for k in catalogue if not k.startswith("pydantic:") and k != "did-you-mean"} - templates
+    assert sorted(unused) == []  # nor Chinese for a problem the code no longer reports
+
+
+def _check_raw(*args: object) -> str:
+    """``yidang check`` as the office reads it (this module's ``run`` shows the English only)."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    return CliRunner().invoke(main, ["check", *map(str, args)], catch_exceptions=False).output
+
+
+def test_the_terminal_reads_chinese_first_and_json_keeps_both(tiny: Path) -> None:
+    _edit(tiny, TALK, "mode: in_person\n", "")
+    text = _check_raw(tiny)
+    line = next(line for line in text.splitlines() if TALK in line)
+    assert line.endswith(": error: mode:请选择谈话方式 / missing required field 'mode'"), line
+    import json
+
+    problems = json.loads(_check_raw(tiny, "--format", "json"))["problems"]
+    (problem,) = [p for p in problems if p["path"] == TALK]
+    assert problem["message"] == "missing required field 'mode'"
+    assert problem["message_zh"] == "mode:请选择谈话方式"

@@ -57,7 +57,8 @@ def test_warnings_pass_unless_strict(tiny: Path, run) -> None:
     assert run("check", tiny).exit_code == 0
     strict = run("check", tiny, "--strict")
     assert strict.exit_code == 1
-    assert f"{TALK}:5:1: warning: unknown field 'moood'; did you mean 'mood'?" in strict.output
+    said = "没有字段 moood;是不是「mood」? / unknown field 'moood'; did you mean 'mood'?"
+    assert f"{TALK}:5:1: warning: {said}" in strict.output
 
 
 def test_json_format(tiny: Path, run) -> None:
@@ -72,6 +73,7 @@ def test_json_format(tiny: Path, run) -> None:
             "col": 5,
             "severity": "error",
             "message": "by: unknown teacher 'T9'",
+            "message_zh": "by:教师编号 'T9' 不在 teachers.yml 里",
         }
     ]
 
@@ -81,13 +83,14 @@ def test_github_format(tiny: Path, run, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.chdir(tiny.parent)  # paths are given from the repository root
     result = run("check", "tiny", "--format", "github")
     assert result.output.splitlines()[0] == (
-        f"::error file=tiny/{TALK},line=4,col=5::by: unknown teacher 'T9'"
+        f"::error file=tiny/{TALK},line=4,col=5::"
+        "by:教师编号 'T9' 不在 teachers.yml 里 / by: unknown teacher 'T9'"
     )
     assert result.exit_code == 1
 
 
-def test_as_of_makes_records_future(tiny: Path, run) -> None:
-    result = run("check", tiny, "--as-of", "2026-03-01")
+def test_as_of_makes_records_future(tiny: Path, run_en) -> None:
+    result = run_en("check", tiny, "--as-of", "2026-03-01")
     assert f"{TALK}:3:7: warning: date 2026-03-05 is in the future" in result.output
     assert result.exit_code == 0
 
@@ -115,7 +118,7 @@ def test_synth_then_check_round_trip(tmp_path: Path, run) -> None:
     assert result.exit_code == 0
 
 
-def test_unknown_teacher_in_a_copy_of_the_sample_archive(tmp_path: Path, run) -> None:
+def test_unknown_teacher_in_a_copy_of_the_sample_archive(tmp_path: Path, run_en) -> None:
     """The issue's own scenario: one bad teacher id in a sample record → exit 1, one line."""
     import shutil
 
@@ -125,7 +128,7 @@ def test_unknown_teacher_in_a_copy_of_the_sample_archive(tmp_path: Path, run) ->
     shutil.copytree(SAMPLE, copy)
     record = copy / "students/S2025003/records/2026-09-08-talk.md"
     record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"), encoding="utf-8")
-    result = run("check", copy, "--as-of", "2026-11-28")
+    result = run_en("check", copy, "--as-of", "2026-11-28")
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if ": error: " in line]
     assert errors == ["students/S2025003/records/2026-09-08-talk.md:4:5: error: by: unknown teacher 'T999'"]

@@ -16,6 +16,13 @@ PROFILE = "students/S1/profile.yml"
 TALK = "students/S1/records/2026-03-05-talk.md"
 
 
+@pytest.fixture
+def run(run_en):  # type: ignore[no-untyped-def]
+    """This module asserts where each problem is and its English; the Chinese that comes
+    first on each line has tests of its own (test_check_errors.py, at the end)."""
+    return run_en
+
+
 def _check(run, root: Path) -> str:  # type: ignore[no-untyped-def]
     result = run("check", root)
     assert result.exit_code == 1, result.output

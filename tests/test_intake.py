@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -261,8 +262,10 @@ def test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site(
         f"---\ntype: home_visit\ndate: {TODAY}\nby: T015\nmode: phone\nmet: [母亲]\n---\n"
     )
     checked = run("check", scratch, "--as-of", TODAY.isoformat(), "--format", "json").output
-    said = {p["message"] for p in json.loads(checked)["problems"] if f"{TODAY}-home_visit" in p["path"]}
+    mine = [p for p in json.loads(checked)["problems"] if f"{TODAY}-home_visit" in p["path"]]
+    said = {re.sub(r"^[a-z_]+:", "", p["message_zh"]) for p in mine}  # the form: without the field's name
     assert set(shown) == said, (shown, said)
+    assert "请选择家访方式" in shown
     # The sealed file: no name, id or sentence of the record, and a name that says nothing.
     for plain in (_mentee_name(), MENTEE, sentence[:8], "祖母", "T015"):
         assert plain.encode() not in sealed and plain not in name

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,42 +74,68 @@ def _leftovers(folder: Path) -> list[str]:
     )
 
 
-def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path) -> None:
-    """Builds killed with SIGKILL after computed delays. The sleep below is the kill's
-    timing, not a wait for something to happen: no condition marks "mid-flight", and the
-    delays are fractions of a build timed on this machine, so they track its speed."""
+def _stages(site: Path, tmp: Path, pid: int) -> dict[str, Callable[[], bool]]:
+    """What a build leaves visible at its stages (found by watching, not by timing): its
+    plaintext folder made, pages rendered into it, the new site's folder made, keyrings
+    written there, the login shell written (just before the audit and the swap)."""
+    new = site.parent / f".{site.name}.protect-{pid}"
+
+    def plain(least: int) -> Callable[[], bool]:
+        return lambda: any(len(list(p.rglob("*"))) >= least for p in tmp.glob(f"yidang-plain-{pid}-*"))
+
+    return {
+        "plaintext made": plain(0),
+        "pages rendered": plain(40),
+        "new site made": new.exists,
+        "keyrings written": lambda: (new / "k").is_dir() and any((new / "k").iterdir()),
+        "shell written": (new / "index.html").exists,
+    }
+
+
+def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path, tmp_path: Path) -> None:
+    """Builds, full (no cache) and incremental, killed with SIGKILL (the build and its workers)
+    at each stage, found by watching for what the stage leaves: the published site is always
+    complete — the old one, or the new one if it was already swapped in — and the next build
+    clears what the killed ones left."""
     site = project.parent / "site"
     talk = project.parent / "archives" / TALK
-    killed = 0
-    # Each kind of build is timed once here, then killed at fractions of that time: full
-    # builds (cache removed) from early to late, incremental ones too. Fixed delays went
-    # stale as builds got faster.
-    lasts = {full: _timed_build(project, full) for full in (True, False)}
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
     published = _everything(site)
-    plan = [(True, f) for f in (0.06, 0.25, 0.45, 0.65, 0.8)] + [(False, f) for f in (0.1, 0.3, 0.5, 0.7)]
-    for n, (full, fraction) in enumerate(plan):
-        delay = lasts[full] * fraction
-        talk.write_text(talk.read_text(encoding="utf-8") + f"\n第{n}次补写。\n", encoding="utf-8")
-        if full:
-            shutil.rmtree(project.parent / ".cache", ignore_errors=True)
-        proc = subprocess.Popen(
-            _command(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers, mid-flight
-            killed += 1
-        proc.wait()
-        now = _everything(site)  # every blob of every listed route is there and decrypts
-        if proc.returncode != 0:  # killed: the old site, or the new one if it was already swapped in
+    n = 0
+    for full in (True, False):
+        for stage in _stages(site, tmp, 0):
+            talk.write_text(talk.read_text(encoding="utf-8") + f"\n第{n}次补写。\n", encoding="utf-8")
+            if full:
+                shutil.rmtree(project.parent / ".cache", ignore_errors=True)
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            proc = subprocess.Popen(_command(project), start_new_session=True, env=env, **quiet)
+            seen = _watch(proc, _stages(site, tmp, proc.pid)[stage])
+            if seen:
+                os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers, mid-flight
+            proc.wait()
+            assert seen and proc.returncode == -signal.SIGKILL, (
+                f"{stage} ({'full' if full else 'incremental'}): ended first"
+            )
+            now = _everything(site)  # every blob of every listed route is there and decrypts
             done = f"第{n}次补写。" in now["students/S2025007/"][2]["h"]
-            assert done or now == published, f"attempt {n}, killed after {delay:.2f} s: a mixed site"
-        published = now
-    assert killed >= 7  # nearly every attempt was really cut short
-    result = subprocess.run(_command(project), capture_output=True, text=True)
+            assert done or now == published, f"killed at {stage}: a mixed site"
+            published, n = now, n + 1
+    result = subprocess.run(_command(project), capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert _leftovers(project.parent) == []  # the killed builds' temporary folders are gone
-    assert "第8次补写。" in _everything(site)["students/S2025007/"][2]["h"]
+    assert list(tmp.iterdir()) == []  # and their plaintext
+    assert f"第{n - 1}次补写。" in _everything(site)["students/S2025007/"][2]["h"]
+
+
+def _watch(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` became true while the build ran."""
+    while proc.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def test_two_builds_at_once_are_refused(project: Path) -> None:

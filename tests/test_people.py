@@ -143,3 +143,44 @@ def test_the_idle_logout_keeps_a_half_filled_form_for_its_teacher_only(
             assert page.input_value("#yd-f-topic") == "期末复习"
             assert "已恢复" in page.inner_text(".yd-restored")
             page.context.close()
+
+
+@WIDTHS
+def test_the_form_says_each_problem_under_its_field_in_chinese(
+    protected_sample: Path, browser, viewport: dict
+) -> None:  # type: ignore[no-untyped-def]
+    """A home visit sent empty, dated tomorrow: each field says what `check` says, in Chinese,
+    under itself; a summary at the top takes the teacher to the field."""
+    import datetime as dt
+
+    with serve_folder(protected_sample) as url:
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        _login(page, url, "T015")
+        page.wait_for_selector("[data-group=students]")
+        page.locator('.yd-write-type[data-type="home_visit"]').first.click()
+        page.wait_for_selector("#yd-form")
+        tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+        page.fill("#yd-f-date", tomorrow)
+        page.click("#yd-form button[type=submit]")
+        page.wait_for_selector(".yd-field-error")
+
+        def under(field: str) -> str:
+            return str(page.inner_text(f'.yd-field[data-field="{field}"] .yd-field-error'))
+
+        assert under("mode") == "请选择家访方式"
+        assert under("met") == "请填写见到的家庭成员"
+        assert under("date") == f"日期不能晚于今天({tomorrow})"
+        assert under("narrative") == "请填写记录内容"
+        assert page.get_attribute("#yd-f-mode", "aria-invalid") == "true"
+        first = page.evaluate("document.querySelector('#yd-form').firstElementChild.className")
+        assert first == "yd-form-errors"  # the summary comes first
+        page.click('.yd-form-errors .yd-jump[data-field="mode"]')
+        assert page.evaluate("document.activeElement.id") == "yd-f-mode"
+        text = page.inner_text("#yd-form")
+        assert not any(word in text for word in ("missing", "required", "future", "narrative"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.screenshot(
+            path=str(protected_sample.parent / f"form-errors-{viewport['width']}.png"), full_page=True
+        )
+        context.close()

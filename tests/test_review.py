@@ -120,7 +120,8 @@ def test_review_lists_problems_in_changed_files(repo: Path, run) -> None:
     record.write_text(record.read_text(encoding="utf-8").replace("by: T008", "by: T999"), encoding="utf-8")
     git(repo, "commit", "-qam", "broken")
     md = run("review", "--base", "main", "--as-of", "2026-11-28", "--archive", repo / "archives").output
-    assert "- students/S2025003/records/2026-11-26-talk.md:4:5 error: by: unknown teacher 'T999'" in md
+    said = "by:教师编号 'T999' 不在 teachers.yml 里 / by: unknown teacher 'T999'"
+    assert f"- students/S2025003/records/2026-11-26-talk.md:4:5 error: {said}" in md
     git(repo, "checkout", "-q", "change")
 
 

@@ -236,7 +236,10 @@ def test_failed_build_leaves_previous_site(tiny: Path, tmp_path: Path, run) -> N
     )
     result, site = _build_tiny(tiny, tmp_path, run)
     assert result.exit_code == 1
-    assert "students/S1/profile.yml:5:8: error: class: unknown class 'C9'" in result.output
+    assert (
+        "students/S1/profile.yml:5:8: error: class:班级 'C9' 不在 classes.yml 里 / class: unknown class 'C9'"
+        in (result.output)
+    )
     assert (site / "students/S1/index.html").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == [".site.lock"]
 
@@ -261,7 +264,8 @@ def test_mkdocs_build_fails_cleanly_on_a_bad_archive(tiny: Path, tmp_path: Path)
     config = write_config(tmp_path, tiny)
     proc = _mkdocs_build(config, tmp_path / "out")
     assert proc.returncode == 1
-    assert "students/S1/records/2026-03-05-talk.md:4:5: error: by: unknown teacher 'T9'" in proc.stderr
+    said = "by:教师编号 'T9' 不在 teachers.yml 里 / by: unknown teacher 'T9'"
+    assert f"students/S1/records/2026-03-05-talk.md:4:5: error: {said}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -3,8 +3,8 @@
 Each record type's form lists its fields as ``schema.py`` declares them (type,
 required or not, choices), labelled from the labels file. The messages the page
 shows for a missing field, an empty list or a date in the future are made here
-by the same code that words ``check``'s problems, so the page and ``check`` say
-the same thing for the same mistake. Nothing here is about a student: the
+by the same code that words ``check``'s problems (their Chinese), so the page and
+``check`` say the same thing for the same mistake. Nothing here is about a student: the
 result is published in the login page's settings.
 """
 
@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 
 from generator.archive import schema
 from generator.archive.validate import _message
+from generator.archive.wording import said
 
 FORM_TYPES = ("talk", "home_visit", "evaluation", "activity", "aid")
 NO_NARRATIVE = "the record has no narrative (write it below the front matter)"  # check's warning
@@ -31,7 +32,7 @@ def form_schema(school: schema.School | None, labels: dict[str, Any]) -> dict[st
     terms = [[t.id, t.name] for t in sorted(school.terms, key=lambda t: t.start)] if school else []
     return {
         "types": [_form(kind, schema.RECORD_TYPES[kind], labels, terms) for kind in FORM_TYPES],
-        "messages": {"future": FUTURE, "narrative": NO_NARRATIVE},
+        "messages": {"future": said(FUTURE, date="{date}").zh, "narrative": said(NO_NARRATIVE).zh},
         "timezone": school.timezone if school else schema.DEFAULT_TIMEZONE,  # "today" is the school's
     }
 
@@ -53,7 +54,7 @@ def _form(
         if field["kind"] == "list" and _min_items(info):
             field["too_short"] = _too_short_message(model, kind, key)
         fields.append(field)
-    narrative = {"label": labels["form"]["narrative"], "missing": NO_NARRATIVE}
+    narrative = {"label": labels["form"]["narrative"], "missing": said(NO_NARRATIVE).zh}
     form = {"type": kind, "title": labels["types"][kind], "fields": fields, "narrative": narrative}
     if kind == "evaluation":
         form["requires"] = [[["continue", False], "continue_reason", _stopping_message()]]
@@ -74,7 +75,7 @@ def _stopping_message() -> str:
         "goals_met": typing.get_args(schema.Evaluation.model_fields["goals_met"].annotation)[0],
         "continue": False,
     }
-    return _message(_errors(schema.Evaluation, complete)[0])
+    return _message(_errors(schema.Evaluation, complete)[0], schema.Evaluation).zh  # a rule: no field
 
 
 def _field(
@@ -82,7 +83,7 @@ def _field(
 ) -> dict[str, Any]:
     annotation = _unwrap(info.annotation)
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    out: dict[str, Any] = {"name": key, "label": _label(key, labels), "required": info.is_required()}
+    out: dict[str, Any] = {"name": key, "label": _label(key, labels, kind), "required": info.is_required()}
     if annotation is dt.date:
         out["kind"] = "date"
     elif typing.get_origin(annotation) is Literal:
@@ -112,7 +113,11 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _label(key: str, labels: dict[str, Any]) -> str:
+def _label(key: str, labels: dict[str, Any], kind: str) -> str:
+    """The field's name on the form: the type's own (家访方式), else the shared one."""
+    own = (labels.get("type_fields") or {}).get(kind, {})
+    if key in own:
+        return str(own[key])
     if key in labels["fields"]:
         return str(labels["fields"][key])
     return str(labels["records"][key])  # date, mode
@@ -138,10 +143,16 @@ def _errors(model: type[BaseModel], data: dict[str, Any]) -> list[Any]:
 
 def _missing_messages(model: type[BaseModel], kind: str) -> dict[str, str]:
     """``check``'s message for each required field left out, from the validator itself."""
-    return {str(e["loc"][0]): _message(e) for e in _errors(model, {"type": kind}) if e["type"] == "missing"}
+    found = _errors(model, {"type": kind})
+    return {str(e["loc"][0]): _on_form(e, model) for e in found if e["type"] == "missing"}
 
 
 def _too_short_message(model: type[BaseModel], kind: str, key: str) -> str:
     """``check``'s message for an empty list that needs an item."""
     found = [e for e in _errors(model, {"type": kind, key: []}) if tuple(e["loc"]) == (key,)]
-    return _message(found[0]) if found else ""
+    return _on_form(found[0], model) if found else ""
+
+
+def _on_form(err: Any, model: type[BaseModel]) -> str:
+    """``check``'s Chinese for a field's error, under the field itself: without its name."""
+    return _message(err, model).zh.removeprefix(f"{err['loc'][0]}:")

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from generator.archive.wording import Said, said
 from generator.core import labels
 
 # The C parser is ~3× faster; it ships with PyYAML wheels (pure-Python PyYAML: the other).
@@ -156,12 +157,17 @@ def _positions(node: yaml.Node, loc: Loc, line0: int, values: dict[Loc, Pos], ke
             _positions(item, (*loc, i), line0, values, keys)
 
 
-class YamlSyntaxError(Exception):
-    """YAML that does not parse, located at the parser's mark."""
+SYNTAX = "YAML syntax: {problem}"
 
-    def __init__(self, message: str, line: int, col: int):
-        super().__init__(message)
-        self.message = message
+
+class YamlSyntaxError(Exception):
+    """YAML that does not parse (or a file that is not UTF-8 text), located at the parser's
+    mark; ``said`` in Chinese and English, ``message`` the English."""
+
+    def __init__(self, said: Said, line: int, col: int):
+        super().__init__(said.en)
+        self.said = said
+        self.message = said.en
         self.line = line
         self.col = col
 
@@ -387,7 +393,7 @@ def _parse_composed(text: str, line0: int) -> Located:
         return doc
     except AliasUsed as exc:
         line, col = _pos(exc.node, line0)
-        raise YamlSyntaxError(f"YAML syntax: {exc}", line, col) from None
+        raise YamlSyntaxError(said(SYNTAX, problem=exc), line, col) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 1 + line0) if mark else line0 + 1
@@ -395,9 +401,9 @@ def _parse_composed(text: str, line0: int) -> Located:
         problem = exc.problem or exc.context or "invalid YAML"
         if "'\\t'" in problem:
             problem += " (a tab: YAML indents with spaces only)"
-        raise YamlSyntaxError(f"YAML syntax: {problem}", line, col) from None
+        raise YamlSyntaxError(said(SYNTAX, problem=problem), line, col) from None
     except (yaml.YAMLError, ValueError) as exc:  # e.g. an unconstructable scalar
-        raise YamlSyntaxError(f"YAML syntax: {exc}", line0 + 1, 1) from None
+        raise YamlSyntaxError(said(SYNTAX, problem=exc), line0 + 1, 1) from None
     finally:
         loader.dispose()
 
@@ -484,11 +490,11 @@ def read_text(path: Path | str) -> str:
     try:
         data = read_bytes(path)
     except FileTooLarge as exc:
+        template = (
+            "the file is {size:.1f} MB; an archive text file may be at most {most} MB (is it the right file?)"
+        )
         raise YamlSyntaxError(
-            f"the file is {exc.size / 1e6:.1f} MB; an archive text file may be at most "
-            f"{MAX_TEXT_BYTES // (1 << 20)} MB (is it the right file?)",
-            1,
-            1,
+            said(template, size=exc.size / 1e6, most=MAX_TEXT_BYTES // (1 << 20)), 1, 1
         ) from None
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
@@ -498,23 +504,24 @@ def read_text(path: Path | str) -> str:
         raise YamlSyntaxError(_not_utf8(data, str(path), exc.start), line, col) from None
 
 
-def _not_utf8(data: bytes, path: str, at: int) -> str:
+def _not_utf8(data: bytes, path: str, at: int) -> Said:
     """Say which encoding the file seems to be in, and how to convert it."""
     save_as = labels.shipped()["messages"]["save_as_utf8"]
     quoted = shlex.quote(path)
     convert = f"iconv -f {{enc}} -t UTF-8 {quoted} -o {quoted}.utf8 && mv {quoted}.utf8 {quoted}"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return (
-            f"the file is UTF-16 text, not UTF-8; save it as UTF-8 ({save_as}), "
-            f"or convert it: {convert.format(enc='UTF-16')}"
+        template = (
+            "the file is UTF-16 text, not UTF-8; save it as UTF-8 ({save_as}), or convert it: {convert}"
         )
+        return said(template, save_as=save_as, convert=convert.format(enc="UTF-16"))
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
         text = ""
     if any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return (
+        template = (
             "the file is in GBK/GB18030 (a Chinese Windows encoding), not UTF-8; save it as UTF-8 "
-            f"({save_as}), or convert it: {convert.format(enc='GB18030')}"
+            "({save_as}), or convert it: {convert}"
         )
-    return f"the file is not UTF-8 text (byte 0x{data[at]:02x}); save it as UTF-8"
+        return said(template, save_as=save_as, convert=convert.format(enc="GB18030"))
+    return said("the file is not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8", byte=data[at])

@@ -48,11 +48,11 @@ from generator.archive.validate import (
     Sink,
     check_photo,
     check_ref,
-    did_you_mean,
     list_doc,
     loc_text,
     validate_doc,
 )
+from generator.archive.wording import hint, said
 from generator.core import labels
 from generator.core.cache import StudentCache, digest
 from generator.core.problems import Problem, UsageError
@@ -85,9 +85,9 @@ def _parse_file(root: Path, rel: str, sink: Sink) -> Located | None:
     try:
         return parse_yaml(read_text(root / rel))
     except YamlSyntaxError as exc:
-        sink.error((exc.line, exc.col), exc.message)
+        sink.error((exc.line, exc.col), exc.said)
     except OSError as exc:
-        sink.error((1, 1), f"cannot read: {exc.strerror}")
+        sink.error((1, 1), said("cannot read: {why}", why=exc.strerror))
     return None
 
 
@@ -106,7 +106,7 @@ def _read_school(root: Path, problems: list[Problem]) -> SchoolFiles:
     for name in SCHOOL_FILES:
         sink = Sink(name, problems)
         if not (root / name).is_file():
-            sink.error((1, 1), f"missing {name} at the archive's root")
+            sink.error((1, 1), said("missing {file} at the archive's root", file=name))
             docs[name] = None
         else:
             docs[name] = _parse_file(root, name, sink)
@@ -119,6 +119,7 @@ def _read_school(root: Path, problems: list[Problem]) -> SchoolFiles:
     return SchoolFiles(school, teachers, classes)
 
 
+DUPLICATE = {"teacher": "duplicate teacher id '{id}'", "class": "duplicate class id '{id}'"}
 Listed = TypeVar("Listed", bound=Teacher | SchoolClass)  # the entries of teachers.yml and classes.yml
 
 
@@ -128,7 +129,7 @@ def _unique(model: type[Listed], doc: Located | None, sink: Sink, what: str) -> 
     out: dict[str, Listed] = {}
     for obj, loc in list_doc(model, doc, sink, f"{sink.path}"):
         if obj.id in out:
-            sink.error(doc.at((*loc, "id")), f"duplicate {what} id '{obj.id}'")
+            sink.error(doc.at((*loc, "id")), said(DUPLICATE[what], id=obj.id))
         else:
             out[obj.id] = obj
     return out
@@ -149,7 +150,7 @@ def _check_school_refs(
         seen: set[str] = set()
         for i, term in enumerate(school.terms):
             if term.id in seen:
-                sink.error(doc.at(("terms", i, "id")), f"duplicate term id '{term.id}'")
+                sink.error(doc.at(("terms", i, "id")), said("duplicate term id '{id}'", id=term.id))
             seen.add(term.id)
     cdoc = docs["classes.yml"]
     if cdoc is not None and isinstance(cdoc.data, list):
@@ -197,14 +198,13 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
     result = StudentResult(rel, None, None, (1, 1), problems, 0)
     for found in sorted(os.listdir(sdir)):
         if found not in STUDENT_ENTRIES and not found.startswith("."):
-            Sink(f"{rel}/{found}", problems).warning(
-                (1, 1),
-                f"unexpected '{found}' in a student folder (expected {', '.join(sorted(STUDENT_ENTRIES))})",
-            )
+            expected = ", ".join(sorted(STUDENT_ENTRIES))
+            template = "unexpected '{found}' in a student folder (expected {expected})"
+            Sink(f"{rel}/{found}", problems).warning((1, 1), said(template, found=found, expected=expected))
     profile = None
     psink = Sink(f"{rel}/profile.yml", problems)
     if not (sdir / "profile.yml").is_file():
-        psink.error((1, 1), "missing profile.yml (the registration form)")
+        psink.error((1, 1), said("missing profile.yml (the registration form)"))
     else:
         files += 1
         pdoc = _parse_file(root, f"{rel}/profile.yml", psink)
@@ -272,28 +272,33 @@ def _past_retention(profile: Profile, ctx: Context, as_of: dt.date, sink: Sink) 
 
 def _check_profile(p: Profile, doc: Located, sink: Sink, folder: str, ctx: Context) -> None:
     if p.id != folder:
-        sink.error(doc.at(("id",)), f"id '{p.id}' differs from the folder name '{folder}'")
+        sink.error(
+            doc.at(("id",)), said("id '{id}' differs from the folder name '{folder}'", id=p.id, folder=folder)
+        )
     check_ref(sink, doc, ("class",), p.class_, ctx.classes, "class")
     if p.status == "active" and p.class_ in ctx.graduated:
-        sink.error(
-            doc.at(("class",)),
-            f"class: '{p.class_}' graduated in {ctx.graduated[p.class_]}; an open case belongs "
-            "in a class of this year (or close it: status, closed_on, closed_reason)",
+        template = (
+            "class: '{cls}' graduated in {year}; an open case belongs in a class of this year "
+            "(or close it: status, closed_on, closed_reason)"
         )
+        sink.error(doc.at(("class",)), said(template, cls=p.class_, year=ctx.graduated[p.class_]))
     for i, cat in enumerate(p.categories):
         loc = ("categories", i)
         check_ref(sink, doc, (*loc, "key"), cat.key, ctx.categories, "category")
         kinds = ctx.categories.get(cat.key, ())
         if cat.kind is not None and kinds and cat.kind not in kinds:
-            sink.error(
-                doc.at((*loc, "kind")),
-                f"{loc_text((*loc, 'kind'))}: '{cat.kind}' is not a kind of {cat.key} "
-                f"(expected one of {', '.join(kinds)})",
-            )
+            template = "{field}: '{kind}' is not a kind of {key} (expected one of {kinds})"
+            words = {
+                "field": loc_text((*loc, "kind")),
+                "kind": cat.kind,
+                "key": cat.key,
+                "kinds": ", ".join(kinds),
+            }
+            sink.error(doc.at((*loc, "kind")), said(template, **words))
         elif cat.kind is None and kinds:
+            template = "{field}: no kind given for {key} (one of {kinds})"
             sink.warning(
-                doc.at(loc),
-                f"{loc_text(loc)}: no kind given for {cat.key} (one of {', '.join(kinds)})",
+                doc.at(loc), said(template, field=loc_text(loc), key=cat.key, kinds=", ".join(kinds))
             )
         if not _elsewhere(p, cat.since):
             check_ref(sink, doc, (*loc, "verified_by"), cat.verified_by, ctx.teachers, "teacher")
@@ -328,13 +333,13 @@ def _parse_md(root: Path, rel: str, sink: Sink) -> tuple[Located, str] | None:
         text = read_text(f"{root}/{rel}")  # str path: pathlib costs ~25 µs a file
         md = parse_markdown(text)
     except YamlSyntaxError as exc:
-        sink.error((exc.line, exc.col), exc.message)
+        sink.error((exc.line, exc.col), exc.said)
         return None
     except FrontMatterMissing as exc:
-        sink.error((1, 1), str(exc))
+        sink.error((1, 1), said(str(exc)))
         return None
     except OSError as exc:
-        sink.error((1, 1), f"cannot read: {exc.strerror}")
+        sink.error((1, 1), said("cannot read: {why}", why=exc.strerror))
         return None
     if PROMPT in text:  # cheap test first: rare
         _unfilled(md.meta, md.body, md.body_line, sink)
@@ -352,12 +357,14 @@ def _unfilled(doc: Located, body: str, body_line: int, sink: Sink) -> None:
             for i, v in enumerate(value):
                 walk(v, (*loc, i))
         elif isinstance(value, str) and value.startswith(PROMPT):
-            sink.warning(doc.at(loc), f"{loc_text(loc)}: still the template's prompt; write it")
+            sink.warning(
+                doc.at(loc), said("{field}: still the template's prompt; write it", field=loc_text(loc))
+            )
 
     walk(doc.data, ())
     for n, line in enumerate(body.splitlines()):
         if line.startswith(PROMPT):
-            sink.warning((body_line + n, 1), "the narrative is still the template's prompt; write it")
+            sink.warning((body_line + n, 1), said("the narrative is still the template's prompt; write it"))
 
 
 def _read_record(
@@ -373,27 +380,24 @@ def _read_record(
     sink = Sink(rel, problems)
     named = RECORD_NAME.match(name)
     if not named:
-        sink.error((1, 1), "record file name must be YYYY-MM-DD-<type>[-n].md, e.g. 2026-03-05-talk.md")
+        sink.error((1, 1), said("record file name must be YYYY-MM-DD-<type>[-n].md, e.g. 2026-03-05-talk.md"))
         return None
     parsed = _parse_md(root, rel, sink)
     if parsed is None:
         return None
     doc, body = parsed
     if not isinstance(doc.data, dict):
-        sink.error(doc.origin, "front matter must be a mapping of fields")
+        sink.error(doc.origin, said("front matter must be a mapping of fields"))
         return None
     rtype = doc.data.get("type")
     model = RECORD_TYPES.get(rtype) if isinstance(rtype, str) else None
     if model is None:
         if rtype is None:
-            sink.error(doc.origin, "missing required field 'type'")
+            sink.error(doc.origin, said("missing required field '{field}'", field="type"))
         else:
-            sink.error(
-                doc.at(("type",)),
-                f"type: unknown record type '{rtype}'"
-                f"{did_you_mean(str(rtype), RECORD_TYPES)} "
-                f"(expected one of {', '.join(RECORD_TYPES)})",
-            )
+            template = "type: unknown record type '{type}'{hint} (expected one of {types})"
+            words = {"type": rtype, "types": ", ".join(RECORD_TYPES), **hint(str(rtype), RECORD_TYPES)}
+            sink.error(doc.at(("type",)), said(template, **words))
         return None
     record = validate_doc(model, doc, sink)
     if record is None:
@@ -401,7 +405,7 @@ def _read_record(
     _check_record(record, doc, sink, named, sdir, ctx, as_of)
     mentions += [(rel, doc.at(("with", i)), i, who) for i, who in enumerate(record.with_)]
     if not body.strip():
-        sink.warning(doc.origin, NO_NARRATIVE)
+        sink.warning(doc.origin, said(NO_NARRATIVE))
     return RecordEntry(cast(Record, record), body, rel)  # a RECORD_TYPES model, so one of Record
 
 
@@ -416,14 +420,13 @@ def _check_record(
 ) -> None:
     name_date, name_type = named.group(1), named.group(2)
     if record.date.isoformat() != name_date:
-        sink.error(doc.at(("date",)), f"date {record.date} differs from the file name's date {name_date}")
+        template = "date {date} differs from the file name's date {name}"
+        sink.error(doc.at(("date",)), said(template, date=record.date, name=name_date))
     if record.type != name_type:
-        sink.error(
-            doc.at(("type",)),
-            f"type '{record.type}' differs from the file name's type '{name_type}'",
-        )
+        template = "type '{type}' differs from the file name's type '{name}'"
+        sink.error(doc.at(("type",)), said(template, type=record.type, name=name_type))
     if record.date > as_of:
-        sink.warning(doc.at(("date",)), FUTURE.format(date=record.date))
+        sink.warning(doc.at(("date",)), said(FUTURE, date=record.date))
     if record.from_school is None:  # another school's teachers and terms are kept as written
         check_ref(sink, doc, ("by",), record.by, ctx.teachers, "teacher")
     if isinstance(record, Evaluation) and record.from_school is None:
@@ -593,7 +596,7 @@ def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> 
     return sf
 
 
-WITH_NAMES_A_STUDENT = labels.shipped()["messages"]["with_names_student"]
+WITH_NAMES_A_STUDENT = "{field} names a student of the archive: write a role (a classmate), not a name or id"
 
 
 def _with_names_a_student(
@@ -615,7 +618,7 @@ def _with_names_a_student(
                 continue
             # A name inside a longer phrase (李明的妈妈) names the student too.
             if any(who[at : at + n] in known for n in sizes for at in range(len(who) - n + 1)):
-                Sink(path, problems).warning(pos, WITH_NAMES_A_STUDENT.format(field=f"with[{i}]"))
+                Sink(path, problems).warning(pos, said(WITH_NAMES_A_STUDENT, field=f"with[{i}]"))
 
 
 def _read_all(
@@ -639,7 +642,7 @@ def _read_all(
         raise UsageError(f"no such student folder: students/{unknown[0]}")
     folders = sorted(set(folders)) if folders else everyone
     if not folders:
-        Sink("students", problems).warning((1, 1), "the archive has no student folders yet")
+        Sink("students", problems).warning((1, 1), said("the archive has no student folders yet"))
     students: dict[str, StudentSummary] = {}
     outputs: dict[str, Any] = {}
     seen: dict[str, str] = {}
@@ -667,9 +670,9 @@ def _read_all(
         files += res.files
         if res.profile_id is not None:
             if res.profile_id in seen:
+                template = "duplicate student id '{id}', also in {other}/profile.yml"
                 Sink(f"{res.folder}/profile.yml", problems).error(
-                    res.id_pos,
-                    f"duplicate student id '{res.profile_id}', also in {seen[res.profile_id]}/profile.yml",
+                    res.id_pos, said(template, id=res.profile_id, other=seen[res.profile_id])
                 )
             else:
                 seen[res.profile_id] = res.folder

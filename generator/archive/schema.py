@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from generator.archive.wording import RuleBroken
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -42,11 +44,11 @@ def _parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
-        raise ValueError(f"expected a date written YYYY-MM-DD, got {value!r}")
+        raise RuleBroken("expected a date written YYYY-MM-DD, got {got}", got=repr(value))
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError as exc:
-        raise ValueError(f"impossible date {value.strip()} ({exc})") from None
+        raise RuleBroken("impossible date {date} ({why})", date=value.strip(), why=exc) from None
 
 
 Date = Annotated[dt.date, BeforeValidator(_parse_date)]
@@ -79,7 +81,12 @@ class Term(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Term:
         if self.end < self.start:
-            raise ValueError(f"term {self.id} ends ({self.end}) before it starts ({self.start})")
+            raise RuleBroken(
+                "term {id} ends ({end}) before it starts ({start})",
+                id=self.id,
+                end=self.end,
+                start=self.start,
+            )
         return self
 
 
@@ -176,7 +183,9 @@ class School(Strict):
     @model_validator(mode="after")
     def _known_zone(self) -> School:
         if not valid_timezone(self.timezone):
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (e.g. Asia/Shanghai)")
+            raise RuleBroken(
+                "timezone: unknown time zone {zone} (e.g. Asia/Shanghai)", zone=repr(self.timezone)
+            )
         return self
 
 
@@ -222,7 +231,9 @@ class SchoolClass(Strict):
 def _since_until(what: str, since: dt.date, until: dt.date | None) -> None:
     """Something that ends must end on or after the day it began."""
     if until is not None and until < since:
-        raise ValueError(f"{what}: until ({until}) is before since ({since})")
+        raise RuleBroken(
+            "{what}: until ({until}) is before since ({since})", what=what, until=until, since=since
+        )
 
 
 class CategoryMembership(Strict):
@@ -341,9 +352,9 @@ class Profile(Strict):
     @model_validator(mode="after")
     def _closed_has_date(self) -> Profile:
         if self.status != "active" and (self.closed_on is None or not self.closed_reason):
-            raise ValueError(f"status {self.status} needs closed_on and closed_reason")
+            raise RuleBroken("status {status} needs closed_on and closed_reason", status=self.status)
         if (self.status == "transferred") != (self.transferred_to is not None):
-            raise ValueError("status transferred and transferred_to go together")
+            raise RuleBroken("status transferred and transferred_to go together")
         return self
 
 
@@ -451,7 +462,7 @@ class Evaluation(RecordBase):
     @model_validator(mode="after")
     def _reason_when_stopping(self) -> Evaluation:
         if not self.continue_ and not self.continue_reason:
-            raise ValueError("continue: false needs a continue_reason")
+            raise RuleBroken("continue: false needs a continue_reason")
         return self
 
 

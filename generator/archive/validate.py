@@ -10,7 +10,6 @@ caller passes in as a :class:`Context`.
 
 from __future__ import annotations
 
-import difflib
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from generator.archive.load import Loc, Located
 from generator.archive.photos import FORMATS, MAX_PIXELS
+from generator.archive.wording import Said, hint, pydantic_said, said
 from generator.core.problems import Problem, Severity
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,13 +36,15 @@ class Sink:
         self.path = path
         self.problems = problems
 
-    def add(self, severity: Severity, pos: tuple[int, int], message: str) -> None:
-        self.problems.append(Problem(self.path, pos[0], pos[1], severity, message))
+    def add(self, severity: Severity, pos: tuple[int, int], message: str | Said) -> None:
+        """A problem; a plain ``str`` is a message that is Chinese already (the four ones)."""
+        en, zh = message if isinstance(message, Said) else (message, "")
+        self.problems.append(Problem(self.path, pos[0], pos[1], severity, en, zh))
 
-    def error(self, pos: tuple[int, int], message: str) -> None:
+    def error(self, pos: tuple[int, int], message: str | Said) -> None:
         self.add("error", pos, message)
 
-    def warning(self, pos: tuple[int, int], message: str) -> None:
+    def warning(self, pos: tuple[int, int], message: str | Said) -> None:
         self.add("warning", pos, message)
 
 
@@ -52,11 +54,6 @@ def loc_text(loc: Iterable[str | int]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -87,37 +84,43 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
     return [f.alias or n for n, f in current.model_fields.items()]
 
 
-def _message(err: Mapping[str, Any]) -> str:
+TYPED = (
+    "string_type",
+    "bool_type",
+    "int_type",
+    "float_type",
+    "list_type",
+    "dict_type",
+    "model_type",
+    "literal_error",
+    "string_pattern_mismatch",
+    "too_short",
+    "int_parsing",
+    "float_parsing",
+    "bool_parsing",
+    "greater_than_equal",
+    "string_too_short",
+    "string_too_long",
+)
+
+
+def _message(err: Mapping[str, Any], model: type[BaseModel] | None = None) -> Said:
+    """A pydantic error as ``check`` says it: the field, what was expected and (in English,
+    for support) what was found; in Chinese the field by its label ("请选择家访方式")."""
     loc = loc_text(err["loc"])
     msg = str(err["msg"]).removeprefix("Value error, ")
     kind = err["type"]
     if kind == "missing":
-        return f"missing required field '{loc}'"
-    if kind in (
-        "string_type",
-        "bool_type",
-        "int_type",
-        "float_type",
-        "list_type",
-        "dict_type",
-        "model_type",
-        "literal_error",
-        "string_pattern_mismatch",
-        "too_short",
-        "int_parsing",
-        "float_parsing",
-        "bool_parsing",
-        "greater_than_equal",
-        "string_too_short",
-        "string_too_long",
-    ):
+        en = f"missing required field '{loc}'"
+    elif kind in TYPED:
         got = err.get("input")
-        hint = ""
-        if kind == "string_type" and isinstance(got, int | float) and "phone" in loc:
-            hint = '; write phone numbers in quotes, e.g. "13800000000"'
+        phone = kind == "string_type" and isinstance(got, int | float) and "phone" in loc
         shown = "nothing" if got is None else repr(got)
-        return f"{loc}: {msg.lower() if msg[:1].isupper() else msg}, got {shown}{hint}"
-    return f"{loc}: {msg}" if loc else msg
+        en = f"{loc}: {msg.lower() if msg[:1].isupper() else msg}, got {shown}"
+        en += '; write phone numbers in quotes, e.g. "13800000000"' if phone else ""
+    else:
+        en = f"{loc}: {msg}" if loc else msg
+    return Said(en, pydantic_said(err, model, loc))
 
 
 # YAML 1.1 turns some unquoted text into numbers that do not read back as written:
@@ -126,8 +129,10 @@ _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _INTLIKE = re.compile(
     r"^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+|[1-9][0-9_]*_[0-9_]*)$"
 )
-_WHY = " (YAML 1.1: a leading 0 means octal, 10:30 is base 60)"
-_QUOTE = 'if you mean the text, write it in quotes: "{raw}"; if a number, write it plainly'
+RENUMBERED = (
+    "{field}: YAML reads {raw} as the number {number} (YAML 1.1: a leading 0 means octal, 10:30 is "
+    'base 60); if you mean the text, write it in quotes: "{raw}"; if a number, write it plainly'
+)
 _BOOLEANS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 
 
@@ -141,7 +146,7 @@ def _value_at(data: Any, loc: Loc) -> Any:
     return data
 
 
-def _typed_message(err: Mapping[str, Any], raw: str | None) -> str | None:
+def _typed_message(err: Mapping[str, Any], raw: str | None) -> Said | None:
     """A text field that YAML read as a number or boolean: show what was written."""
     if raw is None or err["type"] != "string_type":
         return None
@@ -152,7 +157,12 @@ def _typed_message(err: Mapping[str, Any], raw: str | None) -> str | None:
         )
     else:
         what = f"the number {value}"
-    return f'{loc}: YAML reads {raw} as {what}; this field is text: write it in quotes, e.g. "{raw}"'
+    return said(
+        '{loc}: YAML reads {raw} as {what}; this field is text: write it in quotes, e.g. "{raw}"',
+        loc=loc,
+        raw=raw,
+        what=what,
+    )
 
 
 def _strip(data: Any, loc: Loc) -> None:
@@ -165,20 +175,16 @@ def _strip(data: Any, loc: Loc) -> None:
 def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
     """Validate one document; report every problem; return the object if valid."""
     for kloc, pos in doc.duplicates:
-        sink.error(
-            pos,
-            f"duplicate field '{loc_text(kloc)}': write each field once (YAML would "
-            "silently keep only the last one)",
+        template = (
+            "duplicate field '{field}': write each field once (YAML would silently keep only the last one)"
         )
+        sink.error(pos, said(template, field=loc_text(kloc)))
     for loc, raw in doc.raw.items():
         if _renumbered(raw):
             number = _value_at(doc.data, loc)
-            sink.error(
-                doc.at(loc),
-                f"{loc_text(loc)}: YAML reads {raw} as the number {number}{_WHY}; {_QUOTE.format(raw=raw)}",
-            )
+            sink.error(doc.at(loc), said(RENUMBERED, field=loc_text(loc), raw=raw, number=number))
     if not isinstance(doc.data, dict):
-        sink.error(doc.origin, f"expected a mapping of fields, got {type(doc.data).__name__}")
+        sink.error(doc.origin, said("expected a mapping of fields, got {got}", got=type(doc.data).__name__))
         return None
     data = doc.data
     for _attempt in range(2):
@@ -190,18 +196,19 @@ def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
         for e in extras:
             loc = tuple(e["loc"])
             choices = _fields_at(model, loc[:-1])
-            where = f" in {loc_text(loc[:-1])}" if len(loc) > 1 else ""
-            sink.warning(
-                doc.key_at(loc),
-                f"unknown field '{loc[-1]}'{where}{did_you_mean(str(loc[-1]), choices)}",
-            )
+            words = {"field": loc[-1], **hint(str(loc[-1]), choices)}
+            if len(loc) > 1:
+                text = said("unknown field '{field}' in {inside}{hint}", inside=loc_text(loc[:-1]), **words)
+            else:
+                text = said("unknown field '{field}'{hint}", **words)
+            sink.warning(doc.key_at(loc), text)
         others = [e for e in errors if e["type"] != "extra_forbidden"]
         if others:
             for e in others:
                 loc = tuple(e["loc"])
                 if loc in doc.raw and _renumbered(doc.raw[loc]):
                     continue  # already said, with the value as written
-                sink.error(doc.at(loc), _typed_message(e, doc.raw.get(loc)) or _message(e))
+                sink.error(doc.at(loc), _typed_message(e, doc.raw.get(loc)) or _message(e, model))
             return None
         data = _copy(data)
         for e in extras:
@@ -220,7 +227,7 @@ def _copy(data: Any) -> Any:
 def list_doc(model: type[M], doc: Located, sink: Sink, what: str) -> list[tuple[M, Loc]]:
     """Validate a top-level YAML list (teachers.yml, classes.yml) item by item."""
     if not isinstance(doc.data, list):
-        sink.error(doc.origin, f"{what} must be a YAML list of entries ('- id: …')")
+        sink.error(doc.origin, said("{file} must be a YAML list of entries ('- id: …')", file=what))
         return []
     out: list[tuple[M, Loc]] = []
     for i, sub in enumerate(_item_docs(doc)):
@@ -284,10 +291,16 @@ def check_ref(
     """Report ``value`` at ``loc`` if it is not one of ``known``."""
     known_set = known if isinstance(known, frozenset | set | dict) else set(known)
     if value is not None and value not in known_set:
-        sink.error(
-            doc.at(loc),
-            f"{label or loc_text(loc)}: unknown {what} '{value}'{did_you_mean(value, known_set)}",
-        )
+        words = {"field": label or loc_text(loc), "value": value, **hint(value, known_set)}
+        sink.error(doc.at(loc), said(UNKNOWN[what], **words))
+
+
+UNKNOWN = {  # check_ref's ``what``: one template each, so each has its own Chinese
+    "teacher": "{field}: unknown teacher '{value}'{hint}",
+    "class": "{field}: unknown class '{value}'{hint}",
+    "term": "{field}: unknown term '{value}'{hint}",
+    "category": "{field}: unknown category '{value}'{hint}",
+}
 
 
 MAX_PHOTO_BYTES = 20 * 1000 * 1000  # a phone photo is 2–8 MB; the site shows 1600 px
@@ -298,24 +311,23 @@ def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: st
     """A photo must stay inside the student's folder (no ``..``, absolute path or symlink
     out), exist, be of a sane size, and be an image Pillow can read."""
     target = (student_dir / photo).resolve()
-    where = f"{loc_text(loc)}: photo '{photo}'"
+    where = {"field": loc_text(loc), "photo": photo}
     if Path(photo).is_absolute() or not target.is_relative_to(student_dir.resolve()):
-        sink.error(doc.at(loc), f"{loc_text(loc)}: photo path '{photo}' leaves the student's folder")
+        sink.error(doc.at(loc), said("{field}: photo path '{photo}' leaves the student's folder", **where))
     elif not target.is_file():
-        sink.error(doc.at(loc), f"{where} does not exist")
+        sink.error(doc.at(loc), said("{field}: photo '{photo}' does not exist", **where))
     elif (size := target.stat().st_size) > MAX_PHOTO_BYTES:
-        sink.error(
-            doc.at(loc),
-            f"{where} is {size / 1e6:.1f} MB; a photo may be at most "
-            f"{MAX_PHOTO_BYTES // 1000000} MB (resize it first)",
+        template = (
+            "{field}: photo '{photo}' is {size:.1f} MB; a photo may be at most {most} MB (resize it first)"
         )
+        sink.error(doc.at(loc), said(template, size=size / 1e6, most=MAX_PHOTO_BYTES // 1000000, **where))
     else:
-        problem = _image_problem(target)
+        problem = _image_problem(target, where)
         if problem:
-            sink.error(doc.at(loc), f"{where} {problem}")
+            sink.error(doc.at(loc), problem)
 
 
-def _image_problem(path: Path) -> str | None:
+def _image_problem(path: Path, where: dict[str, str]) -> Said | None:
     """Why Pillow cannot use the image (it reads only the header here), or None."""
     import warnings
 
@@ -327,7 +339,15 @@ def _image_problem(path: Path) -> str | None:
             with Image.open(path, formats=FORMATS) as img:
                 width, height = img.size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return "is not a readable image (JPEG, PNG or WebP); export it again as JPEG or PNG"
+        template = (
+            "{field}: photo '{photo}' is not a readable image (JPEG, PNG or WebP); "
+            "export it again as JPEG or PNG"
+        )
+        return said(template, **where)
     if width * height > MAX_PHOTO_PIXELS:
-        return f"is {width}×{height} pixels; a photo may have at most {MAX_PHOTO_PIXELS:,} (resize it first)"
+        template = (
+            "{field}: photo '{photo}' is {width}×{height} pixels; a photo may have at most {most:,} "
+            "(resize it first)"
+        )
+        return said(template, width=width, height=height, most=MAX_PHOTO_PIXELS, **where)
     return None

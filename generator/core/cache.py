@@ -53,10 +53,13 @@ def version() -> str:
     except PackageNotFoundError:
         ver = "unknown"
     code = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.parent.rglob("*.py")):
-        code.update(
-            path.relative_to(Path(__file__).parent.parent).as_posix().encode() + b"\0" + path.read_bytes()
-        )
+    package = Path(__file__).parent.parent
+    # The labels too: cached problems carry their Chinese words from the check catalogue.
+    for path in [
+        *sorted(package.rglob("*.py")),
+        *sorted((package.parent / "site_templates/labels").glob("*.yml")),
+    ]:
+        code.update(path.relative_to(package.parent).as_posix().encode() + b"\0" + path.read_bytes())
     return f"{FORMAT}|{ver}|{code.hexdigest()[:16]}"
 
 

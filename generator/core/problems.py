@@ -16,24 +16,32 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding, located at ``path:line:col`` (path relative to the archive)."""
+    """One finding, located at ``path:line:col`` (path relative to the archive). ``message``
+    is English (what ``--format json`` consumers read); ``message_zh`` the same in Chinese,
+    what a teacher or the office reads first (the record form shows it under its field)."""
 
     path: str
     line: int
     col: int
     severity: Severity
     message: str
+    message_zh: str = ""
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as a tuple: the build cache loads hundreds of thousands of these."""
-        return (Problem, (self.path, self.line, self.col, self.severity, self.message))
+        return (Problem, (self.path, self.line, self.col, self.severity, self.message, self.message_zh))
+
+    @property
+    def said(self) -> str:
+        """Chinese first, then the English for whoever supports the school."""
+        return f"{self.message_zh} / {self.message}" if self.message_zh else self.message
 
     def text(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
+        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.said}"
 
     def github(self, prefix: str = "") -> str:
         """A GitHub workflow command, so the problem shows as an annotation."""
-        message = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        message = self.said.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return f"::{self.severity} file={prefix}{self.path},line={self.line},col={self.col}::{message}"
 
 

@@ -435,10 +435,10 @@
     const star = `<span class="yd-req" title="${esc(LF.required)}">*</span>`;
     const fields = form.fields.map((f) => `<div class="yd-field" data-field="${f.name}"><label for="yd-f-${f.name}">${esc(f.label)}${f.required ? star : ""}</label>${input(f)}</div>`).join("");
     const h = `<p class="yd-form-for">${esc(LF.for_student)}:<strong>${esc(F.name)}</strong></p>`
-      + `<form id="yd-form" class="yd-form" autocomplete="off" novalidate data-type="${F.type}">${fields}`
+      + `<form id="yd-form" class="yd-form" autocomplete="off" novalidate data-type="${F.type}">`
+      + `<div class="yd-form-errors" role="alert" tabindex="-1" hidden></div>${fields}`
       + `<div class="yd-field" data-field="narrative"><label for="yd-f-narrative">${esc(form.narrative.label)}${star}</label><textarea id="yd-f-narrative" name="narrative" rows="8" required aria-required="true"></textarea></div>`
       + `<div class="yd-field" data-field="photos"><label for="yd-f-photos">${esc(LF.photos)}</label><input id="yd-f-photos" name="photos" type="file" accept="image/*" multiple></div>`
-      + `<div class="yd-form-errors" role="alert" hidden></div>`
       + `<p class="yd-form-buttons"><button type="submit" class="md-button md-button--primary">${esc(LF.submit)}</button> <button type="button" class="md-button yd-form-cancel">${esc(LF.cancel)}</button></p>`
       + `<div class="yd-sealed" role="status" hidden></div></form>`;
     return { t: form.title, h };
@@ -470,7 +470,8 @@
     }
     if (record.date && record.date > today()) out.push(["date", C.forms.messages.future.replace("{date}", record.date)]);
     if (!formEl.elements.narrative.value.trim()) out.push(["narrative", form.narrative.missing]);
-    return out;
+    const order = [...form.fields.map((f) => f.name), "narrative"];  // as the fields stand on the form
+    return out.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
   }
   function label(name) {  // the field's Chinese name before check's own words
     const f = formOf(F.type).fields.find((x) => x.name === name);
@@ -478,18 +479,35 @@
     return text ? `<strong>${esc(text)}</strong>:` : "";
   }
   function showProblems(formEl, found) {
+    // Each problem under its own field (the words `yidang check` uses), and a summary at the
+    // top whose items take the reader to the field.
     formEl.querySelectorAll(".yd-field").forEach((el) => el.classList.remove("yd-invalid"));
+    formEl.querySelectorAll(".yd-field-error").forEach((el) => el.remove());
+    formEl.querySelectorAll("[aria-invalid]").forEach((el) => { el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby"); });
     const box = formEl.querySelector(".yd-form-errors");
     box.hidden = !found.length;
     box.innerHTML = found.length
-      ? `<p>${esc(LF.problems)}</p><ul>${found.map(([name, m]) => `<li data-field="${esc(name)}">${label(name)}<span class="yd-message">${esc(m)}</span></li>`).join("")}</ul>`
+      ? `<p>${esc(LF.problems)}</p><ul>${found.map(([name, m]) => `<li data-field="${esc(name)}">${name ? `<button type="button" class="yd-jump" data-field="${esc(name)}">` : ""}${label(name)}<span class="yd-message">${esc(m)}</span>${name ? "</button>" : ""}</li>`).join("")}</ul>`
       : "";
-    for (const [name] of found) {
+    for (const [name, m] of found) {
       const el = formEl.querySelector(`.yd-field[data-field="${name}"]`);
-      if (el) el.classList.add("yd-invalid");
+      if (!el) continue;
+      el.classList.add("yd-invalid");
+      const said = document.createElement("p");
+      said.className = "yd-field-error"; said.id = `yd-err-${name}`; said.textContent = m;
+      el.appendChild(said);
+      const input = el.querySelector("input, select, textarea");
+      if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", said.id); }
     }
-    if (found.length) box.scrollIntoView({ block: "center" });
+    if (found.length) { box.scrollIntoView({ block: "start" }); box.focus({ preventScroll: true }); }
   }
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest && ev.target.closest(".yd-jump");
+    if (!b) return;
+    ev.preventDefault();
+    const input = document.getElementById(`yd-f-${b.dataset.field}`);
+    if (input) { input.scrollIntoView({ block: "center" }); input.focus(); }
+  });
   async function shrink(file) {
     // Drawn again on a canvas: at most 1600 px, and nothing of the camera's metadata (EXIF,
     // GPS) survives the re-encoding.
