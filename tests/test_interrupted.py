@@ -105,7 +105,9 @@ def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path, tmp_p
     published = _everything(site)
     n = 0
     for full in (True, False):
-        for stage in _stages(site, tmp, 0):
+        # an incremental build of one changed record renders no plaintext pages of MkDocs'
+        stages = [s for s in _stages(site, tmp, 0) if full or not s.startswith(("plaintext", "pages"))]
+        for stage in stages:
             talk.write_text(talk.read_text(encoding="utf-8") + f"\n第{n}次补写。\n", encoding="utf-8")
             if full:
                 shutil.rmtree(project.parent / ".cache", ignore_errors=True)
