@@ -87,7 +87,7 @@ config_option = click.option(
 def _archive_dir(path: str) -> Path:
     p = Path(path)
     if not p.is_dir():
-        raise click.BadParameter(f"archive folder not found: {path}", param_hint="ARCHIVE")
+        raise click.BadParameter(_say("archive_not_found", path=path), param_hint="ARCHIVE")
     return p
 
 
@@ -98,7 +98,7 @@ def _valid_archive(archive: str, as_of: dt.date | None = None) -> tuple[Path, Ar
     root = _archive_dir(archive)
     result = read_archive(root, as_of=as_of)
     if result.archive is None:
-        raise ArchiveInvalid(result.problems, "the archive has errors; fix them first (yidang check)")
+        raise ArchiveInvalid(result.problems, _say("archive_errors"))
     return root, result.archive
 
 
@@ -114,6 +114,9 @@ class _Commands(click.Group):
             _exit(exc.summary, exc.exit_code)
         except YidangError as exc:
             _exit(str(exc), exc.exit_code)
+        except click.UsageError as exc:  # click's own words are English: say it in Chinese first
+            command = exc.ctx.command_path if exc.ctx else "yidang"
+            _exit(_say("usage", command=command, message=exc.format_message()), 2)
 
 
 def _say(key: str, **values: Any) -> str:
@@ -240,7 +243,7 @@ def _print_problems(problems: list[Problem], fmt: str, root: Path, files: int) -
     else:
         for p in problems:
             click.echo(p.text())
-    click.echo(f"{files} files checked: {errors} error(s), {warnings} warning(s)", err=fmt != "text")
+    click.echo(_say("checked", files=files, errors=errors, warnings=warnings), err=fmt != "text")
 
 
 def _github_prefix(root: Path) -> str:
@@ -306,7 +309,7 @@ def build(
     )
     _report(built.report)
     kind = _say("protected_site" if built.protected else "unprotected_site")
-    click.echo(f"{kind}: {built.site_dir} ({built.students} students, {built.pages} pages)")
+    click.echo(_say("built", kind=kind, site=built.site_dir, students=built.students, pages=built.pages))
     if not built.protected:
         click.secho(
             f"{_say('unprotected_warning')}\n"
@@ -325,21 +328,16 @@ def _student_bar(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: bar.update(1)
 
 
-REPORT = (
-    ("students", "students read", "reused from the cache"),
-    ("index", "index pages rendered", "reused"),
-    ("booklets", "booklets rendered", "unchanged"),
-    ("blobs", "encrypted files sealed", "reused"),
-)
+REPORT = ("students", "index", "booklets", "blobs")  # the build's report lines, in this order
 
 
 def _report(report: dict[str, Any]) -> None:
     """What this build redid and what it reused from the last one."""
-    for key, did, kept in REPORT:
+    for key in REPORT:
         if key in report:
-            click.echo(f"{did}: {report[key][0]}, {kept}: {report[key][1]}")
+            click.echo(_say(f"report_{key}", did=report[key][0], kept=report[key][1]))
     if report.get("shell") == "reused":
-        click.echo("login page and Material's assets: reused (mkdocs.yml, theme and labels unchanged)")
+        click.echo(_say("report_shell"))
     if report.get("rotated"):
         click.echo(
             f"new content keys (a reader lost access or got a new key, or --rotate-keys): "
@@ -425,9 +423,9 @@ def synth(students: int, records_per_student: int, seed: int, out_dir: str) -> N
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out_dir} is not empty; synth writes only into a new or empty folder")
+        raise UsageError(_say("synth_not_empty", out=out_dir))
     synthesize(out, students, records_per_student, seed)
-    click.echo(f"wrote {students} students × {records_per_student} records to {out_dir}")
+    click.echo(_say("synth_wrote", students=students, records=records_per_student, out=out_dir))
 
 
 @main.command()
@@ -524,7 +522,7 @@ def _print_booklet_report(report: BookletReport, out: Path) -> None:
         f"→ {out}"
     )
     if errors or report.count("failed"):
-        raise YidangError(f"{len(errors) + report.count('failed')} problem(s); see above")
+        raise YidangError(_say("booklet_problems", n=len(errors) + report.count("failed")))
 
 
 @main.group()
@@ -538,7 +536,7 @@ def access() -> None:
 def _archive_with_teacher(archive: str, teacher_id: str) -> tuple[Path, Archive]:
     root, model = _valid_archive(archive)
     if teacher_id not in model.teachers:
-        raise UsageError(f"unknown teacher '{teacher_id}' (not in teachers.yml)")
+        raise UsageError(_say("unknown_teacher", id=teacher_id))
     return root, model
 
 
@@ -567,7 +565,7 @@ def access_add(teacher_id: str, archive: str) -> None:
     root, _ = _archive_with_teacher(archive, teacher_id)
     account, passphrase = acc.create(teacher_id)
     path = acc.save(root, account)
-    click.echo(f"wrote {path}", err=True)
+    click.echo(_say("wrote", path=path), err=True)
     _show_passphrase(teacher_id, passphrase)
 
 
@@ -619,7 +617,7 @@ def access_remove(teacher_id: str, yes: bool, archive: str) -> None:
 
     path = acc.account_path(_archive_dir(archive), teacher_id)
     if not path.exists():
-        raise UsageError(f"{teacher_id} has no account")
+        raise UsageError(_say("no_account", id=teacher_id))
     if not yes:
         click.confirm(f"remove {teacher_id}'s account ({path})?", abort=True, err=True)
     path.unlink()
@@ -667,7 +665,7 @@ def access_intake(
     if not rotate:
         key, passphrase = acc.create_intake(_today(root))
         path = acc.save_intake(root, key)
-        click.echo(f"wrote {path} (fingerprint {key.fingerprint}); rebuild the site to publish it", err=True)
+        click.echo(_say("intake_key_made", path=path, fingerprint=key.fingerprint), err=True)
     else:
         old = None if lost else _intake_passphrase(passphrase_file, "old_passphrase")
         key, passphrase, kept = acc.rotate_intake(root, old, _today(root))
@@ -720,12 +718,12 @@ def _write_card(root: Path, card: Path) -> None:
 
     key = acc.load_intake(root)
     if key is None:
-        raise UsageError("the school has no intake key yet: yidang access intake")
+        raise UsageError(labels_error("intake", "no_key"))
     school = _school_name(root)
     try:
         write_atomic(card, card_json(school, key))
     except FileExistsError:
-        raise UsageError(f"{card} exists; the card is never written over a file") from None
+        raise UsageError(_say("card_exists", card=card)) from None
     click.echo(
         f"wrote {card} ({school}, fingerprint {key.fingerprint}): give it to the sending school", err=True
     )
@@ -788,12 +786,12 @@ def audit_command(site_dir: str, archive: str) -> None:
 
     site = Path(site_dir)
     if not site.is_dir():
-        raise UsageError(f"site folder not found: {site_dir}")
+        raise UsageError(_say("site_not_found", path=site_dir))
     hits = audit(site, _archive_dir(archive))
     for hit in hits:
         click.echo(hit.text())
     files = sum(1 for p in site.rglob("*") if p.is_file())
-    click.echo(f"{files} files audited: {len(hits)} finding(s)")
+    click.echo(_say("audited", files=files, hits=len(hits)))
     sys.exit(1 if hits else 0)
 
 
@@ -823,7 +821,7 @@ def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | 
     day = date.date() if date else _today(_archive_dir(archive))
     root, model = _valid_archive(archive, day)
     path = new_file(model, root, render.TEMPLATES_DIR, kind, student_id, day, by)
-    click.echo(f"wrote {path}\n{_say('new_written')}")
+    click.echo(f"{_say('wrote', path=path)}\n{_say('new_written')}")
 
 
 @main.command()
@@ -858,8 +856,8 @@ def codeowners(flavor: str, out: str | None, archive: str) -> None:
     target.write_text(co.render(model, flavor, prefix), encoding="utf-8")
     missing = sorted(t.id for t in model.teachers.values() if not t.git_user)
     if missing:
-        click.echo(f"note: no git_user for {', '.join(missing)} in teachers.yml: they own nothing", err=True)
-    click.echo(f"wrote {target}")
+        click.echo(_say("no_git_user", ids=", ".join(missing)), err=True)
+    click.echo(_say("wrote", path=target))
 
 
 @main.command("init")
@@ -988,14 +986,14 @@ def _push_branch(
     try:
         url = push(root, remote, branch, base)
     except GitError as exc:
-        click.echo(_labels_error("intake", "push_failed", branch=branch, why=exc), err=True)
+        click.echo(labels_error("intake", "push_failed", branch=branch, why=exc), err=True)
         return
     click.echo(words["pull_request"].format(url=url))
     if open_pr:
         _open_pull_request(root, branch, base)
 
 
-def _labels_error(section: str, key: str, **values: object) -> str:
+def labels_error(section: str, key: str, **values: object) -> str:
     from generator.core import labels
 
     return labels.error(section, key, **values)
@@ -1070,7 +1068,7 @@ def transfer_command(
     click.echo(
         f"{sent.out}: {sent.files} file(s) and the booklet, sealed to {sent.school} ({sent.fingerprint})"
     )
-    click.echo(f"{sent.branch}: {sent.student} marked transferred; review and merge it")
+    click.echo(_say("transfer_branch", branch=sent.branch, student=sent.student))
 
 
 @main.command("rollover")
@@ -1097,7 +1095,8 @@ def rollover_command(to: str, archive: str, base: str, dry_run: bool) -> None:
     plan = rollover(_archive_dir(archive), to, base=base, dry_run=dry_run)
     for line in summary_line(plan):
         click.echo(line)
-    click.echo(f"{'(dry run) ' if dry_run else ''}{plan.branch}: {len(plan.graduates)} cases closed")
+    dry = _say("dry_run_prefix") if dry_run else ""
+    click.echo(_say("rollover_done", dry=dry, branch=plan.branch, n=len(plan.graduates)))
 
 
 def _open_pull_request(archive: Path, branch: str, base: str) -> None:
@@ -1196,7 +1195,7 @@ def export_ledger(fmt: str, out: str, term_id: str | None, as_of: dt.datetime | 
     root = _archive_dir(archive)
     headers, rows, term = ledger(root, term_id, as_of.date() if as_of else _today(root))
     write(Path(out), fmt, headers, rows, _say("ledger_sheet", term=term))
-    click.echo(f"wrote {out}: {len(rows)} students, {term}")
+    click.echo(_say("ledger_wrote", out=out, n=len(rows), term=term))
 
 
 @export.command("teachers")
@@ -1215,7 +1214,7 @@ def export_teachers(year: int, fmt: str, out: str, as_of: dt.datetime | None, ar
     root = _archive_dir(archive)
     headers, rows = teachers(root, year, as_of.date() if as_of else _today(root))
     write(Path(out), fmt, headers, rows, _say("teachers_sheet", year=year))
-    click.echo(f"wrote {out}: {len(rows)} teachers, {year}")
+    click.echo(_say("teachers_wrote", out=out, n=len(rows), year=year))
 
 
 @main.group("import")

@@ -270,7 +270,7 @@ def test_every_problem_in_one_run(tiny: Path, run) -> None:
     _edit(tiny, "students/S1/plan.md", "owner: T2", "owner: T8")
     lines = run("check", tiny).output.splitlines()
     assert len(lines) == 4
-    assert lines[-1] == "6 files checked: 3 error(s), 0 warning(s)"
+    assert lines[-1] == "检查了 6 个文件:3 个错误,0 个警告 / 6 files checked: 3 error(s), 0 warning(s)"
 
 
 def test_not_utf8(tiny: Path, run) -> None:

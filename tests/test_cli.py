@@ -28,7 +28,7 @@ def _warn(tiny: Path) -> None:
 def test_clean_archive_exits_0(tiny: Path, run) -> None:
     result = run("check", tiny)
     assert result.exit_code == 0
-    assert result.output == "6 files checked: 0 error(s), 0 warning(s)\n"
+    assert result.output == "检查了 6 个文件:0 个错误,0 个警告 / 6 files checked: 0 error(s), 0 warning(s)\n"
 
 
 def test_errors_exit_1(tiny: Path, run) -> None:
@@ -183,3 +183,29 @@ def test_installed_command_exits_with_the_status_and_all_its_output(tmp_path: Pa
     assert "archive folder not found" in usage.stderr
     version = subprocess.run([yidang, "--version"], capture_output=True, text=True)
     assert (version.returncode, version.stdout.startswith("yidang, version")) == (0, True)
+
+
+def _chinese_first(line: str) -> bool:
+    """``中文 / English`` (after the ``错误 / error:`` that begins every error)."""
+    head = line.removeprefix("错误 / error: ").split(" / ")[0]
+    return any("\u4e00" <= ch <= "\u9fff" for ch in head)
+
+
+def test_what_the_office_reads_is_chinese_first(tiny: Path, tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """Summaries, reports and errors of the everyday commands read Chinese first, then the
+    English for support."""
+    from .test_site import write_config
+
+    config = write_config(tmp_path, tiny)
+    built = run("build", "--config", config, "--site-dir", tmp_path / "site", "--unprotected").output
+    # (the unprotected warning's English is a line of its own, after the Chinese one)
+    said = [line for line in built.splitlines() if ":" in line and not line.startswith("WARNING:")]
+    outputs = [
+        run("check", tiny).output.splitlines()[-1],
+        *said,
+        run("access", "remove", "T9", "--archive", tiny, "--yes").output.splitlines()[-1],
+        run("new", "talk", "S1", "--by", "T99", "--archive", tiny).output.splitlines()[-1],
+        run("new", "talk", "S9", "--archive", tiny).output.splitlines()[-1],
+        run("check", tmp_path / "nowhere").output.splitlines()[-1],
+    ]
+    assert [line for line in outputs if not _chinese_first(line)] == []

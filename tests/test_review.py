@@ -110,7 +110,7 @@ def test_review_markdown_and_text(repo: Path, run) -> None:
     assert "@zhang.haitao(张海涛,帮扶教师)" in md and "@zhou.mingyuan(周明远,领导小组)" in md
     assert "- 改动的文件没有发现问题。" in md
     text = _review(run, repo, "text")
-    assert text.startswith("3 student(s) changed (main...HEAD)")
+    assert text.startswith("3 名学生的档案有改动 / 3 student(s) changed (main...HEAD)")
     assert "  班级变更:G2-01 → G2-02" in text
 
 

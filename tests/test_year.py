@@ -245,7 +245,8 @@ def test_dry_run_changes_nothing(tmp_path: Path, run) -> None:  # type: ignore[n
     repo = _repo(tmp_path)
     state = _state(repo)
     result = run("rollover", "--to", "2027", "--dry-run", "--archive", repo / "archives")
-    assert result.exit_code == 0 and "(dry run) rollover/2027: 9 cases closed" in result.output
+    said = "(试运行)rollover/2027:9 个案例结案 / rollover/2027: 9 cases closed"
+    assert result.exit_code == 0 and said in result.output
     assert _state(repo) == state
 
 

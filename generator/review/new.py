@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 
 from generator.archive.model import Archive
+from generator.core import labels
 from generator.core.files import write_atomic
 from generator.core.problems import UsageError, YidangError
 
@@ -22,7 +23,7 @@ def _target(folder: Path, kind: str, date: dt.date) -> Path:
     if kind == "plan":
         path = folder / "plan.md"
         if path.exists():
-            raise YidangError(f"{path} already exists; edit it (yidang new never overwrites a file)")
+            raise YidangError(labels.error("new", "exists", path=path))
         return path
     return record_path(folder, kind, date)
 
@@ -50,17 +51,17 @@ def new_file(
     """Write the new file and return its path."""
     student = archive.students.get(student_id)
     if student is None:
-        raise UsageError(f"no student '{student_id}' in {root}/students")
+        raise UsageError(labels.error("new", "no_student", id=student_id, root=root))
     if by is None:
         mentors = student.mentors_on(date)
         if not mentors:
-            raise YidangError(f"{student_id} has no mentor on {date}; say who writes it: --by T…")
+            raise YidangError(labels.error("new", "no_mentor", id=student_id, date=date))
         by = mentors[0].teacher
     elif by not in archive.teachers:
-        raise UsageError(f"unknown teacher '{by}' (not in teachers.yml)")
+        raise UsageError(labels.error("new", "unknown_teacher", id=by))
     term = archive.term_of(date) or next((t for t in archive.terms if t.start > date), None)
     if term is None and kind in ("evaluation", "plan"):
-        raise YidangError(f"no term in school.yml contains or follows {date}")
+        raise YidangError(labels.error("new", "no_term", date=date))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "new"), keep_trailing_newline=True, autoescape=False
     )  # YAML, not HTML
@@ -75,5 +76,5 @@ def new_file(
     try:
         write_atomic(path, text)  # complete or absent; never over an existing file
     except FileExistsError:
-        raise YidangError(f"{path} appeared while it was being written; run the command again") from None
+        raise YidangError(labels.error("new", "appeared", path=path)) from None
     return path
