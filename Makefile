@@ -18,9 +18,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_DEMO := fonts-noto-cjk fontconfig libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 git
 APT_TEST := $(APT_DEMO) chromium poppler-utils iproute2 nginx-light libatomic1
 
-.PHONY: demo test quick lint bench clean apt-demo apt-test vendor
+.PHONY: demo test quick lint bench clean apt-demo apt-test vendor launcher
 
-demo: apt-demo $(VENV)/.demo vendor
+demo: apt-demo $(VENV)/.demo vendor launcher
 	$(BIN)/yidang check archives
 	$(BIN)/yidang build
 	@echo
@@ -29,7 +29,7 @@ demo: apt-demo $(VENV)/.demo vendor
 	@sed -n "/^- user: intake/q; s/^- user: /    /p; s/^  passphrase: /      passphrase: /p" archives/access/demo-credentials.yml
 	@echo "(Or: cd site && python3 -m http.server --bind 127.0.0.1 8000, then http://127.0.0.1:8000/)"
 
-test: apt-test $(VENV)/.test vendor lint
+test: apt-test $(VENV)/.test vendor launcher lint
 	$(BIN)/pytest
 
 # Tests marked neither slow nor browser (see tests/conftest.py): well under a minute.
@@ -44,6 +44,15 @@ lint: $(VENV)/.test
 
 bench: $(VENV)/.demo vendor
 	$(BIN)/python bench/run.py --students 1000 --records-per-student 150
+
+# `yidang` on the PATH, as the README writes it: a link to ./yidang, which runs this checkout's
+# .venv/bin/yidang. Where /usr/local/bin cannot be written (and no sudo), ./yidang still works.
+launcher:
+	@if [ "$$(readlink -f /usr/local/bin/yidang 2>/dev/null)" != "$(CURDIR)/yidang" ]; then \
+	  $(SUDO) ln -sfn "$(CURDIR)/yidang" /usr/local/bin/yidang \
+	    && echo "yidang → $(CURDIR)/yidang (/usr/local/bin/yidang)" \
+	    || echo "could not link /usr/local/bin/yidang: use ./yidang in $(CURDIR)"; \
+	fi
 
 # Install only the Debian packages that are missing (apt-get update once, if needed).
 define apt_install

@@ -941,16 +941,17 @@ def intake_command(
         root, list(sources), passphrase, base=base, dry_run=dry_run, placement=placement, today=today
     )
     words = _labels()["intake"]
+    unsent = 0
     for o in outcomes:
         _say_outcome(o, words)
         if remote and o.status == "accepted" and o.branch:
-            _push_branch(root, remote, o.branch, base, open_pr, words)
+            unsent += not _push_branch(root, remote, o.branch, base, open_pr, words)
     refused = sum(o.status == "rejected" for o in outcomes)
     click.echo(
         words["summary"].format(taken=len(outcomes) - refused, refused=refused)
         + (words["dry_run"] if dry_run else "")
     )
-    sys.exit(1 if refused else 0)
+    sys.exit(1 if refused or unsent else 0)
 
 
 def _say_outcome(o: Any, words: dict[str, Any]) -> None:
@@ -978,25 +979,51 @@ def _say_outcome(o: Any, words: dict[str, Any]) -> None:
 
 def _push_branch(
     root: Path, remote: str, branch: str, base: str, open_pr: bool, words: dict[str, Any]
-) -> None:
-    """Push a branch just made; a failed push leaves it safe here, and says how to push later."""
+) -> bool:
+    """Push a branch; a failed push leaves it safe here, and says how to push later."""
     from generator.core.git import GitError
     from generator.review.intake import push
 
     try:
         url = push(root, remote, branch, base)
     except GitError as exc:
-        click.echo(labels_error("intake", "push_failed", branch=branch, why=exc), err=True)
-        return
+        click.echo(labels_error("intake", "push_failed", branch=branch, remote=remote, why=exc), err=True)
+        return False
+    click.echo(words["pushed"].format(branch=branch))
     click.echo(words["pull_request"].format(url=url))
     if open_pr:
         _open_pull_request(root, branch, base)
+    return True
 
 
 def labels_error(section: str, key: str, **values: object) -> str:
     from generator.core import labels
 
     return labels.error(section, key, **values)
+
+
+@main.command("push")
+@click.argument("remote", default="origin")
+@archive_option
+@click.option("--base", default="main", show_default=True, help="The branch pull requests go into.")
+@click.option("--open-pr", is_flag=True, help="Open each pull request with gh (GitHub) or tea (Gitea).")
+def push_command(remote: str, archive: str, base: str, open_pr: bool) -> None:
+    """Push every review branch not pushed yet (intake/…, transfer/…, rollover/…): after a push
+    that failed (no network, the forge down), the records wait safely on local branches.
+
+    Branches already merged into --base are left alone. Prints each pull request's link.
+
+    Example: yidang push origin --open-pr
+    """
+    from generator.review.intake import unpushed
+
+    root = _archive_dir(archive)
+    words = _labels()["intake"]
+    branches = unpushed(root, remote, base)
+    failed = sum(not _push_branch(root, remote, branch, base, open_pr, words) for branch in branches)
+    if not branches:
+        click.echo(words["nothing_to_push"])
+    sys.exit(1 if failed else 0)
 
 
 @main.command("transfer")

@@ -209,3 +209,17 @@ def test_what_the_office_reads_is_chinese_first(tiny: Path, tmp_path: Path, run)
         run("check", tmp_path / "nowhere").output.splitlines()[-1],
     ]
     assert [line for line in outputs if not _chinese_first(line)] == []
+
+
+def test_the_launcher_runs_this_checkout_from_anywhere(tmp_path: Path) -> None:
+    """./yidang (which make demo links as /usr/local/bin/yidang) runs this checkout's yidang
+    from any folder, so the README's commands work as written."""
+    import subprocess
+
+    from .conftest import REPO
+
+    done = subprocess.run([str(REPO / "yidang"), "--version"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0 and "yidang" in done.stdout
+    linked = Path("/usr/local/bin/yidang")
+    if linked.exists():  # make demo and make test link it where they may
+        assert linked.resolve() == (REPO / "yidang").resolve()

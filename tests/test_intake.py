@@ -287,3 +287,39 @@ def test_a_mentor_on_a_phone_seals_a_home_visit_that_reaches_the_site(
         ["pdftotext", str(out / f"{MENTEE}.pdf"), "-"], capture_output=True, text=True
     ).stdout
     assert sentence[:12] in text.replace("\n", "") and author in text
+
+
+def test_a_failed_push_keeps_the_record_and_yidang_push_sends_it_later(
+    repo: Path, run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """No forge yet (or no network): the record is safe on its local branch, the office is told
+    so in Chinese with the command to run later, and `yidang push` sends every branch not
+    pushed yet, once."""
+    archive = repo / "archives"
+    _send(repo, "a.yidang", seal(archive, "T015", CREDS["T015"], MENTEE, _talk(), "推送失败时的记录。"))
+    forge = tmp_path / "forge.git"
+    _git(repo, "remote", "add", "origin", str(forge))  # not there yet: the push fails
+    taken = _intake(run, repo, "--push", "origin")
+    assert taken.exit_code == 1
+    branch = next(b for b in _branches(repo) if b.startswith("intake/"))
+    assert f"记录已安全保存在本机的分支 {branch} 上" in taken.output and "yidang push origin" in taken.output
+    subprocess.run(["git", "init", "-q", "--bare", str(forge)], check=True)
+    _git(repo, "push", "-q", "origin", "main")
+    pushed = run("push", "origin", "--archive", archive)
+    assert pushed.exit_code == 0 and f"已推送 {branch}" in pushed.output, pushed.output
+    assert branch in _git(forge, "branch", "--format=%(refname:short)").split()
+    again = run("push", "origin", "--archive", archive)
+    assert again.exit_code == 0 and "没有需要推送的分支" in again.output
+
+
+def test_an_inbox_inside_the_repository_is_refused(repo: Path, run) -> None:  # type: ignore[no-untyped-def]
+    inside = repo / "收件箱"
+    inside.mkdir()
+    (inside / "a.yidang").write_bytes(
+        seal(repo / "archives", "T015", CREDS["T015"], MENTEE, _talk(), "谈话。")
+    )
+    os.environ["YIDANG_INTAKE_PASSPHRASE"] = INTAKE_PASSPHRASE
+    result = run("intake", inside, "--archive", repo / "archives")
+    os.environ.pop("YIDANG_INTAKE_PASSPHRASE", None)
+    assert result.exit_code == 2 and "请把收件箱放到仓库外面" in result.output
+    assert (inside / "a.yidang").exists() and _branches(repo) == ["main"]

@@ -117,6 +117,7 @@ def intake(
     repo = git.toplevel(archive_root)
     if repo is None:
         raise UsageError(labels.error("intake", "not_git", root=archive_root))
+    _outside(repo, sources)
     keys, retired = _unlocked_keys(archive_root, passphrase, today)
     prefix = archive_root.resolve().relative_to(repo.resolve())
     files = _files(sources)
@@ -137,6 +138,14 @@ def intake(
         )
         desk.taken = taken_before(repo)
         return [_one(path, desk) for path in files]
+
+
+def _outside(repo: Path, sources: list[Path]) -> None:
+    """An inbox inside the archive's repository is refused before anything is read: one
+    `git add -A` there would commit sealed files, processed/ and rejected/ with their reasons."""
+    for source in sources:
+        if source.resolve().is_relative_to(repo.resolve()):
+            raise UsageError(labels.error("intake", "inbox_inside", inbox=source, repo=repo))
 
 
 def _check_placement(archive: Archive, placement: Placement | None) -> None:
@@ -492,6 +501,30 @@ def push(repo: Path, remote: str, branch: str, base: str) -> str:
     """Push the branch; the address that opens its pull request (GitHub or Gitea)."""
     git.run(repo, "push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
     return pull_request_url(git.run(repo, "remote", "get-url", remote).strip(), branch, base)
+
+
+REVIEW_BRANCHES = ("refs/heads/intake/", "refs/heads/transfer/", "refs/heads/rollover/")
+
+
+def unpushed(archive_root: Path, remote: str, base: str) -> list[str]:
+    """Review branches here that ``remote`` does not have as they are, and not merged into
+    ``base`` (a merged branch pushed again would reopen a review)."""
+    repo = git.toplevel(archive_root)
+    if repo is None:
+        raise UsageError(labels.error("intake", "not_git", root=archive_root))
+    if git.maybe(repo, "remote", "get-url", remote) is None:
+        raise UsageError(labels.error("intake", "no_remote", remote=shown(remote)))
+    theirs = {}
+    for line in git.run(repo, "ls-remote", "--heads", remote).splitlines():
+        sha, ref = line.split("\t", 1)
+        theirs[ref] = sha
+    listed = git.run(repo, "for-each-ref", "--format=%(objectname) %(refname)", *REVIEW_BRANCHES)
+    out = []
+    for sha, ref in (line.split(" ", 1) for line in listed.splitlines()):
+        merged = git.maybe(repo, "merge-base", "--is-ancestor", ref, base) is not None
+        if theirs.get(ref) != sha and not merged:
+            out.append(ref.removeprefix("refs/heads/"))
+    return out
 
 
 def pull_request_url(remote_url: str, branch: str, base: str) -> str:
