@@ -66,8 +66,10 @@ class Charts:
         x, data = [], []
         for month in self.site.months():
             due = [p for p in periods if (p.end.year, p.end.month) == (month.year, month.month)]
-            x.append(self.site.labels["charts"]["month"].format(m=month.month))
-            data.append(percent(compliance.rate(due)))
+            # A month still running is not a rate yet: its early-met periods alone said 100 %.
+            running = any(p.status == "open" for p in due)
+            x.append(self.labels["month_open" if running else "month"].format(m=month.month))
+            data.append(None if running else percent(compliance.rate(due)))
         return Chart("line", x, [(self.labels["rate"], data)], "%")
 
     def _ranked(self, groups: list[tuple[str, list[compliance.Period]]]) -> Chart:

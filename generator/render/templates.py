@@ -264,6 +264,7 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
     env.filters.update(
         cn_date=lambda d: _show(d, labels) if d else "",
         teacher_name=lambda tid: archive.teachers[tid].name if tid in archive.teachers else tid,
+        class_name=lambda cid: archive.classes[cid].name if cid in archive.classes else cid,
         term_name=lambda tid: term.name if (term := archive.term(tid)) else tid,
         mask_id=lambda s: (s[:4] + "*" * (len(s) - 8) + s[-4:]) if s else "",
         body=body_html,

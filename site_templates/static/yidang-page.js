@@ -19,8 +19,10 @@
     const percent = spec.unit === "%";
     const value = { type: "value", max: percent ? 100 : null, minInterval: percent ? null : 1,
                     axisLabel: { formatter: percent ? "{value}%" : "{value}" } };
-    const category = { type: "category", data: spec.x, axisLabel: { interval: 0, hideOverlap: true } };
-    const horizontal = spec.kind === "hbar";
+    // Bars by category lie down: a category's name (有叛逆厌学和辍学倾向学生) needs the room, and
+    // ECharts hid a name that did not fit under an upright bar.
+    const horizontal = spec.kind === "hbar" || spec.kind === "stack";
+    const category = { type: "category", data: spec.x, axisLabel: { interval: 0, hideOverlap: !horizontal } };
     const series = spec.series.map((s, i) => ({
       name: s.name,
       type: spec.kind === "line" ? "line" : "bar",
@@ -47,6 +49,7 @@
 
   function height(spec) {
     if (spec.kind === "hbar") return Math.max(160, 28 * spec.x.length + 40);
+    if (spec.kind === "stack") return Math.max(200, 36 * spec.x.length + 64);
     return 260;
   }
 
