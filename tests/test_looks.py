@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -150,6 +151,20 @@ def test_a_head_teacher_sees_the_class_and_own_mentees(
             )
         )
         assert shown == expected and shown <= answers_for
+        # Whose task each item is: the head teacher's own mentees' items offer the form; the
+        # class's other items name their mentor instead (a link) and offer no form.
+        for item in page.locator(".yd-todo-item").all():
+            student = model.students[item.get_attribute("data-student")]
+            mentor = student.mentors_on(DAY)[0].teacher
+            own = mentor == HEAD
+            assert (item.locator(".yd-write-type").count() == 1) == own
+            who = item.locator(".yd-todo-who")
+            assert (who.count() == 0) == own
+            if not own:
+                assert who.inner_text() == f"{model.teachers[mentor].name}老师负责"
+            assert model.classes[student.profile.class_].name in item.locator(".yd-class-of").inner_text()
+            what = item.locator(".yd-todo-what").inner_text()
+            assert re.fullmatch(r"(\d+月|\d+月\d+日—(\d+月)?\d+日|.+学期)的(谈话|家访|学期评估)", what), what
         page.close()
 
 

@@ -269,24 +269,31 @@
     const shown = school ? sorted.filter((i) => i.state === "overdue").slice(0, 20) : sorted;
     return `${h}<ul class="yd-todo-list">${shown.map(todoItem).join("")}</ul></section>`;
   }
+  function readable(route, text) {  // a link where this reader may go, else the text alone
+    return S.byRoute[route] ? `<a href="${esc(linkTo(route))}">${esc(text)}</a>` : esc(text);
+  }
   function todoItem(i) {
     const when = i.state === "overdue" ? L.todo.overdue.replace("{days}", i.days)
       : i.days === 0 ? L.todo.due_today : L.todo.due_in.replace("{days}", -i.days);
     const route = `students/${i.s}/`;
-    const form = C.intake && C.forms && C.forms.types.some((t) => t.type === i.r)
+    const mine = i.t === S.teacher;  // whose task it is: only they are offered the form
+    const form = mine && C.intake && C.forms && C.forms.types.some((t) => t.type === i.r)
       ? ` <button type="button" class="md-button yd-write-type" data-route="${esc(route)}" data-type="${esc(i.r)}">${esc(L.todo.write)}</button>` : "";
+    const what = L.todo.period.replace("{period}", i.p || "").replace("{what}", L.requirements[i.r] || i.r);
+    const who = mine || !i.m ? "" : ` · <span class="yd-todo-who">${readable(`teachers/${i.t}/`, L.todo.responsible.replace("{name}", i.m))}</span>`;
     return `<li class="yd-todo-item" data-state="${esc(i.state)}" data-student="${esc(i.s)}" data-requirement="${esc(i.r)}" data-end="${esc(i.end)}">`
-      + `<a href="${esc(linkTo(route))}">${esc(i.n)}</a> · ${esc(L.requirements[i.r] || i.r)} · <span class="yd-todo-when">${esc(when)}</span>${form}</li>`;
+      + `<a href="${esc(linkTo(route))}">${esc(i.n)}</a><span class="yd-class-of">${readable(`classes/${i.ci}/`, i.c)}</span>`
+      + ` · <span class="yd-todo-what">${esc(what)}</span> · <span class="yd-todo-when">${esc(when)}</span>${who}${form}</li>`;
   }
   function todoGroups(items, key, title) {
     const by = new Map();
     for (const i of items) {
-      const row = by.get(i[key]) || { overdue: 0, due: 0 };
+      const row = by.get(i[key]) || { overdue: 0, due: 0, route: key === "c" ? `classes/${i.ci}/` : `teachers/${i.t}/` };
       row[i.state] += 1;
       by.set(i[key], row);
     }
     const rows = [...by.entries()].sort((a, b) => b[1].overdue - a[1].overdue || a[0].localeCompare(b[0], "zh-CN"))
-      .map(([name, r]) => `<tr><th scope="row">${esc(name || "—")}</th><td>${r.overdue}</td><td>${r.due}</td></tr>`).join("");
+      .map(([name, r]) => `<tr><th scope="row">${name ? readable(r.route, name) : "—"}</th><td>${r.overdue}</td><td>${r.due}</td></tr>`).join("");
     return `<h3>${esc(title)}</h3><div class="yd-table"><table data-todo-by="${key}"><thead><tr><th scope="col"></th>`
       + `<th scope="col">${esc(L.todo.overdue_count)}</th><th scope="col">${esc(L.todo.due_count)}</th></tr></thead><tbody>${rows}</tbody></table></div>`;
   }
