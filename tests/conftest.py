@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import re
 import shutil
+import subprocess
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +39,16 @@ def run() -> Callable[..., Result]:
         return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return _run
+
+
+def seen_while_running(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> bool:
+    """Watch for ``condition`` while ``proc`` runs (a kill test's point: a folder appears, a
+    branch is made); whether it was seen before the process ended."""
+    while proc.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.002)
+    return False
 
 
 PROBLEM_LINE = re.compile(r"^(?P<where>\S+:\d+:\d+: (?:error|warning): )(?P<zh>.*?) / (?P<en>.*)$")

@@ -23,6 +23,7 @@ import pytest
 
 from generator.core import git as gitmod
 
+from .conftest import seen_while_running
 from .submit import seal
 from .test_hostile_intake import MENTEE, git, talk
 from .test_protect import CREDS, INTAKE_PASSPHRASE
@@ -55,15 +56,6 @@ def _start(repo: Path, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "YIDANG_INTAKE_PASSPHRASE": INTAKE_PASSPHRASE, "TMPDIR": str(tmp)}
     command = [YIDANG, "intake", str(repo.parent / "inbox"), "--archive", str(repo / "archives")]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _until(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> bool:
-    """Watch for ``condition`` while the run lives; whether it was seen before the run ended."""
-    while proc.poll() is None:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return False
 
 
 POINTS: dict[str, Callable[[Path], bool]] = {
@@ -121,7 +113,7 @@ def test_an_intake_killed_leaves_nothing_the_next_run_does_not_clear(
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = _start(repo, tmp)
-    seen = _until(proc, lambda: POINTS[point](repo))
+    seen = seen_while_running(proc, lambda: POINTS[point](repo))
     proc.kill()
     proc.wait()
     assert seen and proc.returncode == -signal.SIGKILL, f"the run ended before {point}"
@@ -138,7 +130,7 @@ def test_sigterm_while_the_work_tree_is_made_cleans_up_at_once(repo: Path, tmp_p
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = _start(repo, tmp)
-    assert _until(proc, lambda: POINTS["work tree being made"](repo))  # the base's, made first
+    assert seen_while_running(proc, lambda: POINTS["work tree being made"](repo))  # the base's, made first
     proc.terminate()
     proc.wait()
     assert proc.returncode != 0
@@ -151,7 +143,7 @@ def test_a_build_clears_what_a_killed_intake_left(repo: Path, run, tmp_path: Pat
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = _start(repo, tmp)
-    assert _until(proc, lambda: POINTS["work tree made"](repo))
+    assert seen_while_running(proc, lambda: POINTS["work tree made"](repo))
     proc.kill()
     proc.wait()
     assert _work(repo) != []  # the plaintext work tree is there ...

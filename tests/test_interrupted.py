@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from generator.build.publish import build_lock
 from generator.cli import main
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, seen_while_running
 from .site_reader import login
 from .test_protect import CREDS
 from .test_site import write_config
@@ -113,7 +113,7 @@ def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path, tmp_p
                 shutil.rmtree(project.parent / ".cache", ignore_errors=True)
             quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
             proc = subprocess.Popen(_command(project), start_new_session=True, env=env, **quiet)
-            seen = _watch(proc, _stages(site, tmp, proc.pid)[stage])
+            seen = seen_while_running(proc, _stages(site, tmp, proc.pid)[stage])
             if seen:
                 os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers, mid-flight
             proc.wait()
@@ -129,15 +129,6 @@ def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path, tmp_p
     assert _leftovers(project.parent) == []  # the killed builds' temporary folders are gone
     assert list(tmp.iterdir()) == []  # and their plaintext
     assert f"第{n - 1}次补写。" in _everything(site)["students/S2025007/"][2]["h"]
-
-
-def _watch(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> bool:
-    """Whether ``condition`` became true while the build ran."""
-    while proc.poll() is None:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return False
 
 
 def test_two_builds_at_once_are_refused(project: Path) -> None:
