@@ -18,13 +18,19 @@ from .site_helpers import soup
 from .test_site import write_config
 
 
-def git(repo: Path, *args: str, date: str = "2026-11-20T10:00:00+08:00", who: str = "林老师") -> str:
+def git(
+    repo: Path,
+    *args: str,
+    date: str = "2026-11-20T10:00:00+08:00",
+    who: str = "林老师",
+    email: str = "t@school.test",
+) -> str:
     env = {
         **os.environ,
         "GIT_AUTHOR_NAME": who,
-        "GIT_AUTHOR_EMAIL": "t@school.test",
+        "GIT_AUTHOR_EMAIL": email,
         "GIT_COMMITTER_NAME": who,
-        "GIT_COMMITTER_EMAIL": "t@school.test",
+        "GIT_COMMITTER_EMAIL": email,
         "GIT_AUTHOR_DATE": date,
         "GIT_COMMITTER_DATE": date,
     }
@@ -151,7 +157,46 @@ def test_build_after_a_merge_shows_the_new_commit(tmp_path: Path, run) -> None: 
     assert again.exit_code == 0, again.output
     assert "students read: 1," in again.output
     shown = soup(site, "students/S2025003").find(attrs={"data-record": record.name})
-    assert shown.find(attrs={"data-provenance": True}).text == f"最后修改:王老师,2026-11-25(提交 {short})"
+    # 王老师 of t@school.test is no one in teachers.yml: the office, never a git identity
+    assert shown.find(attrs={"data-provenance": True}).text == f"最后修改:学校办公室,2026-11-25(提交 {short})"
+
+
+def test_a_merged_record_names_its_teacher_and_who_merged_it(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """A record as intake commits it (the teacher as author, with the address intake gives
+    her) merged on the forge by 周明远 (git_user zhou.mingyuan), and one committed directly by
+    someone with a personal git identity: the page shows school people (the booklet
+    prints the same text, from the same function)."""
+    repo = tmp_path / "school"
+    shutil.copytree(SAMPLE, repo / "archive")
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "archive", who="dev", email="dev@laptop.example")
+    git(repo, "checkout", "-qb", "intake/x")
+    record = next((repo / "archive/students/S2025003/records").glob("*talk.md"))
+    record.write_text(record.read_text(encoding="utf-8") + "\n补记一句。\n", encoding="utf-8")
+    commit(repo, "talk", date="2026-11-24T09:00:00+08:00", who="谢美玲", email="xie.meiling@yidang.invalid")
+    git(repo, "checkout", "-q", "main")
+    git(
+        repo,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "merge",
+        "intake/x",
+        date="2026-11-25T10:00:00+08:00",
+        who="zhou.mingyuan",
+        email="noreply@forge.example",
+    )
+    config = write_config(tmp_path, repo / "archive")
+    site = tmp_path / "site"
+    assert run("build", "--config", config, "--site-dir", site).exit_code == 0
+    page = soup(site, "students/S2025003")
+    merged = page.find(attrs={"data-record": record.name}).find(attrs={"data-provenance": True}).text
+    assert merged.startswith("最后修改:谢美玲老师,2026-11-24(提交 ")
+    assert merged.endswith(";周明远老师审核合并")
+    others = [p.text for p in page.find_all(attrs={"data-provenance": True}) if p.text != merged]
+    assert others and all(t.startswith("最后修改:学校办公室,") and "审核" not in t for t in others)
+    assert "dev" not in page.text and "laptop" not in page.text and "noreply" not in page.text
 
 
 def test_archive_at_the_top_of_its_repository(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ from generator.core.cache import Store, digest
 
 @dataclass(frozen=True)
 class Change:
-    author: str
+    author: str  # git's author name: whoever made the commit, or the teacher intake named
     date: str  # YYYY-MM-DD
     commit: str  # short hash
+    email: str = ""  # the author's e-mail, which teachers.yml maps to a person of the school
+    merged_by: tuple[str, str] | None = None  # (name, e-mail) of the merge that brought it in
 
 
 _INDEX_SIZE = array("I").itemsize
@@ -107,7 +109,8 @@ class Changes(Mapping[str, Change]):
 
 NOT_IN_GIT = "not-in-git"
 UNCOMMITTED = "uncommitted"
-_FORMAT = "--format=%x00%h%x09%an%x09%ad%x09%ct"
+_FORMAT = "--format=%x00%h%x09%an%x09%ad%x09%ct%x09%ae"
+_LANDED = "--format=%x00%h%x09%p%x09%an%x09%ae"
 
 
 @dataclass
@@ -159,12 +162,50 @@ def _log(hist: History, since: str = "") -> tuple[dict[str, Change], dict[str, i
     cut = len(hist.prefix)
     for line in (log or "").splitlines():
         if line.startswith("\0"):
-            commit, author, date, when = line[1:].split("\t")
-            current = Change(author, date, commit)
+            commit, author, date, when, email = line[1:].split("\t")
+            current = Change(author, date, commit, email)
             times[commit] = int(when)
         elif line and current is not None and line.startswith(hist.prefix):
             changes.setdefault(line[cut:], current)
+    merges = _merges(hist, span)
+    for path, change in changes.items():
+        merge = merges.get(path)
+        if merge is not None and merge[0] != change.commit:
+            changes[path] = replace(change, merged_by=merge[1])
     return changes, times
+
+
+def _merges(hist: History, span: list[str]) -> dict[str, tuple[str, tuple[str, str]]]:
+    """Path → (commit, (name, e-mail)) of the merge that put its present content on the
+    main line, when that was a merge: who approved it. Walking the main line only, each
+    merge is compared with the line before it, so its files are what the merge brought.
+    A path last changed on the main line itself (a direct commit) gets no entry."""
+    log = git.maybe(
+        Path(hist.top),
+        "-c",
+        "core.quotepath=off",
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        _LANDED,
+        "--name-only",
+        *span,
+        "--",
+        f"{hist.prefix}students",
+    )
+    found: dict[str, tuple[str, tuple[str, str]]] = {}
+    seen: set[str] = set()
+    landed: tuple[str, tuple[str, str]] | None = None
+    cut = len(hist.prefix)
+    for line in (log or "").splitlines():
+        if line.startswith("\0"):
+            commit, parents, name, email = line[1:].split("\t")
+            landed = (commit, (name, email)) if " " in parents else None
+        elif line and line.startswith(hist.prefix) and line[cut:] not in seen:
+            seen.add(line[cut:])
+            if landed is not None:
+                found[line[cut:]] = landed
+    return found
 
 
 def _folder_digests(changes: Changes, only: set[str] | None = None) -> dict[str, str]:
@@ -180,7 +221,9 @@ def _folder_digests(changes: Changes, only: set[str] | None = None) -> dict[str,
         if len(parts) < 2 or parts[0] != "students":
             continue  # a file directly in students/: no student's
         for path, c in changes.in_directory(directory):
-            lines.setdefault(parts[1], []).append(f"{path}\t{c.commit}\t{c.author}\t{c.date}")
+            lines.setdefault(parts[1], []).append(
+                f"{path}\t{c.commit}\t{c.author}\t{c.email}\t{c.date}\t{c.merged_by}"
+            )
     return {folder: digest(*sorted(found)) for folder, found in lines.items()}
 
 

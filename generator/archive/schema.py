@@ -203,12 +203,15 @@ class Teacher(Strict):
     subject: str | None = Field(None, description="Subject taught, e.g. `数学` (optional).")
     phone: Phone | None = Field(None, description="Phone number, in quotes (optional).")
     git_user: str | None = Field(
-        None, description="User name on the school's git server, for review routing (optional)."
+        None,
+        description="User name on the school's git server, for review routing; a commit or merge by "
+        "this name shows as this teacher in 最后修改 (optional).",
     )
     git_email: str | None = Field(
         None,
         description="E-mail of the teacher's git account: records they submit in the site are committed "
-        "with it as author (optional; default `<git_user>@yidang.invalid`).",
+        "with it as author, and commits with it show as this teacher in 最后修改; any other author "
+        "shows as 学校办公室 (optional; default `<git_user>@yidang.invalid`).",
     )
 
 

@@ -169,12 +169,37 @@ class Site:
         return "open" if any(p.status == "open" for p in ends) else "met"
 
     def provenance_text(self, path: str) -> str:
-        """Who last changed a file, and when, from git; or why that is not known."""
+        """Who last changed a file, and when, as the school knows them (a teacher of
+        teachers.yml, else the office), with who merged it if it came by a merge; or why
+        that is not known. A git identity never shows: it is whatever a PC was set up with."""
         change = describe(self.provenance, path)
         labels = self.labels["provenance"]
         if isinstance(change, str):
             return labels[change.replace("-", "_")]
-        return labels["changed"].format(author=change.author, date=change.date, commit=change.commit)
+        text = labels["changed"].format(
+            author=self.person(change.author, change.email), date=change.date, commit=change.commit
+        )
+        if change.merged_by is not None:
+            text += labels["merged"].format(who=self.person(*change.merged_by))
+        return str(text)
+
+    def person(self, name: str, email: str) -> str:
+        """A commit's author as the school knows them: the teacher whose git e-mail or
+        user name (teachers.yml) it carries, or the one intake commits as; else the office."""
+        teacher = self._git_people.get(email.lower()) or self._git_people.get(name)
+        labels = self.labels["provenance"]
+        return str(labels["office"] if teacher is None else labels["person"].format(name=teacher.name))
+
+    @cached_property
+    def _git_people(self) -> dict[str, Any]:
+        people: dict[str, Any] = {}
+        for t in self.archive.teachers.values():
+            people[f"{t.git_user or t.id}@yidang.invalid".lower()] = t  # what intake commits as
+            if t.git_user:
+                people[t.git_user] = t
+            if t.git_email:
+                people[t.git_email.lower()] = t
+        return people
 
     def teachers_sorted(self) -> list[Any]:
         return sorted(self.archive.teachers.values(), key=lambda t: pinyin_key(t.name))
