@@ -158,6 +158,7 @@ SLOW: dict[str, dict[str, float]] = {
         "test_fast_front_matter_equals_pyyaml": 6.2,
     },
     "test_people.py": {  # Chromium on the protected sample, at two widths
+        "waiting_site": 20.0,
         "test_a_sealed_record_is_not_lost_until_it_is_sent": 6.0,
         "test_the_idle_logout_keeps_a_half_filled_form_for_its_teacher_only": 12.0,
         "test_offline_a_page_never_opened_says_it_needs_the_network_once": 4.0,

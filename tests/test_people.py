@@ -5,18 +5,27 @@ record a mentor writes that must not be lost between sealing and sending.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from generator.archive import compliance
+from generator.archive.read import read_archive
+
 from .browser import chromium, serve_folder, wait_until
-from .conftest import REPO
+from .conftest import AS_OF, REPO, SAMPLE
 from .site_reader import login
 from .test_browser import PHONE
 from .test_protect import CREDS, _login
 
 DESKTOP = {"width": 1280, "height": 900}
+DAY = dt.date.fromisoformat(AS_OF)
 LABELS = yaml.safe_load((REPO / "site_templates/labels/zh.yml").read_text(encoding="utf-8"))
 WIDTHS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 
@@ -184,3 +193,87 @@ def test_the_form_says_each_problem_under_its_field_in_chinese(
             path=str(protected_sample.parent / f"form-errors-{viewport['width']}.png"), full_page=True
         )
         context.close()
+
+
+# --- 已提交,待审核: a record on an unmerged review branch -----------------------------
+
+
+@pytest.fixture(scope="module")
+def waiting_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Any]:
+    """The sample in a repository of its own, where T015 has submitted a record that meets
+    one of her overdue items and sits on an intake branch not yet merged; built protected."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    from .test_site import write_config
+
+    work = tmp_path_factory.mktemp("waiting")
+    repo = work / "school"
+    shutil.copytree(SAMPLE, repo / "archive")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "archive")
+    student, period = _an_overdue_item_of(repo / "archive", "T015")
+    _git(repo, "checkout", "-qb", f"intake/{period.end}-{student}-0badc0de")
+    record = repo / f"archive/students/{student}/records/{period.end}-{period.requirement}.md"
+    record.write_text("---\n(content not read for this)\n---\n", encoding="utf-8")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "submitted")
+    _git(repo, "checkout", "-q", "main")
+    config = write_config(work, repo / "archive", protect=True)
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--site-dir", str(work / "site")])
+    assert result.exit_code == 0, result.output
+    return work / "site", student, period
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@x.test"}
+    env |= {"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@x.test"}
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
+
+
+def _an_overdue_item_of(archive: Path, mentor: str) -> tuple[str, Any]:
+    """(student, period) of the mentor's first overdue talk or home visit, by the engine."""
+    full = read_archive(archive, as_of=DAY, hook_factory=lambda school, as_of: lambda s: s)
+    school = full.archive.school  # type: ignore[union-attr]
+    term = compliance.current_term(school, DAY)
+    for sid, s in sorted(full.outputs.items()):
+        if not any(m.teacher == mentor for m in s.profile.mentors if m.until is None):
+            continue
+        for p in compliance.periods(s.profile, school, compliance.facts_of(s.records), DAY):
+            if (
+                p.status == "missed"
+                and p.term == term.id
+                and p.mentor == mentor
+                and p.requirement != "evaluation"
+            ):  # type: ignore[union-attr]
+                return sid, p
+    raise AssertionError(f"the sample gives {mentor} no overdue item")
+
+
+@WIDTHS
+def test_a_submitted_record_waits_as_such_and_is_not_asked_for_again(
+    waiting_site: tuple[Path, str, Any], browser, viewport: dict
+) -> None:  # type: ignore[no-untyped-def]
+    site, student, period = waiting_site
+    with serve_folder(site) as url:
+        page = browser.new_page(viewport=viewport)
+        _login(page, url, "T015")
+        page.wait_for_selector(".yd-todo")
+        item = page.locator(
+            f'.yd-todo-item[data-student="{student}"][data-requirement="{period.requirement}"]'
+            f'[data-end="{period.end}"]'
+        )
+        assert item.get_attribute("data-state") == "waiting"
+        assert f"已提交,待审核({period.end})" in item.inner_text()
+        assert item.locator(".yd-write-type").count() == 0  # not asked again
+        others = page.locator(".yd-todo-item:not([data-state=waiting])")
+        assert others.count() > 0 and others.locator(".yd-write-type").count() == others.count()
+        item.locator("a").first.click()
+        page.wait_for_selector("#yd-page [data-waiting]")
+        box = page.inner_text("#yd-page [data-waiting]")
+        kind = LABELS["types"][period.requirement]
+        date = f"{period.end.year}年{period.end.month}月{period.end.day}日"
+        assert "已提交,待审核" in box and f"{date} · {kind}" in box, box
+        page.close()

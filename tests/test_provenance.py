@@ -214,3 +214,34 @@ def test_archive_at_the_top_of_its_repository(tmp_path: Path) -> None:
     kept = history(archive, store)
     assert kept is not None and kept.prefix == ""
     assert kept.changes["students/S1/records/2026-09-01-talk.md"].author == "王老师"
+
+
+def test_records_waiting_on_review_branches(repo: Path) -> None:
+    """Added on an intake branch (here or on a remote) and not yet on HEAD: waiting, by date
+    and type; merged, squashed (the file is in the archive) or not a record: not."""
+    from generator.archive.provenance import waiting
+    from generator.archive.schema import RECORD_TYPES
+
+    git(repo, "checkout", "-qb", "intake/a")
+    write(repo, "students/S1/records/2026-11-02-home_visit.md", "sent")
+    write(repo, "students/S1/records/notes.txt", "not a record")
+    write(repo, "students/S1/records/2026-11-03-gossip.md", "no such type")
+    commit(repo, "a")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "intake/b")
+    write(repo, "students/S2/records/2026-11-04-talk.md", "sent, then squashed")
+    commit(repo, "b")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "feature")  # not a review branch
+    write(repo, "students/S2/records/2026-11-05-talk.md", "elsewhere")
+    commit(repo, "c")
+    git(repo, "checkout", "-q", "main")
+    archive = repo / "archive"
+    assert waiting(archive, RECORD_TYPES) == {
+        "S1": (("2026-11-02", "home_visit"),),
+        "S2": (("2026-11-04", "talk"),),
+    }
+    git(repo, "merge", "-q", "--squash", "intake/b")
+    commit(repo, "squashed")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merged", "intake/a")
+    assert waiting(archive, RECORD_TYPES) == {}

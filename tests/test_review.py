@@ -19,10 +19,10 @@ from generator.cli import main
 from .conftest import SAMPLE
 
 ENV = {
-    "GIT_AUTHOR_NAME": "林老师",
-    "GIT_AUTHOR_EMAIL": "lin@school.test",
-    "GIT_COMMITTER_NAME": "林老师",
-    "GIT_COMMITTER_EMAIL": "lin@school.test",
+    "GIT_AUTHOR_NAME": "林淑华",
+    "GIT_AUTHOR_EMAIL": "lin.shuhua@yidang.invalid",
+    "GIT_COMMITTER_NAME": "林淑华",
+    "GIT_COMMITTER_EMAIL": "lin.shuhua@yidang.invalid",
     "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+08:00",
     "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+08:00",
 }
@@ -177,7 +177,7 @@ def test_provenance_on_the_site_and_in_the_booklet(repo: Path, run, tmp_path: Pa
     assert run("build", "--config", config, "--site-dir", tmp_path / "site").exit_code == 0
     page = soup(tmp_path / "site", "students/S2025003")
     record = page.find(attrs={"data-record": "2026-11-26-talk.md"})
-    assert record.find(attrs={"data-provenance": True}).text == f"最后修改:林老师,2026-11-20(提交 {short})"
+    assert record.find(attrs={"data-provenance": True}).text == f"最后修改:林淑华老师,2026-11-20(提交 {short})"
     out = tmp_path / "booklets"
     made = run(
         "booklets",
@@ -192,7 +192,7 @@ def test_provenance_on_the_site_and_in_the_booklet(repo: Path, run, tmp_path: Pa
     )
     assert made.exit_code == 0, made.output
     text = "".join(p.extract_text() for p in PdfReader(out / "S2025003.pdf").pages).replace(" ", "")
-    assert f"最后修改:林老师,2026-11-20(提交{short})" in text.replace("\n", "")
+    assert f"最后修改:林淑华老师,2026-11-20(提交{short})" in text.replace("\n", "")
 
 
 def test_provenance_outside_git_says_so(tiny: Path, tmp_path: Path, run) -> None:

@@ -20,11 +20,12 @@ the old one, reads only the commits in between (``git log OLD..NEW``):
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from generator.archive.validate import RECORD_NAME
 from generator.core import git
 from generator.core.cache import Store, digest
 
@@ -303,3 +304,40 @@ def provenance_key(hist: History | None) -> Callable[[str], str]:
         return lambda folder: NOT_IN_GIT
     folders: dict[str, Any] = hist.folders
     return lambda folder: folders.get(folder, UNCOMMITTED)
+
+
+Waiting = dict[str, tuple[tuple[str, str], ...]]  # student id → ((date, type), …)
+
+
+def waiting(archive_root: Path, types: Collection[str]) -> Waiting:
+    """Records added on review branches (``intake/…``, here or on a remote) that HEAD has
+    not taken yet: a mentor who submitted sees «已提交,待审核» instead of being asked
+    again. Only a record's date and type, from its file name, and only for a file that is
+    not already in the archive (a squash merge leaves its branch unmerged in git's eyes).
+    One ``git log`` of the unmerged commits: a few milliseconds when there are none."""
+    where = _where(archive_root)
+    if where is None or not where[2]:
+        return {}
+    top, prefix, _ = where
+    log = git.maybe(
+        Path(top),
+        "-c",
+        "core.quotepath=off",
+        "log",
+        "--format=",
+        "--name-only",
+        "--diff-filter=A",
+        "--branches=intake/*",
+        "--remotes=*/intake/*",
+        "--not",
+        "HEAD",
+        "--",
+        f"{prefix}students",
+    )
+    found: dict[str, set[tuple[str, str]]] = {}
+    for line in (log or "").splitlines():
+        parts = line[len(prefix) :].split("/") if line.startswith(prefix) else []
+        named = RECORD_NAME.match(parts[3]) if len(parts) == 4 and parts[2] == "records" else None
+        if named and named.group(2) in types and not (archive_root / line[len(prefix) :]).exists():
+            found.setdefault(parts[1], set()).add((named.group(1), named.group(2)))
+    return {student: tuple(sorted(records)) for student, records in found.items()}

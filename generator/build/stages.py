@@ -34,8 +34,9 @@ from mkdocs.structure.files import File, Files
 
 from generator.archive import model
 from generator.archive.forms import form_schema
-from generator.archive.provenance import history, provenance_key
+from generator.archive.provenance import Waiting, history, provenance_key, waiting
 from generator.archive.read import ReadResult, context_key, read_archive
+from generator.archive.schema import RECORD_TYPES
 from generator.booklets.booklet import (
     Booklets,
     Fonts,
@@ -173,6 +174,7 @@ def read_students(state: BuildState) -> None:
     state.report = {}
     hist = history(state.archive_root, Store(state.cache_dir / "provenance"))  # the workers inherit it
     changes = hist.changes if hist is not None else None
+    state.waiting = waiting(state.archive_root, RECORD_TYPES)
     booklets = _booklet_maker(state, changes) if state.settings.booklets else None
     maker = partial(
         StudentPages,
@@ -183,8 +185,9 @@ def read_students(state: BuildState) -> None:
         photo_cache=state.cache_dir / "photos",
         booklets=booklets,
         provenance=changes,
+        waiting=state.waiting,
     )
-    cache = _student_cache(state, provenance_key(hist))
+    cache = _student_cache(state, _page_inputs(provenance_key(hist), state.waiting))
     _load_pinyin(state)
     result = read_archive(
         state.archive_root, as_of=state.as_of, hook_factory=maker, cache=cache, progress=state.progress
@@ -205,7 +208,13 @@ def read_students(state: BuildState) -> None:
     state.students = result.outputs
     if booklets is not None:
         _booklet_results(state, cache.reused)
-    state.site = render.Site(state.archive, state.labels, dir_urls=state.dir_urls)
+    state.site = render.Site(state.archive, state.labels, dir_urls=state.dir_urls, waiting=state.waiting)
+
+
+def _page_inputs(provenance: Callable[[str], str], pending: Waiting) -> Callable[[str], str]:
+    """A student folder's inputs from git: its files' last changes and its records waiting
+    on review branches (both shown on the page)."""
+    return lambda folder: f"{provenance(folder)}|{pending.get(folder, ())}"
 
 
 def _student_cache(state: BuildState, provenance: Callable[[str], str]) -> StudentCache:

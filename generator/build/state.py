@@ -60,6 +60,7 @@ class BuildState:
     titles: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, Path, str]] = field(default_factory=list)  # (route, source, kind)
     todo: dict[str, bytes] = field(default_factory=dict)  # route → a to-do list (JSON), per scope
+    waiting: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # on review branches
     plain: Path | None = None  # MkDocs' private plaintext output folder (protected builds)
     written: set[str] | None = None  # site files the seal wrote (None: all, a full build)
     sealed: Any = None  # the seal's protect.SiteState, kept for the next build once published

@@ -189,6 +189,12 @@ class Charts:
         term = self.site.archive.term(p.term)
         return term.name if term else p.term
 
+    def _waiting_for(self, student: str, p: compliance.Period) -> str:
+        """The date of a record that would meet ``p`` and waits on a review branch, or ""."""
+        start, end = p.start.isoformat(), p.end.isoformat()
+        sent = [d for d, t in self.site.waiting.get(student, ()) if t == p.requirement and start <= d <= end]
+        return min(sent, default="")
+
     def _todo_of(self, s: StudentSummary) -> list[dict[str, Any]]:
         """One student's items, worked out once a build: a student is on the school's,
         their class's and each mentor's list (a 1,000-student rebuild: 0.28 → 0.1 s)."""
@@ -204,11 +210,15 @@ class Charts:
                 state, days = "due", (a.as_of - p.end).days
             else:
                 continue
+            sent = self._waiting_for(s.id, p)
+            if sent:  # submitted, not yet merged: the mentor is not asked again
+                state = "waiting"
             mentor = a.teachers[p.mentor].name if p.mentor in a.teachers else ""
             cls = a.classes[s.profile.class_].name
             who = {"m": mentor, "t": p.mentor or ""}  # whose task it is
             item = {"s": s.id, "n": s.name, "c": cls, "ci": s.profile.class_, **who}
             item |= {"r": p.requirement, "p": self.period_name(p)}
+            item |= {"w": sent} if sent else {}
             items.append(item | {"end": p.end.isoformat(), "days": days, "state": state})
         self._todo[s.id] = items
         return items

@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
-from generator.archive.provenance import Changes, describe
+from generator.archive.provenance import Changes, Waiting, describe
 from generator.core.labels import TEMPLATES_DIR, load_labels
 from generator.render.charts import Charts
 
@@ -111,6 +111,7 @@ class Site:
     booklets: bool = False  # whether each student's booklet is published at booklets/<id>.pdf
     provenance: Changes | None = None  # archive path → last git change (None: not in git)
     periods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → four-ones periods
+    waiting: Waiting = field(default_factory=dict)  # student id → (date, type) on unmerged review branches
 
     @cached_property
     def grades(self) -> list[str]:
@@ -182,6 +183,10 @@ class Site:
         if change.merged_by is not None:
             text += labels["merged"].format(who=self.person(*change.merged_by))
         return str(text)
+
+    def waiting_of(self, student: str) -> list[tuple[dt.date, str]]:
+        """(date, type) of the student's records waiting on review branches, oldest first."""
+        return [(dt.date.fromisoformat(d), t) for d, t in self.waiting.get(student, ())]
 
     def person(self, name: str, email: str) -> str:
         """A commit's author as the school knows them: the teacher whose git e-mail or

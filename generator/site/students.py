@@ -22,7 +22,7 @@ from generator.archive import compliance
 from generator.archive import photos
 from generator.render import templates as render
 from generator.site import pages as site_pages
-from generator.archive.provenance import Changes
+from generator.archive.provenance import Changes, Waiting
 from generator.archive.read import SchoolFiles
 from generator.booklets.booklet import BookletResult, Booklets
 from generator.core.cache import digest
@@ -67,10 +67,11 @@ class StudentPages:
         photo_cache: Path,
         booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
         provenance: Changes | None = None,
+        waiting: Waiting | None = None,
     ):
         assert school.school is not None
         archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
-        self.site = render.Site(archive, labels, dir_urls, provenance=provenance)
+        self.site = render.Site(archive, labels, dir_urls, provenance=provenance, waiting=waiting or {})
         self.root = root
         self.templates_dir = templates_dir
         self.photo_cache = photo_cache

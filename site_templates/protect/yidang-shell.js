@@ -273,11 +273,12 @@
     return S.byRoute[route] ? `<a href="${esc(linkTo(route))}">${esc(text)}</a>` : esc(text);
   }
   function todoItem(i) {
-    const when = i.state === "overdue" ? L.todo.overdue.replace("{days}", i.days)
+    const when = i.w ? L.todo.waiting.replace("{date}", i.w)  // submitted: not asked again
+      : i.state === "overdue" ? L.todo.overdue.replace("{days}", i.days)
       : i.days === 0 ? L.todo.due_today : L.todo.due_in.replace("{days}", -i.days);
     const route = `students/${i.s}/`;
     const mine = i.t === S.teacher;  // whose task it is: only they are offered the form
-    const form = mine && C.intake && C.forms && C.forms.types.some((t) => t.type === i.r)
+    const form = mine && !i.w && C.intake && C.forms && C.forms.types.some((t) => t.type === i.r)
       ? ` <button type="button" class="md-button yd-write-type" data-route="${esc(route)}" data-type="${esc(i.r)}">${esc(L.todo.write)}</button>` : "";
     const what = L.todo.period.replace("{period}", i.p || "").replace("{what}", L.requirements[i.r] || i.r);
     const who = mine || !i.m ? "" : ` · <span class="yd-todo-who">${readable(`teachers/${i.t}/`, L.todo.responsible.replace("{name}", i.m))}</span>`;
@@ -288,7 +289,7 @@
   function todoGroups(items, key, title) {
     const by = new Map();
     for (const i of items) {
-      const row = by.get(i[key]) || { overdue: 0, due: 0, route: key === "c" ? `classes/${i.ci}/` : `teachers/${i.t}/` };
+      const row = by.get(i[key]) || { overdue: 0, due: 0, waiting: 0, route: key === "c" ? `classes/${i.ci}/` : `teachers/${i.t}/` };
       row[i.state] += 1;
       by.set(i[key], row);
     }
