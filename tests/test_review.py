@@ -90,6 +90,17 @@ def test_review_json(repo: Path, run) -> None:
             "type": "谈话记录",
             "date": "2026-11-26",
             "by": "张海涛",
+            "fields": [  # what the reviewer approves, labelled as on the site
+                ["谈话方式", "面谈"],
+                ["谈话主题", "新学期适应情况"],
+                ["情绪状态", "略显疲惫"],
+                ["约定事项", "把暑假落下的英语单词分成每天二十个、宿舍有困难及时告诉班主任"],
+                ["跟进日期", "2026-09-15"],
+            ],
+            "text": [
+                "开学第一周,小雨说暑假大部分时间在帮祖母摘槟榔,作业是晚上赶出来的。",
+                "她担心分班后跟不上英语进度。我们约定每天背二十个单词,周二晚自习后我抽查。",
+            ],
         }
     ]
     assert "类别结束:留守儿童" in s3["profile"] and s3["leadership"]
@@ -109,8 +120,12 @@ def test_review_markdown_and_text(repo: Path, run) -> None:
     assert "- 新增 谈话记录 2026-11-26 · 张海涛(2026-11-26-talk.md)" in md
     assert "@zhang.haitao(张海涛,帮扶教师)" in md and "@zhou.mingyuan(周明远,领导小组)" in md
     assert "- 改动的文件没有发现问题。" in md
+    assert "  - 谈话主题:新学期适应情况\n" in md  # the record itself, as the reviewer approves it
+    assert "  > 她担心分班后跟不上英语进度。我们约定每天背二十个单词,周二晚自习后我抽查。\n" in md
     text = _review(run, repo, "text")
     assert text.startswith("3 名学生的档案有改动 / 3 student(s) changed (main...HEAD)")
+    assert "      谈话方式:面谈\n" in text
+    assert "      | 开学第一周,小雨说暑假大部分时间在帮祖母摘槟榔,作业是晚上赶出来的。\n" in text
     assert "  班级变更:G2-01 → G2-02" in text
 
 
@@ -177,7 +192,9 @@ def test_provenance_on_the_site_and_in_the_booklet(repo: Path, run, tmp_path: Pa
     assert run("build", "--config", config, "--site-dir", tmp_path / "site").exit_code == 0
     page = soup(tmp_path / "site", "students/S2025003")
     record = page.find(attrs={"data-record": "2026-11-26-talk.md"})
-    assert record.find(attrs={"data-provenance": True}).text == f"最后修改:林淑华老师,2026-11-20(提交 {short})"
+    assert (
+        record.find(attrs={"data-provenance": True}).text == f"最后修改:林淑华老师,2026-11-20(提交 {short})"
+    )
     out = tmp_path / "booklets"
     made = run(
         "booklets",
@@ -246,7 +263,10 @@ def test_a_branch_cannot_ping_link_or_draw_in_the_review(tmp_path: Path, run) ->
     repo = _sample_on_a_branch(tmp_path / "repo", "hostile")
     records = repo / "archives/students/S2025003/records"
     talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
-    hostile = talk.replace("by: T008", f"by: {HOSTILE_BY}", 1)
+    hostile = talk.replace("by: T008", f"by: {HOSTILE_BY}", 1).replace(
+        "topic: 新学期适应情况", f"topic: {HOSTILE_BY}"
+    )
+    hostile += f"\n{HOSTILE_BY[1:-1]}\n\x1b[2J\x1b[32m收取 9 份\n"  # and in the narrative
     assert hostile != talk
     (records / "2026-11-26-talk\x1b[2J.md").write_text(hostile, encoding="utf-8")
     git(repo, "add", "-A")

@@ -59,11 +59,43 @@ def _by_id(text: str | None) -> dict[str, dict[str, Any]]:
 
 
 def _meta(text: str | None) -> dict[str, Any]:
+    return _record(text)[0]
+
+
+def _record(text: str | None) -> tuple[dict[str, Any], str]:
+    """A record's front matter and narrative; ({}, "") for one check will report as broken."""
     try:
-        data = parse_markdown(text).meta.data if text else None
+        doc = parse_markdown(text) if text else None
     except Exception:  # a broken record is reported by check; here it has no meta
-        return {}
-    return data if isinstance(data, dict) else {}
+        return {}, ""
+    data = doc.meta.data if doc is not None else None
+    return (data, doc.body) if isinstance(data, dict) and doc is not None else ({}, "")
+
+
+MAX_SHOWN_LINES = 40  # of a record's narrative in the review; the rest is in the file
+
+
+def _what_it_says(meta: dict[str, Any], body: str) -> dict[str, Any]:
+    """What a reviewer approves: the record's shown fields (labelled as on the site) and its
+    narrative, line by line. Untrusted text: the output templates escape every piece."""
+    words = labels.shipped()
+    kind = str(meta.get("type", ""))
+    own = words["type_fields"].get(kind, {})
+    choices = words["home_visit_modes"] if kind == "home_visit" else words["modes"]
+    shown = []
+    for name in ["mode", *words["record_fields"].get(kind, [])]:
+        value = meta.get(name)
+        if value is None or value == [] or value == "":
+            continue
+        if name == "mode":
+            value = choices.get(value, value)
+        elif isinstance(value, list):
+            value = "、".join(str(v) for v in value)
+        shown.append((own.get(name) or words["fields"].get(name, name), str(value)))
+    lines = [line for line in body.splitlines() if line.strip()]
+    cut = len(lines) - MAX_SHOWN_LINES
+    more = [_labels()["more_lines"].format(n=cut)] if cut > 0 else []
+    return {"fields": shown, "text": lines[:MAX_SHOWN_LINES] + more}
 
 
 @dataclass
@@ -216,7 +248,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
             StudentChange(sid, str((new_p or old_p).get("name", "")), str((new_p or old_p).get("class", ""))),
         )
         if parts[2] == "records":
-            meta = _meta(_show(repo, base if status == "D" else head, path))
+            meta, body = _record(_show(repo, base if status == "D" else head, path))
             who = teachers.get(str(meta.get("by")), {}).get("name", meta.get("by", ""))
             change.records.append(
                 {
@@ -225,6 +257,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
                     "type": labels.shipped()["types"].get(meta.get("type"), str(meta.get("type", ""))),
                     "date": str(meta.get("date", "")),
                     "by": str(who),
+                    **(_what_it_says(meta, body) if status != "D" else {"fields": [], "text": []}),
                 }
             )
         elif parts[2] == "profile.yml":
