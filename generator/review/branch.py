@@ -103,7 +103,7 @@ class StudentChange:
     id: str
     name: str
     klass: str
-    records: list[dict[str, str]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
     profile: list[str] = field(default_factory=list)
     reviewers: list[dict[str, str]] = field(default_factory=list)
     leadership: bool = False
