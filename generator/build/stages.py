@@ -63,7 +63,11 @@ from generator.site.students import StudentPages
 log = logging.getLogger("mkdocs.plugins.yidang")
 CSS_URI = "assets/yidang.css"
 # The charts' scripts: Apache ECharts (scripts/vendor.py fetches it) and what draws our figures.
-SCRIPTS = ("assets/vendor/echarts.min.js", "assets/yidang-page.js")
+# Every page loads the small one; it loads ECharts (1.1 MB) itself, and only for a page with a
+# chart: the login page and a phone on a slow network never wait for it.
+ECHARTS = "assets/vendor/echarts.min.js"
+PAGE_JS = "assets/yidang-page.js"
+SCRIPTS = (ECHARTS, PAGE_JS)
 NOBLE = "assets/yidang-noble.js"  # plain_http only: WebCrypto's part we use, over @noble
 Shell = dict[str, bytes]  # MkDocs' home page and Material's assets: relative path → bytes
 
@@ -423,7 +427,7 @@ def configure_mkdocs(config: MkDocsConfig, state: BuildState) -> None:
     config.nav = site_pages.nav(state.labels)
     config.theme.dirs.insert(0, str(state.templates_dir / "overrides"))
     config.extra_css.append(CSS_URI)
-    config.extra_javascript.extend(SCRIPTS)
+    config.extra_javascript.append(PAGE_JS)
     banner = "unprotected_preview" if state.driver == "serve" else state.settings.banner
     config.extra["yidang_banner"] = "" if state.protect else state.labels["site"].get(banner, "")
     config.extra["yidang_confidential"] = state.labels["site"]["confidential"]

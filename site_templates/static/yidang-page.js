@@ -5,7 +5,9 @@
  * Each figure carries its numbers (computed at build time by the four-ones engine,
  * the same that `yidang check --as-of` and the ledger use) in data-spec, and a data
  * table for screen readers and for anyone who would rather read the numbers. The
- * charts draw as SVG (crisp in print), in the page's own fonts; nothing is fetched.
+ * charts draw as SVG (crisp in print), in the page's own fonts. ECharts itself (1.1 MB, the
+ * site's own copy beside this file) is loaded the first time a page has a chart: the login
+ * page and pages without charts never download it. Nothing comes from another origin.
  * The protected site calls ydPage(page) after each decrypted page, and ydPage.dispose at
  * logout: ECharts keeps every chart it drew, with its data, in a registry any script of the
  * page can ask (echarts.getInstanceById), until the chart is disposed. A plaintext page
@@ -14,6 +16,24 @@
   "use strict";
   const COLORS = ["#3f51b5", "#ef6c00", "#2e7d32", "#c62828", "#6a1b9a", "#00838f", "#8d6e63", "#546e7a"];
   const drawn = new Set();
+  // ECharts sits in vendor/ beside this script, wherever the page that loaded it is.
+  const LIBRARY = new URL("vendor/echarts.min.js", document.currentScript.src).href;
+  let library = null;  // the one load of ECharts, once a page has asked for it
+
+  function echarts() {
+    if (window.echarts) return Promise.resolve();
+    if (!library) {
+      library = new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = LIBRARY;
+        s.onload = () => resolve();
+        // Offline before any chart was seen: the figure's data table still gives the numbers.
+        s.onerror = () => { s.remove(); library = null; reject(new Error(LIBRARY)); };
+        document.head.appendChild(s);
+      });
+    }
+    return library;
+  }
 
   function option(spec) {
     const percent = spec.unit === "%";
@@ -54,7 +74,8 @@
   }
 
   function draw(figure) {
-    if (!window.echarts || drawn.has(figure)) return;
+    // a page left (or a logout) while ECharts was loading: nothing to draw there any more
+    if (!window.echarts || drawn.has(figure) || !figure.isConnected) return;
     const spec = JSON.parse(figure.dataset.spec);
     const box = figure.querySelector(".yd-chart-box");
     box.style.height = `${height(spec)}px`;
@@ -90,7 +111,8 @@
     root = root || document;
     disposeGone();
     cards(root);
-    for (const figure of root.querySelectorAll("figure.yd-chart")) draw(figure);
+    const figures = [...root.querySelectorAll("figure.yd-chart")];
+    if (figures.length) echarts().then(() => figures.forEach(draw), () => {});
   };
   // Every chart this script drew, and any other ECharts instance under ``root``: disposed.
   window.ydPage.dispose = (root) => {
