@@ -71,3 +71,28 @@ def test_the_login_page_loads_no_chart_code_and_a_chart_page_draws_after_login(
         expect(page.locator('#yd-page figure.yd-chart[data-drawn="1"] svg').first).to_be_visible()
         assert len([u for u in asked if "echarts" in u]) == 1  # loaded once, for the session
         page.context.close()
+
+
+@WIDTHS
+def test_each_page_change_focuses_its_heading(protected_sample: Path, browser, viewport: dict) -> None:  # type: ignore[no-untyped-def]
+    """After login, after following a link, after a search and after Back, the focus is on the
+    new page's h1 (a screen reader announces it), not left on <body>."""
+    with serve_folder(protected_sample) as url:
+        page = browser.new_context(viewport=viewport).new_page()
+        heading = page.locator("#yd-page > h1")
+        _logged_in(page, url, MENTOR)
+        expect(heading).to_be_focused()
+        assert heading.get_attribute("tabindex") == "-1"
+        name = page.locator("[data-group=students] a").first
+        who = name.inner_text()
+        name.click()
+        expect(heading).to_have_text(who)
+        expect(heading).to_be_focused()
+        page.fill("#yd-search input", who)
+        page.press("#yd-search input", "Enter")
+        expect(heading).to_have_text(f"搜索:{who}")
+        expect(heading).to_be_focused()
+        page.go_back()
+        expect(heading).to_have_text(who)
+        expect(heading).to_be_focused()
+        page.context.close()

@@ -369,7 +369,7 @@
     }
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
     const bar = route.startsWith("students/") ? writeButtons(route, null) : "";
-    page.innerHTML = `<h1>${esc(doc.t)}</h1>${bar}${doc.h}`;  // bodies were escaped and sanitised at build
+    page.innerHTML = `<h1 tabindex="-1">${esc(doc.t)}</h1>${bar}${doc.h}`;  // bodies were escaped and sanitised at build
     page.dataset.view = doc.error ? "error" : tok === "" ? "home" : entry ? entry[1] : [SEARCH, FORM].includes(tok) ? tok : NONE;
     for (const a of page.querySelectorAll("a[href]")) {
       const href = a.getAttribute("href");
@@ -388,6 +388,9 @@
     if (window.ydPage) window.ydPage(page);  // charts (from numbers inside the decrypted page), cards
     page.dataset.route = tok;
     window.scrollTo(0, 0);
+    // The new page's heading takes the focus: a screen reader says which page this is, and
+    // the keyboard goes on from the top of the page, not from the link that led here.
+    page.querySelector("h1").focus({ preventScroll: true });
   }
   // --- record forms: filled in here, checked as `yidang check` does, sealed for the office ---
   // The form's contents live in this page's memory only (autocomplete off: the browser
