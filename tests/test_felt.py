@@ -73,6 +73,76 @@ def test_the_login_page_loads_no_chart_code_and_a_chart_page_draws_after_login(
         page.context.close()
 
 
+def _short(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The targets matched by ``selector`` (visible ones) that are less than 44 px tall."""
+    found = page.locator(selector)
+    assert found.count(), selector
+    low = []
+    for i in range(found.count()):
+        box = found.nth(i).bounding_box()
+        if box and box["height"] < TOUCH - 0.5:
+            low.append(f"{selector} #{i} {found.nth(i).inner_text()!r}: {box['height']:.0f} px")
+    return low
+
+
+def test_what_a_finger_taps_on_a_phone_is_44px_tall(protected_sample: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """At 390 px: the write buttons, the to-do's names, links and 去填写, the students listed
+    on the home page, a student page's jump links, the names in a class's table (cards)."""
+    mentor = login(protected_sample, MENTOR, CREDS[MENTOR])
+    with serve_folder(protected_sample) as url:
+        page = browser.new_context(viewport=PHONE).new_page()
+        _logged_in(page, url, MENTOR)
+        low = _short(page, ".yd-write .md-button")
+        low += _short(page, ".yd-todo-item a")
+        low += _short(page, ".yd-todo-item .md-button")
+        low += _short(page, "[data-group=students] a")
+        student = sorted(r for r in mentor.routes if r.startswith("students/") and r.count("/") == 2)[0]
+        _open(page, url, mentor, student)
+        low += _short(page, "#yd-page nav.yd-jump a")
+        low += _short(page, "#yd-page > .yd-write .md-button")
+        _logged_in(page, url, HEAD)  # a head teacher's class: its students in a table
+        head = login(protected_sample, HEAD, CREDS[HEAD])
+        _open(page, url, head, "classes/G2-01/")
+        low += _short(page, "#yd-page [data-list] td a")
+        assert low == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.context.close()
+
+
+HEADER = """() => {
+  const box = (el) => el.getBoundingClientRect();
+  const title = document.querySelector('.md-header__topic:first-child .md-ellipsis');
+  const search = document.querySelector('#yd-search input');
+  const logout = document.querySelector('#yd-logout');
+  return { text: title.innerText.trim(), scroll: title.scrollWidth, client: title.clientWidth,
+           right: box(title).right, searchLeft: box(search).left, searchRight: box(search).right,
+           logoutLeft: box(logout).left, logoutRight: box(logout).right,
+           placeholder: search.placeholder, label: search.getAttribute('aria-label'), width: innerWidth };
+}"""
+
+
+@WIDTHS
+def test_the_header_shows_the_title_whole(protected_sample: Path, browser, viewport: dict) -> None:  # type: ignore[no-untyped-def]
+    """The title is not cut (on a phone its short form, 一生一档); the search box, its
+    placeholder and the logout button fit beside it without overlapping."""
+    with serve_folder(protected_sample) as url:
+        page = browser.new_context(viewport=viewport).new_page()
+        _logged_in(page, url, MENTOR)
+        h = page.evaluate(HEADER)
+        assert h["scroll"] <= h["client"], h
+        assert h["text"] == ("一生一档" if viewport is PHONE else "一生一档 · 特殊群体学生关爱帮扶档案")
+        edges = ["right", "searchLeft", "searchRight", "logoutLeft", "logoutRight", "width"]
+        in_a_row = [h[e] for e in edges]
+        assert in_a_row == sorted(in_a_row), h  # side by side, none over another, none cut off
+        assert h["placeholder"] == ("搜索" if viewport is PHONE else h["label"])
+        page.screenshot(path=str(protected_sample.parent / f"felt-header-{viewport['width']}.png"))
+        page.click("#yd-logout")
+        expect(page.locator("#yd-login")).to_be_visible()
+        title = page.locator(".md-header__topic:first-child .md-ellipsis")
+        assert title.evaluate("(t) => t.scrollWidth <= t.clientWidth")  # the login page too
+        page.context.close()
+
+
 @WIDTHS
 def test_each_page_change_focuses_its_heading(protected_sample: Path, browser, viewport: dict) -> None:  # type: ignore[no-untyped-def]
     """After login, after following a link, after a search and after Back, the focus is on the

@@ -706,7 +706,12 @@
     const form = document.createElement("form");
     form.id = "yd-search"; form.className = "yd-search"; form.hidden = true; form.setAttribute("role", "search");
     // autocomplete off: the browser neither remembers the words nor restores them after a restart.
-    form.innerHTML = `<input type="search" name="q" autocomplete="off" aria-label="${esc(L.search)}" placeholder="${esc(L.search)}">`;
+    form.innerHTML = `<input type="search" name="q" autocomplete="off" aria-label="${esc(L.search)}">`;
+    // A phone's header has room for «搜索», not for the whole sentence (aria-label keeps it).
+    const phone = matchMedia("(max-width: 44.9375em)");
+    const placeholder = () => { form.q.placeholder = phone.matches ? L.search_title : L.search; };
+    placeholder();
+    phone.addEventListener("change", placeholder);
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       query = form.q.value.trim();

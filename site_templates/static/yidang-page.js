@@ -123,6 +123,23 @@
       if (chart) chart.dispose();
     }
   };
+  // The header's title on a phone: a name like «一生一档 · 特殊群体学生关爱帮扶档案» cannot fit
+  // beside the search box and would be cut to «一生一…»; the part before « · » stands alone
+  // there (CSS hides the rest below Material's phone breakpoint), whole on a wider screen.
+  function shortTitle() {
+    const span = document.querySelector(".md-header__topic:first-child .md-ellipsis");
+    const full = span ? span.textContent.trim() : "";
+    const cut = full.indexOf(" · ");
+    if (cut < 1) return;
+    const short = document.createElement("span");
+    short.className = "yd-title-short";
+    short.textContent = full.slice(0, cut);
+    const rest = document.createElement("span");
+    rest.className = "yd-title-rest";
+    rest.textContent = full.slice(cut);
+    span.replaceChildren(short, rest);
+  }
+  shortTitle();
   function resizeAll() {
     disposeGone();
     for (const figure of drawn) if (figure._chart) figure._chart.resize();
