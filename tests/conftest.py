@@ -157,6 +157,10 @@ SLOW: dict[str, dict[str, float]] = {
         "test_any_value_of_any_profile_field": 3.4,
         "test_fast_front_matter_equals_pyyaml": 6.2,
     },
+    "test_office_day.py": {  # the README's day, command by command: init, intake, review, build
+        "test_the_office_day_merged_on_this_pc": 30.0,
+        "test_the_office_day_merged_on_the_forge": 40.0,
+    },
     "test_people.py": {  # Chromium on the protected sample, at two widths
         "waiting_site": 20.0,
         "test_a_sealed_record_is_not_lost_until_it_is_sent": 6.0,
