@@ -8,6 +8,7 @@ Screenshots of the header are written beside the site (``felt-*.png``) for a per
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -143,6 +144,44 @@ def test_the_header_shows_the_title_whole(protected_sample: Path, browser, viewp
         page.context.close()
 
 
+RESULTS = """() => [...document.querySelectorAll('#yd-page .yd-results li')].map((li) => ({
+  group: li.closest('ul').dataset.group, route: li.dataset.route, text: li.innerText }))"""
+
+
+@WIDTHS
+def test_search_lists_students_first_with_clean_snippets(
+    protected_sample: Path, browser, viewport: dict
+) -> None:  # type: ignore[no-untyped-def]
+    """Leadership looks up 麦晓彤 (two students of that name, also named on class, teacher and
+    category pages): the students come first, then the other pages by kind, each kind under
+    its heading; each student's result says her class; no result shows ¶ or an internal id."""
+    with serve_folder(protected_sample) as url:
+        page = browser.new_context(viewport=viewport).new_page()
+        _logged_in(page, url, LEADER)
+        page.fill("#yd-search input", "麦晓彤")
+        page.press("#yd-search input", "Enter")
+        page.wait_for_selector("#yd-page .yd-results")
+        results = page.evaluate(RESULTS)
+        groups = [r["group"] for r in results]
+        assert groups[:2] == ["students", "students"] and "students" not in groups[2:], groups
+        assert {"classes", "teachers"} <= set(groups)
+        kinds = list(dict.fromkeys(groups))  # each kind once, in one block
+        assert [g for g, _ in itertools.groupby(groups)] == kinds
+        headings = page.locator("#yd-page h2").all_inner_texts()
+        assert headings[0] == "学生档案" and len(headings) == len(kinds)
+        students = [r["text"] for r in results[:2]]
+        assert all(t.startswith("麦晓彤") for t in students)
+        assert any("高二(4)班" in t for t in students) and any("高三(2)班" in t for t in students)
+        dirty = [r["text"] for r in results if INTERNAL.search(r["text"])]
+        assert dirty == []
+        page.fill("#yd-search input", "谈话")  # words inside records: snippets from the text
+        page.press("#yd-search input", "Enter")
+        expect(page.locator("#yd-page > h1")).to_have_text("搜索:谈话")
+        results = page.evaluate(RESULTS)
+        assert results and [r["text"] for r in results if INTERNAL.search(r["text"])] == []
+        page.context.close()
+
+
 @WIDTHS
 def test_each_page_change_focuses_its_heading(protected_sample: Path, browser, viewport: dict) -> None:  # type: ignore[no-untyped-def]
     """After login, after following a link, after a search and after Back, the focus is on the
@@ -166,3 +205,22 @@ def test_each_page_change_focuses_its_heading(protected_sample: Path, browser, v
         expect(heading).to_have_text(who)
         expect(heading).to_be_focused()
         page.context.close()
+
+
+def test_search_text_leaves_out_what_is_not_the_pages_words() -> None:
+    """The text search finds and quotes: no heading's ¶, no jump list, no booklet button, no
+    commit id; the lead (before the first heading) is marked, for a result whose title matched."""
+    from generator.protect.seal import search_doc
+
+    html = (
+        '<div class="yd-facts"><p class="yd-booklet"><a class="md-button" href="b.pdf">下载档案册</a></p>'
+        '<nav class="yd-jump" aria-label="本页"><a href="#plan">帮扶计划</a></nav>'
+        '<p><a href="../../classes/G3-02/">高三(2)班</a> · 帮扶中</p></div>'
+        '<h2 id="records">帮扶记录<a class="headerlink" href="#records" title="Link">&para;</a></h2>'
+        '<p class="yd-meta yd-provenance" data-provenance>最后修改:学校办公室,2026-11-29(提交 2eab603)</p>'
+        "<p>谈话内容</p>"
+    )
+    doc = search_doc("students/S2024010/", "麦晓彤", html)
+    assert doc["x"] == "高三(2)班 · 帮扶中 帮扶记录 谈话内容"
+    assert doc["x"][: doc["l"]] == "高三(2)班 · 帮扶中"
+    assert (doc["r"], doc["t"]) == ("students/S2024010/", "麦晓彤")

@@ -50,6 +50,8 @@ from generator.protect import access, keyring
 # again (nothing of an older site is reused).
 FORMAT = "yidang-site-5"
 LEADERSHIP = "leadership"
+# 2: no ¶, jump lists, booklet button or commit ids in the text; each page's lead marked
+SEARCH_FORMAT = "search-2"
 INDEX = "index"  # the route of leadership's one blob with every key and route (no page has it)
 MIN_BUCKET = 1024
 # What the published pages may load: the site's own scripts only (no inline script, no
@@ -68,9 +70,29 @@ NOBLE_PACKAGES = ("curves", "hashes", "ciphers")
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
+# What a page shows but search neither finds nor quotes: each heading's ¶, the jump lists (the
+# headings again), the booklet's button (the same words on every student) and the git
+# provenance line (a commit id, which means nothing to a teacher).
+NOT_SEARCHED = re.compile(
+    r'<a class="headerlink"[^>]*>.*?</a>|<nav class="yd-jump"[^>]*>.*?</nav>'
+    r'|<p class="yd-booklet">.*?</p>|<p [^>]*data-provenance[^>]*>.*?</p>',
+    re.S,
+)
+LEAD_END = re.compile(r"<h[1-6][ >]")
+
+
 def page_text(html: str) -> str:
     """A page's readable text, for search (our own templates' HTML, not arbitrary HTML)."""
-    return re.sub(r"\s+", " ", unescape(TAG.sub(" ", html))).strip()
+    return re.sub(r"\s+", " ", unescape(TAG.sub(" ", NOT_SEARCHED.sub(" ", html)))).strip()
+
+
+def search_doc(route: str, title: str, html: str) -> dict[str, Any]:
+    """A page as search knows it: route, title, text, and how much of the text is the page's
+    lead (what stands before its first heading: a student's class, status and mentor), which
+    a result whose title matched quotes (two students of one name tell apart by it)."""
+    heading = LEAD_END.search(html)
+    lead = page_text(html[: heading.start()]) if heading else ""
+    return {"r": route, "t": title, "x": page_text(html), "l": len(lead)}
 
 
 def _deflate(data: bytes) -> bytes:
@@ -322,13 +344,11 @@ class Publisher:
             digest = hashlib.sha256("\n".join(f"{r}|{d}" for r, _, _, d in pages).encode()).hexdigest()
 
             def body(pages: list[tuple[str, str, bytes, str]] = pages) -> bytes:
-                docs = [
-                    {"r": r, "t": t, "x": page_text(zlib.decompress(z).decode("utf-8"))}
-                    for r, t, z, _ in pages
-                ]
+                docs = [search_doc(r, t, zlib.decompress(z).decode("utf-8")) for r, t, z, _ in pages]
                 return _deflate(json.dumps(docs, ensure_ascii=False).encode())
 
-            self.add(Item(shard_route(scope), "search"), body, f"search|{digest}")
+            # SEARCH_FORMAT: a shard made by an older page_text is made again, not reused
+            self.add(Item(shard_route(scope), "search"), body, f"{SEARCH_FORMAT}|{digest}")
 
     def _routes_by_scope(self) -> dict[str, list[str]]:
         """The sealed routes of each scope (once every blob is sealed)."""

@@ -316,21 +316,40 @@
     }
     return { t: L.home_title, h };
   }
+  // Search results: students first (whom a teacher looks for), then classes, teachers and the
+  // other pages, each kind under its heading as on the home page; within a kind, pages whose
+  // title holds the words before pages that only mention them. A result quotes the page's text
+  // around the words, or, when its title matched, the page's lead (a student's class, status
+  // and mentor: two students of one name tell apart by it).
+  const KINDS = ["students", "classes", "teachers", "categories", "dashboard", "index"];
+  const SNIPPET = 80;  // characters quoted
+  function snippet(d, q) {
+    const at = d.x.indexOf(q);
+    if (d.t.includes(q) || at < 0) {
+      const lead = d.x.slice(0, Math.min(d.l || 0, SNIPPET));
+      return lead && `${lead}${(d.l || 0) > SNIPPET ? "…" : ""}`;
+    }
+    const from = Math.max(0, at - 30);
+    const to = Math.min(d.x.length, at + q.length + SNIPPET - 30);
+    return `${from > 0 ? "…" : ""}${d.x.slice(from, to)}${to < d.x.length ? "…" : ""}`;
+  }
   async function search(q) {
     const hits = new Map();
     for (const entry of Object.values(S.index).filter((e) => e[1] === "search")) {
       for (const d of await blob(entry)) {
-        const at = d.x.indexOf(q);
-        if ((at < 0 && !d.t.includes(q)) || hits.has(d.r)) continue;
-        const from = Math.max(0, at - 30);
-        hits.set(d.r, [d.r, d.t, at < 0 ? "" : d.x.slice(from, at + q.length + 40)]);
+        if ((!d.t.includes(q) && !d.x.includes(q)) || hits.has(d.r)) continue;
+        hits.set(d.r, { r: d.r, t: d.t, named: d.t.includes(q), snip: snippet(d, q), kind: d.r.split("/")[0] || "index" });
       }
     }
-    const found = [...hits.values()].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
-    const rows = found.map(([r, t, snip]) => `<li data-route="${esc(r)}"><a href="${esc(linkTo(r))}">${esc(t)}</a>`
-      + (snip ? `<br><span class="yd-snippet">…${esc(snip)}…</span>` : "") + "</li>").join("");
+    const found = [...hits.values()];
+    const kinds = [...KINDS, ...new Set(found.map((h) => h.kind).filter((k) => !KINDS.includes(k)))];
+    const groups = kinds.map((kind) => [kind, found.filter((h) => h.kind === kind)
+      .sort((a, b) => b.named - a.named || a.t.localeCompare(b.t, "zh-CN") || a.snip.localeCompare(b.snip, "zh-CN"))]).filter(([, hs]) => hs.length);
+    const list = groups.map(([kind, hs]) => `<h2>${esc(L.groups[kind] || kind)}</h2><ul class="yd-results" data-group="${esc(kind)}">`
+      + hs.map((h) => `<li data-route="${esc(h.r)}"><a href="${esc(linkTo(h.r))}">${esc(h.t)}</a>`
+        + (h.snip ? `<br><span class="yd-snippet">${esc(h.snip)}</span>` : "") + "</li>").join("") + "</ul>").join("");
     return { t: `${L.search_title}:${q}`,
-             h: found.length ? `<p>${esc(L.search_found.replace("{n}", found.length))}</p><ul class="yd-results">${rows}</ul>`
+             h: found.length ? `<p>${esc(L.search_found.replace("{n}", found.length))}</p>${list}`
                              : `<p class="yd-results-none">${esc(L.search_none)}</p>` };
   }
   function broken(message) {  // a blob that is missing, belongs to another page, or was changed
