@@ -102,9 +102,36 @@ def _valid_archive(archive: str, as_of: dt.date | None = None) -> tuple[Path, Ar
     return root, result.archive
 
 
-class _Commands(click.Group):
+class _ChineseHelp(click.Command):
+    """--help begins in Chinese: a line from the labels file (``help``, keyed by the command's
+    path) before the English text, and the command lists show that line. The options and
+    examples stay English: they are read by whoever sets the school up, beside the README's
+    English reference, and a line of Chinese says what each command is for."""
+
+    zh_key = ""  # the command's path below ``yidang``, set by _key_commands
+
+    def _zh(self) -> str:
+        from generator.core.labels import shipped
+
+        return str(shipped()["help"].get(self.zh_key, ""))
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self._zh() or super().get_short_help_str(limit)
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self._zh():
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(self._zh())
+        super().format_help_text(ctx, formatter)
+
+
+class _Commands(_ChineseHelp, click.Group):
     """The command group that turns the project's errors into exit statuses, in one place:
     ``YidangError`` subclasses carry their ``exit_code`` (1 input, 2 usage)."""
+
+    command_class = _ChineseHelp
+    group_class = type  # subgroups are _Commands too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -1282,3 +1309,16 @@ def import_ledger_command(xlsx: str, mapping: str, dry_run: bool, update: bool, 
     prefix = "dry run — would have: " if dry_run else ""
     click.echo(prefix + ", ".join(f"{n} {a}" for a, n in tally.items()))
     sys.exit(1 if tally["failed"] else 0)
+
+
+def _key_commands(group: click.Group, path: str = "") -> None:
+    """Give every command its key in the labels' ``help`` catalogue: its path (access add)."""
+    for name, command in group.commands.items():
+        key = f"{path} {name}".strip()
+        if isinstance(command, _ChineseHelp):
+            command.zh_key = key
+        if isinstance(command, click.Group):
+            _key_commands(command, key)
+
+
+_key_commands(main)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from generator.cli import main
@@ -99,6 +100,30 @@ def test_every_command_has_help_with_an_example() -> None:
     for name, command in main.commands.items():
         assert command.help, f"{name} has no help"
         assert "Example:" in command.help, f"{name} help has no example"
+
+
+def _commands(group: click.Group, path: str = "") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {path: group}
+    for name, command in group.commands.items():
+        key = f"{path} {name}".strip()
+        found |= _commands(command, key) if isinstance(command, click.Group) else {key: command}
+    return found
+
+
+def test_every_command_says_in_chinese_what_it_is_for(run) -> None:  # type: ignore[no-untyped-def]
+    """--help's first paragraph and the command lists are Chinese; the catalogue names no
+    command that does not exist."""
+    from generator.core.labels import shipped
+
+    commands = _commands(main)
+    assert set(shipped()["help"]) == set(commands)
+    for path in commands:
+        result = run(*path.split(), "--help")
+        first = result.output.split("\n\n")[1].strip()
+        assert re.search(r"[\u4e00-\u9fff]", first) and first == shipped()["help"][path], (path, first)
+    listed = run("--help").output.split("Commands:")[1]
+    for name in main.commands:
+        assert re.search(rf"^  {name} +{re.escape(shipped()['help'][name])}$", listed, re.M), name
 
 
 def test_synth_refuses_a_non_empty_folder(tiny: Path, run) -> None:
