@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from generator.archive import compliance
 from generator.archive.read import read_archive
@@ -277,3 +279,23 @@ def test_a_submitted_record_waits_as_such_and_is_not_asked_for_again(
         date = f"{period.end.year}年{period.end.month}月{period.end.day}日"
         assert "已提交,待审核" in box and f"{date} · {kind}" in box, box
         page.close()
+
+
+def test_two_students_of_one_name_are_told_apart_by_their_class(protected_sample: Path) -> None:
+    """The sample's two 麦晓彤: in the home list, search and every list that takes the
+    page's title, each carries her class; a name no one shares stays as it is."""
+    reader = login(protected_sample, "T001", CREDS["T001"])  # the leader reads every page
+    model = read_archive(SAMPLE, as_of=DAY).archive
+    assert model is not None
+    titles = {sid: reader.routes[f"students/{sid}/"][3] for sid in ("S2024010", "S2025011")}
+    for sid, title in titles.items():
+        klass = model.classes[model.students[sid].profile.class_].name
+        assert title == f"麦晓彤({klass})"
+    assert len(set(titles.values())) == 2
+    assert reader.routes["students/S2025003/"][3] == model.students["S2025003"].name
+    dashboard = BeautifulSoup(str(reader.open("dashboard/")["h"]), "html.parser")
+    latest = [tr for tr in dashboard.select("tr[data-student]") if re.match(r"\d{4}年", tr.td.text)]
+    assert latest  # the latest records: a list any student may be in
+    for tr in latest:
+        klass = model.classes[model.students[tr["data-student"]].profile.class_].name
+        assert tr.select_one(".yd-class-of").text == klass

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -299,9 +300,11 @@ def render_index_pages(state: BuildState) -> None:
         Store(state.cache_dir / "pages").put("pinyin", dict(model.PINYIN))
     pages = list(zip(specs, made, strict=True))
     state.files = []
+    shared = Counter(s.name for s in state.archive.students.values())
     for student in state.archive.students.values():
         made_for = state.students[student.id]
-        pages.append((site_pages.student_spec(student), made_for.page))
+        klass = state.archive.classes[student.profile.class_].name if shared[student.name] > 1 else ""
+        pages.append((site_pages.student_spec(student, klass), made_for.page))
         state.files += [(uri, cached, "image") for uri, cached in made_for.photos]
         if made_for.booklet is not None:
             state.files.append((f"booklets/{student.id}.pdf", made_for.booklet.path, "pdf"))

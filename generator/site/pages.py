@@ -69,8 +69,11 @@ def index_specs(site: Site) -> list[PageSpec]:
     return specs
 
 
-def student_spec(student: StudentBase) -> PageSpec:
-    return PageSpec(f"students/{student.id}/index.md", student.name, "student.html.j2")
+def student_spec(student: StudentBase, klass: str = "") -> PageSpec:
+    """A student's page; its title (lists, search, the home page) carries the class when
+    ``klass`` is given: for a name two students share, so neither list nor search mixes them."""
+    title = f"{student.name}({klass})" if klass else student.name
+    return PageSpec(f"students/{student.id}/index.md", title, "student.html.j2")
 
 
 def stub(title: str) -> str:
