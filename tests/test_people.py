@@ -299,3 +299,8 @@ def test_two_students_of_one_name_are_told_apart_by_their_class(protected_sample
     for tr in latest:
         klass = model.classes[model.students[tr["data-student"]].profile.class_].name
         assert tr.select_one(".yd-class-of").text == klass
+    for sid in titles:  # each one's mentor's page: the month grid names her class
+        mentor = model.students[sid].mentors_on(DAY)[0].teacher
+        page = BeautifulSoup(str(reader.open(f"teachers/{mentor}/")["h"]), "html.parser")
+        row = next(tr for tr in page.select(f'tr[data-student="{sid}"]') if tr.select("td.yd-cell"))
+        assert row.select_one(".yd-class-of").text == model.classes[model.students[sid].profile.class_].name
