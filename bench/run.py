@@ -323,7 +323,8 @@ LOGIN_JS = """async ([user, pass]) => {
   document.querySelector('#yd-user').value = user;
   document.querySelector('#yd-pass').value = pass;
   document.querySelector('#yd-login button[type=submit]').click();
-  while (document.querySelector('#yd-logout').hidden) await new Promise(r => setTimeout(r, 5));
+  const page = document.querySelector('#yd-page');  // the first content: the home page, drawn
+  while (page.dataset.route === undefined) await new Promise(r => setTimeout(r, 2));
   return performance.now() - t;
 }"""
 OPEN_JS = """async (token) => {
@@ -333,10 +334,41 @@ OPEN_JS = """async (token) => {
   while (page.dataset.route !== token) await new Promise(r => setTimeout(r, 2));
   return performance.now() - t;
 }"""
+# Run in the page before its own scripts (Playwright's init script, which the site's CSP does
+# not govern): the moment the login form is usable — shown, its handler attached, the teacher
+# id field focused (yidang-shell.js does that last) — and painted (the frame after), in ms
+# since the navigation started, and the bytes downloaded by then.
+USABLE_JS = """(() => {
+  const seen = () => {
+    const form = document.getElementById('yd-login');
+    const field = document.activeElement;
+    if (window.__ydSeen || !form || form.hidden || !field || field.id !== 'yd-user') return;
+    window.__ydSeen = true;
+    requestAnimationFrame(() => setTimeout(() => {
+      const entries = ['navigation', 'resource'].flatMap((t) => performance.getEntriesByType(t));
+      window.__ydUsable = [performance.now(), entries.reduce((n, e) => n + (e.transferSize || 0), 0)];
+    }));
+  };
+  document.addEventListener('focusin', seen, true);
+  new MutationObserver(seen).observe(document, { subtree: true, attributes: true, childList: true });
+})();"""
+# A slow phone, as Lighthouse's mobile profile: the CPU slowed 4×, 1.6 Mbit/s down, 750 kbit/s
+# up, 150 ms round trips; a 390 px screen at 3× (a common phone); a first visit (no cache).
+SLOW_PHONE = {"cpu": 4, "down_bps": 1_600_000, "up_bps": 750_000, "latency_ms": 150}
 
 
-def _browser(site: Path, passphrase: str) -> tuple[str, float, float]:
-    """Login and page-open times, measured in Chromium with performance.now()."""
+@dataclass
+class BrowserTimes:
+    text: str
+    login_ms: float  # desktop: login submitted → the first page drawn
+    open_ms: float  # desktop: a student page opened after login
+    phone_ms: float  # slow phone, first visit: navigation → the login form usable
+    phone_kb: float  # what the phone downloaded by then
+
+
+def _browser(site: Path, passphrase: str) -> BrowserTimes:
+    """Login-to-first-content and page-open times on a desktop, and the login form's first
+    visit on a slow phone; measured in Chromium with performance.now()."""
     sys.path.insert(0, str(REPO))
     from tests.browser import chromium, serve_folder
     from tests.site_reader import login
@@ -348,21 +380,57 @@ def _browser(site: Path, passphrase: str) -> tuple[str, float, float]:
     with serve_folder(site) as url, chromium() as browser:
         logins, opens = [], []
         for _ in range(3):
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
             page.wait_for_selector("#yd-login:not([hidden])")
             logins.append(page.evaluate(LOGIN_JS, ["T0001", passphrase]))
             opens += [page.evaluate(OPEN_JS, r) for r in routes[:: max(1, len(routes) // 20)][:20]]
             page.close()
+        phone = sorted(_slow_phone(browser, url) for _ in range(3))
     runs = ", ".join(f"{x:.0f}" for x in logins)
+    phone_runs = ", ".join(f"{ms / 1000:.2f}" for ms, _ in phone)
     logins.sort()
     opens.sort()
+    p = SLOW_PHONE
     text = (
-        f"In Chromium, leadership account: login {logins[1]:.0f} ms (median of 3: {runs}); a "
-        f"student page opened after login: median {opens[len(opens) // 2]:.0f} ms, slowest "
-        f"{opens[-1]:.0f} ms ({len(opens)} pages)."
+        f"In Chromium, leadership account, desktop: login to first content (the home page drawn) "
+        f"{logins[1]:.0f} ms (median of 3: {runs}); a student page opened after login: median "
+        f"{opens[len(opens) // 2]:.0f} ms, slowest {opens[-1]:.0f} ms ({len(opens)} pages). "
+        f"A slow phone's first visit (CPU slowed {p['cpu']}×, {p['down_bps'] / 1e6:g} Mbit/s down, "
+        f"{p['up_bps'] / 1e6:g} up, {p['latency_ms']} ms latency, 390 px at 3×, no cache): the login "
+        f"form usable (shown, its script ready, the first field focused, painted) after "
+        f"{phone[1][0] / 1000:.2f} s (median of 3: {phone_runs}), {phone[1][1] / 1024:.0f} KiB "
+        "downloaded by then."
     )
-    return text, logins[1], opens[len(opens) // 2]
+    return BrowserTimes(text, logins[1], opens[len(opens) // 2], phone[1][0], phone[1][1] / 1024)
+
+
+def _slow_phone(browser, url: str) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """One first visit to the login page on the slow phone: ms until the form is usable, bytes."""
+    from tests.browser import wait_until
+
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": SLOW_PHONE["cpu"]})
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": SLOW_PHONE["latency_ms"],
+            "downloadThroughput": SLOW_PHONE["down_bps"] / 8,  # bytes per second
+            "uploadThroughput": SLOW_PHONE["up_bps"] / 8,
+        },
+    )
+    page.add_init_script(USABLE_JS)
+    page.goto(url, wait_until="commit")
+    usable: list[float] = wait_until(page, "window.__ydUsable", timeout=120)  # type: ignore[assignment]
+    context.close()
+    return usable[0], int(usable[1])
 
 
 def booklet_synth(yidang: str, students: int, archive: Path) -> list[str]:
@@ -436,7 +504,7 @@ def _machine() -> str:
     )
 
 
-def _report(args: argparse.Namespace, bench: Bench, browser: tuple[str, float, float], booklets: str) -> str:
+def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, booklets: str) -> str:
     """The Markdown written to docs/performance.md: the table of targets, then the details."""
     m = bench.median
     build, plain, unprotected = m("build"), m("plain mkdocs build"), m("build --unprotected")
@@ -470,9 +538,14 @@ def _report(args: argparse.Namespace, bench: Bench, browser: tuple[str, float, f
             size <= 1.3,
         ),
         (
-            "login / open a page in Chromium ≤ 0.3 s / ≤ 0.2 s",
-            f"{browser[1] / 1000:.2f} s / {browser[2] / 1000:.2f} s",
-            browser[1] <= 300 and browser[2] <= 200,
+            "login to first content / open a page, desktop Chromium ≤ 0.3 s / ≤ 0.2 s",
+            f"{browser.login_ms / 1000:.2f} s / {browser.open_ms / 1000:.2f} s",
+            browser.login_ms <= 300 and browser.open_ms <= 200,
+        ),
+        (
+            "login form usable, first visit on a slow phone (4× CPU, 1.6 Mbit/s, 150 ms) ≤ 2 s",
+            f"{browser.phone_ms / 1000:.2f} s ({browser.phone_kb:.0f} KiB)",
+            browser.phone_ms <= 2000,
         ),
         (
             f"booklets for {args.students} students, first run, 2 cores ≤ 10 min",
@@ -497,7 +570,7 @@ def _report(args: argparse.Namespace, bench: Bench, browser: tuple[str, float, f
         r = m(name)
         out = f"{r.out_mb:.1f}" if r.out_mb is not None else ""
         lines.append(f"| {name} | {r.seconds:.2f} | {bench.times(name)} | {r.peak_mib:.0f} | {out} |")
-    lines += ["", browser[0], "", booklets]
+    lines += ["", browser.text, "", booklets]
     return "\n".join(lines)
 
 
