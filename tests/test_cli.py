@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -232,8 +233,38 @@ def test_what_the_office_reads_is_chinese_first(tiny: Path, tmp_path: Path, run)
         run("new", "talk", "S1", "--by", "T99", "--archive", tiny).output.splitlines()[-1],
         run("new", "talk", "S9", "--archive", tiny).output.splitlines()[-1],
         run("check", tmp_path / "nowhere").output.splitlines()[-1],
+        run("build", "--config", tmp_path / "nowhere.yml").output.splitlines()[-1],
+        run("init", tiny).output.splitlines()[-1],  # not empty
+        run("access", "passwd", "T9", "--reset", "--archive", tiny).output.splitlines()[-1],
+        run(
+            "export", "ledger", "--term", "T-none", "--archive", tiny, "--out", tmp_path / "l.xlsx"
+        ).output.splitlines()[-1],
+        run("booklets", "--archive", tiny, "--student", "S404", "--out", tmp_path / "b").output.splitlines()[
+            -1
+        ],
     ]
     assert [line for line in outputs if not _chinese_first(line)] == []
+
+
+def test_no_error_the_commands_raise_is_english_only() -> None:
+    """Every error message written into the code as a literal says it in Chinese too (the
+    rest come from the labels file): a structural check, so a new one cannot slip in."""
+    from .conftest import REPO
+
+    english_only = []
+    for path in sorted((REPO / "generator").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args):
+                continue
+            func = node.exc.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            first = node.exc.args[0]
+            if name in ("UsageError", "YidangError") and isinstance(first, ast.Constant | ast.JoinedStr):
+                text = ast.get_source_segment(source, first) or ""
+                if not re.search(r"[\u4e00-\u9fff]", text):
+                    english_only.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert english_only == []
 
 
 def test_the_launcher_runs_this_checkout_from_anywhere(tmp_path: Path) -> None:

@@ -534,7 +534,7 @@ def parse_as_of(value: object) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise UsageError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from None
+        raise UsageError(labels.error("commands", "bad_as_of", value=repr(value))) from None
 
 
 def read_archive(
@@ -564,9 +564,9 @@ def read_archive(
     folder asked for does not exist.
     """
     if not root.is_dir():
-        raise UsageError(f"archive folder not found: {root}")
+        raise UsageError(labels.error("commands", "no_archive", path=root))
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
-        raise UsageError(f"{root} is not an archive (no school.yml, teachers.yml, classes.yml or students/)")
+        raise UsageError(labels.error("commands", "not_archive", path=root))
     as_of = as_of or school_today(root)
     problems: list[Problem] = []
     jobs = jobs or os.cpu_count() or 1
@@ -639,7 +639,7 @@ def _read_all(
     everyone = _student_folders(root)
     unknown = sorted(set(folders or ()) - set(everyone))
     if unknown:
-        raise UsageError(f"no such student folder: students/{unknown[0]}")
+        raise UsageError(labels.error("commands", "no_student_folder", id=unknown[0]))
     folders = sorted(set(folders)) if folders else everyone
     if not folders:
         Sink("students", problems).warning((1, 1), said("the archive has no student folders yet"))

@@ -32,6 +32,7 @@ from generator.archive.model import Archive, RecordEntry, Student
 from generator.archive.provenance import Changes, last_changes
 from generator.archive.read import SchoolFiles, read_archive, source_files
 from generator.booklets import fontsubset
+from generator.core import labels
 from generator.core.files import atomic_path, write_atomic
 from generator.core.problems import Problem, YidangError
 from generator.render import templates as render
@@ -55,20 +56,10 @@ def check_fonts(fonts: Fonts) -> None:
     from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
 
     if harfbuzz_subset is None or not harfbuzz.hb_version_atleast(4, 1, 0):
-        raise YidangError(
-            "WeasyPrint cannot subset fonts with HarfBuzz (libharfbuzz-subset0 is missing); "
-            "without it a booklet takes ~10 s instead of 0.2 s. "
-            "Install it: apt-get install libharfbuzz-subset0"
-        )
+        raise YidangError(labels.error("commands", "no_subset"))
     for family in dict.fromkeys((fonts.body, fonts.heading)):
         if not _has_chinese_font(family):
-            raise YidangError(
-                f"the CJK font '{family}' is not installed (or has no Chinese glyphs), so "
-                "booklets would print boxes instead of characters. Install it: apt-get "
-                "install fonts-noto-cjk — or set booklet_font / booklet_heading_font "
-                "under the yidang plugin in mkdocs.yml to an installed Chinese font "
-                "(fc-list :lang=zh family)"
-            )
+            raise YidangError(labels.error("commands", "no_cjk_font", family=family))
 
 
 def ready_fonts(fonts: Fonts, cache: Path) -> Path | None:
@@ -88,7 +79,7 @@ def _has_chinese_font(family: str) -> bool:
             timeout=30,
         )
     except FileNotFoundError:
-        raise YidangError("fc-list not found: apt-get install fontconfig") from None
+        raise YidangError(labels.error("commands", "no_fontconfig")) from None
     names = {n.strip() for line in out.stdout.splitlines() for n in line.split(",")}
     return family in names
 

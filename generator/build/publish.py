@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from generator.core import labels
 from generator.core.files import process_alive
 from generator.core.problems import YidangError
 
@@ -83,9 +84,7 @@ def build_lock(final: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-            raise YidangError(
-                f"another build of {final} is running ({holder}); wait for it to finish, then build again"
-            ) from None
+            raise YidangError(labels.error("commands", "build_running", path=final, holder=holder)) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
         _held.add(str(path))

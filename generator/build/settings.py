@@ -18,6 +18,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import MkDocsException
 
 from generator.archive.read import parse_as_of
+from generator.core import labels
 from generator.core.problems import UsageError, YidangError
 from generator.render.templates import TEMPLATES_DIR
 
@@ -86,13 +87,13 @@ def load(config_file: Path, site_dir: Path | None = None, **overrides: Any) -> M
     """Load mkdocs.yml; ``overrides`` (archive, booklets, protect, rotate_keys: None means
     "as in the file") replace the plugin's settings."""
     if not config_file.is_file():
-        raise UsageError(f"config file not found: {config_file}")
+        raise UsageError(labels.error("commands", "no_config", path=config_file))
     try:
         cfg = load_config(str(config_file), site_dir=str(site_dir) if site_dir else None)
     except MkDocsException as exc:
-        raise YidangError(f"{config_file}: {exc}") from None
+        raise YidangError(labels.error("commands", "bad_config", path=config_file, why=exc)) from None
     if PLUGIN not in cfg.plugins:
-        raise YidangError(f"{config_file} does not enable the '{PLUGIN}' plugin (plugins: - yidang)")
+        raise YidangError(labels.error("commands", "no_plugin", path=config_file))
     settings = plugin_settings(cfg)
     for name, value in overrides.items():
         if value is not None:

@@ -49,7 +49,7 @@ from generator.booklets.booklet import (
 from generator.build import settings
 from generator.build.publish import build_lock, remove_leftovers, swap
 from generator.build.state import BuildState, private_plain_dir, remove_dead_plaintext
-from generator.core import crypto, git
+from generator.core import crypto, git, labels
 from generator.core.cache import Store, StudentCache, digest, tree_digest, version
 from generator.core.problems import ArchiveInvalid, YidangError, counts
 from generator.protect import access, inbox
@@ -160,7 +160,7 @@ def cleaning_up(state: BuildState) -> Iterator[None]:
     try:
         yield
     except (MkDocsException, OSError) as exc:
-        raise YidangError(f"build failed, the previous site is unchanged: {_why(exc)}") from None
+        raise YidangError(labels.error("commands", "build_failed", why=_why(exc))) from None
     finally:
         state.remove_plaintext()
         for path in state.final.parent.glob(f".{state.final.name}.*-{os.getpid()}"):
@@ -276,7 +276,7 @@ def _booklet_results(state: BuildState, reused: set[str]) -> None:
     save_digests(out_dir, digests)
     failures = [describe_failure(b) for b in made if b.status == "failed"]
     if failures:
-        raise YidangError("\n".join([*failures, "booklets failed; the previous site is unchanged"]))
+        raise YidangError("\n".join([*failures, labels.error("commands", "booklets_failed")]))
     rendered = sum(1 for b in made if b.status == "rendered")
     state.report["booklets"] = (rendered, len(state.students) - rendered)
     log.info("booklets: %d rendered, %d unchanged", rendered, len(state.students) - rendered)
@@ -383,7 +383,7 @@ def _script_source(state: BuildState, uri: str) -> Path:
     folder = "vendor" if "/vendor/" in uri else "static"
     path = state.templates_dir / folder / uri.rsplit("/", 1)[-1]
     if not path.is_file():
-        raise YidangError(f"{path} is missing: run `make vendor` (it fetches the charting library once)")
+        raise YidangError(labels.error("commands", "no_vendor", path=path))
     return path
 
 
@@ -456,9 +456,7 @@ def mkdocs_files(files: Files, config: MkDocsConfig, state: BuildState) -> Files
         )
         noble = state.templates_dir / "vendor" / "noble"
         if not noble.is_dir():
-            raise YidangError(
-                f"{noble} is missing: run `make vendor` (plain_http needs the @noble libraries)"
-            )
+            raise YidangError(labels.error("commands", "no_noble", path=noble))
         for path in sorted(p for p in noble.rglob("*") if p.is_file()):
             uri = f"assets/vendor/noble/{path.relative_to(noble).as_posix()}"
             files.append(File.generated(config, uri, abs_src_path=str(path)))
@@ -588,7 +586,7 @@ def _why(exc: BaseException) -> str:
     """An OSError as a person would say it (a full disk is the one a school meets)."""
     cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
     if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-        return f"the disk is full ({cause.filename or 'while writing'}); free some space and build again"
+        return labels.error("commands", "disk_full", where=cause.filename or "…")
     return str(exc)
 
 

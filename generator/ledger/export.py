@@ -104,7 +104,7 @@ def ledger(root: Path, term_id: str | None, as_of: dt.date) -> tuple[list[str], 
             or next((t for t in reversed(terms) if t.start <= day), terms[0])
         )
         if term is None:
-            raise YidangError(f"no term '{term_id}' in school.yml")
+            raise YidangError(labels.error("commands", "no_term", id=term_id))
         chosen["term"] = term
         return _ledger_row(school, term, day)
 
@@ -176,7 +176,7 @@ def _read(root: Path, as_of: dt.date, factory: Callable[..., Any]) -> Any:
     result = read_archive(root, as_of=as_of, hook_factory=factory)
     if result.archive is None:
         errors = [p.text() for p in result.problems if p.severity == "error"]
-        raise YidangError("the archive has errors; fix them first (yidang check):\n" + "\n".join(errors[:10]))
+        raise YidangError("\n".join([labels.error("commands", "archive_errors"), *errors[:10]]))
     return result
 
 

@@ -51,12 +51,12 @@ def load_mapping(path: Path) -> dict[str, Any]:
     try:
         mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the mapping: {exc}") from None
+        raise UsageError(labels.error("commands", "bad_mapping", path=path, why=exc)) from None
     if not isinstance(mapping, dict) or not isinstance(mapping.get("columns"), dict):
-        raise UsageError(f"{path}: the mapping needs `columns:` (profile field → column header)")
+        raise UsageError(labels.error("commands", "mapping_columns", path=path))
     for field in ("id", "name", "gender", "birth_date", "class"):
         if field not in mapping["columns"]:
-            raise UsageError(f"{path}: columns has no `{field}` (it is required in profile.yml)")
+            raise UsageError(labels.error("commands", "mapping_field", path=path, field=field))
     return mapping
 
 
@@ -66,14 +66,16 @@ def _rows(xlsx: Path, mapping: dict[str, Any]) -> tuple[dict[str, int], list[tup
     try:
         wb = load_workbook(xlsx, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise UsageError(f"{xlsx}: not a readable xlsx file ({exc})") from None
+        raise UsageError(labels.error("commands", "bad_xlsx", path=xlsx, why=exc)) from None
     ws = wb[mapping["sheet"]] if mapping.get("sheet") else wb.worksheets[0]
     header_row = int(mapping.get("header_row", 1))
     rows = list(ws.iter_rows(min_row=header_row, values_only=True))
     headers = {str(h).strip(): i for i, h in enumerate(rows[0]) if h is not None} if rows else {}
     missing = [h for h in mapping["columns"].values() if h not in headers]
     if missing:
-        raise UsageError(f"{xlsx}: no column named {', '.join(missing)} in row {header_row}")
+        raise UsageError(
+            labels.error("commands", "no_column", path=xlsx, names=", ".join(missing), row=header_row)
+        )
     body = [
         (header_row + 1 + n, list(r)) for n, r in enumerate(rows[1:]) if any(v not in (None, "") for v in r)
     ]

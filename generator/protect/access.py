@@ -150,9 +150,9 @@ def load(archive_root: Path, teacher_id: str) -> Account:
             data.get("sign_private_key"),
         )
     except FileNotFoundError:
-        raise YidangError(f"{teacher_id} has no account (yidang access add {teacher_id})") from None
+        raise YidangError(labels.error("commands", "no_account", id=teacher_id)) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise YidangError(f"{path}: unreadable account file: {exc}") from None
+        raise YidangError(labels.error("commands", "bad_account", path=path, why=exc)) from None
 
 
 def save(archive_root: Path, account: Account, *, replace: bool = False) -> Path:
@@ -160,13 +160,11 @@ def save(archive_root: Path, account: Account, *, replace: bool = False) -> Path
     path = account_path(archive_root, account.teacher)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not replace:
-        raise YidangError(
-            f"{account.teacher} already has an account ({path}); use `yidang access passwd {account.teacher}`"
-        )
+        raise YidangError(labels.error("commands", "account_exists", id=account.teacher, path=path))
     try:
         write_atomic(path, account.to_json(), replace=replace)
     except FileExistsError:
-        raise YidangError(f"{account.teacher} already has an account ({path})") from None
+        raise YidangError(labels.error("commands", "account_exists", id=account.teacher, path=path)) from None
     return path
 
 
@@ -253,7 +251,7 @@ def _read_intake(path: Path) -> IntakeKey:
             crypto.unb64(data["public_key"]), data["private_key"], data.get("created", ""), retired
         )
     except (ValueError, KeyError, TypeError) as exc:
-        raise YidangError(f"{path}: unreadable intake key file: {exc}") from None
+        raise YidangError(labels.error("commands", "bad_intake_key", path=path, why=exc)) from None
 
 
 def load_intake(archive_root: Path) -> IntakeKey | None:

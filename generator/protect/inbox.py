@@ -73,7 +73,7 @@ def secret(archive_root: Path) -> bytes | None:
             raise ValueError("not a yidang inbox file")
         return crypto.unb64(data["secret"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise YidangError(f"{target}: unreadable inbox file: {exc}") from None
+        raise YidangError(labels.error("commands", "bad_inbox", path=target, why=exc)) from None
 
 
 def credential(key: bytes, account: access.Account) -> Credential:

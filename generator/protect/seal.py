@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.archive.model import Archive
-from generator.core import crypto
+from generator.core import crypto, labels
 from generator.core.problems import YidangError
 from generator.protect import access, keyring
 
@@ -68,6 +68,9 @@ RESTRICTED = re.compile(r"<!--yd:leadership-->(.*?)<!--/yd:leadership-->", re.S)
 TAG = re.compile(r"<[^>]+>")
 NOBLE_PACKAGES = ("curves", "hashes", "ciphers")
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+# Material's bundle (114 KB: the drawer, tabs, the header on scroll) is not what the login needs:
+# deferred, it no longer holds the login form back (yidang-shell.js shows it) on a slow phone.
+MATERIAL_BUNDLE = re.compile(r'<script src="(assets/javascripts/bundle\.[0-9a-f]+\.min\.js)"></script>')
 
 
 # What a page shows but search neither finds nor quotes: each heading's ¶, the jump lists (the
@@ -404,10 +407,7 @@ class Publisher:
 
     def _write_keyring(self, account: access.Account, ring: bytes) -> None:
         if not account.current or account.sign_locked is None:
-            raise YidangError(
-                f"{account.teacher}'s account was made by an older yidang: give it a new passphrase "
-                f"(`yidang access passwd {account.teacher}`, or --reset if it is lost)"
-            )
+            raise YidangError(labels.error("commands", "old_account", id=account.teacher))
         ring_key = crypto.new_key()
         info = f"{FORMAT}|{self.build}|{account.teacher}".encode()
         epk, (wrapped,) = crypto.wrap_for(account.public_raw, [ring_key], info)
@@ -473,6 +473,7 @@ def shell(
         return f'<script src="{name}"></script>'
 
     html = INLINE_SCRIPT.sub(to_file, html)
+    html = MATERIAL_BUNDLE.sub(r'<script src="\1" defer></script>', html, count=1)
     csp = CSP
     if config.get("plain_http"):  # the @noble modules, by the import map (its hash in the policy)
         imports = json.dumps(
@@ -525,10 +526,7 @@ def stamp(out: Path, ns: int) -> None:
 def ensure_accounts(archive_root: Path, archive: Archive) -> list[access.Account]:
     names = [t for t in access.accounts(archive_root) if t in archive.teachers]
     if not names:
-        raise YidangError(
-            "no reader accounts: nobody could open the protected site. Create one with "
-            "`yidang access add <teacher id>` (or build with --unprotected for a local check)"
-        )
+        raise YidangError(labels.error("commands", "no_accounts"))
     return [access.load(archive_root, t) for t in names]
 
 

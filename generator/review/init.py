@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from generator.core import git
+from generator.core import git, labels
 from generator.core.problems import UsageError
 from generator.protect import access
 
@@ -42,7 +42,7 @@ def init(target: Path, templates_dir: Path) -> tuple[list[Path], str]:
     the school's own new intake key (printed once: a school that began from a copy of the
     sample would keep the demo key, whose passphrase the README prints)."""
     if target.exists() and any(target.iterdir()):
-        raise UsageError(f"{target} is not empty; yidang init writes only into a new folder")
+        raise UsageError(labels.error("commands", "not_empty", path=target))
     source = templates_dir / "init"
     written = []
     for name, dest in FILES:
