@@ -147,11 +147,18 @@ def test_nginx_config_from_the_docs_serves_the_site_over_tls(tiny_site, tmp_path
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))
+        encoding: dict[str, str | None] = {}  # file name → how it came
+        page.on(
+            "response",
+            lambda r: encoding.update({r.url.rsplit("/", 1)[-1]: r.headers.get("content-encoding")}),
+        )
         response = page.goto(url)
         assert response.headers["content-security-policy"] == f"{CSP}; frame-ancestors 'none'"
         assert page.evaluate("window.isSecureContext")
         page.wait_for_selector("#yd-login:not([hidden])")
         assert errors == [], errors  # nothing blocked by the CSP, nothing missing
+        css = next(name for name in encoding if name.startswith("main.") and name.endswith(".css"))
+        assert encoding["yidang-shell.js"] == encoding[css] == "gzip"  # a slow phone's login, sooner
         page.fill("#yd-user", "T2")
         page.fill("#yd-pass", passphrase)
         page.click("#yd-login button[type=submit]")
