@@ -83,6 +83,15 @@
   const hkdfBits = async (ikm, salt, info, bits) => subtle().deriveBits(
     { name: "HKDF", hash: "SHA-256", salt, info: enc.encode(info) },
     await subtle().importKey("raw", ikm, "HKDF", false, ["deriveBits"]), bits);
+  // Names sort as a Chinese reader expects (pinyin). The collator's first use loads ICU's data
+  // (20-30 ms): done during the login's PBKDF2, when this thread would wait anyway.
+  let collator = null;
+  function zh() {
+    if (!collator) { collator = new Intl.Collator("zh-CN"); collator.compare("张", "李"); }
+    return collator;
+  }
+  const byName = (a, b) => zh().compare(a, b);
+  const byCode = (a, b) => (a < b ? -1 : a > b ? 1 : 0);  // ids and ISO dates: no collation needed
   const pbkdf2Bits = async (pass, salt, iterations) => subtle().deriveBits(
     { name: "PBKDF2", salt, iterations, hash: "SHA-256" },
     await subtle().importKey("raw", enc.encode(pass), "PBKDF2", false, ["deriveBits"]), 256);
@@ -105,7 +114,10 @@
     let keyBits = null;
     if (!ring) {
       const salt = fromHex((await hex(`yidang-access-1|salt|${teacher}`)).slice(0, 32));
-      keyBits = await pbkdf2Bits(pass, salt, C.iterations);
+      const passKey = await subtle().importKey("raw", enc.encode(pass), "PBKDF2", false, ["deriveBits"]);
+      const derived = subtle().deriveBits({ name: "PBKDF2", salt, iterations: C.iterations, hash: "SHA-256" }, passKey, 256);
+      zh();  // while the browser's crypto thread runs the PBKDF2, this one loads what sorting names needs
+      keyBits = await derived;
       lookup = hexOf(await hkdfBits(keyBits, new Uint8Array(0), `yidang-access-1|lookup|${teacher}`, 256));
       ring = await findKeyring(lookup);
     }
@@ -259,8 +271,8 @@
       for (const i of d.items) items.set(`${i.s}|${i.r}|${i.end}`, i);
     }
     if (!all.length) return "";
-    const sorted = [...items.values()].sort((a, b) => b.days - a.days || a.end.localeCompare(b.end)
-      || a.s.localeCompare(b.s) || a.r.localeCompare(b.r));
+    const sorted = [...items.values()].sort((a, b) => b.days - a.days || byCode(a.end, b.end)
+      || byCode(a.s, b.s) || byCode(a.r, b.r));
     const T = L.todo;
     let h = `<section class="yd-todo" aria-labelledby="yd-todo-h"><h2 id="yd-todo-h">${esc(T.heading)}</h2>`
       + `<p class="yd-todo-intro">${esc(T.intro.replace("{date}", asOf))}</p>`;
@@ -293,7 +305,7 @@
       row[i.state] += 1;
       by.set(i[key], row);
     }
-    const rows = [...by.entries()].sort((a, b) => b[1].overdue - a[1].overdue || a[0].localeCompare(b[0], "zh-CN"))
+    const rows = [...by.entries()].sort((a, b) => b[1].overdue - a[1].overdue || byName(a[0], b[0]))
       .map(([name, r]) => `<tr><th scope="row">${name ? readable(r.route, name) : "—"}</th><td>${r.overdue}</td><td>${r.due}</td></tr>`).join("");
     return `<h3>${esc(title)}</h3><div class="yd-table"><table data-todo-by="${key}"><thead><tr><th scope="col"></th>`
       + `<th scope="col">${esc(L.todo.overdue_count)}</th><th scope="col">${esc(L.todo.due_count)}</th></tr></thead><tbody>${rows}</tbody></table></div>`;
@@ -310,7 +322,7 @@
     for (const kind of ["students", "classes", "teachers", "index", "dashboard", "categories"]) {
       if (!groups[kind]) continue;
       const few = kind === "students" && groups[kind].length <= HOME_FORMS;
-      const rows = groups[kind].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"))
+      const rows = groups[kind].sort((a, b) => byName(a[1], b[1]))
         .map(([tok, t]) => `<li><a href="#/${esc(tok)}">${esc(t)}</a>${few ? writeButtons(S.index[tok][4], HOME_TYPES) : ""}</li>`).join("");
       h += `<h2>${esc(L.groups[kind] || kind)}</h2><ul class="yd-home" data-group="${kind}">${rows}</ul>`;
     }
@@ -344,7 +356,7 @@
     const found = [...hits.values()];
     const kinds = [...KINDS, ...new Set(found.map((h) => h.kind).filter((k) => !KINDS.includes(k)))];
     const groups = kinds.map((kind) => [kind, found.filter((h) => h.kind === kind)
-      .sort((a, b) => b.named - a.named || a.t.localeCompare(b.t, "zh-CN") || a.snip.localeCompare(b.snip, "zh-CN"))]).filter(([, hs]) => hs.length);
+      .sort((a, b) => b.named - a.named || byName(a.t, b.t) || byName(a.snip, b.snip))]).filter(([, hs]) => hs.length);
     const list = groups.map(([kind, hs]) => `<h2>${esc(L.groups[kind] || kind)}</h2><ul class="yd-results" data-group="${esc(kind)}">`
       + hs.map((h) => `<li data-route="${esc(h.r)}"><a href="${esc(linkTo(h.r))}">${esc(h.t)}</a>`
         + (h.snip ? `<br><span class="yd-snippet">${esc(h.snip)}</span>` : "") + "</li>").join("") + "</ul>").join("");
