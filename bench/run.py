@@ -8,13 +8,18 @@ Prints a table: `check`, the site build (`yidang build --no-booklets`), and a pl
 two builds, each command's peak memory (resident set of the whole process
 tree, sampled every 20 ms) and the size of what it wrote. Then booklets: pages
 per second at 1 and 2 jobs on synthetic students with 150 records each, the
-seconds per booklet (per worker) and the peak memory of one worker.
+seconds per booklet (per worker) and the peak memory of one worker. In Chromium, the
+site served as docs/deploy.md's nginx serves it (gzip): login to first content and page
+opens on a desktop, and the login form's first visit on a slow phone (CPU 4×, 1.6 Mbit/s).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
+import http.server
+import io
 import multiprocessing
 import os
 import platform
@@ -25,7 +30,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -357,6 +363,40 @@ USABLE_JS = """(() => {
 SLOW_PHONE = {"cpu": 4, "down_bps": 1_600_000, "up_bps": 750_000, "latency_ms": 150}
 
 
+class _Deployed(http.server.SimpleHTTPRequestHandler):
+    """Static files as docs/deploy.md's nginx serves them: HTML, CSS and JavaScript gzipped
+    for a browser that accepts it (gzip_types), the rest as they are."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not (accepts and path.is_file() and path.suffix in (".html", ".css", ".js")):
+            return super().send_head()
+        data = gzip.compress(path.read_bytes(), 1)  # nginx's default gzip_comp_level
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        return io.BytesIO(data)
+
+
+@contextmanager
+def _serve_as_deployed(site: Path) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Deployed, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class BrowserTimes:
     text: str
@@ -370,14 +410,14 @@ def _browser(site: Path, passphrase: str) -> BrowserTimes:
     """Login-to-first-content and page-open times on a desktop, and the login form's first
     visit on a slow phone; measured in Chromium with performance.now()."""
     sys.path.insert(0, str(REPO))
-    from tests.browser import chromium, serve_folder
+    from tests.browser import chromium
     from tests.site_reader import login
 
     reader = login(site, "T0001", passphrase)  # the routes' tokens, as a bookmark holds them
     routes = sorted(
         reader.token(f"students/{p.name}/") for p in (site.parent / "archive" / "students").iterdir()
     )
-    with serve_folder(site) as url, chromium() as browser:
+    with _serve_as_deployed(site) as url, chromium() as browser:
         logins, opens = [], []
         for _ in range(3):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -397,7 +437,8 @@ def _browser(site: Path, passphrase: str) -> BrowserTimes:
         f"{logins[1]:.0f} ms (median of 3: {runs}); a student page opened after login: median "
         f"{opens[len(opens) // 2]:.0f} ms, slowest {opens[-1]:.0f} ms ({len(opens)} pages). "
         f"A slow phone's first visit (CPU slowed {p['cpu']}×, {p['down_bps'] / 1e6:g} Mbit/s down, "
-        f"{p['up_bps'] / 1e6:g} up, {p['latency_ms']} ms latency, 390 px at 3×, no cache): the login "
+        f"{p['up_bps'] / 1e6:g} up, {p['latency_ms']} ms latency, 390 px at 3×, no cache; served "
+        f"gzipped as docs/deploy.md's nginx does): the login "
         f"form usable (shown, its script ready, the first field focused, painted) after "
         f"{phone[1][0] / 1000:.2f} s (median of 3: {phone_runs}), {phone[1][1] / 1024:.0f} KiB "
         "downloaded by then."
