@@ -186,6 +186,21 @@ CASES = [
         ["students/S1/plan.md:6:38: error: measures[0].owner: unknown teacher 'T8'"],
     ),
     (
+        "a follow-up before the talk (a rule between fields, declared on the type)",
+        TALK,
+        "topic: 开学适应",
+        "topic: 开学适应\nfollow_up_on: 2026-03-01",
+        [f"{TALK}:7:15: error: follow_up_on 2026-03-01 is before date 2026-03-05"],
+    ),
+    (
+        "an evaluation that ends help without saying why (declared: required when)",
+        TALK,
+        "type: talk\ndate: 2026-03-05\nby: T2\nmode: in_person\ntopic: 开学适应",
+        "type: evaluation\ndate: 2026-03-05\nby: T2\nterm: 2026-spring\nstudy: 好\nmental_health: 好\n"
+        "behaviour: 好\ngoals_met: 达成\ncontinue: false",
+        [f"{TALK}:10:11: error: continue: false needs a continue_reason"],
+    ),
+    (
         "unknown term in plan",
         "students/S1/plan.md",
         "term: 2026-spring",
@@ -332,7 +347,8 @@ def _strings(node: object, constants: dict[str, object]) -> list[str]:
 
 def _templates() -> set[str]:
     """Every English template the code words a problem with: the first argument of said() and
-    RuleBroken(), a ``template = …`` assignment, or a module constant they name."""
+    RuleBroken(), a ``template = …`` assignment (or ``template: ClassVar[str] = …``), or a
+    module constant they name."""
     import ast
 
     from .conftest import REPO
@@ -354,6 +370,9 @@ def _templates() -> set[str]:
                 found.update(_strings(node.args[0], constants))  # type: ignore[attr-defined]
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "template" for t in node.targets):
                 found.update(_strings(node.value, constants))
+            declared = isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "template"
+            if declared and node.value:  # type: ignore[attr-defined]
+                found.update(_strings(node.value, constants))  # type: ignore[attr-defined]
     return found
 
 

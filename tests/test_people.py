@@ -160,8 +160,8 @@ def test_the_idle_logout_keeps_a_half_filled_form_for_its_teacher_only(
 def test_the_form_says_each_problem_under_its_field_in_chinese(
     protected_sample: Path, browser, viewport: dict
 ) -> None:  # type: ignore[no-untyped-def]
-    """A home visit sent empty, dated tomorrow: each field says what `check` says, in Chinese,
-    under itself; a summary at the top takes the teacher to the field."""
+    """A home visit sent empty, dated tomorrow, its next visit before it: each field says what
+    `check` says, in Chinese, under itself; a summary at the top takes the teacher to the field."""
     import datetime as dt
 
     with serve_folder(protected_sample) as url:
@@ -173,6 +173,7 @@ def test_the_form_says_each_problem_under_its_field_in_chinese(
         page.wait_for_selector("#yd-form")
         tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
         page.fill("#yd-f-date", tomorrow)
+        page.fill("#yd-f-next_visit_on", "2026-01-05")  # before the visit: a rule the type declares
         page.click("#yd-form button[type=submit]")
         page.wait_for_selector(".yd-field-error")
 
@@ -183,6 +184,7 @@ def test_the_form_says_each_problem_under_its_field_in_chinese(
         assert under("met") == "请填写见到的家庭成员"
         assert under("date") == f"日期不能晚于今天({tomorrow})"
         assert under("narrative") == "请填写记录内容"
+        assert under("next_visit_on") == f"下次家访(2026-01-05)不能早于日期({tomorrow})"
         assert page.get_attribute("#yd-f-mode", "aria-invalid") == "true"
         first = page.evaluate("document.querySelector('#yd-form').firstElementChild.className")
         assert first == "yd-form-errors"  # the summary comes first

@@ -49,7 +49,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = _sample_on_a_branch(tmp_path_factory.mktemp("review"), "change")
     records = repo / "archives/students/S2025003/records"
     talk = (records / "2026-09-08-talk.md").read_text(encoding="utf-8")
-    (records / "2026-11-26-talk.md").write_text(talk.replace("2026-09-08", "2026-11-26"), encoding="utf-8")
+    talk = talk.replace("2026-09-08", "2026-11-26").replace("2026-09-15", "2026-12-03")  # follow-up after
+    (records / "2026-11-26-talk.md").write_text(talk, encoding="utf-8")
     profile = repo / "archives/students/S2025003/profile.yml"
     profile.write_text(
         profile.read_text(encoding="utf-8").replace(
@@ -95,7 +96,7 @@ def test_review_json(repo: Path, run) -> None:
                 ["谈话主题", "新学期适应情况"],
                 ["情绪状态", "略显疲惫"],
                 ["约定事项", "把暑假落下的英语单词分成每天二十个、宿舍有困难及时告诉班主任"],
-                ["跟进日期", "2026-09-15"],
+                ["跟进日期", "2026-12-03"],
             ],
             "text": [
                 "开学第一周,小雨说暑假大部分时间在帮祖母摘槟榔,作业是晚上赶出来的。",

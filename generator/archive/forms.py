@@ -20,9 +20,8 @@ from pydantic.fields import FieldInfo
 
 from generator.archive import schema
 from generator.archive.validate import _message
-from generator.archive.wording import said
+from generator.archive.wording import record_kind, rule_words, said
 
-FORM_TYPES = ("talk", "home_visit", "evaluation", "activity", "aid")
 NO_NARRATIVE = "the record has no narrative (write it below the front matter)"  # check's warning
 FUTURE = "date {date} is in the future"  # check's warning; intake refuses it
 
@@ -31,14 +30,16 @@ def form_schema(school: schema.School | None, labels: dict[str, Any]) -> dict[st
     """What the page needs to draw, fill in and check each record form."""
     terms = [[t.id, t.name] for t in sorted(school.terms, key=lambda t: t.start)] if school else []
     return {
-        "types": [_form(kind, schema.RECORD_TYPES[kind], labels, terms) for kind in FORM_TYPES],
+        "types": [
+            _form(name, kind.model, labels, terms) for name, kind in schema.RECORD_KINDS.items() if kind.form
+        ],
         "messages": {"future": said(FUTURE, date="{date}").zh, "narrative": said(NO_NARRATIVE).zh},
         "timezone": school.timezone if school else schema.DEFAULT_TIMEZONE,  # "today" is the school's
     }
 
 
 def _form(
-    kind: str, model: type[BaseModel], labels: dict[str, Any], terms: list[list[str]]
+    kind: str, model: type[schema.RecordBase], labels: dict[str, Any], terms: list[list[str]]
 ) -> dict[str, Any]:
     missing = _missing_messages(model, kind)
     fields = []
@@ -56,26 +57,34 @@ def _form(
         fields.append(field)
     narrative = {"label": labels["form"]["narrative"], "missing": said(NO_NARRATIVE).zh}
     form = {"type": kind, "title": labels["types"][kind], "fields": fields, "narrative": narrative}
-    if kind == "evaluation":
-        form["requires"] = [[["continue", False], "continue_reason", _stopping_message()]]
+    form |= _rules(model)
     return form
 
 
-def _stopping_message() -> str:
-    """``check``'s message for an evaluation that ends help without saying why (a rule of the
-    model, so it is asked of a record that is otherwise complete)."""
-    complete = {
-        "type": "evaluation",
-        "date": "2026-01-01",
-        "by": "T1",
-        "term": "t",
-        "study": "-",
-        "mental_health": "-",
-        "behaviour": "-",
-        "goals_met": typing.get_args(schema.Evaluation.model_fields["goals_met"].annotation)[0],
-        "continue": False,
-    }
-    return _message(_errors(schema.Evaluation, complete)[0], schema.Evaluation).zh  # a rule: no field
+def _rules(model: type[schema.RecordBase]) -> dict[str, list[Any]]:
+    """The type's declared rules between fields, for the page to check as ``check`` does, each
+    with check's own message (the validator's, on a record that breaks only that rule)."""
+    out: dict[str, list[Any]] = {"requires": [], "not_before": []}
+    for rule in model.rules:
+        if isinstance(rule, schema.RequiredWhen):
+            out["requires"].append([[rule.when, rule.equals], rule.field, _rule_message(model, rule)])
+        else:
+            out["not_before"].append([rule.field, rule.other, _rule_message(model, rule)])
+    return out
+
+
+def _rule_message(model: type[schema.RecordBase], rule: schema.Rule) -> str:
+    """check's Chinese for ``rule`` broken, with {value} and {other_value} left for the page."""
+    broken = rule.broken(_breaking(rule))
+    assert broken is not None
+    broken.values |= {"value": "{value}", "other_value": "{other_value}"}
+    return said(broken.template, **rule_words(broken, record_kind(model)).values).zh
+
+
+def _breaking(rule: schema.Rule) -> dict[str, Any]:
+    if isinstance(rule, schema.RequiredWhen):
+        return {rule.when: rule.equals}
+    return {rule.field: dt.date(2000, 1, 1), rule.other: dt.date(2000, 1, 2)}
 
 
 def _field(
@@ -96,7 +105,7 @@ def _field(
         out["kind"] = "number"
     elif typing.get_origin(annotation) is list:
         out["kind"] = "list"
-    elif key == "term":
+    elif schema.reference(info) == "term":
         out["kind"] = "choice"
         out["choices"] = terms
     else:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from generator.archive.wording import RuleBroken
+from generator.archive.wording import RuleBroken, rule_words
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -395,11 +398,73 @@ SET_BY_INTAKE: dict[str, Any] = {"set_by": "intake"}
 SET_BY_OFFICE: dict[str, Any] = {"set_by": "office"}
 
 
+def refers_to(table: str, **extra: Any) -> dict[str, Any]:
+    """A field whose value (or each item) is an id in ``table`` — ``teacher`` (teachers.yml),
+    ``term`` (school.yml) or ``class`` (classes.yml): ``check`` reports an unknown one at its
+    line, forms offer the table's entries, pages and booklets show the name, not the id."""
+    return {"ref": table, **extra}
+
+
+def reference(info: Any) -> str | None:
+    """The table a field refers to (see :func:`refers_to`), or None."""
+    extra = info.json_schema_extra
+    return str(extra["ref"]) if isinstance(extra, dict) and "ref" in extra else None
+
+
+# --- rules between fields, declared on a record model (``rules = (...)``) ----------------
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """``field``, when given, is not before ``other`` (a follow-up after the talk)."""
+
+    field: str
+    other: str = "date"
+    template: ClassVar[str] = "{field} {value} is before {other} {other_value}"
+
+    @property
+    def at(self) -> str:
+        """Where ``check`` reports it: the field, whose date is wrong."""
+        return self.field
+
+    def broken(self, data: Mapping[str, Any]) -> RuleBroken | None:
+        value, other = data.get(self.field), data.get(self.other)
+        if isinstance(value, dt.date) and isinstance(other, dt.date) and value < other:
+            return RuleBroken(
+                self.template, field=self.field, value=value, other=self.other, other_value=other
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class RequiredWhen:
+    """``field`` must be written when ``when`` equals ``equals`` (no help next term: say why)."""
+
+    field: str
+    when: str
+    equals: Any
+    template: ClassVar[str] = "{when}: {value} needs a {field}"
+
+    @property
+    def at(self) -> str:
+        """Where ``check`` reports it: the field that asks for the other (the other is absent)."""
+        return self.when
+
+    def broken(self, data: Mapping[str, Any]) -> RuleBroken | None:
+        if data.get(self.when) == self.equals and data.get(self.field) in (None, "", []):
+            value = str(self.equals).lower() if isinstance(self.equals, bool) else self.equals
+            return RuleBroken(self.template, when=self.when, value=value, field=self.field)
+        return None
+
+
+Rule = NotBefore | RequiredWhen
+
+
 class RecordBase(Strict):
     type: str = Field(description="Record type; also the end of the file name.")
     date: Date = Field(description="Date of the talk, visit, evaluation…; equals the file name's date.")
     by: Text = Field(
-        json_schema_extra=SET_BY_SIGNATURE,
+        json_schema_extra={**SET_BY_SIGNATURE, **refers_to("teacher")},
         description="Teacher id who wrote the record; the teacher's name in a record from another "
         "school (`from_school`).",
     )
@@ -422,6 +487,23 @@ class RecordBase(Strict):
         description="Photo paths relative to the student's folder.",
     )
 
+    rules: ClassVar[tuple[Rule, ...]] = ()  # rules between this type's fields, by field name
+
+    @model_validator(mode="after")
+    def _declared_rules(self) -> RecordBase:
+        values = {key: getattr(self, name) for name, key in _field_keys(type(self)).items()}
+        for rule in type(self).rules:
+            broken = rule.broken(values)
+            if broken is not None:
+                broken.field = _field_keys(type(self)).get(rule.at, rule.at)  # reported at its line
+                raise rule_words(broken, values.get("type"))
+        return self
+
+
+def _field_keys(model: type[BaseModel]) -> dict[str, str]:
+    """Attribute → the key written in the file (``continue_`` → ``continue``)."""
+    return {name: info.alias or name for name, info in model.model_fields.items()}
+
 
 class Talk(RecordBase):
     type: Literal["talk"] = Field(description="`talk` 谈话记录.")
@@ -429,7 +511,9 @@ class Talk(RecordBase):
     topic: Text = Field(description="Topic of the talk.")
     mood: str | None = Field(None, description="The student's mood, in a few words.")
     agreed_actions: list[Text] = Field(default_factory=list, description="What was agreed.")
-    follow_up_on: Date | None = Field(None, description="When to follow up.")
+    follow_up_on: Date | None = Field(None, description="When to follow up (not before the talk).")
+
+    rules = (NotBefore("follow_up_on"),)
 
 
 class HomeVisit(RecordBase):
@@ -442,12 +526,14 @@ class HomeVisit(RecordBase):
     parent_feedback: str | None = Field(
         None, json_schema_extra=LONG_TEXT, description="What the guardians said."
     )
-    next_visit_on: Date | None = Field(None, description="Planned next visit.")
+    next_visit_on: Date | None = Field(None, description="Planned next visit (not before this one).")
+
+    rules = (NotBefore("next_visit_on"),)
 
 
 class Evaluation(RecordBase):
     type: Literal["evaluation"] = Field(description="`evaluation` 学期评估.")
-    term: Text = Field(description="Term id evaluated.")
+    term: Text = Field(json_schema_extra=refers_to("term"), description="Term id evaluated.")
     study: Text = Field(json_schema_extra=LONG_TEXT, description="Study (学业).")
     mental_health: Text = Field(json_schema_extra=LONG_TEXT, description="Mental health (心理).")
     behaviour: Text = Field(json_schema_extra=LONG_TEXT, description="Behaviour (行为习惯).")
@@ -458,15 +544,11 @@ class Evaluation(RecordBase):
     )
     reviewed_by: Text | None = Field(
         None,
-        json_schema_extra=SET_BY_OFFICE,
+        json_schema_extra={**SET_BY_OFFICE, **refers_to("teacher")},
         description="Teacher id (head teacher or office) who reviewed (a name when `from_school`).",
     )
 
-    @model_validator(mode="after")
-    def _reason_when_stopping(self) -> Evaluation:
-        if not self.continue_ and not self.continue_reason:
-            raise RuleBroken("continue: false needs a continue_reason")
-        return self
+    rules = (RequiredWhen("continue_reason", when="continue", equals=False),)
 
 
 class Activity(RecordBase):
@@ -483,14 +565,48 @@ class Aid(RecordBase):
     amount: float | None = Field(None, ge=0, description="Amount in yuan (optional).")
 
 
-RECORD_TYPES: dict[str, type[RecordBase]] = {
-    "talk": Talk,
-    "home_visit": HomeVisit,
-    "evaluation": Evaluation,
-    "activity": Activity,
-    "aid": Aid,
-}
-Record = Talk | HomeVisit | Evaluation | Activity | Aid
+# --- the record registry: one declaration per kind of record ----------------------
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """A kind of record, declared once. Everything else follows from the declaration: check
+    (fields, references, rules), the site's form, docs/schema.md, `yidang new`, synth, the
+    review's description, the page and the booklet (one record partial). Labels come from the
+    labels file (``types``, ``type_fields``, ``fields``, ``choices``); ``check`` and the build
+    report a missing one as a located error."""
+
+    model: type[RecordBase]
+    form: bool = True  # offered as a form in the site (teachers write it on a phone)
+
+    @property
+    def type(self) -> str:
+        """The value of ``type:``, and the end of the file name."""
+        return str(typing.get_args(self.model.model_fields["type"].annotation)[0])
+
+
+RECORD_KINDS: dict[str, RecordKind] = {}
+RECORD_TYPES: dict[str, type[RecordBase]] = {}  # type → model: a view of RECORD_KINDS
+
+
+def register(kind: RecordKind) -> RecordKind:
+    """Add a kind of record (the built-in ones below; a school's own, or a test's)."""
+    RECORD_KINDS[kind.type] = kind
+    RECORD_TYPES[kind.type] = kind.model
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind again (a test that registered one cleans up)."""
+    RECORD_KINDS.pop(name, None)
+    RECORD_TYPES.pop(name, None)
+
+
+for _model in (Talk, HomeVisit, Evaluation, Activity, Aid):
+    register(RecordKind(_model))
+Record = (
+    Talk | HomeVisit | Evaluation | Activity | Aid
+)  # for type checkers; at run time any RECORD_TYPES model
 
 
 def set_by(info: Any) -> str | None:

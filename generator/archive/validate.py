@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from generator.archive.load import Loc, Located
 from generator.archive.photos import FORMATS, MAX_PIXELS
-from generator.archive.wording import Said, hint, pydantic_said, said
+from generator.archive.wording import RuleBroken, Said, hint, pydantic_said, said
 from generator.core.problems import Problem, Severity
 
 M = TypeVar("M", bound=BaseModel)
@@ -172,6 +172,12 @@ def _strip(data: Any, loc: Loc) -> None:
     data.pop(loc[-1], None)
 
 
+def _rule_field(err: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where a declared rule between fields is reported: at the field it asks for."""
+    error = (err.get("ctx") or {}).get("error")
+    return (error.field,) if isinstance(error, RuleBroken) and error.field else ()
+
+
 def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
     """Validate one document; report every problem; return the object if valid."""
     for kloc, pos in doc.duplicates:
@@ -205,7 +211,7 @@ def validate_doc(model: type[M], doc: Located, sink: Sink) -> M | None:
         others = [e for e in errors if e["type"] != "extra_forbidden"]
         if others:
             for e in others:
-                loc = tuple(e["loc"])
+                loc = tuple(e["loc"]) or _rule_field(e)
                 if loc in doc.raw and _renumbered(doc.raw[loc]):
                     continue  # already said, with the value as written
                 sink.error(doc.at(loc), _typed_message(e, doc.raw.get(loc)) or _message(e, model))

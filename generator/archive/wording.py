@@ -38,6 +38,7 @@ class RuleBroken(ValueError):
         super().__init__(template.format(**values))
         self.template = template
         self.values = values
+        self.field = ""  # the field it is reported at, when a declared rule names one
 
 
 def _catalogue() -> dict[str, str]:
@@ -63,6 +64,19 @@ def record_kind(model: type[BaseModel]) -> str | None:
     field = model.model_fields.get("type")
     args = typing.get_args(field.annotation) if field is not None else ()
     return str(args[0]) if len(args) == 1 else None
+
+
+def rule_words(broken: RuleBroken, kind: str | None) -> RuleBroken:
+    """A declared rule's fields by their labels, and a yes/no as 是/否, for its Chinese."""
+    words = labels.shipped()["site"]
+    for name in ("field", "other", "when"):
+        if name in broken.values:
+            broken.values[f"{name}_zh"] = field_label(str(broken.values[name]), kind)
+    for name in ("value", "other_value"):
+        value = broken.values.get(name)
+        shown = {"true": words["yes"], "false": words["no"]}.get(str(value), value)
+        broken.values[f"{name}_zh"] = shown
+    return broken
 
 
 def field_label(key: str, kind: str | None = None) -> str:

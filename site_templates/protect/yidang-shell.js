@@ -507,8 +507,13 @@
       if (f.required && (v === undefined || (Array.isArray(v) && !v.length))) out.push([f.name, f.missing]);
       else if (f.too_short && Array.isArray(v) && !v.length) out.push([f.name, f.too_short]);
     }
-    for (const [when, field, message] of form.requires || []) {
+    for (const [when, field, message] of form.requires || []) {  // rules declared on the type
       if (record[when[0]] === when[1] && !record[field]) out.push([field, message]);
+    }
+    for (const [field, other, message] of form.not_before || []) {
+      if (record[field] && record[other] && record[field] < record[other]) {
+        out.push([field, message.replace("{value}", record[field]).replace("{other_value}", record[other])]);
+      }
     }
     if (record.date && record.date > today()) out.push(["date", C.forms.messages.future.replace("{date}", record.date)]);
     if (!formEl.elements.narrative.value.trim()) out.push(["narrative", form.narrative.missing]);
