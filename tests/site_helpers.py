@@ -30,6 +30,16 @@ def read_facts(root: Path) -> Facts:
     return Facts(load(root / "school.yml"), load(root / "teachers.yml"), load(root / "classes.yml"), profiles)
 
 
+def title_of(facts: Facts, sid: str) -> str:
+    """A student's page title as lists and the page's heading show it: the name, and the
+    class too when another student has the same name."""
+    name = facts.profiles[sid]["name"]
+    if sum(p["name"] == name for p in facts.profiles.values()) < 2:
+        return str(name)
+    klass = next(c["name"] for c in facts.classes if c["id"] == facts.profiles[sid]["class"])
+    return f"{name}({klass})"
+
+
 def current(entry: dict, day: dt.date) -> bool:
     return entry["since"] <= day and (entry.get("until") is None or day <= entry["until"])
 

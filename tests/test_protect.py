@@ -15,7 +15,7 @@ from generator.protect.audit import CHUNK, Needles, audit
 
 from .browser import chromium, serve_folder, wait_until
 from .conftest import REPO, SAMPLE
-from .site_helpers import active, current, read_facts
+from .site_helpers import active, current, read_facts, title_of
 from .site_reader import Reader, login, open_blob
 from .test_site import DAY, write_config
 
@@ -110,8 +110,8 @@ def test_leadership_reads_every_student(site: Path, browser) -> None:  # type: i
         _login(page, url, "T001")
         page.wait_for_selector("#yd-logout:not([hidden])")
         reader = _reader(site, "T001")
-        for sid, profile in facts.profiles.items():
-            assert _open(page, url, reader, f"students/{sid}/") == profile["name"]
+        for sid in facts.profiles:
+            assert _open(page, url, reader, f"students/{sid}/") == title_of(facts, sid)
             assert page.title() == SITE_NAME  # never the student's name: titles go into the history
             assert sid not in page.url
         assert _open(page, url, reader, "dashboard/") == "仪表盘"
@@ -130,10 +130,10 @@ def test_mentor_reads_exactly_their_mentees(site: Path, browser) -> None:  # typ
         _login(page, url, "T015")
         page.wait_for_selector("[data-group=students]")
         listed = set(page.locator("[data-group=students] li > a").all_inner_texts())
-        assert listed == {facts.profiles[s]["name"] for s in mentees}
+        assert listed == {title_of(facts, s) for s in mentees}
         reader = _reader(site, "T015")
         for sid in mentees:
-            assert _open(page, url, reader, f"students/{sid}/") == facts.profiles[sid]["name"]
+            assert _open(page, url, reader, f"students/{sid}/") == title_of(facts, sid)
         # A leader's bookmark of another student, or of the dashboard, opens nothing for T015.
         leader = _reader(site, "T001")
         other = next(s for s in facts.profiles if s not in mentees)
