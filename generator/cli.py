@@ -822,8 +822,28 @@ def audit_command(site_dir: str, archive: str) -> None:
     sys.exit(1 if hits else 0)
 
 
+class _NewKind(click.ParamType):
+    """A kind of record of the registry (as it stands when the command runs: a school's or a
+    test's own kind is offered too), or plan."""
+
+    name = "kind"
+
+    def kinds(self) -> list[str]:
+        from generator.archive.schema import RECORD_KINDS
+
+        return [*RECORD_KINDS, "plan"]
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "|".join(self.kinds())
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in self.kinds():
+            return str(value)
+        self.fail(f"{value!r} is not one of {', '.join(self.kinds())}", param, ctx)
+
+
 @main.command("new")
-@click.argument("kind", type=click.Choice(["talk", "home_visit", "evaluation", "plan"]))
+@click.argument("kind", type=_NewKind())
 @click.argument("student_id")
 @click.option(
     "--date",
@@ -835,7 +855,7 @@ def audit_command(site_dir: str, archive: str) -> None:
 @click.option("--by", default=None, metavar="TEACHER", help="Who writes it (default: the current mentor).")
 @archive_option
 def new_command(kind: str, student_id: str, date: dt.datetime | None, by: str | None, archive: str) -> None:
-    """Start a talk, home visit, evaluation or plan for a student from a template.
+    """Start a record of any kind (talk, home_visit, evaluation…) or a plan from a template.
 
     Fills in the date, the current mentor, the file name and the term; the
     narrative prompts (请填写…) are for you to replace. Never overwrites a file.

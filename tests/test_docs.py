@@ -25,7 +25,7 @@ def test_schema_doc_is_up_to_date() -> None:
 
 def test_schema_doc_covers_every_model_field() -> None:
     text = (REPO / "docs" / "schema.md").read_text(encoding="utf-8")
-    for _, _, models in schemadoc.SECTIONS:
+    for _, _, models in schemadoc.sections():
         for model in models:
             for name, info in model.model_fields.items():
                 assert f"`{info.alias or name}`" in text, (model.__name__, name)

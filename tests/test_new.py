@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.archive.schema import RECORD_KINDS
+
 from .conftest import SAMPLE
 
 
@@ -17,7 +19,7 @@ def archive(tmp_path: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("kind", ["talk", "home_visit", "evaluation"])
+@pytest.mark.parametrize("kind", list(RECORD_KINDS))  # activity and aid: from the declaration alone
 def test_new_record_is_valid_with_prompts_reported(archive: Path, run, kind: str) -> None:
     result = run("new", kind, "S2025008", "--date", "2026-11-28", "--archive", archive)
     assert result.exit_code == 0, result.output

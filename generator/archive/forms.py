@@ -11,7 +11,6 @@ result is published in the login page's settings.
 from __future__ import annotations
 
 import datetime as dt
-import types
 import typing
 from typing import Any, Literal
 
@@ -90,7 +89,7 @@ def _breaking(rule: schema.Rule) -> dict[str, Any]:
 def _field(
     key: str, info: FieldInfo, kind: str, labels: dict[str, Any], terms: list[list[str]]
 ) -> dict[str, Any]:
-    annotation = _unwrap(info.annotation)
+    annotation = schema.unwrap(info.annotation)
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     out: dict[str, Any] = {"name": key, "label": _label(key, labels, kind), "required": info.is_required()}
     if annotation is dt.date:
@@ -111,15 +110,6 @@ def _field(
     else:
         out["kind"] = "textarea" if extra.get("widget") == "textarea" else "text"
     return out
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``X | None`` → X, ``Annotated[X, …]`` → X."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
 
 
 def _label(key: str, labels: dict[str, Any], kind: str) -> str:

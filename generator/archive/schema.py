@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -403,6 +404,15 @@ def refers_to(table: str, **extra: Any) -> dict[str, Any]:
     ``term`` (school.yml) or ``class`` (classes.yml): ``check`` reports an unknown one at its
     line, forms offer the table's entries, pages and booklets show the name, not the id."""
     return {"ref": table, **extra}
+
+
+def unwrap(annotation: Any) -> Any:
+    """A field's type without its wrapping: ``X | None`` → X, ``Annotated[X, …]`` → X."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
 
 
 def reference(info: Any) -> str | None:

@@ -63,9 +63,28 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
         "One file per record: front matter, then the narrative in Markdown. The date in the "
         "file name equals `date`, the type equals `type`. Photo paths are relative to the "
         "student's folder (e.g. `photos/2026-03-05.jpg`) and must stay inside it.",
-        [s.RecordBase, s.Talk, s.HomeVisit, s.Evaluation, s.Activity, s.Aid],
+        [s.RecordBase],  # then every registered kind: see sections()
     ),
 ]
+REFERS = {"teacher": "a teacher id of teachers.yml", "term": "a term id of school.yml", "class": "a class id"}
+
+
+def sections() -> list[tuple[str, str, list[type[BaseModel]]]]:
+    """SECTIONS with the record kinds of the registry as they stand (a school's own too)."""
+    *rest, (title, about, models) = SECTIONS
+    return [*rest, (title, about, [*models, *s.RECORD_TYPES.values()])]
+
+
+def _rules(model: type[BaseModel]) -> list[str]:
+    """A record kind's declared rules between fields, as sentences."""
+    out = []
+    for rule in getattr(model, "rules", ()):
+        if isinstance(rule, s.NotBefore):
+            out.append(f"`{rule.field}`, when given, is not before `{rule.other}`.")
+        elif isinstance(rule, s.RequiredWhen):
+            value = str(rule.equals).lower() if isinstance(rule.equals, bool) else rule.equals
+            out.append(f"`{rule.field}` is required when `{rule.when}` is `{value}`.")
+    return out
 
 
 def _type(annotation: Any) -> str:
@@ -101,7 +120,7 @@ def _own_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
 
 def render() -> str:
     out = [INTRO]
-    for title, about, models in SECTIONS:
+    for title, about, models in sections():
         out.append(f"\n## {title}\n\n{about}\n")
         for model in models:
             doc = (model.__doc__ or "").strip().split("\n")[0]
@@ -112,10 +131,14 @@ def render() -> str:
             out.append("\n| field | type | | meaning |\n|---|---|---|---|\n")
             for name, info in _own_fields(model).items():
                 field = info.alias or name
+                ref = s.reference(info)
+                refers = f" Refers to {REFERS[ref]}." if ref else ""
                 out.append(
                     f"| `{field}` | {_type(info.annotation)} | {_required(info)} | "
-                    f"{info.description or ''} |\n"
+                    f"{info.description or ''}{refers} |\n"
                 )
+            if _rules(model):
+                out.append("\nRules: " + " ".join(_rules(model)) + "\n")
     return "".join(out)
 
 

@@ -8,11 +8,14 @@ file name, the term); every narrative is a prompt starting with 请填写, which
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import Any, Literal
 
 import jinja2
 
+from generator.archive import schema, wording
 from generator.archive.model import Archive
 from generator.core import labels
 from generator.core.files import write_atomic
@@ -39,6 +42,47 @@ def record_path(folder: Path, kind: str, date: dt.date, taken: AbstractSet[str] 
     return path
 
 
+def generic_fields(model: type[schema.RecordBase], values: dict[str, Any]) -> list[str]:
+    """Front-matter lines for a declared kind with no template of its own: each field a
+    teacher writes, with a prompt (请填写…, which check reports until it is replaced), the
+    first choice of a list (the others in a comment), the term, a teacher or a date filled in;
+    optional fields too, marked 可删."""
+    kind = wording.record_kind(model)
+    lines = []
+    names = sorted(model.model_fields, key=lambda n: n == "with_")  # who else was there: last
+    for name in names:
+        info = model.model_fields[name]
+        key = info.alias or name
+        if key in ("type", "date", "by") or schema.set_by(info):
+            continue
+        label = wording.field_label(key, kind)
+        annotation = schema.unwrap(info.annotation)
+        choices = typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ()
+        ref = schema.reference(info)
+        item = ""
+        if choices:
+            value, note = str(choices[0]), " | ".join(map(str, choices))
+        else:
+            note = ""
+            if ref in ("term", "teacher"):
+                value = str(values["term" if ref == "term" else "by"])
+            elif annotation is dt.date:
+                value = str(values["date"])
+            elif annotation is bool:
+                value = "true"
+            elif annotation in (int, float):
+                value = "0"
+            elif typing.get_origin(annotation) is list:
+                value, item = "", f"\n  - 请填写{label}"
+            else:
+                value = f"请填写{label}"
+        if not info.is_required():
+            note = f"{note};{label}(可删)" if note else f"{label}(可删)"
+        comment = f"    # {note}" if note else ""
+        lines.append(f"{key}:{' ' + value if value else ''}{comment}{item}")
+    return lines
+
+
 def new_file(
     archive: Archive,
     root: Path,
@@ -60,18 +104,32 @@ def new_file(
     elif by not in archive.teachers:
         raise UsageError(labels.error("new", "unknown_teacher", id=by))
     term = archive.term_of(date) or next((t for t in archive.terms if t.start > date), None)
-    if term is None and kind in ("evaluation", "plan"):
+    needs_term = kind == "plan" or any(
+        schema.reference(f) == "term" for f in schema.RECORD_TYPES[kind].model_fields.values()
+    )
+    if term is None and needs_term:
         raise YidangError(labels.error("new", "no_term", date=date))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir / "new"), keep_trailing_newline=True, autoescape=False
+        loader=jinja2.FileSystemLoader(templates_dir / "new"),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        autoescape=False,
     )  # YAML, not HTML
-    text = env.get_template(f"{kind}.md.j2").render(
-        date=date,
-        by=by,
-        term=term.id if term else "",
-        follow_up=date + dt.timedelta(days=7),
-        next_visit=date + dt.timedelta(days=30),
-    )
+    values = {
+        "kind": kind,
+        "date": date,
+        "by": by,
+        "term": term.id if term else "",
+        "follow_up": date + dt.timedelta(days=7),
+        "next_visit": date + dt.timedelta(days=30),
+    }
+    own = templates_dir / "new" / f"{kind}.md.j2"
+    if own.is_file():  # a kind with a template of its own (the built-in ones, plan)
+        text = env.get_template(own.name).render(**values)
+    else:  # any other declared kind: its fields, from the declaration
+        title = str(labels.shipped()["types"].get(kind, kind))
+        lines = generic_fields(schema.RECORD_TYPES[kind], values)
+        text = env.get_template("record.md.j2").render(**values, title=title, lines=lines)
     path = _target(root / student.folder, kind, date)
     try:
         write_atomic(path, text)  # complete or absent; never over an existing file
