@@ -12,6 +12,7 @@ from PIL import Image
 from generator.archive import photos
 from generator.archive.model import Archive, pinyin_key
 from generator.archive.read import read_archive
+from generator.archive.shown import show
 from generator.render import templates as render
 from generator.site import pages as site_pages
 
@@ -84,10 +85,10 @@ def test_body_renderer_keeps_markdown_and_drops_scripts() -> None:
 
 def test_show_formats_values() -> None:
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
-    assert render._show(dt.date(2026, 3, 5), labels) == "2026年3月5日"
-    assert render._show(["甲", "乙"], labels) == "甲、乙"
-    assert render._show(True, labels) == "是"
-    assert render._show(None, labels) == ""
+    assert show(labels, dt.date(2026, 3, 5)) == "2026年3月5日"
+    assert show(labels, ["甲", "乙"]) == "甲、乙"
+    assert show(labels, True) == "是"
+    assert show(labels, None) == ""
 
 
 def test_nav_lists_index_pages_only() -> None:

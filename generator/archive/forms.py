@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from generator.archive import schema
 from generator.archive.validate import _message
 from generator.archive.wording import record_kind, rule_words, said
+from generator.core.labels import choice_label, field_label
 
 NO_NARRATIVE = "the record has no narrative (write it below the front matter)"  # check's warning
 FUTURE = "date {date} is in the future"  # check's warning; intake refuses it
@@ -114,18 +115,11 @@ def _field(
 
 def _label(key: str, labels: dict[str, Any], kind: str) -> str:
     """The field's name on the form: the type's own (家访方式), else the shared one."""
-    own = (labels.get("type_fields") or {}).get(kind, {})
-    if key in own:
-        return str(own[key])
-    if key in labels["fields"]:
-        return str(labels["fields"][key])
-    return str(labels["records"][key])  # date, mode
+    return field_label(labels, key, kind) or key
 
 
 def _choice_label(key: str, value: Any, kind: str, labels: dict[str, Any]) -> str:
-    if key == "mode":
-        return str(labels["home_visit_modes" if kind == "home_visit" else "modes"][value])
-    return str(value)
+    return choice_label(labels, key, value, kind)
 
 
 def _min_items(info: FieldInfo) -> int:

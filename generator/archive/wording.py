@@ -82,11 +82,10 @@ def rule_words(broken: RuleBroken, kind: str | None) -> RuleBroken:
 def field_label(key: str, kind: str | None = None) -> str:
     """A field's Chinese name: the type's own (``type_fields``), else the shared one."""
     words = labels.shipped()
-    own = (words.get("type_fields") or {}).get(kind or "", {})
-    for table in (own, words["fields"], words["records"], words.get("profile_fields") or {}):
-        if key in table and isinstance(table[key], str):
-            return str(table[key])
-    return key
+    found = labels.field_label(words, key, kind)
+    if found is None:
+        found = (words.get("profile_fields") or {}).get(key)
+    return str(found) if isinstance(found, str) else key
 
 
 CHOOSE = {"literal_error", "bool_type", "bool_parsing"}  # what a form offers as a list to choose from

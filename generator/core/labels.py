@@ -32,3 +32,24 @@ def shipped(language: str = "zh") -> dict[str, Any]:
     """The shipped labels, for messages of commands that have no mkdocs.yml to choose
     others (check, review, the ledger); read once per process."""
     return load_labels(TEMPLATES_DIR, language)
+
+
+# --- a record's words: per kind, falling back to the shared ones ---------------------
+
+
+def field_label(words: dict[str, Any], key: str, kind: str | None = None) -> str | None:
+    """A field's name: the kind's own (``type_fields``), else the shared one (``fields``, then
+    ``records`` for date and mode); None when the labels have none (check reports it)."""
+    own = (words.get("type_fields") or {}).get(kind or "") or {}
+    for table in (own, words.get("fields") or {}, words.get("records") or {}):
+        if isinstance(table.get(key), str):
+            return str(table[key])
+    return None
+
+
+def choice_label(words: dict[str, Any], key: str, value: object, kind: str | None = None) -> str:
+    """A choice as shown: the kind's own (``type_choices``), else the field's (``choices``),
+    else the value as written (a Chinese choice needs no label)."""
+    own = ((words.get("type_choices") or {}).get(kind or "") or {}).get(key) or {}
+    shared = (words.get("choices") or {}).get(key) or {}
+    return str(own.get(value, shared.get(value, value)))

@@ -31,7 +31,8 @@ from markupsafe import Markup
 from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
 from generator.archive.provenance import Changes, Waiting, describe
-from generator.core.labels import TEMPLATES_DIR, load_labels
+from generator.archive.shown import show, shown_fields, value_text
+from generator.core.labels import TEMPLATES_DIR, field_label, load_labels
 from generator.render.charts import Charts
 
 __all__ = ["TEMPLATES_DIR", "Site", "load_labels", "make_env"]
@@ -291,31 +292,34 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
         return env
     labels = site.labels
     archive = site.archive
+    names = {
+        "teacher": lambda tid: archive.teachers[tid].name if tid in archive.teachers else tid,
+        "class": lambda cid: archive.classes[cid].name if cid in archive.classes else cid,
+        "term": lambda tid: term.name if (term := archive.term(tid)) else tid,
+    }
     env.filters.update(
-        cn_date=lambda d: _show(d, labels) if d else "",
-        teacher_name=lambda tid: archive.teachers[tid].name if tid in archive.teachers else tid,
-        class_name=lambda cid: archive.classes[cid].name if cid in archive.classes else cid,
-        term_name=lambda tid: term.name if (term := archive.term(tid)) else tid,
+        cn_date=lambda d: show(labels, d) if d else "",
+        teacher_name=names["teacher"],
+        class_name=names["class"],
+        term_name=names["term"],
         mask_id=lambda s: (s[:4] + "*" * (len(s) - 8) + s[-4:]) if s else "",
         body=body_html,
-        show=lambda v: _show(v, labels),
+        show=lambda v: show(labels, v),
+        field_label=lambda key, kind: field_label(labels, key, kind) or key,
+        field_value=lambda m, key: value_text(labels, m.type, key, _attr(m, key), names),
         pinyin_sorted=lambda students: archive.sorted_students(list(students)),
         overdue_row=lambda p, student: (student, p, p.days_overdue(archive.as_of)),
     )
     env.globals.update(L=labels, archive=archive, site=site, school=archive.school, charts=Charts(site))
+    env.globals["shown_values"] = lambda m, skip=(): [
+        (field_label(labels, key, m.type) or key, text)
+        for key in shown_fields(labels, m.type)
+        if key not in skip and (text := value_text(labels, m.type, key, _attr(m, key), names))
+    ]
     return env
 
 
-def _show(value: Any, labels: dict[str, Any]) -> str:
-    """A field value as text: dates in Chinese, lists joined with 、, booleans 是/否."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return labels["site"]["yes" if value else "no"]
-    if isinstance(value, dt.date):
-        return labels["date_format"].format(y=value.year, m=value.month, d=value.day)
-    if isinstance(value, list | tuple):
-        return "、".join(_show(v, labels) for v in value)
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)
+def _attr(meta: Any, key: str) -> Any:
+    """A record's field by the key written in the file (``continue`` → ``continue_``)."""
+    name = next((n for n, f in type(meta).model_fields.items() if (f.alias or n) == key), key)
+    return getattr(meta, name, None)

@@ -22,6 +22,7 @@ import jinja2
 
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
 from generator.archive.read import read_archive, school_today
+from generator.archive.shown import shown_fields, value_text
 from generator.core import git, labels
 from generator.core import text as untrusted
 from generator.core.problems import Problem, UsageError, YidangError
@@ -80,18 +81,13 @@ def _what_it_says(meta: dict[str, Any], body: str) -> dict[str, Any]:
     narrative, line by line. Untrusted text: the output templates escape every piece."""
     words = labels.shipped()
     kind = str(meta.get("type", ""))
-    own = words["type_fields"].get(kind, {})
-    choices = words["home_visit_modes"] if kind == "home_visit" else words["modes"]
     shown = []
-    for name in ["mode", *words["record_fields"].get(kind, [])]:
-        value = meta.get(name)
+    for key in ["mode", *shown_fields(words, kind)]:
+        value = meta.get(key)
         if value is None or value == [] or value == "":
             continue
-        if name == "mode":
-            value = choices.get(value, value)
-        elif isinstance(value, list):
-            value = "、".join(str(v) for v in value)
-        shown.append((own.get(name) or words["fields"].get(name, name), str(value)))
+        label = labels.field_label(words, key, kind) or key
+        shown.append((label, value_text(words, kind, key, value, {})))
     lines = [line for line in body.splitlines() if line.strip()]
     cut = len(lines) - MAX_SHOWN_LINES
     more = [_labels()["more_lines"].format(n=cut)] if cut > 0 else []

@@ -48,6 +48,7 @@ def generic_fields(model: type[schema.RecordBase], values: dict[str, Any]) -> li
     first choice of a list (the others in a comment), the term, a teacher or a date filled in;
     optional fields too, marked 可删."""
     kind = wording.record_kind(model)
+    words = labels.shipped()["new"]
     lines = []
     names = sorted(model.model_fields, key=lambda n: n == "with_")  # who else was there: last
     for name in names:
@@ -73,11 +74,12 @@ def generic_fields(model: type[schema.RecordBase], values: dict[str, Any]) -> li
             elif annotation in (int, float):
                 value = "0"
             elif typing.get_origin(annotation) is list:
-                value, item = "", f"\n  - 请填写{label}"
+                value, item = "", "\n  - " + words["prompt"].format(label=label)
             else:
-                value = f"请填写{label}"
+                value = words["prompt"].format(label=label)
         if not info.is_required():
-            note = f"{note};{label}(可删)" if note else f"{label}(可删)"
+            optional = words["optional"].format(label=label)
+            note = f"{note};{optional}" if note else optional
         comment = f"    # {note}" if note else ""
         lines.append(f"{key}:{' ' + value if value else ''}{comment}{item}")
     return lines

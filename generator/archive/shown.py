@@ -1,0 +1,78 @@
+"""What of a record is shown, and how: one answer for the page, the booklet and the review.
+
+A kind's shown fields are the labels' ``record_fields`` list, or else every field the kind
+declares beyond the common ones, in order, so a kind added by declaration alone is shown
+whole. A value is shown by its field's declaration: a reference by the name of what it
+refers to, a choice by its label, dates, lists and yes/no as the site writes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from generator.archive import schema
+from generator.core.labels import choice_label
+
+# What the meta line shows (writer, mode, others present); not repeated among the fields.
+META = ("type", "date", "by", "mode", "with", "photos", "from_school")
+
+
+def shown_fields(words: Mapping[str, Any], kind: str) -> list[str]:
+    """The keys of ``kind``'s fields shown below its meta line, in order."""
+    listed = (words.get("record_fields") or {}).get(kind)
+    if isinstance(listed, list):
+        return [str(k) for k in listed]
+    model = schema.RECORD_TYPES.get(kind)
+    if model is None:
+        return []
+    base = set(schema.RecordBase.model_fields)
+    return [
+        info.alias or name
+        for name, info in model.model_fields.items()
+        if name not in base and (info.alias or name) not in META
+    ]
+
+
+def value_text(
+    words: Mapping[str, Any],
+    kind: str,
+    key: str,
+    value: Any,
+    names: Mapping[str, Callable[[str], str]],
+) -> str:
+    """``value`` of field ``key`` as a reader sees it; ``names`` turns a referenced id into
+    its name, by table (teacher, term, class)."""
+    info = _field(kind, key)
+    ref = schema.reference(info) if info is not None else None
+    if ref is not None and ref in names:
+        items = value if isinstance(value, list) else [value]
+        return "、".join(names[ref](str(v)) for v in items)
+    annotation = schema.unwrap(info.annotation) if info is not None else None
+    if typing.get_origin(annotation) is Literal or key == "mode":
+        return choice_label(dict(words), key, value, kind)
+    return show(words, value)
+
+
+def show(words: Mapping[str, Any], value: Any) -> str:
+    """A value as text: dates in Chinese, lists joined with 、, booleans 是/否."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(words["site"]["yes" if value else "no"])
+    if isinstance(value, dt.date):
+        return str(words["date_format"]).format(y=value.year, m=value.month, d=value.day)
+    if isinstance(value, list | tuple):
+        return "、".join(show(words, v) for v in value)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _field(kind: str, key: str) -> Any:
+    model = schema.RECORD_TYPES.get(kind)
+    if model is None:
+        return None
+    return next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None)
