@@ -157,6 +157,11 @@ SLOW: dict[str, dict[str, float]] = {
         "test_any_value_of_any_profile_field": 3.4,
         "test_fast_front_matter_equals_pyyaml": 6.2,
     },
+    "test_declared_kind.py": {  # a kind added by declaration, end to end
+        "test_page_and_booklet_show_it_in_its_words": 19.3,
+        "test_sealed_taken_in_and_reviewed_and_new": 3.9,
+        "protected": 3.3,
+    },
     "test_office_day.py": {  # the README's day, command by command: init, intake, review, build
         "test_the_office_day_merged_on_this_pc": 30.0,
         "test_the_office_day_merged_on_the_forge": 40.0,

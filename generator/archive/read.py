@@ -42,6 +42,7 @@ from generator.archive.schema import (
     Teacher,
     reference,
 )
+from generator.archive.shown import label_problems
 from generator.archive.validate import (
     RECORD_NAME,
     Context,
@@ -580,7 +581,7 @@ def read_archive(
     if not any((root / f).exists() for f in (*SCHOOL_FILES, "students")):
         raise UsageError(labels.error("commands", "not_archive", path=root))
     as_of = as_of or school_today(root)
-    problems: list[Problem] = []
+    problems: list[Problem] = label_problems(labels.shipped())  # a kind without its words
     jobs = jobs or os.cpu_count() or 1
     if cache is not None and keep:
         cache.prefetch(root, sorted(set(folders)) if folders else _student_folders(root), jobs)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from generator.archive.wording import RuleBroken, rule_words
+from generator.core import labels as words
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -588,6 +589,9 @@ class RecordKind:
 
     model: type[RecordBase]
     form: bool = True  # offered as a form in the site (teachers write it on a phone)
+    # Its words, when they are not in the labels file: {"name": 心理辅导, "fields": {key: name},
+    # "choices": {key: {value: label}}, "shown": [keys shown on the page and in the booklet]}.
+    labels: Mapping[str, Any] | None = None
 
     @property
     def type(self) -> str:
@@ -603,6 +607,7 @@ def register(kind: RecordKind) -> RecordKind:
     """Add a kind of record (the built-in ones below; a school's own, or a test's)."""
     RECORD_KINDS[kind.type] = kind
     RECORD_TYPES[kind.type] = kind.model
+    words.declare_kind(kind.type, dict(kind.labels) if kind.labels else None)
     return kind
 
 
@@ -610,6 +615,7 @@ def unregister(name: str) -> None:
     """Remove a kind again (a test that registered one cleans up)."""
     RECORD_KINDS.pop(name, None)
     RECORD_TYPES.pop(name, None)
+    words.declare_kind(name, None)
 
 
 for _model in (Talk, HomeVisit, Evaluation, Activity, Aid):

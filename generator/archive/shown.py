@@ -11,10 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import typing
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from generator.archive import schema
-from generator.core.labels import choice_label
+from generator.archive.wording import Said, said
+from generator.core.labels import TEMPLATES_DIR, choice_label, field_label
+from generator.core.problems import Problem
 
 # What the meta line shows (writer, mode, others present); not repeated among the fields.
 META = ("type", "date", "by", "mode", "with", "photos", "from_school")
@@ -76,3 +79,41 @@ def _field(kind: str, key: str) -> Any:
     if model is None:
         return None
     return next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None)
+
+
+# --- every registered kind has its words ---------------------------------------------
+
+LABELS_FILE = TEMPLATES_DIR / "labels" / "zh.yml"
+NO_FIELD_NAME = "labels: no name for field '{field}' of record type '{type}'"
+NO_CHOICE_LABEL = "labels: no label for choice '{value}' of field '{field}' ({type})"
+
+
+def label_problems(words: Mapping[str, Any], path: Path = LABELS_FILE) -> list[Problem]:
+    """What the labels lack for the registered kinds, located at the labels file's section
+    where it belongs: a kind's name (``types``), a field's name (``type_fields`` or
+    ``fields``), a label for a choice written in code words (``in_person``). ``check`` and
+    the build (before any worker starts) report these instead of failing in a template."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+    def at(section: str) -> int:
+        return next((n for n, line in enumerate(lines, 1) if line.startswith(f"{section}:")), 1)
+
+    found: list[Problem] = []
+
+    def missing(section: str, text: Said) -> None:
+        found.append(Problem(str(path), at(section), 1, "error", text.en, text.zh))
+
+    for kind, model in schema.RECORD_TYPES.items():
+        if not isinstance((words.get("types") or {}).get(kind), str):
+            missing("types", said("labels: no name for record type '{type}' (types)", type=kind))
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            if key == "type" or schema.set_by(info) in ("intake", "signature"):
+                continue
+            if field_label(dict(words), key, kind) is None:
+                missing("fields", said(NO_FIELD_NAME, field=key, type=kind))
+            annotation = schema.unwrap(info.annotation)
+            for value in typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ():
+                if str(value).isascii() and choice_label(dict(words), key, value, kind) == str(value):
+                    missing("choices", said(NO_CHOICE_LABEL, value=value, field=key, type=kind))
+    return found

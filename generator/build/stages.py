@@ -38,6 +38,7 @@ from generator.archive.forms import form_schema
 from generator.archive.provenance import Waiting, history, provenance_key, waiting
 from generator.archive.read import ReadResult, context_key, read_archive
 from generator.archive.schema import RECORD_TYPES
+from generator.archive.shown import label_problems
 from generator.booklets.booklet import (
     Booklets,
     Fonts,
@@ -177,6 +178,9 @@ def read_students(state: BuildState) -> None:
     student's page, prepare the photos and make the booklet. Unchanged students come
     from the build cache."""
     state.report = {}
+    words = label_problems(state.labels, state.templates_dir / "labels" / f"{state.settings.language}.yml")
+    if words:  # said here, before a worker meets the gap in a template
+        raise ArchiveInvalid(words, labels.error("commands", "labels_missing", n=len(words)))
     hist = history(state.archive_root, Store(state.cache_dir / "provenance"))  # the workers inherit it
     changes = hist.changes if hist is not None else None
     state.waiting = waiting(state.archive_root, RECORD_TYPES)

@@ -18,7 +18,35 @@ def load_labels(templates_dir: Path, language: str) -> dict[str, Any]:
     a few per cent of a rebuild."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(templates_dir / "labels" / f"{language}.yml", encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)  # a safe loader, C or Python
+        words: dict[str, Any] = yaml.load(fh, Loader=loader)  # a safe loader, C or Python
+    for kind, own in KIND_WORDS.items():
+        _add_kind(words, kind, own)
+    return words
+
+
+# Words a record kind brings in its declaration (schema.RecordKind.labels), by kind: the
+# labels file's own entries win, so a school can reword a declared kind there.
+KIND_WORDS: dict[str, dict[str, Any]] = {}
+
+
+def declare_kind(kind: str, own: dict[str, Any] | None) -> None:
+    """Keep a declared kind's words (``name``, ``fields``, ``choices``, ``shown``)."""
+    if own:
+        KIND_WORDS[kind] = own
+    else:
+        KIND_WORDS.pop(kind, None)
+    shipped.cache_clear()
+
+
+def _add_kind(words: dict[str, Any], kind: str, own: dict[str, Any]) -> None:
+    if "name" in own:
+        words.setdefault("types", {}).setdefault(kind, own["name"])
+    for section, key in (("type_fields", "fields"), ("type_choices", "choices")):
+        if key in own:
+            table = words.setdefault(section, {})
+            table[kind] = {**own[key], **(table.get(kind) or {})}
+    if "shown" in own:
+        words.setdefault("record_fields", {}).setdefault(kind, list(own["shown"]))
 
 
 def error(section: str, key: str, **values: object) -> str:
