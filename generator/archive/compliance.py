@@ -24,10 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from generator.archive.schema import Profile, School, Term
+from generator.archive.schema import RECORD_TYPES, Profile, Rules, School, Term, reference
 
 ORDER = {"week": 0, "month": 1, "term": 2, "none": 3}
-REQUIREMENTS = ("talk", "home_visit", "evaluation")
+# What the four ones count: the record kinds school.yml's rules name (schema.Rules), each
+# met by a record of that kind dated in the period, or, for a kind that names the term it is
+# for (a `term` reference: the evaluation), by a record for that term.
+REQUIREMENTS = tuple(Rules.model_fields)
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,24 @@ class Period:
 class RecordFact:
     date: dt.date
     type: str
-    term: str | None = None  # evaluations say which term they evaluate
+    term: str | None = None  # a kind with a term reference (evaluations) says which it is for
+
+
+def termed_kinds() -> frozenset[str]:
+    """The kinds whose records name the term they are for (a ``term`` reference)."""
+    return frozenset(
+        kind
+        for kind, model in RECORD_TYPES.items()
+        if any(reference(f) == "term" and name == "term" for name, f in model.model_fields.items())
+    )
 
 
 def facts_of(records: Iterable[Any]) -> list[RecordFact]:
-    """The facts of records (``RecordEntry``s). Only evaluations have a term: asking the
-    others for one takes pydantic's missing-attribute path, 3 µs × 150,000 in ``check``."""
+    """The facts of records (``RecordEntry``s). Only termed kinds are asked for a term: asking
+    the others takes pydantic's missing-attribute path, 3 µs × 150,000 in ``check``."""
+    termed = termed_kinds()
     return [
-        RecordFact(r.meta.date, r.meta.type, r.meta.term if r.meta.type == "evaluation" else None)
+        RecordFact(r.meta.date, r.meta.type, r.meta.term if r.meta.type in termed else None)
         for r in records
     ]
 
@@ -128,11 +141,11 @@ class _Facts:
 
     def __init__(self, records: Iterable[RecordFact]):
         self.dates: dict[str, list[dt.date]] = {}
-        self.evaluated: set[str] = set()
+        self.for_term: set[tuple[str, str]] = set()  # (kind, term) of records for a term
         for f in records:
             self.dates.setdefault(f.type, []).append(f.date)
-            if f.type == "evaluation" and f.term:
-                self.evaluated.add(f.term)
+            if f.term:
+                self.for_term.add((f.type, f.term))
         for dates in self.dates.values():
             dates.sort()
 
@@ -207,9 +220,7 @@ def _judge(
     term: Term,
     as_of: dt.date,
 ) -> Period:
-    met = facts.any_between(requirement, start, end) or (
-        requirement == "evaluation" and term.id in facts.evaluated
-    )
+    met = facts.any_between(requirement, start, end) or (requirement, term.id) in facts.for_term
     status = "met" if met else ("missed" if end < as_of else "open")
     return Period(requirement, kind, start, end, term.id, _mentor_on(profile, end), status)
 

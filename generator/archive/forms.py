@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from generator.archive import schema
+from generator.archive.compliance import REQUIREMENTS
 from generator.archive.validate import _message
 from generator.archive.wording import record_kind, rule_words, said
 from generator.core.labels import choice_label, field_label
@@ -34,6 +35,7 @@ def form_schema(school: schema.School | None, labels: dict[str, Any]) -> dict[st
             _form(name, kind.model, labels, terms) for name, kind in schema.RECORD_KINDS.items() if kind.form
         ],
         "messages": {"future": said(FUTURE, date="{date}").zh, "narrative": said(NO_NARRATIVE).zh},
+        "home": [k for k in REQUIREMENTS if schema.RECORD_KINDS.get(k) and schema.RECORD_KINDS[k].form],
         "timezone": school.timezone if school else schema.DEFAULT_TIMEZONE,  # "today" is the school's
     }
 

@@ -21,8 +21,9 @@ from generator.archive import compliance
 from generator.archive.model import Student, StudentSummary
 
 Value = float | int | None
-CONTACTS = ("talk", "home_visit")  # what counts as a contact in a week
-CALENDAR = ("talk", "home_visit", "evaluation")
+# The four ones' kinds (school.yml's rules); contacts are those counted by date, not by term.
+CALENDAR = compliance.REQUIREMENTS
+CONTACTS = tuple(k for k in CALENDAR if k not in compliance.termed_kinds())
 
 
 def percent(value: float | None) -> float | None:

@@ -428,7 +428,7 @@
   // neither remembers them nor restores them after a restart); leaving a filled form asks.
   const FORM = "write";
   const HOME_FORMS = 60;  // the home page offers forms next to at most this many students
-  const HOME_TYPES = ["talk", "home_visit", "evaluation"];
+  const HOME_TYPES = (C.forms && C.forms.home) || [];  // the four ones' kinds, from the build
   const SUBMISSION = "yidang-submission-1";
   const LF = L.form;
   let F = null;  // the form being filled: {route, student, name, type, dirty}
