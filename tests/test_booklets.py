@@ -49,6 +49,8 @@ def _records(sid: str) -> list[tuple[dt.date, str]]:
     out = []
     for path in sorted((SAMPLE / "students" / sid / "records").glob("*.md")):
         meta, body, _ = split_front_matter(path.read_text(encoding="utf-8"))
+        if yaml.safe_load(meta)["type"] == "counselling":
+            continue  # need to know: the booklet says it took place, never what was said
         date = yaml.safe_load(meta)["date"]
         phrase = next(s for s in re.split(r"[。!?!?\n]", body) if len(s.strip()) >= 8)
         out.append((date, re.sub(r"\s+", "", phrase)[:12]))

@@ -96,7 +96,7 @@ CASES = [
         "type: tlak",
         [
             f"{TALK}:2:7: error: type: unknown record type 'tlak'; did you mean 'talk'? "
-            "(expected one of talk, home_visit, evaluation, activity, aid)"
+            "(expected one of talk, home_visit, evaluation, activity, aid, counselling)"
         ],
     ),
     (

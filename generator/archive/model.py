@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from generator.archive.schema import (
+    RECORD_KINDS,
     CategoryMembership,
     Evaluation,
     MentorAssignment,
@@ -121,6 +122,7 @@ class StudentSummary(StudentBase):
 
     refs_packed: bytes
     recent: tuple[RecordRef, ...] = ()  # the last RECENT refs: all that index pages show
+    need_writers: frozenset[str] = frozenset()  # who wrote its need-to-know records (心理辅导)
 
     @cached_property
     def refs(self) -> tuple[RecordRef, ...]:
@@ -148,7 +150,9 @@ class Student(StudentBase):
     def summary(self) -> StudentSummary:
         refs = tuple((r.meta.date, r.meta.type, r.meta.by, r.file_name) for r in self.records)
         recent = tuple(RecordRef(*r) for r in refs[-RECENT:])
-        return StudentSummary(self.profile, self.folder, pickle.dumps(refs, protocol=5), recent)
+        need = {k for k, kind in RECORD_KINDS.items() if kind.need_to_know}
+        writers = frozenset(r.meta.by for r in self.records if r.meta.type in need)
+        return StudentSummary(self.profile, self.folder, pickle.dumps(refs, protocol=5), recent, writers)
 
 
 @dataclass(frozen=True)

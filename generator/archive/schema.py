@@ -196,14 +196,16 @@ class School(Strict):
 
 # --- teachers.yml and classes.yml -------------------------------------------
 
-TeacherRole = Literal["mentor", "head_teacher", "leader", "deputy", "office", "subject"]
+TeacherRole = Literal["mentor", "head_teacher", "leader", "deputy", "office", "subject", "counsellor"]
 
 
 class Teacher(Strict):
     id: Id = Field(description="Teacher id, e.g. `T007`; used in URLs and references.")
     name: Name = Field(description='Full name (no < > & " characters).')
     roles: list[TeacherRole] = Field(
-        min_length=1, description="Any of mentor, head_teacher, leader, deputy, office, subject."
+        min_length=1,
+        description="Any of mentor, head_teacher, leader, deputy, office, subject, counsellor "
+        "(心理教师: reads every student's counselling records).",
     )
     subject: str | None = Field(None, description="Subject taught, e.g. `数学` (optional).")
     phone: Phone | None = Field(None, description="Phone number, in quotes (optional).")
@@ -576,6 +578,30 @@ class Aid(RecordBase):
     amount: float | None = Field(None, ge=0, description="Amount in yuan (optional).")
 
 
+NO_COUNSELLING_PHOTOS = "a counselling record carries no photos: they would reach every reader of the file"
+
+
+class Counselling(RecordBase):
+    """心理辅导: readable only by those who need it (the counsellor, 心理教师, leadership)."""
+
+    type: Literal["counselling"] = Field(description="`counselling` 心理辅导; `by` is the counsellor.")
+    way: Literal["个别", "团体", "线上"] = Field(description="个别, 团体 or 线上.")
+    topic: Text = Field(description="What the session was about.")
+    risk: Literal["低", "中", "高"] = Field(description="Risk level: 低, 中 or 高 (a 高 reaches leadership).")
+    next_step: str | None = Field(None, json_schema_extra=LONG_TEXT, description="What comes next.")
+    next_on: Date | None = Field(None, description="Next session (not before this one).")
+
+    rules = (NotBefore("next_on"),)
+
+    @model_validator(mode="after")
+    def _no_photos(self) -> Counselling:
+        if self.photos:  # a photo is published as a file of the student's, readable by all their readers
+            raise RuleBroken(
+                "a counselling record carries no photos: they would reach every reader of the file"
+            )
+        return self
+
+
 # --- the record registry: one declaration per kind of record ----------------------
 
 
@@ -592,6 +618,9 @@ class RecordKind:
     # Its words, when they are not in the labels file: {"name": 心理辅导, "fields": {key: name},
     # "choices": {key: {value: label}}, "shown": [keys shown on the page and in the booklet]}.
     labels: Mapping[str, Any] | None = None
+    # Need to know: only the record's writer, the counsellor role and leadership read its
+    # content; a student's other readers see that it took place, its date and a high risk.
+    need_to_know: bool = False
 
     @property
     def type(self) -> str:
@@ -620,6 +649,7 @@ def unregister(name: str) -> None:
 
 for _model in (Talk, HomeVisit, Evaluation, Activity, Aid):
     register(RecordKind(_model))
+register(RecordKind(Counselling, need_to_know=True))
 Record = (
     Talk | HomeVisit | Evaluation | Activity | Aid
 )  # for type checkers; at run time any RECORD_TYPES model

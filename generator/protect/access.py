@@ -393,12 +393,14 @@ def _term_start(archive: Archive) -> dt.date:
 
 @dataclass(frozen=True)
 class Rights:
-    """What one reader may open: everything, or these students, classes and teacher pages."""
+    """What one reader may open: everything, or these students, classes and teacher pages,
+    and the need-to-know records (心理辅导) of the students in ``counsel``."""
 
     everything: bool
     students: frozenset[str]
     classes: frozenset[str]
     teachers: frozenset[str]
+    counsel: frozenset[str] = frozenset()
 
 
 def rights(archive: Archive, teacher_id: str) -> Rights:
@@ -411,4 +413,14 @@ def rights(archive: Archive, teacher_id: str) -> Rights:
     classes = {c.id for c in archive.head_of(teacher_id)}
     students = {s.id for s in archive.mentees(teacher_id)}
     students |= {s.id for c in classes for s in archive.in_class(c) if s.active}
-    return Rights(False, frozenset(students), frozenset(classes), frozenset({teacher_id}))
+    counsel = _counsel(archive, teacher_id)
+    return Rights(False, frozenset(students), frozenset(classes), frozenset({teacher_id}), counsel)
+
+
+def _counsel(archive: Archive, teacher_id: str) -> frozenset[str]:
+    """Whose need-to-know records a teacher reads: every student's for the counsellor role
+    (心理教师); else those of the students for whom they wrote such a record themselves."""
+    teacher = archive.teachers.get(teacher_id)
+    if teacher is not None and "counsellor" in teacher.roles:
+        return frozenset(archive.students)
+    return frozenset(s.id for s in archive.students.values() if teacher_id in s.need_writers)

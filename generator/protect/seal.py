@@ -65,6 +65,9 @@ CSP = (
 # a class's closed cases): sealed apart, in the leadership scope. Record text cannot
 # forge the marker: Markdown's raw HTML, comments included, never reaches a page.
 RESTRICTED = re.compile(r"<!--yd:leadership-->(.*?)<!--/yd:leadership-->", re.S)
+# A record of a need-to-know kind (心理辅导) on a student's page: its content is sealed apart,
+# in the student's counselling scope (the record's writer, the counsellor role, leadership).
+NEED_TO_KNOW = re.compile(r"<!--yd:need-->(.*?)<!--/yd:need-->", re.S)
 TAG = re.compile(r"<[^>]+>")
 NOBLE_PACKAGES = ("curves", "hashes", "ciphers")
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
@@ -126,13 +129,17 @@ def unpad(data: bytes) -> bytes:
 def shard_route(scope: str) -> str:
     """Where a scope's search shard lives, inside the scope's own routes."""
     kind, _, ident = scope.partition(":")
-    folder = {"student": "students", "class": "classes", "teacher": "teachers"}.get(kind)
+    folder = {"student": "students", "class": "classes", "teacher": "teachers", "counsel": "counsel"}.get(
+        kind
+    )
     return f"{folder}/{ident}/search.json" if folder else "search.json"
 
 
 def scope_of(route: str) -> str:
     """Which content key a route belongs to: a student, class, teacher, or leadership."""
     parts = route.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "counsel":  # a student's need-to-know records
+        return f"counsel:{parts[1]}"
     if len(parts) >= 2 and parts[0] in ("students", "classes", "teachers"):
         return f"{parts[0][:-1] if parts[0] != 'classes' else 'class'}:{parts[1]}"
     if len(parts) >= 2 and parts[0] == "booklets":
@@ -140,7 +147,7 @@ def scope_of(route: str) -> str:
     return LEADERSHIP
 
 
-def split_restricted(html: str) -> tuple[str, list[list[Any]]]:
+def split_restricted(html: str, marked: re.Pattern[str] = RESTRICTED) -> tuple[str, list[list[Any]]]:
     """A page without its leadership-only parts, and those parts as ``[offset, html]``: where
     each goes in the page without them, counted in UTF-16 code units as JavaScript counts
     (the browser splices them in for a reader who holds the leadership key). Nothing is
@@ -148,7 +155,7 @@ def split_restricted(html: str) -> tuple[str, list[list[Any]]]:
     parts: list[list[Any]] = []
     shown: list[str] = []
     last = at = 0
-    for match in RESTRICTED.finditer(html):
+    for match in marked.finditer(html):
         before = html[last : match.start()]
         shown.append(before)
         at += len(before.encode("utf-16-le")) // 2
@@ -230,7 +237,8 @@ class Publisher:
         self._readers_of: dict[str, set[str]] = {}
         for teacher, r in self.rights.items():
             if not r.everything:
-                for kind, idents in (("student", r.students), ("class", r.classes), ("teacher", r.teachers)):
+                scopes = (("student", r.students), ("class", r.classes), ("teacher", r.teachers))
+                for kind, idents in (*scopes, ("counsel", r.counsel)):
                     for ident in idents:
                         self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
         keep = self.previous is not None and not self.rotate
@@ -313,13 +321,11 @@ class Publisher:
         """A page, from its zlib-compressed HTML (as rendered and cached). A page with
         leadership-only parts (``restricted``) is sealed without them, and they apart."""
         digest = hashlib.sha256(f"page|{title}|".encode() + html_z).hexdigest()
-        if restricted:
-            shown, parts = split_restricted(zlib.decompress(html_z).decode("utf-8"))
-            html_z = zlib.compress(shown.encode("utf-8"), 3)
-            packed = json.dumps(parts, ensure_ascii=False).encode()
-            self.add(Item(f"{LEADERSHIP}/{route}", "part", title), lambda: _deflate(packed), f"part|{digest}")
-            hidden = zlib.compress(" ".join(h for _, h in parts).encode("utf-8"), 3)  # leadership's search
-            self.pages.setdefault(LEADERSHIP, []).append((route, title, hidden, f"part|{digest}"))
+        if restricted:  # need-to-know parts first: a page's leadership parts count without them
+            student = scope_of(route).removeprefix("student:") if route.startswith("students/") else ""
+            cuts = [(NEED_TO_KNOW, f"counsel/{student}")] if student else []
+            for marked, where in [*cuts, (RESTRICTED, LEADERSHIP)]:
+                html_z = self._cut(route, title, html_z, digest, marked, where)
 
         def body() -> bytes:
             html = zlib.decompress(html_z).decode("utf-8")
@@ -327,6 +333,22 @@ class Publisher:
 
         self.add(Item(route, "page", title), body, digest)
         self.pages.setdefault(scope_of(route), []).append((route, title, html_z, digest))
+
+    def _cut(
+        self, route: str, title: str, html_z: bytes, digest: str, marked: re.Pattern[str], where: str
+    ) -> bytes:
+        """The page without its ``marked`` parts; those sealed apart at ``where/route``, in
+        that route's scope (and its search shard), for the readers of that scope alone."""
+        shown, parts = split_restricted(zlib.decompress(html_z).decode("utf-8"), marked)
+        if not parts:
+            return html_z
+        packed = json.dumps(parts, ensure_ascii=False).encode()
+        self.add(Item(f"{where}/{route}", "part", title), lambda: _deflate(packed), f"part|{where}|{digest}")
+        hidden = zlib.compress(" ".join(h for _, h in parts).encode("utf-8"), 3)  # that scope's search
+        self.pages.setdefault(scope_of(f"{where}/{route}"), []).append(
+            (route, title, hidden, f"part|{digest}")
+        )
+        return zlib.compress(shown.encode("utf-8"), 3)
 
     def add_data(self, item: Item, data: bytes) -> None:
         """A small JSON document (a to-do list): deflated like a page."""

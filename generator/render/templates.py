@@ -31,6 +31,7 @@ from markupsafe import Markup
 from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
 from generator.archive.provenance import Changes, Waiting, describe
+from generator.archive.schema import RECORD_KINDS
 from generator.archive.shown import show, shown_fields, value_text
 from generator.core.labels import TEMPLATES_DIR, field_label, load_labels
 from generator.render.charts import Charts
@@ -39,6 +40,7 @@ __all__ = ["TEMPLATES_DIR", "Site", "load_labels", "make_env"]
 
 QUIET_DAYS = 30
 RESTRICTED_MARK = "<!--yd:leadership-->"  # templates wrap leadership-only parts in it (see protect)
+NEED_MARK = "<!--yd:need-->"  # a need-to-know record's content (protect.NEED_TO_KNOW)
 LATEST_COUNT = RECENT
 
 # Tags a record body may use once rendered; images come only from `photos:`.
@@ -311,6 +313,7 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
         overdue_row=lambda p, student: (student, p, p.days_overdue(archive.as_of)),
     )
     env.globals.update(L=labels, archive=archive, site=site, school=archive.school, charts=Charts(site))
+    env.globals["need_to_know"] = lambda kind: kind in RECORD_KINDS and RECORD_KINDS[kind].need_to_know
     env.globals["shown_values"] = lambda m, skip=(): [
         (field_label(labels, key, m.type) or key, text)
         for key in shown_fields(labels, m.type)

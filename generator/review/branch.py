@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from generator.archive import schema
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
 from generator.archive.read import read_archive, school_today
 from generator.archive.shown import shown_fields, value_text
@@ -76,11 +77,23 @@ def _record(text: str | None) -> tuple[dict[str, Any], str]:
 MAX_SHOWN_LINES = 40  # of a record's narrative in the review; the rest is in the file
 
 
+def _high_risk(meta: dict[str, Any]) -> bool:
+    """A need-to-know record of high risk: the leadership group reviews it too."""
+    declared = schema.RECORD_KINDS.get(str(meta.get("type", "")))
+    return declared is not None and declared.need_to_know and meta.get("risk") == "高"
+
+
 def _what_it_says(meta: dict[str, Any], body: str) -> dict[str, Any]:
     """What a reviewer approves: the record's shown fields (labelled as on the site) and its
     narrative, line by line. Untrusted text: the output templates escape every piece."""
     words = labels.shipped()
     kind = str(meta.get("type", ""))
+    declared = schema.RECORD_KINDS.get(kind)
+    if declared is not None and declared.need_to_know:  # a pull request's reviewers may not read it
+        risk = (
+            [(labels.field_label(words, "risk", kind) or "risk", str(meta["risk"]))] if "risk" in meta else []
+        )
+        return {"fields": risk, "text": [str(words["records"]["need_to_know"])]}
     shown = []
     for key in ["mode", *shown_fields(words, kind)]:
         value = meta.get(key)
@@ -256,6 +269,7 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
                     **(_what_it_says(meta, body) if status != "D" else {"fields": [], "text": []}),
                 }
             )
+            change.leadership |= _high_risk(meta)
         elif parts[2] == "profile.yml":
             lines, lead = _profile_changes(old_p, new_p, day, school.get("categories") or {})
             change.profile += lines or [_labels()["profile_changed"]]

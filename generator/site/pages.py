@@ -19,7 +19,7 @@ import yaml
 from markupsafe import escape
 
 from generator.archive.model import StudentBase
-from generator.render.templates import RESTRICTED_MARK, Site
+from generator.render.templates import NEED_MARK, RESTRICTED_MARK, Site
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def render_page(site: Site, env: jinja2.Environment, spec: PageSpec, **objects: 
     if "key" in ctx:
         ctx["category"] = site.archive.school.categories[ctx["key"]]
     html = env.get_template(spec.template).render(root=root, href=href, toc_add=toc_add, **ctx)
-    restricted = RESTRICTED_MARK in html
+    restricted = RESTRICTED_MARK in html or NEED_MARK in html  # parts sealed apart
     return Rendered(spec.uri, zlib.compress(html.encode("utf-8"), 3), _nest(headings), restricted)
 
 

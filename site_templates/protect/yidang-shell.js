@@ -374,10 +374,15 @@
     // Parts only leadership may see (a teacher's former mentees, a class's closed cases) are
     // sealed apart as [offset, html]: spliced in where they were cut out, for a reader who
     // holds them. Everyone else's page has no trace of them.
-    const entry = entryOf(`leadership/${route}`);
-    if (!entry) return html;
-    const parts = await blob(entry);
-    for (let i = parts.length - 1; i >= 0; i--) html = html.slice(0, parts[i][0]) + parts[i][1] + html.slice(parts[i][0]);
+    // A student's need-to-know records (心理辅导) are sealed apart the same way, in the
+    // student's counselling scope (cut after the leadership parts: spliced in after them).
+    const student = route.startsWith("students/") ? route.split("/")[1] : "";
+    for (const where of ["leadership", ...(student ? [`counsel/${student}`] : [])]) {
+      const entry = entryOf(`${where}/${route}`);
+      if (!entry) continue;
+      const parts = await blob(entry);
+      for (let i = parts.length - 1; i >= 0; i--) html = html.slice(0, parts[i][0]) + parts[i][1] + html.slice(parts[i][0]);
+    }
     return html;
   }
   async function show() {

@@ -1,0 +1,118 @@
+"""心理辅导 records are need-to-know: the sample's two (S2025003 high risk, S2025004 low), both
+written by 谢美玲 (T015, 心理教师). Their content is sealed apart, in each student's counselling
+scope: the counsellor role and leadership open it; the student's mentor and head teacher
+see that a session took place, its date and a high risk, never the content — on the page,
+in search, in the booklet. Opened as each reader would, blob by blob."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from .browser import chromium, serve_folder
+from .site_reader import Reader, login
+from .test_browser import PHONE
+from .test_protect import CREDS, _login
+
+DESKTOP = {"width": 1280, "height": 900}
+HIGH, LOW = "S2025003", "S2025004"
+CONTENT = {  # what only need-to-know readers may read, from each record
+    HIGH: ("祖母住院后的失眠和焦虑", "一闭眼就担心祖母", "每周二午休时间面谈一次"),
+    LOW: ("分班后的人际适应团体辅导", "人际交往小组"),
+}
+# Readers of the file with a demo account: T008, mentor of HIGH and head teacher of both.
+OUTSIDERS = {HIGH: ("T008",), LOW: ("T008",)}
+
+
+def _everything(reader: Reader) -> str:
+    """All a reader can open, as text: pages, parts, search shards, to-do lists, booklets."""
+    out = []
+    for route, (kind, title, content) in reader.everything().items():
+        if kind == "pdf":
+            out.append("".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages))
+        else:
+            out.append(f"{route} {title} {content}")
+    return "\n".join(out).replace(" ", "").replace("\n", "")
+
+
+@pytest.mark.parametrize("student", [HIGH, LOW])
+def test_the_content_reaches_only_those_who_need_it(protected_sample: Path, student: str) -> None:
+    for teacher in OUTSIDERS[student]:
+        reader = login(protected_sample, teacher, CREDS[teacher])
+        assert f"students/{student}/" in reader.routes  # they read the student's file…
+        seen = _everything(reader)
+        assert "心理辅导" in seen  # …and that a session took place
+        assert [w for w in CONTENT[student] if w.replace(" ", "") in seen] == []  # never what was said
+    for teacher in ("T001", "T015"):  # leadership; the counsellor role
+        reader = login(protected_sample, teacher, CREDS[teacher])
+        part = reader.open(f"counsel/{student}/students/{student}/")
+        text = " ".join(html for _, html in part)
+        assert all(w in text for w in CONTENT[student]), teacher
+
+
+def test_a_high_risk_shows_to_the_mentor_without_the_content(protected_sample: Path) -> None:
+    mentor = login(protected_sample, "T008", CREDS["T008"])
+    page = mentor.open(f"students/{HIGH}/")["h"]
+    assert 'data-risk="high"' in page and "高风险" in page
+    booklet = "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(mentor.open(f"booklets/{HIGH}.pdf"))).pages
+    )
+    assert "心理辅导" in booklet and "高风险" in booklet and "失眠" not in booklet
+
+
+def test_the_counsellor_role_reads_counselling_and_nothing_more(protected_sample: Path) -> None:
+    counsellor = login(protected_sample, "T015", CREDS["T015"])
+    assert f"counsel/{HIGH}/students/{HIGH}/" in counsellor.routes
+    assert f"students/{HIGH}/" not in counsellor.routes  # not her mentee: not the rest of the file
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_in_the_browser(protected_sample: Path, viewport: dict) -> None:
+    with chromium() as browser, serve_folder(protected_sample) as url:
+        for teacher, sees in (("T008", False), ("T001", True)):
+            page = browser.new_page(viewport=viewport)
+            _login(page, url, teacher)
+            page.wait_for_selector("#yd-logout:not([hidden])")
+            token = login(protected_sample, teacher, CREDS[teacher]).token(f"students/{HIGH}/")
+            page.goto(f"{url}#/{token}")
+            shown = f'#yd-page[data-route="{token}"]:not([hidden]) .yd-record[data-type="counselling"]'
+            page.wait_for_selector(shown)
+            record = page.locator(shown)
+            assert "高风险" in record.inner_text()
+            assert ("祖母住院后的失眠和焦虑" in record.inner_text()) == sees, teacher
+            page.close()
+
+
+def test_the_review_names_leadership_and_quotes_nothing(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """A branch that adds a high-risk session: the pull request's summary (read by the
+    mentor and head teacher) says a session took place and its risk, not what was said, and
+    the leadership group reviews it."""
+    import shutil
+    import subprocess
+
+    from .conftest import SAMPLE
+
+    repo = tmp_path / "school"
+    shutil.copytree(SAMPLE, repo / "archives")
+    session = repo / f"archives/students/{HIGH}/records/2026-11-18-counselling.md"
+    text = session.read_text(encoding="utf-8")
+    session.unlink()
+    env = {"GIT_AUTHOR_NAME": "o", "GIT_AUTHOR_EMAIL": "o@x.invalid", "GIT_COMMITTER_NAME": "o"}
+    env |= {"GIT_COMMITTER_EMAIL": "o@x.invalid", "PATH": "/usr/bin:/bin"}
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-qm", "a"],
+        ["checkout", "-qb", "s"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    session.write_text(text, encoding="utf-8")
+    for args in (["add", "-A"], ["commit", "-qm", "session"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    summary = run("review", "--base", "main", "--archive", repo / "archives", "--as-of", "2026-11-28").output
+    assert "新增 心理辅导" in summary and "风险等级:高" in summary
+    assert "@zhou.mingyuan(周明远,领导小组)" in summary
+    assert [w for w in CONTENT[HIGH] if w in summary] == []
