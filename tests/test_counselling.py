@@ -116,3 +116,16 @@ def test_the_review_names_leadership_and_quotes_nothing(tmp_path: Path, run) -> 
     assert "新增 心理辅导" in summary and "风险等级:高" in summary
     assert "@zhou.mingyuan(周明远,领导小组)" in summary
     assert [w for w in CONTENT[HIGH] if w in summary] == []
+
+
+def test_the_dashboard_lists_the_high_risk_for_leadership(protected_sample: Path) -> None:
+    """The dashboard (leadership's) lists students whose latest session found a high risk,
+    with its date and the mentor; a low risk is not listed; a mentor has no dashboard."""
+    from bs4 import BeautifulSoup
+
+    leader = login(protected_sample, "T001", CREDS["T001"])
+    page = BeautifulSoup(leader.open("dashboard/")["h"], "html.parser")
+    rows = page.select('table[data-list="high-risk"] tr[data-student]')
+    assert [r["data-student"] for r in rows] == [HIGH]
+    assert "2026年11月18日" in rows[0].text and "张海涛" in rows[0].text
+    assert "dashboard/" not in login(protected_sample, "T008", CREDS["T008"]).routes

@@ -123,6 +123,7 @@ class StudentSummary(StudentBase):
     refs_packed: bytes
     recent: tuple[RecordRef, ...] = ()  # the last RECENT refs: all that index pages show
     need_writers: frozenset[str] = frozenset()  # who wrote its need-to-know records (心理辅导)
+    high_risk_on: dt.date | None = None  # the date of its latest need-to-know record, when 高 risk
 
     @cached_property
     def refs(self) -> tuple[RecordRef, ...]:
@@ -151,8 +152,11 @@ class Student(StudentBase):
         refs = tuple((r.meta.date, r.meta.type, r.meta.by, r.file_name) for r in self.records)
         recent = tuple(RecordRef(*r) for r in refs[-RECENT:])
         need = {k for k, kind in RECORD_KINDS.items() if kind.need_to_know}
-        writers = frozenset(r.meta.by for r in self.records if r.meta.type in need)
-        return StudentSummary(self.profile, self.folder, pickle.dumps(refs, protocol=5), recent, writers)
+        needed = [r for r in self.records if r.meta.type in need]
+        writers = frozenset(r.meta.by for r in needed)
+        high = needed[-1].meta.date if needed and getattr(needed[-1].meta, "risk", None) == "高" else None
+        packed = pickle.dumps(refs, protocol=5)
+        return StudentSummary(self.profile, self.folder, packed, recent, writers, high)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,12 @@ class Site:
                 people[t.git_email.lower()] = t
         return people
 
+    def high_risk(self) -> list[StudentSummary]:
+        """Open cases whose latest need-to-know session (心理辅导) found a high risk, latest
+        first: the dashboard's list (leadership only, like the dashboard)."""
+        found = [s for s in self.archive.current_students() if s.high_risk_on is not None]
+        return sorted(found, key=lambda s: (s.high_risk_on, s.id), reverse=True)
+
     def teachers_sorted(self) -> list[Any]:
         return sorted(self.archive.teachers.values(), key=lambda t: pinyin_key(t.name))
 

@@ -102,7 +102,8 @@ class StudentPages:
             self.site, self._env, site_pages.student_spec(student), student=student, periods=periods
         )
         profile = student.profile.model_dump_json()  # not pickle: it holds sets, in random order
-        digests = (digest(profile), digest(profile, repr(student.summary().refs)))
+        summary = student.summary()  # what index pages show of it: refs, and a high risk's date
+        digests = (digest(profile), digest(profile, repr(summary.refs), str(summary.high_risk_on)))
         now = self.site.term_now
         current = tuple(p.__reduce__()[1] for p in periods if now is not None and p.term == now.id)
         packed = pickle.dumps(current, protocol=5)
