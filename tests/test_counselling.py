@@ -129,3 +129,68 @@ def test_the_dashboard_lists_the_high_risk_for_leadership(protected_sample: Path
     assert [r["data-student"] for r in rows] == [HIGH]
     assert "2026年11月18日" in rows[0].text and "张海涛" in rows[0].text
     assert "dashboard/" not in login(protected_sample, "T008", CREDS["T008"]).routes
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_counsellor_reads_and_writes_from_a_page_of_her_own(
+    protected_sample: Path, viewport: dict
+) -> None:
+    """谢美玲 (心理教师, not S2025003's mentor) finds 心理辅导 on her home page, opens the
+    student's sessions in full and may write another; nothing else of the file is there."""
+    counsellor = login(protected_sample, "T015", CREDS["T015"])
+    assert f"counsel/{HIGH}/" in counsellor.routes
+    assert f"counsel/{HIGH}/" not in login(protected_sample, "T008", CREDS["T008"]).routes
+    with chromium() as browser, serve_folder(protected_sample) as url:
+        page = browser.new_page(viewport=viewport)
+        _login(page, url, "T015")
+        page.wait_for_selector("[data-group=counsel]")
+        page.locator("[data-group=counsel] a", has_text="符小雨").click()
+        page.wait_for_selector('#yd-page .yd-record[data-type="counselling"]')
+        text = page.inner_text("#yd-page")
+        assert all(w in text for w in CONTENT[HIGH]) and "辅导教师：谢美玲" in text
+        assert "帮扶计划" not in text and "谈话记录" not in text  # nothing else of her file
+        buttons = page.eval_on_selector_all("#yd-page .yd-write-type", "bs => bs.map(b => b.dataset.type)")
+        assert buttons == ["counselling"]
+        page.click("#yd-page .yd-write-type")
+        page.wait_for_selector("#yd-form")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.close()
+
+
+def test_the_counsellor_may_write_counselling_for_any_open_case_and_nothing_else(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+    import subprocess
+
+    from generator.archive.read import school_today
+
+    from .conftest import SAMPLE
+    from .submit import seal
+    from .test_protect import INTAKE_PASSPHRASE
+
+    repo = tmp_path / "school"
+    shutil.copytree(SAMPLE, repo / "archives")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "o", "GIT_AUTHOR_EMAIL": "o@x.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "o", "GIT_COMMITTER_EMAIL": "o@x.invalid"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "a"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    today = school_today(repo / "archives").isoformat()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    session = {"type": "counselling", "date": today, "way": "个别", "topic": "复诊", "risk": "中"}
+    talk = {"type": "talk", "date": today, "mode": "in_person", "topic": "不是她的学生"}
+    for name, record in (("a.yidang", session), ("b.yidang", talk)):
+        (inbox / name).write_bytes(
+            seal(repo / "archives", "T015", CREDS["T015"], HIGH, record, "谈了二十分钟。")
+        )
+    os.environ["YIDANG_INTAKE_PASSPHRASE"] = INTAKE_PASSPHRASE
+    try:
+        result = run("intake", inbox, "--archive", repo / "archives")
+    finally:
+        os.environ.pop("YIDANG_INTAKE_PASSPHRASE", None)
+    assert "收取 1 份,拒收 1 份" in result.output, result.output
+    assert [p.name for p in (inbox / "rejected").glob("*.yidang")] == ["b.yidang"]  # the talk
+    branches = subprocess.run(
+        ["git", "branch", "--list", "intake/*"], cwd=repo, capture_output=True, text=True
+    )
+    assert branches.stdout.count("intake/") == 1  # the session

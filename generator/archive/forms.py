@@ -58,7 +58,14 @@ def _form(
             field["too_short"] = _too_short_message(model, kind, key)
         fields.append(field)
     narrative = {"label": labels["form"]["narrative"], "missing": said(NO_NARRATIVE).zh}
-    form = {"type": kind, "title": labels["types"][kind], "fields": fields, "narrative": narrative}
+    need = schema.RECORD_KINDS[kind].need_to_know  # offered on a counsellor's page too
+    form = {
+        "type": kind,
+        "title": labels["types"][kind],
+        "fields": fields,
+        "narrative": narrative,
+        "need": need,
+    }
     form |= _rules(model)
     return form
 

@@ -309,6 +309,8 @@ def render_index_pages(state: BuildState) -> None:
         made_for = state.students[student.id]
         klass = state.archive.classes[student.profile.class_].name if shared[student.name] > 1 else ""
         pages.append((site_pages.student_spec(student, klass), made_for.page))
+        if made_for.counsel is not None:  # its need-to-know records' own page
+            pages.append((site_pages.counsel_spec(student, state.labels), made_for.counsel))
         state.files += [(uri, cached, "image") for uri, cached in made_for.photos]
         if made_for.booklet is not None:
             state.files.append((f"booklets/{student.id}.pdf", made_for.booklet.path, "pdf"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generator.archive.model import Archive, StudentBase
+from generator.archive.schema import RECORD_KINDS
 from generator.core import crypto, labels
 from generator.core.files import write_atomic
 from generator.core.problems import UsageError, YidangError
@@ -353,19 +354,23 @@ def demo_keys(archive_root: Path) -> list[str]:
 # --- rights ------------------------------------------------------------------
 
 
-def may_write(archive: Archive, teacher_id: str, student_id: str, day: dt.date) -> bool:
+def may_write(archive: Archive, teacher_id: str, student_id: str, day: dt.date, kind: str = "") -> bool:
     """Whether a teacher may write a record of ``day`` for a student. The day must lie in the
     case's open period (from enrolment, or the first registration, to the day it closed) and
     not after ``archive.as_of`` (today, in the school's time zone), and in the writer's right
     on that day: leadership and the office any such day; the student's mentor on that day;
     the head teacher of the student's class while the case is open, from the start of the
-    current term (classes.yml knows only today's head teachers)."""
+    current term (classes.yml knows only today's head teachers); the counsellor role (心理教师)
+    a need-to-know ``kind`` (心理辅导) for any student, while the case is open."""
     student = archive.students.get(student_id)
     if student is None or teacher_id not in archive.teachers or day > archive.as_of:
         return False
     if not case_open_on(student, day):
         return False
     if archive.leadership_role(teacher_id) is not None:
+        return True
+    declared = RECORD_KINDS.get(kind)
+    if declared is not None and declared.need_to_know and "counsellor" in archive.teachers[teacher_id].roles:
         return True
     if any(m.teacher == teacher_id for m in student.mentors_on(day)):
         return True

@@ -264,7 +264,7 @@ def _check_right(archive: Archive, found: Submission) -> None:
         raise sub.refused("no_student", student=found.student)
     if found.date > archive.as_of:  # today in the school's time zone, not this machine's
         raise sub.refused("field", field="date", **sub.why("future"))
-    if not access.may_write(archive, found.teacher, found.student, found.date):
+    if not access.may_write(archive, found.teacher, found.student, found.date, found.type):
         raise sub.refused("no_right", teacher=found.teacher, student=found.student, date=found.date)
 
 

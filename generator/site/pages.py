@@ -76,6 +76,12 @@ def student_spec(student: StudentBase, klass: str = "") -> PageSpec:
     return PageSpec(f"students/{student.id}/index.md", title, "student.html.j2")
 
 
+def counsel_spec(student: StudentBase, labels: dict[str, Any]) -> PageSpec:
+    """A student's need-to-know records, on a page of the student's counselling scope."""
+    title = str(labels["counsel"]["title"]).format(name=student.name)
+    return PageSpec(f"counsel/{student.id}/index.md", title, "counsel.html.j2")
+
+
 def stub(title: str) -> str:
     """What MkDocs reads for a page: the title only (HTML-escaped: themes do not escape)."""
     return f"---\ntitle: {yaml.safe_dump(str(escape(title)), allow_unicode=True).strip()}\n---\n"

@@ -23,6 +23,7 @@ from generator.archive import photos
 from generator.render import templates as render
 from generator.site import pages as site_pages
 from generator.archive.provenance import Changes, Waiting
+from generator.archive.schema import RECORD_KINDS
 from generator.archive.read import SchoolFiles
 from generator.booklets.booklet import BookletResult, Booklets
 from generator.core.cache import digest
@@ -37,6 +38,7 @@ class StudentPage:
     periods_packed: bytes = b""  # the four ones of the current term (see ``periods``)
     profile_digest: str = ""  # for the index pages' cache: what lists the student is on
     summary_digest: str = ""  # ... and what those lists show of them
+    counsel: site_pages.Rendered | None = None  # its need-to-know records' own page (心理辅导)
 
     @cached_property
     def periods(self) -> tuple[compliance.Period, ...]:
@@ -107,4 +109,15 @@ class StudentPages:
         now = self.site.term_now
         current = tuple(p.__reduce__()[1] for p in periods if now is not None and p.term == now.id)
         packed = pickle.dumps(current, protocol=5)
-        return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests)
+        counsel = self._counsel_page(student)
+        return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests, counsel)
+
+    def _counsel_page(self, student: Student) -> site_pages.Rendered | None:
+        """The page of a student's need-to-know records alone, in the student's counselling
+        scope: what a counsellor who is not the student's mentor reads (and writes from)."""
+        assert self._env is not None
+        need = [r for r in student.records if RECORD_KINDS[r.meta.type].need_to_know]
+        if not need:
+            return None
+        spec = site_pages.counsel_spec(student, self.site.labels)
+        return site_pages.render_page(self.site, self._env, spec, student=student, records=need)

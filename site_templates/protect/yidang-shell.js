@@ -319,7 +319,7 @@
     }
     let h = await todo();
     h += `<p>${esc(L.home_intro)}</p>`;
-    for (const kind of ["students", "classes", "teachers", "index", "dashboard", "categories"]) {
+    for (const kind of ["students", "counsel", "classes", "teachers", "index", "dashboard", "categories"]) {
       if (!groups[kind]) continue;
       const few = kind === "students" && groups[kind].length <= HOME_FORMS;
       const rows = groups[kind].sort((a, b) => byName(a[1], b[1]))
@@ -404,7 +404,9 @@
       route = "";
     }
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
-    const bar = route.startsWith("students/") ? writeButtons(route, null) : "";
+    const need = C.forms ? C.forms.types.filter((t) => t.need).map((t) => t.type) : [];
+    const bar = route.startsWith("students/") ? writeButtons(route, null)
+      : route.startsWith("counsel/") ? writeButtons(route, need) : "";  // a counsellor writes what it holds
     page.innerHTML = `<h1 tabindex="-1">${esc(doc.t)}</h1>${bar}${doc.h}`;  // bodies were escaped and sanitised at build
     page.dataset.view = doc.error ? "error" : tok === "" ? "home" : entry ? entry[1] : [SEARCH, FORM].includes(tok) ? tok : NONE;
     for (const a of page.querySelectorAll("a[href]")) {
