@@ -226,6 +226,7 @@ def test_records_waiting_on_review_branches(repo: Path) -> None:
     write(repo, "students/S1/records/2026-11-02-home_visit.md", "sent")
     write(repo, "students/S1/records/notes.txt", "not a record")
     write(repo, "students/S1/records/2026-11-03-gossip.md", "no such type")
+    write(repo, "students/S1/records/2026-99-99-talk.md", "no such day: never shown, never a crash")
     commit(repo, "a")
     git(repo, "checkout", "-q", "main")
     git(repo, "checkout", "-qb", "intake/b")

@@ -19,6 +19,7 @@ the old one, reads only the commits in between (``git log OLD..NEW``):
 
 from __future__ import annotations
 
+import datetime as dt
 from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -338,6 +339,20 @@ def waiting(archive_root: Path, types: Collection[str]) -> Waiting:
     for line in (log or "").splitlines():
         parts = line[len(prefix) :].split("/") if line.startswith(prefix) else []
         named = RECORD_NAME.match(parts[3]) if len(parts) == 4 and parts[2] == "records" else None
-        if named and named.group(2) in types and not (archive_root / line[len(prefix) :]).exists():
+        if (
+            named
+            and named.group(2) in types
+            and _real_date(named.group(1))
+            and not (archive_root / line[len(prefix) :]).exists()
+        ):
             found.setdefault(parts[1], set()).add((named.group(1), named.group(2)))
     return {student: tuple(sorted(records)) for student, records in found.items()}
+
+
+def _real_date(text: str) -> bool:
+    """A branch's file name is anyone's: 2026-99-99 must not reach a page (or fail a build)."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
