@@ -6,11 +6,19 @@ Prints a table: `check`, the site build (`yidang build --no-booklets`), and a pl
 `mkdocs build` of the same pages with the same theme and no yidang plugin
 (the rendered pages are written out as Markdown files first, untimed), with the ratio of the
 two builds, each command's peak memory (resident set of the whole process
-tree, sampled every 20 ms) and the size of what it wrote. Then booklets: pages
-per second at 1 and 2 jobs on synthetic students with 150 records each, the
-seconds per booklet (per worker) and the peak memory of one worker. In Chromium, the
-site served as docs/deploy.md's nginx serves it (gzip): login to first content and page
-opens on a desktop, and the login form's first visit on a slow phone (CPU 4×, 1.6 Mbit/s).
+tree, sampled every 20 ms), its CPU time (user + system, workers included) and the size of
+what it wrote. Then booklets: pages per second at 1 and 2 jobs on synthetic students with 150
+records each, the seconds per booklet (per worker), CPU per page and the peak memory of one
+worker. In Chromium, the site served as docs/deploy.md's nginx serves it (gzip): login to first
+content and page opens on a desktop, and the login form's first visit on a slow phone (CPU 4×,
+1.6 Mbit/s).
+
+Issue 27's targets are ratios to anchors measured in the same run on the same archive
+(bench/anchors.py): the plain `mkdocs build` for the builds, the naive check (PyYAML's
+safe_load of every profile and record front matter) for `check`, whole and after one
+committed record changed, and the naive booklets (the same students' pages through
+python-markdown and WeasyPrint, one process) for booklets' CPU per page. The report's first
+table gives each target with its anchor, the measured value and the ratio.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ import datetime as dt
 import gzip
 import http.server
 import io
+import json
 import multiprocessing
 import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,12 +45,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pypdf import PdfReader
 
+if TYPE_CHECKING:
+    from generator.archive.read import ReadResult
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The anchors (bench/anchors.py), each a process of its own like yidang's commands.
+ANCHORS = [sys.executable, str(REPO / "bench" / "anchors.py")]
+ANCHOR_STEPS = {"plain mkdocs build", "naive check", "naive booklets"}
 
 
 @dataclass
@@ -51,6 +68,7 @@ class Run:
     out_mb: float | None = None
     output: str = ""
     worker_peak_mib: float = 0.0  # the largest single process of the tree
+    cpu: float = 0.0  # user + system seconds of the process and every process it waited for
 
 
 def _tree_rss_kib(pid: int) -> tuple[int, int]:
@@ -74,7 +92,11 @@ def _tree_rss_kib(pid: int) -> tuple[int, int]:
 
 
 def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
-    """Run ``cmd``; fail loudly if it fails; return its wall time and peak memory."""
+    """Run ``cmd``; fail loudly if it fails; return its wall time, CPU time and peak memory.
+
+    CPU time is the command's user + system time with every process it waited for (its
+    workers), from ``wait4``: exact, and safe with other commands measured at the same time
+    in other threads (bench/bureau.py runs two at once)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = largest = 0
@@ -89,13 +111,18 @@ def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    output, _ = proc.communicate()
+    assert proc.stdout is not None
+    output = proc.stdout.read()  # until every process holding the pipe (workers too) is gone
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
     if proc.returncode != 0:
         sys.exit(f"{name} failed ({proc.returncode}):\n{output[-3000:]}")
-    return Run(name, seconds, peak / 1024, _size_mb(out) if out else None, output, largest / 1024)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(name, seconds, peak / 1024, _size_mb(out) if out else None, output, largest / 1024, cpu)
 
 
 def _size_mb(path: Path) -> float:
@@ -111,14 +138,12 @@ def _yidang_config(work: Path, archive: Path) -> Path:
     return path
 
 
-def _plain_project(work: Path, archive: Path) -> Path:
-    """The same pages as Markdown files, and a mkdocs.yml without the plugin."""
+def _pages_of(work: Path, archive: Path) -> tuple[ReadResult, dict[str, Any]]:
+    """Read ``archive`` as the build does, each student's page rendered in the worker that
+    read the student; returns (the read's result, the labels)."""
     sys.path.insert(0, str(REPO))
-    from functools import partial
-
     from generator.archive.read import read_archive
     from generator.render import templates as render
-    from generator.site import pages as site_pages
     from generator.site.students import StudentPages
 
     labels = render.load_labels(render.TEMPLATES_DIR, "zh")
@@ -132,8 +157,26 @@ def _plain_project(work: Path, archive: Path) -> Path:
     )
     result = read_archive(archive, hook_factory=maker)
     assert result.archive is not None, "the synthetic archive must be valid"
+    return result, labels
+
+
+def _markdown_page(title: str, html: str) -> str:
+    """A page as the plain anchors get it: the same title and body, as a Markdown file
+    (raw HTML is Markdown)."""
+    from generator.site import pages as site_pages
+
+    return site_pages.stub(title) + "\n" + html + "\n"
+
+
+def _plain_project(work: Path, archive: Path) -> Path:
+    """The same pages as Markdown files, and a mkdocs.yml without the plugin."""
+    from generator.render import templates as render
+    from generator.site import pages as site_pages
+
+    result, labels = _pages_of(work, archive)
+    assert result.archive is not None
     site = render.Site(result.archive, labels)
-    site.periods = render.LazyPeriods(result.outputs)  # the same four-ones columns as the real build
+    site.periods = render.LazyPeriods(result.outputs)  # the real build's four-ones columns
     env = render.make_env(render.TEMPLATES_DIR, site)
     pages = [(spec, site_pages.render_page(site, env, spec)) for spec in site_pages.index_specs(site)]
     pages += [
@@ -143,8 +186,7 @@ def _plain_project(work: Path, archive: Path) -> Path:
     for spec, page in pages:
         target = docs / spec.uri
         target.parent.mkdir(parents=True, exist_ok=True)
-        # The same title and body, as a Markdown page (raw HTML is Markdown).
-        target.write_text(site_pages.stub(spec.title) + "\n" + page.html + "\n", encoding="utf-8")
+        target.write_text(_markdown_page(spec.title, page.html), encoding="utf-8")
     (docs / "assets").mkdir(exist_ok=True)
     shutil.copy(render.TEMPLATES_DIR / "static" / "yidang.css", docs / "assets" / "yidang.css")
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
@@ -153,6 +195,22 @@ def _plain_project(work: Path, archive: Path) -> Path:
     path = work / "plain.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def _student_markdown_pages(work: Path, archive: Path, out: Path) -> Path:
+    """Each student's page of ``archive`` as the Markdown file the plain mkdocs anchor
+    builds (made by the same code as _plain_project): out/<student id>.md, for the naive
+    booklets."""
+    from generator.site import pages as site_pages
+
+    result, _labels = _pages_of(work, archive)
+    assert result.archive is not None
+    out.mkdir(parents=True, exist_ok=True)
+    for s in result.archive.students.values():
+        page = result.outputs[s.id].page
+        text = _markdown_page(site_pages.student_spec(s).title, page.html)
+        (out / f"{s.id}.md").write_text(text, encoding="utf-8")
+    return out
 
 
 def main() -> None:
@@ -170,19 +228,35 @@ def main() -> None:
     )
     parser.add_argument("--booklet-jobs", type=int, nargs="+", default=[2], help="job counts to time")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=REPO / "docs" / "performance.md",
+        help="the file whose bench:start … bench:end section the report replaces",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="yidang-bench-"))
     archive = work / "archive"
     yidang = str(BIN / "yidang")
     bench = Bench(args.repeat)
+    bench.load.append(os.getloadavg()[0])
     size = ["--students", str(args.students), "--records-per-student", str(args.records_per_student)]
     bench.once("synth", [yidang, "synth", *size, "--seed", str(args.seed), str(archive)], archive)
     # --as-of inside synth's last term, so that check also works out the four ones
-    bench.repeat("check", [yidang, "check", str(archive), "--as-of", "2026-05-15"])
+    check = [yidang, "check", str(archive), "--as-of", "2026-05-15"]
+    synthesised = set(os.listdir(archive))
+    # Nothing cached: whatever a check leaves in the archive is removed before the next one.
+    bench.repeat("check", check, before=partial(_forget_new, archive, synthesised))
+    _forget_new(archive, synthesised)
+    bench.repeat("naive check", [*ANCHORS, "check", str(archive)])
     config = _yidang_config(work, archive)
     passphrase = _reader_accounts(archive)
     _commit(archive, "the synthetic archive")
+    # A pull request's check in CI, or the office's before intake: the archive was checked
+    # at the last merge (untimed here), then one committed record changed.
+    bench.once("check, archive in git (before the change)", check)
+    bench.repeat("check after one record changed", check, before=partial(_edit_record, archive))
     site, plain_yidang, plain_site = work / "site", work / "site-unprotected", work / "plain-site"
     build = [yidang, "build", "--no-booklets", "--config", str(config)]
     fresh = partial(_forget, work / ".cache")  # a full build: no build cache, no previous site
@@ -215,10 +289,11 @@ def main() -> None:
     booklets = ""
     if args.booklet_students:
         booklets = _booklets(work, yidang, args.booklet_students, args.booklet_jobs, bench)
+    bench.load.append(os.getloadavg()[0])
     report = _report(args, bench, browser, booklets)
     print(report)
     if not args.no_docs:
-        _write_docs(report)
+        _write_docs(report, args.docs)
     if args.keep:
         print(f"\nwork folder kept: {work}")
     else:
@@ -233,10 +308,18 @@ class Bench:
         self.runs: dict[str, list[Run]] = {}
         self.booklet_rate: dict[int, float] = {}  # jobs → pages per second
         self.pages_per_booklet = 0.0
+        self.pages: dict[str, list[int]] = {}  # booklet runs → pages written, run by run
+        self.load: list[float] = []  # the machine's 1-minute load average, at the start and the end
 
     def once(self, name: str, cmd: list[str], out: Path | None = None) -> Run:
         run = measure(name, cmd, out)
         self.runs.setdefault(name, []).append(run)
+        print(
+            f"{time.strftime('%H:%M:%S')} {name}: {run.seconds:.2f} s wall, {run.cpu:.2f} s CPU, "
+            f"{run.peak_mib:.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
         return run
 
     def repeat(
@@ -252,11 +335,34 @@ class Bench:
         runs = sorted(self.runs[name], key=lambda r: r.seconds)
         return runs[len(runs) // 2]
 
+    def median_cpu(self, name: str) -> float:
+        return statistics.median(r.cpu for r in self.runs[name])
+
     def times(self, name: str) -> str:
         return ", ".join(f"{r.seconds:.2f}" for r in self.runs[name])
 
+    def cpu_times(self, name: str) -> str:
+        return ", ".join(f"{r.cpu:.2f}" for r in self.runs[name])
+
+    def cpu_per_page(self, name: str) -> list[float]:
+        """CPU seconds per page of each booklet run of ``name``."""
+        return [r.cpu / n for r, n in zip(self.runs[name], self.pages[name], strict=True)]
+
     def peak(self) -> Run:
-        return max((r for runs in self.runs.values() for r in runs), key=lambda r: r.peak_mib)
+        """The largest peak of yidang's own commands (not of the anchors)."""
+        ours = (r for name, runs in self.runs.items() if name not in ANCHOR_STEPS for r in runs)
+        return max(ours, key=lambda r: r.peak_mib)
+
+
+def _forget_new(folder: Path, known: set[str]) -> None:
+    """Remove what was not in ``folder`` before (a cache a command may have left there)."""
+    for name in set(os.listdir(folder)) - known:
+        print(f"removing {folder / name}, left by a command", file=sys.stderr)
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _forget(cache: Path, site: Path) -> None:
@@ -481,40 +587,56 @@ def booklet_synth(yidang: str, students: int, archive: Path) -> list[str]:
 
 
 def _booklets(work: Path, yidang: str, students: int, job_counts: list[int], bench: Bench) -> str:
-    """Pages per second at each job count, on synthetic students with 150 records each."""
+    """Pages per second and CPU per page at each job count, on synthetic students with 150
+    records each; and the naive booklets of the same students, in turn with them."""
     archive = work / "booklet-archive"
     measure("synth", booklet_synth(yidang, students, archive))
+    pages_dir = _student_markdown_pages(work, archive, work / "naive-booklet-pages")
+    naive = [*ANCHORS, "booklets", str(pages_dir), str(work / "naive-booklets")]
+    counts: dict[str, int] = {}  # booklets written
+
+    def command(jobs: int) -> list[str]:
+        out = work / f"booklets-{jobs}"
+        return [
+            *(yidang, "booklets", "--archive", str(archive), "--out", str(out)),
+            *("--jobs", str(jobs), "--force", "--config", str(work / "none.yml")),
+        ]
+
+    # In turn, round by round, so that a slow phase of the machine hits both kinds alike.
+    for _ in range(bench.repeats):
+        for jobs in job_counts:
+            name = f"booklets, {jobs} job(s)"
+            bench.once(name, command(jobs))
+            pdfs = list((work / f"booklets-{jobs}").glob("*.pdf"))
+            bench.pages.setdefault(name, []).append(sum(len(PdfReader(p).pages) for p in pdfs))
+            counts[name] = len(pdfs)
+        run = bench.once("naive booklets", naive)
+        said = json.loads(run.output.splitlines()[-1])
+        bench.pages.setdefault("naive booklets", []).append(said["pages"])
+        counts["naive booklets"] = said["booklets"]
     lines = [
         f"Booklets: {students} synthetic students × 150 records, default fonts, `--force`, "
-        f"median of {bench.repeats} runs.",
+        f"median of {bench.repeats} runs; CPU is user + system time of the command and its workers. "
+        "The naive booklets (bench/anchors.py: the same students' pages as the plain mkdocs anchor "
+        "builds them, python-markdown, WeasyPrint with a plain stylesheet and the installed Noto CJK "
+        "faces, one process) ran in turn with them.",
         "",
-        "| jobs | seconds (runs) | booklets | pages | pages/s | s/booklet | peak MiB per worker |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| booklets | jobs | seconds (runs) | booklets | pages | pages/s | s/booklet | CPU s/page (runs) "
+        "| peak MiB per worker |",
+        "|---|---:|---|---:|---:|---:|---:|---|---:|",
     ]
-    for jobs in job_counts:
-        out = work / f"booklets-{jobs}"
-        cmd = [
-            yidang,
-            "booklets",
-            "--archive",
-            str(archive),
-            "--out",
-            str(out),
-            "--jobs",
-            str(jobs),
-            "--force",
-            "--config",
-            str(work / "none.yml"),
-        ]
-        run = bench.repeat(f"booklets, {jobs} job(s)", cmd)
-        pages = sum(len(PdfReader(p).pages) for p in out.glob("*.pdf"))
-        count = len(list(out.glob("*.pdf")))
-        bench.booklet_rate[jobs] = pages / run.seconds
-        bench.pages_per_booklet = pages / count
+    for jobs in [*job_counts, 0]:
+        name = f"booklets, {jobs} job(s)" if jobs else "naive booklets"
+        run, pages, count = bench.median(name), bench.pages[name][0], counts[name]
+        per_page = bench.cpu_per_page(name)
+        if jobs:
+            bench.booklet_rate[jobs] = pages / run.seconds
+            bench.pages_per_booklet = pages / count
         lines.append(
-            f"| {jobs} | {run.seconds:.2f} ({bench.times(f'booklets, {jobs} job(s)')}) | {count} | "
-            f"{pages} | {pages / run.seconds:.1f} | {run.seconds * jobs / count:.2f} | "
-            f"{run.worker_peak_mib:.0f} |"
+            f"| {'yidang' if jobs else 'naive'} | {jobs or 1} | {run.seconds:.2f} ({bench.times(name)}) | "
+            f"{count} | {pages} | {pages / run.seconds:.1f} | {run.seconds * (jobs or 1) / count:.2f} | "
+            f"{statistics.median(per_page) * 1000:.1f} ms ({', '.join(f'{x * 1000:.1f}' for x in per_page)}) "
+            f"| {run.worker_peak_mib:.0f} |"
         )
     return "\n".join(lines)
 
@@ -543,6 +665,100 @@ def _machine() -> str:
         f"Python {platform.python_version()}, MkDocs {version('mkdocs')}, "
         f"Material {version('mkdocs-material')}, WeasyPrint {version('weasyprint')}"
     )
+
+
+# Issue 27's targets, each a ratio to an anchor measured in the same run on the same archive:
+# (work, yidang's step, anchor step, target ratio). Times are judged on wall time, as a
+# school waits for them (the CPU ratio is shown beside it); booklets on CPU per page.
+RATIO_TARGETS = [
+    ("full protected build", "build", "plain mkdocs build", 0.4),
+    ("rebuild after one committed record, edited", "rebuild, one record edited", "plain mkdocs build", 0.008),
+    ("rebuild after one committed record, added", "rebuild, one record added", "plain mkdocs build", 0.008),
+    ("`check`, whole archive, nothing cached", "check", "naive check", 0.5),
+    ("`check` after one committed record changed", "check after one record changed", "naive check", 0.1),
+]
+ANCHOR_TEXT = {
+    "plain mkdocs build": (
+        "**plain mkdocs build**: `mkdocs build -q -f plain.yml`, MkDocs alone with the same theme, "
+        "the same pages written out as Markdown files (untimed, `_plain_project` in bench/run.py) "
+        "and no yidang plugin. Judged on wall time, as the issue's ratios are; MkDocs uses one "
+        "core, yidang two."
+    ),
+    "naive check": (
+        "**naive check**: `python bench/anchors.py check ARCHIVE`, PyYAML's `safe_load` ({loader}) "
+        "of every profile.yml and every record's front matter, nothing else, in one process: the "
+        "least any validator must do. yidang's `check ARCHIVE --as-of 2026-05-15` reads with "
+        "workers on every core, so the CPU ratio is the one that does not depend on the number "
+        "of cores."
+    ),
+    "naive booklets": (
+        "**naive booklets**: `python bench/anchors.py booklets PAGES OUT`, each student's page as "
+        "the plain mkdocs anchor gets it (same code) through python-markdown (mkdocs.yml's "
+        "extensions) and WeasyPrint with a plain stylesheet and the installed Noto Serif/Sans CJK "
+        "SC, one PDF per student, one process, on the same students as yidang's `booklets --jobs 2 "
+        "--force`; CPU seconds (user + system, workers included) per page written."
+    ),
+}
+
+
+def _ratio_table(bench: Bench) -> list[str]:
+    """work | anchor | measured | ratio | target | status, for issue 27's targets."""
+
+    def ok(good: bool) -> str:
+        return "met" if good else "**not met**"
+
+    loader = "?"
+    if "naive check" in bench.runs:
+        loader = json.loads(bench.runs["naive check"][0].output.splitlines()[-1])["loader"].split()[0]
+    lines = [
+        "| work | anchor | measured | ratio | target | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for work, step, anchor, target in RATIO_TARGETS:
+        if step not in bench.runs or anchor not in bench.runs:
+            continue
+        ours, theirs = bench.median(step), bench.median(anchor)
+        cpu, anchor_cpu = bench.median_cpu(step), bench.median_cpu(anchor)
+        wall_ratio, cpu_ratio = ours.seconds / theirs.seconds, cpu / anchor_cpu
+        lines.append(
+            f"| {work} | {anchor}: {theirs.seconds:.2f} s wall, {anchor_cpu:.2f} s CPU "
+            f"| {ours.seconds:.2f} s wall, {cpu:.2f} s CPU "
+            f"| **{wall_ratio:.3g}×** wall; {cpu_ratio:.3g}× CPU "
+            f"| ≤ {target:g}× | {ok(wall_ratio <= target)} (CPU: {ok(cpu_ratio <= target)}) |"
+        )
+    booklets = next((n for n in ("booklets, 2 job(s)", *bench.pages) if n in bench.pages), None)
+    if booklets and "naive booklets" in bench.pages:
+        ours_pp = statistics.median(bench.cpu_per_page(booklets))
+        theirs_pp = statistics.median(bench.cpu_per_page("naive booklets"))
+        lines.append(
+            f"| booklets, CPU per page | naive booklets: {theirs_pp * 1000:.1f} ms "
+            f"({bench.pages['naive booklets'][0]} pages) | {booklets}: {ours_pp * 1000:.1f} ms "
+            f"({bench.pages[booklets][0]} pages) | **{ours_pp / theirs_pp:.3g}×** | ≤ 0.7× "
+            f"| {ok(ours_pp / theirs_pp <= 0.7)} |"
+        )
+    peak = bench.peak()
+    lines.append(
+        f"| peak memory, any command (process tree) | none: absolute | {peak.peak_mib:.0f} MiB ({peak.name}) "
+        f"| — | ≤ 1 GiB | {ok(peak.peak_mib <= 1024)} |"
+    )
+    lines += ["", "Medians of the runs in the table of steps below. The anchors:", ""]
+    lines += [f"- {text.format(loader=f'`{loader}`')}" for text in ANCHOR_TEXT.values()]
+    return lines
+
+
+def _code_version() -> str:
+    """The commit measured, and whether the code differed from it."""
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "generator", "site_templates", "bench"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not head:
+        return "not a git checkout"
+    return f"`{head}`" + (" with uncommitted changes" if changed else "")
 
 
 def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, booklets: str) -> str:
@@ -596,7 +812,13 @@ def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, bookl
     ]
     lines = [
         f"{args.students} students × {args.records_per_student} records, {dt.date.today()}, "
-        f"median of {bench.repeats} runs (every run listed). Machine: {_machine()}.",
+        f"median of {bench.repeats} runs (every run listed). Code: {_code_version()}. "
+        f"Machine: {_machine()}; load average {bench.load[0]:.2f} at the start, {bench.load[-1]:.2f} "
+        "at the end (other work on the machine counts in the times).",
+        "",
+        *_ratio_table(bench),
+        "",
+        "The absolute targets of DESIGN.md, on this machine:",
         "",
         "| target (DESIGN.md) | measured | status |",
         "|---|---|---|",
@@ -604,13 +826,17 @@ def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, bookl
     lines += [f"| {target} | {value} | {ok(good)} |" for target, value, good in rows]
     lines += [
         "",
-        "| step | median seconds | runs | peak memory (MiB, process tree) | output (MB) |",
-        "|---|---:|---|---:|---:|",
+        "| step | median seconds | runs | CPU seconds (runs) | peak memory (MiB, process tree) "
+        "| output (MB) |",
+        "|---|---:|---|---|---:|---:|",
     ]
     for name in bench.runs:
         r = m(name)
         out = f"{r.out_mb:.1f}" if r.out_mb is not None else ""
-        lines.append(f"| {name} | {r.seconds:.2f} | {bench.times(name)} | {r.peak_mib:.0f} | {out} |")
+        lines.append(
+            f"| {name} | {r.seconds:.2f} | {bench.times(name)} | {bench.median_cpu(name):.2f} "
+            f"({bench.cpu_times(name)}) | {r.peak_mib:.0f} | {out} |"
+        )
     lines += ["", browser.text, "", booklets]
     return "\n".join(lines)
 
@@ -618,9 +844,8 @@ def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, bookl
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def _write_docs(report: str) -> None:
-    """Replace the benchmark's section of docs/performance.md with this run's."""
-    path = REPO / "docs" / "performance.md"
+def _write_docs(report: str, path: Path) -> None:
+    """Replace the benchmark's section of docs/performance.md (or ``path``) with this run's."""
     text = path.read_text(encoding="utf-8")
     if START not in text or END not in text:
         sys.exit(f"{path} has no {START} … {END} section to write into")
