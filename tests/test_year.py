@@ -289,6 +289,7 @@ def _small_archive(dest: Path, years: int) -> Path:
     for folder in (archive / "students").iterdir():
         if folder.name not in {CLOSED, "S2024008", "S2025001"}:
             shutil.rmtree(folder)
+    shutil.rmtree(archive / "activities")  # its group lists students no longer here
     with (archive / "school.yml").open("a", encoding="utf-8") as f:
         f.write(f"retention: {{years: {years}}}\n")
     return archive

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from generator.archive.schema import (
@@ -58,10 +58,21 @@ class RecordEntry:
     meta: Record
     body: str
     path: str  # relative to the archive, e.g. students/S1/records/2026-03-05-talk.md
+    # A group activity (activities/<date>-<slug>.md) as each listed student's record: how
+    # many students it was held for. 0: the student's own record.
+    group: int = 0
 
     @property
     def file_name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
+        """Unique among a student's records: a group file's name may equal a record's."""
+        name = self.path.rsplit("/", 1)[-1]
+        return f"group-{name}" if self.group else name
+
+    def photo_path(self, photo: str) -> str:
+        """A photo's path in the archive: ``photos`` are relative to the record's folder (the
+        student's, or ``activities/`` for a group)."""
+        folder = self.path.rsplit("/", 1)[0] if self.group else self.path.rsplit("/records/", 1)[0]
+        return f"{folder}/{photo}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,16 @@ class StudentBase:
 
     def mentors_on(self, day: dt.date) -> list[MentorAssignment]:
         return [m for m in self.profile.mentors if _active_on(m.since, m.until, day)]
+
+
+def case_open_on(student: StudentBase, day: dt.date) -> bool:
+    """Whether the student's case was open on ``day``: on or after enrolment (or the first
+    registration in a category or with a mentor), and not after it closed."""
+    profile = student.profile
+    starts = [c.since for c in profile.categories] + [m.since for m in profile.mentors]
+    start = profile.enrolled_on or min(starts, default=day)
+    closed = profile.closed_on if not student.active else None
+    return start <= day and (closed is None or day <= closed)
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,7 @@ class Archive:
     classes: dict[str, SchoolClass]
     students: dict[str, StudentSummary]
     as_of: dt.date
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)  # group activity → its students
 
     # --- lookups used by pages and tests -----------------------------------
 

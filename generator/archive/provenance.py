@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from generator.archive.groups import ACTIVITIES
 from generator.archive.validate import RECORD_NAME
 from generator.core import git
 from generator.core.cache import Store, digest
@@ -110,6 +111,9 @@ class Changes(Mapping[str, Change]):
 
 
 NOT_IN_GIT = "not-in-git"
+# History.folders' key for the changes of activities/ (no student folder has a "/" in its name):
+# a student's page shows the provenance of the group activities that list them.
+GROUPS = f"/{ACTIVITIES}"
 UNCOMMITTED = "uncommitted"
 _FORMAT = "--format=%x00%h%x09%an%x09%ad%x09%ct%x09%ae"
 _LANDED = "--format=%x00%h%x09%p%x09%an%x09%ae"
@@ -157,6 +161,7 @@ def _log(hist: History, since: str = "") -> tuple[dict[str, Change], dict[str, i
         *span,
         "--",
         f"{hist.prefix}students",
+        f"{hist.prefix}activities",
     )
     changes: dict[str, Change] = {}
     times: dict[str, int] = {}
@@ -194,6 +199,7 @@ def _merges(hist: History, span: list[str]) -> dict[str, tuple[str, tuple[str, s
         *span,
         "--",
         f"{hist.prefix}students",
+        f"{hist.prefix}activities",
     )
     found: dict[str, tuple[str, tuple[str, str]]] = {}
     seen: set[str] = set()
@@ -213,17 +219,22 @@ def _merges(hist: History, span: list[str]) -> dict[str, tuple[str, tuple[str, s
 def _folder_digests(changes: Changes, only: set[str] | None = None) -> dict[str, str]:
     """Student folder → digest of its files' changes (for ``only`` those folders)."""
     directories = (
-        changes.directories("students")
+        [*changes.directories("students"), *changes.directories(ACTIVITIES)]
         if only is None
         else [d for folder in only for d in changes.directories(f"students/{folder}")]
+        + changes.directories(ACTIVITIES)
     )
     lines: dict[str, list[str]] = {}
     for directory in directories:
         parts = directory.split("/", 2)
-        if len(parts) < 2 or parts[0] != "students":
+        if parts[0] == ACTIVITIES:
+            key = GROUPS  # every group activity's: the pages of the students they list show them
+        elif len(parts) < 2 or parts[0] != "students":
             continue  # a file directly in students/: no student's
+        else:
+            key = parts[1]
         for path, c in changes.in_directory(directory):
-            lines.setdefault(parts[1], []).append(
+            lines.setdefault(key, []).append(
                 f"{path}\t{c.commit}\t{c.author}\t{c.email}\t{c.date}\t{c.merged_by}"
             )
     return {folder: digest(*sorted(found)) for folder, found in lines.items()}

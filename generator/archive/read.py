@@ -14,13 +14,13 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import yaml
 
-from generator.archive import compliance, retention, schema
+from generator.archive import compliance, groups, retention, schema
 from generator.archive.forms import FUTURE, NO_NARRATIVE
 from generator.archive.load import (
     FrontMatterMissing,
@@ -31,6 +31,7 @@ from generator.archive.load import (
     read_text,
 )
 from generator.archive.model import Archive, PlanEntry, RecordEntry, Student, StudentSummary
+from generator.archive.provenance import GROUPS
 from generator.archive.schema import (
     RECORD_TYPES,
     Plan,
@@ -185,6 +186,7 @@ class StudentResult:
     output: Any = None
     expired: bool = False  # past the school's retention period: left out of the build
     name: str | None = None  # the profile's name: another file's ``with`` must not name it
+    profile: Profile | None = None  # whether a group activity's day lay in the case (check_open)
     # every ``with`` entry of the records: (record path, position, index, value), checked
     # against every student of the archive once all are read (``_with_names_a_student``)
     mentions: list[tuple[str, tuple[int, int], int, str]] = field(default_factory=list)
@@ -215,7 +217,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
                 result.profile_id = pdoc.data["id"]
                 result.id_pos = pdoc.at(("id",))
             if profile is not None:
-                result.name = profile.name
+                result.name, result.profile = profile.name, profile
                 _check_profile(profile, pdoc, psink, folder, ctx)
     plan = None
     if (sdir / "plan.md").is_file():
@@ -232,6 +234,7 @@ def read_student(root: Path, folder: str, ctx: Context, as_of: dt.date, keep: bo
             entry = _read_record(root, sdir, rec, name, ctx, as_of, problems, result.mentions)
             if entry is not None:
                 records.append(entry)
+    records += ctx.groups.get(folder, ())  # group activities held for this student (activities/)
     result.files = files
     if profile is not None and ctx.school is not None:
         _overdue(profile, records, ctx, as_of, Sink(f"{rel}/profile.yml", problems))
@@ -609,6 +612,21 @@ def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> 
     return sf
 
 
+def _with_groups(
+    extra: Callable[[str], str] | None, held: dict[str, tuple[Any, ...]]
+) -> Callable[[str], str]:
+    """A cached student's result also depends on the group activities that list them."""
+
+    def key(folder: str) -> str:
+        mine = held.get(folder, ())
+        if not mine:
+            return extra(folder) if extra else ""
+        inputs = extra(folder) + extra(GROUPS) if extra else ""  # their provenance too
+        return inputs + groups.key_of(mine)
+
+    return key
+
+
 WITH_NAMES_A_STUDENT = "{field} names a student of the archive: write a role (a classmate), not a name or id"
 
 
@@ -647,9 +665,12 @@ def _read_all(
 ) -> ReadResult:
     global _hook
     sf = _school(root, problems, cache)
-    ctx = _context(sf)
-    _hook = hook_factory(sf, as_of) if (hook_factory and keep and sf.school) else None
     everyone = _student_folders(root)
+    held = groups.read_groups(root, _context(sf), everyone, problems, _parse_md)
+    ctx = replace(_context(sf), groups=groups.by_student(held))
+    if cache is not None:
+        cache.extra = _with_groups(cache.extra, ctx.groups)
+    _hook = hook_factory(sf, as_of) if (hook_factory and keep and sf.school) else None
     unknown = sorted(set(folders or ()) - set(everyone))
     if unknown:
         raise UsageError(labels.error("commands", "no_student_folder", id=unknown[0]))
@@ -693,8 +714,10 @@ def _read_all(
             students[res.summary.id] = res.summary
             outputs[res.summary.id] = res.output
     _with_names_a_student(results, sf.teachers, problems)
+    groups.check_open(held, {r.folder: r.profile for r in results if r.profile}, problems)
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
     archive = None
     if keep and sf.school is not None and not any(p.severity == "error" for p in problems):
-        archive = Archive(sf.school, sf.teachers, sf.classes, students, as_of)
+        members = {g.stem: frozenset(g.students) for g in held}
+        archive = Archive(sf.school, sf.teachers, sf.classes, students, as_of, members)
     return ReadResult(archive, problems, files, outputs)

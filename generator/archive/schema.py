@@ -572,6 +572,27 @@ class Activity(RecordBase):
     )
 
 
+class GroupActivity(Activity):
+    """One activity held for many students, kept once at ``activities/<date>-<slug>.md``.
+
+    Every listed student's file shows it as one of their records (an :class:`Activity`
+    without the list): a reader of one student's file must not learn who else is in the
+    programme, so the list itself is read by ``check`` and the build, never shown."""
+
+    students: list[Id] = Field(
+        min_length=1,
+        max_length=200,
+        description="Student ids the activity was held for (a group activity only, in "
+        "`activities/`); each student's file shows it, never the others' names.",
+    )
+    photos: list[Text] = Field(
+        default_factory=list,
+        json_schema_extra=SET_BY_INTAKE,
+        description="Photo paths relative to `activities/`. A group's photos are shown only to "
+        "those who may read every listed student's file, and are not printed in booklets.",
+    )
+
+
 class Aid(RecordBase):
     type: Literal["aid"] = Field(description="`aid` 资助发放.")
     item: Text = Field(description="What was given, e.g. 国家助学金.")

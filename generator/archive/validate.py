@@ -283,6 +283,7 @@ class Context:
     categories: dict[str, tuple[str, ...]]  # key → allowed kinds
     school: Any = None  # the validated School, for the four-ones rules
     graduated: dict[str, int] = field(default_factory=dict)  # class id → the year it graduated
+    groups: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # student id → group activities
 
 
 def check_ref(

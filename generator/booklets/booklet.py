@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from generator.archive import photos
+from generator.archive import groups, photos
 from generator.archive.model import Archive, RecordEntry, Student
 from generator.archive.provenance import Changes, last_changes
 from generator.archive.read import SchoolFiles, read_archive, source_files
@@ -153,6 +153,7 @@ class Booklets:
             return None
         target = self.out_dir / f"{student.id}.pdf"
         shown = "|".join(self.site.provenance_text(r.path) for r in student.records)
+        shown += groups.key_of(r for r in student.records if r.group)  # activities/ files too
         digest = student_digest(self.root / student.folder, f"{self.key}|{shown}")
         if not self.force and target.is_file() and self.previous.get(student.id) == digest:
             return BookletResult(student.id, "skipped", target, digest)
@@ -231,11 +232,10 @@ class Booklets:
                 heading_font=_css_family(self.fonts.heading, subset),
             )
         )
-        photo_src = {
-            f"{student.folder}/{ph}": photos.prepared(self.root / student.folder / ph, self.photo_cache)[
-                1
-            ].as_uri()
+        photo_src = {  # a group's photos are not printed: they show other students
+            r.photo_path(ph): photos.prepared(self.root / r.photo_path(ph), self.photo_cache)[1].as_uri()
             for r in student.records
+            if not r.group
             for ph in r.meta.photos
         }
         return env.get_template("booklet.html.j2").render(

@@ -493,7 +493,9 @@ def seal(state: BuildState, shell: Shell) -> Path:
     previous = _previous_site(state)
     rights = {a.teacher: access.rights(state.archive, a.teacher) for a in accounts}
     fingerprints = {a.teacher: a.fingerprint for a in accounts}
-    publisher = protect.Publisher(new, rights, previous, fingerprints, state.settings.rotate_keys)
+    publisher = protect.Publisher(
+        new, rights, previous, fingerprints, state.settings.rotate_keys, dict(state.archive.groups)
+    )
     if state.settings.intake_url:  # each teacher's credential for the upload inbox, in their keyring
         publisher.uploads = inbox.credentials(state.archive_root, accounts)
     for uri, page in state.pages.items():

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator.archive.model import Archive, StudentBase
+from generator.archive.model import Archive, case_open_on
 from generator.archive.schema import RECORD_KINDS
 from generator.core import crypto, labels
 from generator.core.files import write_atomic
@@ -378,16 +378,6 @@ def may_write(archive: Archive, teacher_id: str, student_id: str, day: dt.date, 
     return (
         cls is not None and cls.head_teacher == teacher_id and student.active and day >= _term_start(archive)
     )
-
-
-def case_open_on(student: StudentBase, day: dt.date) -> bool:
-    """Whether the student's case was open on ``day``: on or after enrolment (or the first
-    registration in a category or with a mentor), and not after it closed."""
-    profile = student.profile
-    starts = [c.since for c in profile.categories] + [m.since for m in profile.mentors]
-    start = profile.enrolled_on or min(starts, default=day)
-    closed = profile.closed_on if not student.active else None
-    return start <= day and (closed is None or day <= closed)
 
 
 def _term_start(archive: Archive) -> dt.date:

@@ -140,6 +140,8 @@ def scope_of(route: str) -> str:
     parts = route.strip("/").split("/")
     if len(parts) >= 2 and parts[0] == "counsel":  # a student's need-to-know records
         return f"counsel:{parts[1]}"
+    if len(parts) >= 2 and parts[0] == "activities":  # a group activity's photos
+        return f"group:{parts[1]}"
     if len(parts) >= 2 and parts[0] in ("students", "classes", "teachers"):
         return f"{parts[0][:-1] if parts[0] != 'classes' else 'class'}:{parts[1]}"
     if len(parts) >= 2 and parts[0] == "booklets":
@@ -216,6 +218,7 @@ class Publisher:
     previous: SiteState | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)  # teacher → their key pair's
     rotate: bool = False  # new keys for every scope
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)  # group activity → its students
     uploads: dict[str, tuple[str, str]] = field(default_factory=dict)  # teacher → inbox user, password
     build: str = field(default_factory=lambda: secrets.token_hex(8))
     stamp_ns: int = field(default_factory=time.time_ns)  # every published file's mtime
@@ -241,6 +244,10 @@ class Publisher:
                 for kind, idents in (*scopes, ("counsel", r.counsel)):
                     for ident in idents:
                         self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
+                # A group's photos show every student in it: readers of all of them alone.
+                for stem, students in self.groups.items():
+                    if students <= r.students:
+                        self._readers_of.setdefault(f"group:{stem}", set()).add(teacher)
         keep = self.previous is not None and not self.rotate
         self.route_salt = self.previous.route_salt if keep and self.previous else secrets.token_hex(16)
         self._scope_of: dict[str, str] = {}

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from generator.archive import compliance
-from generator.archive import photos
+from generator.archive import groups, photos
 from generator.render import templates as render
 from generator.site import pages as site_pages
 from generator.archive.provenance import Changes, Waiting
@@ -92,10 +92,13 @@ class StudentPages:
         self.site.photo_urls.clear()
         for record in student.records:
             for photo in record.meta.photos:
-                key = f"{student.folder}/{photo}"
+                key = record.photo_path(photo)
                 name, cached = photos.prepared(self.root / key, self.photo_cache)
-                self.site.photo_urls[key] = name
-                published.append((f"students/{student.id}/photos/{name}", cached))
+                # A group's photos are its own (activities/<file>/photos/), in a scope of their
+                # own: only the readers of every student in the group hold its key.
+                uri = f"{groups.photos_route(record)}/{name}" if record.group else f"students/{student.id}/photos/{name}"
+                self.site.photo_urls[key] = f"../../{uri}" if record.group else f"photos/{name}"
+                published.append((uri, cached))
         facts = compliance.facts_of(student.records)
         periods = tuple(
             compliance.periods(student.profile, self.site.archive.school, facts, self.site.archive.as_of)

@@ -420,7 +420,7 @@
     for (const img of page.querySelectorAll("img[src]")) {
       const target = resolve(img.getAttribute("src"), route);
       img.removeAttribute("src");
-      if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; }, (e) => fileFailed(img, e));
+      if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; else unseen(img); }, (e) => fileFailed(img, e));
     }
     if (tok === FORM && F && F.restore) restoreForm(page);
     if (window.ydPage) window.ydPage(page);  // charts (from numbers inside the decrypted page), cards
@@ -679,6 +679,18 @@
   });
   addEventListener("beforeunload", (ev) => { if (F && F.dirty) { ev.preventDefault(); ev.returnValue = ""; } });
 
+  function unseen(img) {
+    // A group activity's photo this reader holds no key for (it shows students whose files
+    // they may not read): said once, in the photos' place, never an empty frame.
+    const box = img.closest("[data-unseen]");
+    if (!box) return;
+    img.closest("figure").remove();
+    if (box.querySelector(".yd-unseen")) return;
+    const said = document.createElement("p");
+    said.className = "yd-meta yd-unseen";
+    said.textContent = box.dataset.unseen;
+    box.prepend(said);
+  }
   function fileFailed(el, e) {
     // A photo or booklet whose file is not what the index says (changed, or another's copied
     // over it): said where it would have been, never a silent empty space.
