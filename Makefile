@@ -45,6 +45,12 @@ lint: $(VENV)/.test
 bench: $(VENV)/.demo vendor
 	$(BIN)/python bench/run.py --students 1000 --records-per-student 150
 
+# A bureau hosting many schools: 20 synthetic schools of 300 students built one after another,
+# then two at a time (docs/performance.md). A quick look: make bench-bureau BUREAU="--schools 3 --students 50"
+.PHONY: bench-bureau
+bench-bureau: $(VENV)/.demo vendor
+	$(BIN)/python bench/bureau.py $(BUREAU)
+
 # `yidang` on the PATH, as the README writes it: a link to ./yidang, which runs this checkout's
 # .venv/bin/yidang. Where /usr/local/bin cannot be written (and no sudo), ./yidang still works.
 launcher:
