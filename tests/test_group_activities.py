@@ -64,8 +64,17 @@ def test_check_refuses_a_group_file_by_its_name_and_date(run: Callable[..., Any]
     text = (root / GROUP).read_text(encoding="utf-8")
     (root / "activities" / "班会.md").write_text(text, encoding="utf-8")
     (root / "activities" / "2026-11-21-gratitude.md").write_text(text, encoding="utf-8")
+    (root / "activities" / "2026-11-20-talk.md").write_text(
+        "---\ntype: talk\ndate: 2026-11-20\nby: T008\nmode: in_person\ntopic: 谈心\n"
+        "students: [S2025001, S2025002]\n---\n\n谈话。\n",
+        encoding="utf-8",
+    )
     found = _problems(run, root)
     assert any(line.startswith("activities/班会.md:1:1: error: 集体活动的文件名") for line in found), found
+    talk = (
+        "activities/2026-11-20-talk.md:2:7: error: type:'talk' 类的记录不能作为集体记录(可以的类型:activity)"
+    )
+    assert any(line.startswith(talk) for line in found), found
     assert any(
         line.startswith("activities/2026-11-21-gratitude.md:3:7: error: 日期 2026-11-20") for line in found
     ), found

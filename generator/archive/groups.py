@@ -19,11 +19,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from generator.archive.load import Located, Pos
 from generator.archive.model import RecordEntry, StudentBase, case_open_on
-from generator.archive.schema import Activity, GroupActivity, Profile
-from generator.archive.validate import Context, Sink, check_photo, check_ref, validate_doc
+from generator.archive.schema import RECORD_KINDS, Profile, Record, RecordBase, RecordKind, group_model
+from generator.archive.validate import Context, Sink, check_photo, check_references, validate_doc
 from generator.archive.wording import said
 from generator.core.cache import digest
 from generator.core.problems import Problem
@@ -33,6 +34,7 @@ GROUP_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-([a-z0-9][a-z0-9-]{0,40})\.md$")
 GROUP_FILE_NAME = (
     "a group activity's file name must be YYYY-MM-DD-<name>.md (a-z, 0-9, -), e.g. 2026-10-15-gratitude.md"
 )
+GROUP_KIND = "type: a record of type '{type}' cannot be kept for a group (one of {types})"
 GROUP_UNKNOWN = "{field}: no student '{id}' in students/"
 GROUP_TWICE = "{field}: student '{id}' is listed twice"
 GROUP_CLOSED = "{field}: the case of student '{id}' was not open on {date}"
@@ -78,20 +80,34 @@ def read_groups(
         if parsed is None:
             continue
         doc, body = parsed
-        group = validate_doc(GroupActivity, doc, sink)
-        if group is not None and _checked(group, doc, sink, named.group(1), base, ctx, known):
-            groups.append(_group(group, doc, body, rel))
+        kind = _kind(doc, sink)
+        group = validate_doc(group_model(kind.model), doc, sink) if kind else None
+        if kind and group is not None and _checked(group, doc, sink, named.group(1), base, ctx, known):
+            groups.append(_group(kind.model, group, doc, body, rel))
     return groups
 
 
+def _kind(doc: Located, sink: Sink) -> RecordKind | None:
+    """The file's kind, which must be declared ``group``."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    name = data.get("type")
+    kind = RECORD_KINDS.get(name) if isinstance(name, str) else None
+    if kind is None or not kind.group:
+        kinds = ", ".join(k for k, declared in RECORD_KINDS.items() if declared.group)
+        where = doc.at(("type",)) if "type" in data else doc.origin
+        sink.error(where, said(GROUP_KIND, type=name, types=kinds))
+        return None
+    return kind
+
+
 def _checked(
-    group: GroupActivity, doc: Located, sink: Sink, name_date: str, base: Path, ctx: Context, known: set[str]
+    group: Any, doc: Located, sink: Sink, name_date: str, base: Path, ctx: Context, known: set[str]
 ) -> bool:
     """The file's date, writer, photos and students; False when a student is unknown or twice."""
     if group.date.isoformat() != name_date:
         template = "date {date} differs from the file name's date {name}"
         sink.error(doc.at(("date",)), said(template, date=group.date, name=name_date))
-    check_ref(sink, doc, ("by",), group.by, ctx.teachers, "teacher")
+    check_references(group, doc, sink, ctx)
     for i, photo in enumerate(group.photos):
         check_photo(sink, doc, ("photos", i), base, photo)
     fine = True
@@ -106,10 +122,12 @@ def _checked(
     return fine
 
 
-def _group(group: GroupActivity, doc: Located, body: str, rel: str) -> Group:
-    shown = Activity.model_validate(group.model_dump(by_alias=True, exclude={"students"}))
+def _group(model: type[RecordBase], group: Any, doc: Located, body: str, rel: str) -> Group:
+    """As each listed student's file shows it: a record of its kind, without the list."""
+    shown = model.model_validate(group.model_dump(by_alias=True, exclude={"students"}))
     at = tuple(doc.at(("students", i)) for i in range(len(group.students)))
-    return Group(RecordEntry(shown, body, rel, group=len(group.students)), tuple(group.students), at)
+    entry = RecordEntry(cast(Record, shown), body, rel, group=len(group.students))
+    return Group(entry, tuple(group.students), at)
 
 
 def photos_route(entry: RecordEntry) -> str:

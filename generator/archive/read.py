@@ -41,7 +41,6 @@ from generator.archive.schema import (
     School,
     SchoolClass,
     Teacher,
-    reference,
 )
 from generator.archive.shown import label_problems
 from generator.archive.validate import (
@@ -50,6 +49,7 @@ from generator.archive.validate import (
     Sink,
     check_photo,
     check_ref,
+    check_references,
     list_doc,
     loc_text,
     validate_doc,
@@ -432,24 +432,9 @@ def _check_record(
     if record.date > as_of:
         sink.warning(doc.at(("date",)), said(FUTURE, date=record.date))
     if record.from_school is None:  # another school's teachers and terms are kept as written
-        _check_references(record, doc, sink, ctx)
+        check_references(record, doc, sink, ctx)
     for i, photo in enumerate(record.photos):
         check_photo(sink, doc, ("photos", i), sdir, photo)
-
-
-def _check_references(record: RecordBase, doc: Located, sink: Sink, ctx: Context) -> None:
-    """Every field declared as a reference (``refers_to``) names an entry of its table; a
-    list's items each do. The tables are the school files' ids."""
-    tables = {"teacher": ctx.teachers, "term": ctx.terms, "class": ctx.classes}
-    for name, info in type(record).model_fields.items():
-        table = reference(info)
-        value = getattr(record, name)
-        if table is None or value is None:
-            continue
-        key = info.alias or name
-        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-        for i, item in items:
-            check_ref(sink, doc, (key,) if i is None else (key, i), str(item), tables[table], table)
 
 
 # --- the whole archive -------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 from generator.archive.wording import RuleBroken, rule_words
 from generator.core import labels as words
@@ -572,27 +572,6 @@ class Activity(RecordBase):
     )
 
 
-class GroupActivity(Activity):
-    """One activity held for many students, kept once at ``activities/<date>-<slug>.md``.
-
-    Every listed student's file shows it as one of their records (an :class:`Activity`
-    without the list): a reader of one student's file must not learn who else is in the
-    programme, so the list itself is read by ``check`` and the build, never shown."""
-
-    students: list[Id] = Field(
-        min_length=1,
-        max_length=200,
-        description="Student ids the activity was held for (a group activity only, in "
-        "`activities/`); each student's file shows it, never the others' names.",
-    )
-    photos: list[Text] = Field(
-        default_factory=list,
-        json_schema_extra=SET_BY_INTAKE,
-        description="Photo paths relative to `activities/`. A group's photos are shown only to "
-        "those who may read every listed student's file, and are not printed in booklets.",
-    )
-
-
 class Aid(RecordBase):
     type: Literal["aid"] = Field(description="`aid` 资助发放.")
     item: Text = Field(description="What was given, e.g. 国家助学金.")
@@ -623,6 +602,42 @@ class Counselling(RecordBase):
         return self
 
 
+class GroupFields(Strict):
+    """What a group file (``activities/<date>-<name>.md``) adds to its kind's fields.
+
+    A kind declared ``group`` may be kept once for many students. Every listed student's file
+    shows it as one of their records, without the list: a reader of one student's file must
+    not learn who else is in the programme, so ``students`` is read by ``check`` and the
+    build, never shown."""
+
+    students: list[Id] = Field(
+        min_length=1,
+        max_length=200,
+        description="Student ids the record was held for; each student's file shows it, with how "
+        "many took part, never who.",
+    )
+    photos: list[Text] = Field(
+        default_factory=list,
+        json_schema_extra=SET_BY_INTAKE,
+        description="Photo paths relative to `activities/`. A group's photos are shown only to "
+        "those who may read every listed student's file, and are not printed in booklets.",
+    )
+
+
+_GROUP_MODELS: dict[type[RecordBase], type[RecordBase]] = {}
+
+
+def group_model(model: type[RecordBase]) -> type[RecordBase]:
+    """The model of a group file of ``model``'s kind: its fields and :class:`GroupFields`'."""
+    found = _GROUP_MODELS.get(model)
+    if found is None:
+        extra = {name: (info.annotation, info) for name, info in GroupFields.model_fields.items()}
+        found = _GROUP_MODELS[model] = create_model(  # type: ignore[call-overload]
+            f"Group{model.__name__}", __base__=model, __doc__=GroupFields.__doc__, **extra
+        )
+    return found
+
+
 # --- the record registry: one declaration per kind of record ----------------------
 
 
@@ -642,6 +657,8 @@ class RecordKind:
     # Need to know: only the record's writer, the counsellor role and leadership read its
     # content; a student's other readers see that it took place, its date and a high risk.
     need_to_know: bool = False
+    # May be kept once for many students, at activities/<date>-<name>.md (GroupFields).
+    group: bool = False
 
     @property
     def type(self) -> str:
@@ -669,7 +686,8 @@ def unregister(name: str) -> None:
 
 
 for _model in (Talk, HomeVisit, Evaluation, Activity, Aid):
-    register(RecordKind(_model))
+    # an activity (励志教育 for a class) may be one file for many students: a group activity
+    register(RecordKind(_model, group=_model is Activity))
 register(RecordKind(Counselling, need_to_know=True))
 Record = (
     Talk | HomeVisit | Evaluation | Activity | Aid

@@ -65,14 +65,26 @@ SECTIONS: list[tuple[str, str, list[type[BaseModel]]]] = [
         "student's folder (e.g. `photos/2026-03-05.jpg`) and must stay inside it.",
         [s.RecordBase],  # then every registered kind: see sections()
     ),
+    (
+        "activities/YYYY-MM-DD-&lt;name&gt;.md",
+        "A group activity: one record held for many students, kept once (`<name>`: a-z, 0-9, -). "
+        "Its front matter is a record of a kind that may be kept for a group ({kinds}), with "
+        "these fields added; each listed student's page and booklet show it as their record.",
+        [s.GroupFields],
+    ),
 ]
 REFERS = {"teacher": "a teacher id of teachers.yml", "term": "a term id of school.yml", "class": "a class id"}
 
 
 def sections() -> list[tuple[str, str, list[type[BaseModel]]]]:
     """SECTIONS with the record kinds of the registry as they stand (a school's own too)."""
-    *rest, (title, about, models) = SECTIONS
-    return [*rest, (title, about, [*models, *s.RECORD_TYPES.values()])]
+    *rest, (title, about, models), (g_title, g_about, g_models) = SECTIONS
+    kinds = ", ".join(f"`{k}`" for k, kind in s.RECORD_KINDS.items() if kind.group)
+    return [
+        *rest,
+        (title, about, [*models, *s.RECORD_TYPES.values()]),
+        (g_title, g_about.format(kinds=kinds), g_models),
+    ]
 
 
 def _rules(model: type[BaseModel]) -> list[str]:
