@@ -1015,7 +1015,7 @@ def _say_outcome(o: Any, words: dict[str, Any]) -> None:
     if o.submission is not None:
         s = o.submission
         kind = _labels()["types"].get(s.type, s.type)
-        what = words["what_record"].format(type=kind, student=s.student, date=s.date, teacher=s.teacher)
+        what = words["what_record"].format(type=kind, student=s.whom, date=s.date, teacher=s.teacher)
     else:
         a = o.arrival
         what = words["what_transfer"].format(

@@ -83,14 +83,17 @@ def seal(
     photos: tuple[bytes, ...] = (),
     intake_public: bytes | None = None,
     submission_id: str | None = None,
+    students: list[str] | None = None,
 ) -> bytes:
-    """A sealed file, as the page downloads it."""
+    """A sealed file, as the page downloads it (``students``: a group record's)."""
     public = intake_public or public_key(archive)
     extra: dict[str, Any] = {
         "photos": [{"name": f"{n}.jpg", "data": crypto.b64(p)} for n, p in enumerate(photos, 1)]
     }
     if submission_id:
         extra["id"] = submission_id
+    if students is not None:
+        extra["students"] = students
     content = payload(teacher, student, record, body, crypto.fingerprint(public), **extra)
     return seal_payload(archive, teacher, passphrase, content, public)
 

@@ -5,7 +5,9 @@ many took part, never who — and its photo only to those who may read all four 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -14,9 +16,16 @@ from typing import Any
 
 from pypdf import PdfReader
 
+from .browser import chromium, serve_folder
 from .conftest import AS_OF, SAMPLE
+from .site_helpers import read_facts
 from .site_reader import login
-from .test_protect import CREDS
+from .submit import seal
+from .test_browser import PHONE
+from .test_protect import CREDS, INTAKE_PASSPHRASE, _login, _open
+from .test_site import write_config
+from .test_year import _repo as sample_repo
+from .test_year import git
 
 GROUP = "activities/2026-11-20-gratitude.md"
 THEME = "感恩父母主题班会"
@@ -133,3 +142,158 @@ def test_the_booklet_holds_it_without_the_photo(protected_sample: Path) -> None:
     assert THEME in text and "集体活动,共4名学生参加" in text
     assert "集体活动照片不印入个人档案册" in text
     assert [n for n in NAMES if n != "林诗琪" and n in text] == []
+
+
+# --- sent from the site: form → sealed file → intake → review → merge → every student's page ---
+
+HEAD_TEACHER = "T008"  # heads 高二(1)班: may write for all four
+
+
+def _activity(day: dt.date) -> dict[str, Any]:
+    return {"type": "activity", "date": day.isoformat(), "kind": "励志教育", "theme": "期末励志班会"}
+
+
+def test_a_group_record_is_refused_unless_every_student_is_the_writers(
+    run: Callable[..., Any], tmp_path: Path
+) -> None:
+    repo = sample_repo(tmp_path)
+    archive = repo / "archives"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    pw = CREDS["T015"]  # mentors S2025002 alone of the four
+    today = dt.date.today()
+    cases = {
+        "not-hers.yidang": (
+            seal(
+                archive, "T015", pw, "S2025002", _activity(today), "班会。", students=["S2025002", "S2025003"]
+            ),
+            f"T015 在 {today} 无权为学生 S2025003 写记录",
+        ),
+        "talk.yidang": (
+            seal(
+                archive,
+                HEAD_TEACHER,
+                CREDS[HEAD_TEACHER],
+                "S2025001",
+                {"type": "talk", "date": today.isoformat(), "mode": "in_person", "topic": "谈心"},
+                "谈话。",
+                students=["S2025001", "S2025002"],
+            ),
+            "谈话记录记录不能为多名学生一起填写",
+        ),
+        "twice.yidang": (
+            seal(
+                archive,
+                HEAD_TEACHER,
+                CREDS[HEAD_TEACHER],
+                "S2025001",
+                _activity(today),
+                "班会。",
+                students=["S2025001", "S2025002", "S2025002"],
+            ),
+            "字段 students:不符合要求",
+        ),
+        "not-first.yidang": (
+            seal(
+                archive,
+                HEAD_TEACHER,
+                CREDS[HEAD_TEACHER],
+                "S2025001",
+                _activity(today),
+                "班会。",
+                students=["S2025002", "S2025003"],
+            ),
+            "字段 students:不符合要求",
+        ),
+        "path.yidang": (
+            seal(
+                archive,
+                HEAD_TEACHER,
+                CREDS[HEAD_TEACHER],
+                "S2025001",
+                _activity(today),
+                "班会。",
+                students=["S2025001", "../../etc"],
+            ),
+            "students 不符合要求:格式不对",
+        ),
+    }
+    for name, (data, _) in cases.items():
+        (inbox / name).write_bytes(data)
+    taken = _intake(run, repo, inbox)
+    assert "0 taken in, 5 refused" in taken.output, taken.output
+    for name, (_, reason) in cases.items():
+        said = (inbox / "rejected" / f"{name}.reason.txt").read_text(encoding="utf-8")
+        assert reason in said, (name, said)
+    assert git(repo, "branch", "--list", "intake/*").strip() == ""  # nothing written anywhere
+
+
+def test_a_head_teacher_sends_one_activity_for_four_students_from_a_phone(
+    run: Callable[..., Any], tmp_path: Path
+) -> None:
+    repo = sample_repo(tmp_path)
+    archive, site = repo / "archives", tmp_path / "site"
+    config = write_config(tmp_path, archive, protect=True)
+    assert run("build", "--config", config, "--site-dir", site).exit_code == 0
+    sentence = "期末前的励志班会:每人写下下学期的一个小目标,贴在教室后墙。"
+    with serve_folder(site) as url, chromium() as browser:
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, accept_downloads=True)
+        page = context.new_page()
+        _login(page, url, HEAD_TEACHER)
+        page.wait_for_selector("[data-group=students]")
+        _open(page, url, login(site, HEAD_TEACHER, CREDS[HEAD_TEACHER]), f"students/{LISTED[0]}/")
+        page.click(f'.yd-write[data-student="{LISTED[0]}"] .yd-write-type[data-type="activity"]')
+        page.wait_for_selector("#yd-form fieldset.yd-group")
+        offered = page.locator(".yd-group-list input").evaluate_all("(bs) => bs.map((b) => b.value)")
+        assert set(LISTED[1:]) <= set(offered) and LISTED[0] not in offered
+        for sid in LISTED[1:]:
+            page.check(f'.yd-group-list input[value="{sid}"]')
+        page.select_option("#yd-f-kind", "励志教育")
+        page.fill("#yd-f-theme", "期末励志班会")
+        page.fill("#yd-f-narrative", sentence)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        box = page.locator(".yd-group-list label").first.bounding_box()
+        assert box is not None and box["height"] >= 44  # a thumb's touch target
+        page.screenshot(path=str(tmp_path / "group-form-phone.png"), full_page=True)
+        page.click("#yd-form button[type=submit]")
+        page.wait_for_selector(".yd-sealed:not([hidden])")
+        with page.expect_download() as download:
+            page.click("[data-sealed]")
+        sealed = Path(download.value.path()).read_bytes()
+        context.close()
+    for plain in (*LISTED, *NAMES, sentence[:8]):
+        assert plain.encode() not in sealed
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "group.yidang").write_bytes(sealed)
+    taken = _intake(run, repo, inbox)
+    assert "1 taken in, 0 refused" in taken.output, taken.output
+    branch = next(
+        b for b in git(repo, "branch", "--format=%(refname:short)").split() if b.startswith("intake/")
+    )
+    files = git(repo, "diff", "--name-only", f"main...{branch}").split()
+    assert len(files) == 1 and re.fullmatch(
+        r"archives/activities/\d{4}-\d\d-\d\d-activity-[0-9a-f]{8}\.md", files[0]
+    )
+    author = git(repo, "log", "-1", "--format=%an", branch).strip()
+    assert author == next(t["name"] for t in read_facts(SAMPLE).teachers if t["id"] == HEAD_TEACHER)
+    reviewed = run("review", "--base", "main", "--head", branch, "--archive", archive, "--format", "text")
+    for sid, name in zip(LISTED, NAMES, strict=True):  # described for each student, as theirs
+        assert f"{sid} {name}" in reviewed.output
+    assert reviewed.output.count("集体活动,共 4 名学生") == 4 and sentence in reviewed.output
+    git(repo, "merge", "-q", "--no-edit", branch)
+    assert run("build", "--config", config, "--site-dir", site).exit_code == 0
+    reader = login(site, HEAD_TEACHER, CREDS[HEAD_TEACHER])
+    for sid in LISTED:
+        page_html = reader.open(f"students/{sid}/")["h"]
+        assert sentence in page_html and "期末励志班会" in page_html
+    mentor = login(site, "T015", CREDS["T015"])
+    assert sentence in mentor.open("students/S2025002/")["h"]
+
+
+def _intake(run: Callable[..., Any], repo: Path, inbox: Path) -> Any:
+    os.environ["YIDANG_INTAKE_PASSPHRASE"] = INTAKE_PASSPHRASE
+    try:
+        return run("intake", inbox, "--archive", repo / "archives")
+    finally:
+        os.environ.pop("YIDANG_INTAKE_PASSPHRASE", None)

@@ -65,6 +65,7 @@ def _form(
         "fields": fields,
         "narrative": narrative,
         "need": need,
+        "group": schema.RECORD_KINDS[kind].group,  # may be sent for several students at once
     }
     form |= _rules(model)
     return form

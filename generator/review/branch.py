@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from generator.archive import schema
+from generator.archive.groups import ACTIVITIES
 from generator.archive.load import YamlSyntaxError, parse_markdown, parse_yaml
 from generator.archive.read import read_archive, school_today
 from generator.archive.shown import shown_fields, value_text
@@ -243,34 +244,34 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
     classes = _by_id(_show(repo, head, f"{prefix}classes.yml"))
     students: dict[str, StudentChange] = {}
     school_files = []
+
+    def student(sid: str) -> StudentChange:
+        new_p = _yaml(_show(repo, head, f"{prefix}students/{sid}/profile.yml"))
+        old_p = _yaml(_show(repo, base, f"{prefix}students/{sid}/profile.yml"))
+        p = new_p or old_p
+        return students.setdefault(sid, StudentChange(sid, str(p.get("name", "")), str(p.get("class", ""))))
+
     for status, path in ((c[0][0], c[-1]) for c in changed if c and c[0]):
         rel = path[len(prefix) :]
         parts = rel.split("/")
+        if parts[0] == ACTIVITIES and len(parts) == 2 and rel.endswith(".md"):
+            # A group record: described for each student it is (or was) for, as theirs.
+            meta, body = _record(_show(repo, base if status == "D" else head, path))
+            entry = _record_change(status, rel, meta, body, teachers)
+            for sid in dict.fromkeys(str(s) for s in meta.get("students") or ()):
+                student(sid).records.append({**entry, "group": len(meta.get("students") or ())})
+            continue
         if parts[0] != "students" or len(parts) < 3:
             school_files.append(f"{_labels()['actions'].get(status, status)} {rel}")
             continue
-        sid = parts[1]
-        new_p = _yaml(_show(repo, head, f"{prefix}students/{sid}/profile.yml"))
-        old_p = _yaml(_show(repo, base, f"{prefix}students/{sid}/profile.yml"))
-        change = students.setdefault(
-            sid,
-            StudentChange(sid, str((new_p or old_p).get("name", "")), str((new_p or old_p).get("class", ""))),
-        )
+        change = student(parts[1])
         if parts[2] == "records":
             meta, body = _record(_show(repo, base if status == "D" else head, path))
-            who = teachers.get(str(meta.get("by")), {}).get("name", meta.get("by", ""))
-            change.records.append(
-                {
-                    "action": _labels()["actions"].get(status, status),
-                    "file": parts[-1],
-                    "type": labels.shipped()["types"].get(meta.get("type"), str(meta.get("type", ""))),
-                    "date": str(meta.get("date", "")),
-                    "by": str(who),
-                    **(_what_it_says(meta, body) if status != "D" else {"fields": [], "text": []}),
-                }
-            )
+            change.records.append(_record_change(status, parts[-1], meta, body, teachers))
             change.leadership |= _high_risk(meta)
         elif parts[2] == "profile.yml":
+            new_p = _yaml(_show(repo, head, f"{prefix}students/{parts[1]}/profile.yml"))
+            old_p = _yaml(_show(repo, base, f"{prefix}students/{parts[1]}/profile.yml"))
             lines, lead = _profile_changes(old_p, new_p, day, school.get("categories") or {})
             change.profile += lines or [_labels()["profile_changed"]]
             change.leadership |= lead
@@ -303,6 +304,22 @@ def review(archive_root: Path, base: str, head: str = "HEAD", day: dt.date | Non
     grouped = {s["id"] for m in moves for s in m.students}
     rest = sorted((c for c in students.values() if c.id not in grouped), key=lambda s: s.id)
     return Review(base, head, rest, school_files, problems, moves)
+
+
+def _record_change(
+    status: str, file: str, meta: dict[str, Any], body: str, teachers: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A record added, changed or deleted, as the review shows it: its kind, date, writer,
+    and (unless deleted) what it says."""
+    who = teachers.get(str(meta.get("by")), {}).get("name", meta.get("by", ""))
+    return {
+        "action": _labels()["actions"].get(status, status),
+        "file": file,
+        "type": labels.shipped()["types"].get(meta.get("type"), str(meta.get("type", ""))),
+        "date": str(meta.get("date", "")),
+        "by": str(who),
+        **(_what_it_says(meta, body) if status != "D" else {"fields": [], "text": []}),
+    }
 
 
 def _new_problems(

@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from generator.archive.groups import ACTIVITIES
 from generator.archive.model import Archive
 from generator.archive.photos import NotAPhoto, prepare
 from generator.archive.read import read_archive
@@ -260,23 +261,28 @@ def _check_new(path: Path, found: Submission, desk: _Desk) -> None:
 
 
 def _check_right(archive: Archive, found: Submission) -> None:
-    if found.student not in archive.students:
-        raise sub.refused("no_student", student=found.student)
+    """The writer's right for every student the record is for (a group's: each of them)."""
     if found.date > archive.as_of:  # today in the school's time zone, not this machine's
         raise sub.refused("field", field="date", **sub.why("future"))
-    if not access.may_write(archive, found.teacher, found.student, found.date, found.type):
-        raise sub.refused("no_right", teacher=found.teacher, student=found.student, date=found.date)
+    for student in found.everyone:
+        if student not in archive.students:
+            raise sub.refused("no_student", student=student)
+        if not access.may_write(archive, found.teacher, student, found.date, found.type):
+            raise sub.refused("no_right", teacher=found.teacher, student=student, date=found.date)
 
 
 def _staged_check(found: Submission, desk: _Desk) -> dict[str, bytes]:
     """The record file and its photos, written into the base's work tree and checked there as
     ``check --strict`` checks them; the tree is put back as it was either way. Returns the
     files (repository path → content) to commit."""
-    folder = Path("students") / found.student
+    folder = Path(ACTIVITIES) if found.students else Path("students") / found.student
     photos = _photos(found)
     files = {(folder / rel).as_posix(): data for rel, data in photos.items()}
-    taken = _pending_names(desk.repo, desk.prefix, found.student)
-    record = record_path(desk.root / folder, found.type, found.date, taken).relative_to(desk.root)
+    if found.students:  # a group file: its name is the submission's own, so never taken
+        record = folder / f"{found.date}-{found.type.replace('_', '-')}-{found.id[:8]}.md"
+    else:
+        taken = _pending_names(desk.repo, desk.prefix, found.student)
+        record = record_path(desk.root / folder, found.type, found.date, taken).relative_to(desk.root)
     files[record.as_posix()] = record_text(found, sorted(photos)).encode("utf-8")
     with _staged(desk.root, files):
         _check_record(desk.root, found, record.as_posix())
@@ -331,6 +337,8 @@ def record_text(found: Submission, photos: list[str]) -> str:
     is the signer: a submission cannot carry it (``submission`` refuses it)."""
     record = dict(found.record)
     front: dict[str, Any] = {"type": record.pop("type"), "date": record.pop("date"), "by": found.teacher}
+    if found.students:
+        front["students"] = list(found.students)
     front.update(record)
     for key, value in front.items():  # dates unquoted, as people write them in the archive
         if isinstance(value, str) and DATE_TEXT.fullmatch(value):
@@ -345,10 +353,9 @@ def record_text(found: Submission, photos: list[str]) -> str:
 def _check_record(root: Path, found: Submission, rel: str) -> None:
     """As ``yidang check --strict`` sees the new file, in its student's folder: any error or
     warning about it refuses the submission. The reason names the fields, not their values."""
-    result = read_archive(root, folders=[found.student], keep=False)
-    mine = [
-        p for p in result.problems if p.path == rel or p.path.startswith(f"students/{found.student}/photos/")
-    ]
+    result = read_archive(root, folders=list(found.everyone), keep=False)
+    photos = f"{ACTIVITIES}/photos/" if found.students else f"students/{found.student}/photos/"
+    mine = [p for p in result.problems if p.path == rel or p.path.startswith(photos)]
     if mine:
         text = (root / rel).read_text(encoding="utf-8")
         problems = "; ".join(dict.fromkeys(_field_problem(text, p) for p in mine))
@@ -388,7 +395,7 @@ def _commit(found: Submission, files: dict[str, bytes], desk: _Desk) -> None:
     teacher = desk.archive.teachers[found.teacher]
     subject = labels.shipped()["intake"]["commit"].format(
         type=labels.shipped()["types"][found.type],
-        student=found.student,
+        student=found.whom,
         date=found.date,
         teacher=found.teacher,
     )

@@ -45,7 +45,19 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, newline a
 LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]")
 MAX_LINE, MAX_PARAGRAPH, MAX_BODY, MAX_ITEMS = 500, 20_000, 100_000, 50
 MAX_PHOTOS, MAX_PHOTO_BYTES = 10, 8 * 1024 * 1024
-PAYLOAD_KEYS = {"format", "id", "intake", "teacher", "student", "created", "record", "body", "photos"}
+PAYLOAD_KEYS = {
+    "format",
+    "id",
+    "intake",
+    "teacher",
+    "student",
+    "students",
+    "created",
+    "record",
+    "body",
+    "photos",
+}
+MAX_GROUP = 60  # students of one group record sent from the site (a class, or two)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,21 @@ class Submission:
     record: dict[str, Any]  # the type's fields as sent (type and date included), checked
     body: str
     photos: tuple[bytes, ...]
+    # A group record (a kind declared ``group``): every student it was held for, ``student``
+    # first. Empty: the record is ``student``'s alone.
+    students: tuple[str, ...] = ()
+
+    @property
+    def everyone(self) -> tuple[str, ...]:
+        """The students the record is for."""
+        return self.students or (self.student,)
+
+    @property
+    def whom(self) -> str:
+        """The students, as the office reads them in a commit or on the screen."""
+        if not self.students:
+            return self.student
+        return str(labels.shipped()["intake"]["group"].format(student=self.student, n=len(self.students)))
 
     @property
     def type(self) -> str:
@@ -69,6 +96,8 @@ class Submission:
 
     @property
     def branch(self) -> str:
+        if self.students:
+            return f"intake/{self.date}-group-{self.id[:8]}"
         return f"intake/{self.date}-{self.student}-{self.id[:8]}"
 
     @property
@@ -77,6 +106,7 @@ class Submission:
         form makes two files (two ids) with one digest."""
         content = {
             "student": self.student,
+            **({"students": list(self.students)} if self.students else {}),
             "record": self.record,
             "body": self.body.strip(),
             "photos": [hashlib.sha256(p).hexdigest() for p in self.photos],
@@ -166,7 +196,25 @@ def _payload(payload: Any, teacher: str, fp: str) -> Submission:
     if not isinstance(body, str) or not body.strip():
         raise refused("field", field=labels.shipped()["form"]["narrative"], **why("empty"))
     _bounded(body, labels.shipped()["form"]["narrative"], MAX_BODY, multiline=True)
-    return Submission(sid, teacher, student, _record(record, teacher), body, _photos(photos))
+    record = _record(record, teacher)
+    group = _group(payload.get("students"), student, str(record["type"]))
+    return Submission(sid, teacher, student, record, body, _photos(photos), group)
+
+
+def _group(students: Any, student: str, kind: str) -> tuple[str, ...]:
+    """A group record's students: ids, each once, the submission's ``student`` first, of a
+    kind that may be kept for a group. None (absent): a record of one student."""
+    if students is None:
+        return ()
+    declared = schema.RECORD_KINDS.get(kind)
+    if declared is None or not declared.group:
+        raise refused("not_group", type=labels.shipped()["types"].get(kind, kind))
+    if not isinstance(students, list) or not 2 <= len(students) <= MAX_GROUP:
+        raise refused("field", field="students", **why("too_many", limit=MAX_GROUP))
+    ids = tuple(_text(s, "students", ID) for s in students)
+    if ids[0] != student or len(set(ids)) != len(ids):
+        raise refused("field", field="students", **why("other"))
+    return ids
 
 
 def _bounded(value: str, field: str, limit: int, *, multiline: bool) -> None:

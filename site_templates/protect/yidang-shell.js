@@ -205,7 +205,11 @@
     const formEl = document.getElementById("yd-form");
     if (!S || !F || !F.dirty || !formEl) return;
     const values = {};
-    for (const el of formEl.elements) if (el.name && el.type !== "file") values[el.name] = el.value;
+    for (const el of formEl.elements) {
+      if (!el.name || el.type === "file") continue;
+      if (el.type === "checkbox") { if (el.checked) (values[el.name] = values[el.name] || []).push(el.value); }
+      else values[el.name] = el.value;
+    }
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const plain = enc.encode(JSON.stringify({ route: F.route, type: F.type, name: F.name, values }));
     draft = { teacher: S.teacher, iv, data: await subtle().encrypt({ name: "AES-GCM", iv }, S.draftKey, plain) };
@@ -458,7 +462,10 @@
     // What the teacher had written before the idle logout, back in its fields; photos must be
     // chosen again (a file is never kept).
     const formEl = page.querySelector("#yd-form");
-    for (const [name, value] of Object.entries(F.restore)) if (formEl.elements[name]) formEl.elements[name].value = value;
+    for (const [name, value] of Object.entries(F.restore)) {
+      if (Array.isArray(value)) formEl.querySelectorAll(`input[name="${name}"]`).forEach((box) => { box.checked = value.includes(box.value); });
+      else if (formEl.elements[name]) formEl.elements[name].value = value;
+    }
     F.restore = null;
     const note = document.createElement("p");
     note.className = "yd-restored"; note.setAttribute("role", "status"); note.textContent = LF.restored;
@@ -485,12 +492,36 @@
     const fields = form.fields.map((f) => `<div class="yd-field" data-field="${f.name}"><label for="yd-f-${f.name}">${esc(f.label)}${f.required ? star : ""}</label>${input(f)}</div>`).join("");
     const h = `<p class="yd-form-for">${esc(LF.for_student)}:<strong>${esc(F.name)}</strong></p>`
       + `<form id="yd-form" class="yd-form" autocomplete="off" novalidate data-type="${F.type}">`
-      + `<div class="yd-form-errors" role="alert" tabindex="-1" hidden></div>${fields}`
+      + `<div class="yd-form-errors" role="alert" tabindex="-1" hidden></div>${form.group ? groupField() : ""}${fields}`
       + `<div class="yd-field" data-field="narrative"><label for="yd-f-narrative">${esc(form.narrative.label)}${star}</label><textarea id="yd-f-narrative" name="narrative" rows="8" required aria-required="true"></textarea></div>`
       + `<div class="yd-field" data-field="photos"><label for="yd-f-photos">${esc(LF.photos)}</label><input id="yd-f-photos" name="photos" type="file" accept="image/*" multiple></div>`
       + `<p class="yd-form-buttons"><button type="submit" class="md-button md-button--primary">${esc(LF.submit)}</button> <button type="button" class="md-button yd-form-cancel">${esc(LF.cancel)}</button></p>`
       + `<div class="yd-sealed" role="status" hidden></div></form>`;
     return { t: form.title, h };
+  }
+  function groupField() {
+    // A kind kept once for a group (an activity for a class): the other students this reader
+    // may write for, to tick. Each ticked student's file gets the record; none shows the others.
+    const mine = Object.values(S.index)
+      .filter((e) => e[1] === "page" && /^students\/[^/]+\/$/.test(e[4]) && e[4].split("/")[1] !== F.student)
+      .sort((a, b) => a[3].localeCompare(b[3], "zh-CN"));
+    if (!mine.length) return "";
+    const boxes = mine.map((e) => `<li><label><input type="checkbox" name="students" value="${esc(e[4].split("/")[1])}"> ${esc(e[3])}</label></li>`).join("");
+    const filter = mine.length > 12 ? `<input type="search" class="yd-group-filter" aria-label="${esc(LF.group_filter)}" placeholder="${esc(LF.group_filter)}">` : "";
+    return `<fieldset class="yd-field yd-group" data-field="students"><legend>${esc(LF.group)}</legend>`
+      + `<p class="yd-hint">${esc(LF.group_hint)}</p>${filter}<ul class="yd-group-list">${boxes}</ul></fieldset>`;
+  }
+  document.addEventListener("input", (ev) => {
+    if (!ev.target.classList || !ev.target.classList.contains("yd-group-filter")) return;
+    const q = ev.target.value.trim();
+    for (const li of ev.target.closest("fieldset").querySelectorAll("li")) li.hidden = !!q && !li.textContent.includes(q);
+  });
+  document.addEventListener("keydown", (ev) => {  // Enter in the filter filters; it does not send the form
+    if (ev.key === "Enter" && ev.target.classList && ev.target.classList.contains("yd-group-filter")) ev.preventDefault();
+  });
+  function groupOf(formEl) {  // [this student, ...ticked], or null for the student's own record
+    const ticked = [...formEl.querySelectorAll('input[name="students"]:checked')].map((b) => b.value);
+    return ticked.length ? [F.student, ...ticked] : null;
   }
   function values(formEl) {
     const form = formOf(F.type);
@@ -596,6 +627,7 @@
     for (const file of formEl.elements.photos.files) photos.push(await shrink(file));
     const payload = {
       format: SUBMISSION, id: randomHex(16), intake: C.intake.id, teacher: S.teacher, student: F.student,
+      ...(groupOf(formEl) ? { students: groupOf(formEl) } : {}),
       created: new Date().toISOString(), record, body: formEl.elements.narrative.value.trim(),
       photos: photos.map((data, i) => ({ name: `${i + 1}.jpg`, data: b64(data) })),
     };
