@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pypdf import PdfReader
 
 from .browser import chromium, serve_folder
@@ -32,6 +33,7 @@ THEME = "感恩父母主题班会"
 LISTED = ("S2025001", "S2025002", "S2025003", "S2025004")
 NAMES = ("陈永康", "林诗琪", "符小雨", "郭子涵")
 PHOTOS = "activities/2026-11-20-gratitude/photos/"
+DESKTOP = {"width": 1280, "height": 900}
 
 
 def _sample(tmp_path: Path) -> Path:
@@ -297,3 +299,29 @@ def _intake(run: Callable[..., Any], repo: Path, inbox: Path) -> Any:
         return run("intake", inbox, "--archive", repo / "archives")
     finally:
         os.environ.pop("YIDANG_INTAKE_PASSPHRASE", None)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_in_the_browser_the_photo_or_a_sentence_in_its_place(protected_sample: Path, viewport: dict) -> None:
+    """T008 reads all four files: the photo is drawn. T015 reads S2025002's alone: the record,
+    and where the photo was, a sentence saying who sees it; no empty frame."""
+    shown = '.yd-record[data-record="group-2026-11-20-gratitude.md"]'
+    with chromium() as browser, serve_folder(protected_sample) as url:
+        for teacher in ("T008", "T015"):
+            page = browser.new_page(viewport=viewport)
+            _login(page, url, teacher)
+            page.wait_for_selector("#yd-logout:not([hidden])")
+            _open(page, url, login(protected_sample, teacher, CREDS[teacher]), "students/S2025002/")
+            record = page.locator(shown)
+            assert THEME in record.inner_text()
+            if teacher == "T008":
+                page.wait_for_selector(f'{shown} img[src^="blob:"]', state="attached")
+                record.locator("img").scroll_into_view_if_needed()  # loading="lazy"
+                assert record.locator("img").evaluate("(i) => i.decode().then(() => i.naturalWidth)") > 0
+            else:
+                page.wait_for_selector(f"{shown} .yd-unseen")
+                assert record.locator("img").count() == 0
+                assert "集体活动照片只给能查看每位参加学生档案的老师看" in record.inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+            record.screenshot(path=str(protected_sample.parent / f"group-{teacher}-{viewport['width']}.png"))
+            page.close()
