@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from generator.protect import access
+from generator.review import submission
+
 from .browser import chromium, serve_folder
+from .conftest import SAMPLE
 from .site_reader import Reader, login
 from .test_browser import PHONE
-from .test_protect import CREDS, _login
+from .test_protect import CREDS, INTAKE_PASSPHRASE, _login
 
 DESKTOP = {"width": 1280, "height": 900}
 HIGH, LOW = "S2025003", "S2025004"
@@ -194,3 +198,71 @@ def test_the_counsellor_may_write_counselling_for_any_open_case_and_nothing_else
         ["git", "branch", "--list", "intake/*"], cwd=repo, capture_output=True, text=True
     )
     assert branches.stdout.count("intake/") == 1  # the session
+
+
+FIRST = ("S2024002", "李家豪")  # an open case with no session yet, not T015's mentee
+
+
+def test_the_counsellors_page_lists_the_high_risk_and_every_open_case(protected_sample: Path) -> None:
+    """The counsellor role's page: the high risks first, then every open case with a button
+    to write its first (or next) session; leadership reads it, a mentor does not."""
+    from bs4 import BeautifulSoup
+
+    counsellor = login(protected_sample, "T015", CREDS["T015"])
+    page = BeautifulSoup(counsellor.open("counselling/")["h"], "html.parser")
+    high = page.select('table[data-list="high-risk"] tr[data-student]')
+    assert [r["data-student"] for r in high] == [HIGH]
+    assert high[0].select_one(f'a[href$="counsel/{HIGH}/"]') is not None  # to her page of its sessions
+    rows = {r["data-student"]: r for r in page.select('table[data-list="open-cases"] tr[data-student]')}
+    assert {HIGH, LOW, FIRST[0]} <= set(rows)
+    button = rows[FIRST[0]].select_one("button.yd-write-type")
+    assert button["data-route"] == f"counsel/{FIRST[0]}/" and button["data-type"] == "counselling"
+    assert rows[FIRST[0]].select_one("a") is None and "—" in rows[FIRST[0]].text  # no session yet
+    closed = "S2024007"  # a closed case is nobody's to write for
+    assert closed not in rows
+    assert "counselling/" in login(protected_sample, "T001", CREDS["T001"]).routes
+    assert "counselling/" not in login(protected_sample, "T008", CREDS["T008"]).routes
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_counsellor_writes_a_first_session_from_her_page(
+    protected_sample: Path, viewport: dict, tmp_path: Path
+) -> None:
+    """From 心理辅导工作 on her home page, 谢美玲 opens the form for a student with no session
+    yet (whose file she cannot read): the form names the student; cancel comes back; sealed,
+    the file is what intake takes."""
+    with chromium() as browser, serve_folder(protected_sample) as url:
+        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        page = context.new_page()
+        _login(page, url, "T015")
+        page.wait_for_selector("[data-group=counselling]")
+        page.locator("[data-group=counselling] a").click()
+        row = f'#yd-page tr[data-student="{FIRST[0]}"]'
+        page.wait_for_selector(row)
+        assert page.locator('#yd-page table[data-list="high-risk"] tr[data-student]').count() == 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.screenshot(path=str(tmp_path / f"counselling-{viewport['width']}.png"), full_page=True)
+        page.click(f"{row} .yd-write-type")
+        page.wait_for_selector("#yd-form")
+        assert FIRST[1] in page.inner_text(".yd-form-for")
+        page.click(".yd-form-cancel")
+        page.wait_for_selector(row)  # back on her page
+        page.click(f"{row} .yd-write-type")
+        page.wait_for_selector("#yd-form")
+        page.select_option("#yd-f-way", "个别")
+        page.fill("#yd-f-topic", "初次面谈")
+        page.select_option("#yd-f-risk", "低")
+        page.fill("#yd-f-narrative", "第一次面谈,了解了最近的睡眠和学习情况。")
+        page.click("#yd-form button[type=submit]")
+        page.wait_for_selector(".yd-sealed:not([hidden])")
+        with page.expect_download() as download:
+            page.click("[data-sealed]")
+        sealed = Path(download.value.path()).read_bytes()
+        context.close()
+    assert FIRST[0].encode() not in sealed and FIRST[1].encode() not in sealed
+    key = access.load_intake(SAMPLE)
+    assert key is not None
+    private = key.unlock(INTAKE_PASSPHRASE)
+    accounts = {t: access.load(SAMPLE, t) for t in access.accounts(SAMPLE)}
+    found = submission.open_submission(sealed, {key.fingerprint: private}, accounts, {})
+    assert (found.student, found.teacher, found.type) == (FIRST[0], "T015", "counselling")

@@ -145,6 +145,7 @@ class StudentSummary(StudentBase):
     recent: tuple[RecordRef, ...] = ()  # the last RECENT refs: all that index pages show
     need_writers: frozenset[str] = frozenset()  # who wrote its need-to-know records (心理辅导)
     high_risk_on: dt.date | None = None  # the date of its latest need-to-know record, when 高 risk
+    need_last: dt.date | None = None  # the date of its latest need-to-know record (the counsellors' list)
 
     @cached_property
     def refs(self) -> tuple[RecordRef, ...]:
@@ -177,7 +178,8 @@ class Student(StudentBase):
         writers = frozenset(r.meta.by for r in needed)
         high = needed[-1].meta.date if needed and getattr(needed[-1].meta, "risk", None) == "高" else None
         packed = pickle.dumps(refs, protocol=5)
-        return StudentSummary(self.profile, self.folder, packed, recent, writers, high)
+        last = needed[-1].meta.date if needed else None
+        return StudentSummary(self.profile, self.folder, packed, recent, writers, high, last)
 
 
 @dataclass(frozen=True)

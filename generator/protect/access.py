@@ -396,6 +396,7 @@ class Rights:
     classes: frozenset[str]
     teachers: frozenset[str]
     counsel: frozenset[str] = frozenset()
+    counsellor: bool = False  # the counsellor role (心理教师): the counsellors' page of every open case
 
 
 def rights(archive: Archive, teacher_id: str) -> Rights:
@@ -409,7 +410,8 @@ def rights(archive: Archive, teacher_id: str) -> Rights:
     students = {s.id for s in archive.mentees(teacher_id)}
     students |= {s.id for c in classes for s in archive.in_class(c) if s.active}
     counsel = _counsel(archive, teacher_id)
-    return Rights(False, frozenset(students), frozenset(classes), frozenset({teacher_id}), counsel)
+    role = teacher_id in archive.teachers and "counsellor" in archive.teachers[teacher_id].roles
+    return Rights(False, frozenset(students), frozenset(classes), frozenset({teacher_id}), counsel, role)
 
 
 def _counsel(archive: Archive, teacher_id: str) -> frozenset[str]:

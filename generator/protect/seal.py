@@ -67,6 +67,7 @@ CSP = (
 RESTRICTED = re.compile(r"<!--yd:leadership-->(.*?)<!--/yd:leadership-->", re.S)
 # A record of a need-to-know kind (心理辅导) on a student's page: its content is sealed apart,
 # in the student's counselling scope (the record's writer, the counsellor role, leadership).
+COUNSELLING = "counselling"  # the counsellors' page (every open case, the high risks): its scope and route
 NEED_TO_KNOW = re.compile(r"<!--yd:need-->(.*?)<!--/yd:need-->", re.S)
 TAG = re.compile(r"<[^>]+>")
 NOBLE_PACKAGES = ("curves", "hashes", "ciphers")
@@ -132,6 +133,8 @@ def shard_route(scope: str) -> str:
     folder = {"student": "students", "class": "classes", "teacher": "teachers", "counsel": "counsel"}.get(
         kind
     )
+    if scope == COUNSELLING:
+        return f"{COUNSELLING}/search.json"
     return f"{folder}/{ident}/search.json" if folder else "search.json"
 
 
@@ -142,6 +145,8 @@ def scope_of(route: str) -> str:
         return f"counsel:{parts[1]}"
     if len(parts) >= 2 and parts[0] == "activities":  # a group activity's photos
         return f"group:{parts[1]}"
+    if parts[0] == COUNSELLING:  # the counsellors' page: the counsellor role and leadership
+        return COUNSELLING
     if len(parts) >= 2 and parts[0] in ("students", "classes", "teachers"):
         return f"{parts[0][:-1] if parts[0] != 'classes' else 'class'}:{parts[1]}"
     if len(parts) >= 2 and parts[0] == "booklets":
@@ -244,6 +249,8 @@ class Publisher:
                 for kind, idents in (*scopes, ("counsel", r.counsel)):
                     for ident in idents:
                         self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
+                if r.counsellor:
+                    self._readers_of.setdefault(COUNSELLING, set()).add(teacher)
                 # A group's photos show every student in it: readers of all of them alone.
                 for stem, students in self.groups.items():
                     if students <= r.students:

@@ -320,6 +320,9 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
     )
     env.globals.update(L=labels, archive=archive, site=site, school=archive.school, charts=Charts(site))
     env.globals["need_to_know"] = lambda kind: kind in RECORD_KINDS and RECORD_KINDS[kind].need_to_know
+    env.globals["need_kinds"] = lambda: [
+        k for k, kind in RECORD_KINDS.items() if kind.need_to_know and kind.form
+    ]
     env.globals["shown_values"] = lambda m, skip=(): [
         (field_label(labels, key, m.type) or key, text)
         for key in shown_fields(labels, m.type)

@@ -64,7 +64,7 @@ class IndexPages:
                 self.reused += 1
                 continue
             page = render_one(spec)
-            shows = EVERYONE if spec.uri in site_pages.NAV_PAGES else _students_in(page.html)
+            shows = EVERYONE if spec.uri in site_pages.EVERYONE_PAGES else _students_in(page.html)
             made[spec.uri] = Cached(self._key(spec, shows), shows, page)
             self.rendered += 1
         if self.rendered:

@@ -19,6 +19,7 @@ import yaml
 from markupsafe import escape
 
 from generator.archive.model import StudentBase
+from generator.archive.schema import RECORD_KINDS
 from generator.render.templates import NEED_MARK, RESTRICTED_MARK, Site
 
 
@@ -54,6 +55,8 @@ def index_specs(site: Site) -> list[PageSpec]:
         PageSpec("teachers/index.md", lab["teachers"], "teachers.html.j2"),
         PageSpec("classes/index.md", lab["classes"], "classes.html.j2"),
     ]
+    if any(kind.need_to_know for kind in RECORD_KINDS.values()):  # the counsellor role's page
+        specs.append(PageSpec(COUNSELLING_PAGE, lab["counselling"], "counselling.html.j2"))
     specs += [
         PageSpec(f"categories/{k}/index.md", c.name, "category.html.j2", (("key", k),))
         for k, c in a.school.categories.items()
@@ -133,6 +136,8 @@ def _nest(flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 NAV_PAGES = ("index.md", "dashboard/index.md", "categories/index.md", "teachers/index.md", "classes/index.md")
+COUNSELLING_PAGE = "counselling/index.md"  # every open case: it changes with any student
+EVERYONE_PAGES = (*NAV_PAGES, COUNSELLING_PAGE)
 
 
 def nav(labels: dict[str, Any]) -> list[dict[str, str]]:

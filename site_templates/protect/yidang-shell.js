@@ -323,7 +323,7 @@
     }
     let h = await todo();
     h += `<p>${esc(L.home_intro)}</p>`;
-    for (const kind of ["students", "counsel", "classes", "teachers", "index", "dashboard", "categories"]) {
+    for (const kind of ["students", "counselling", "counsel", "classes", "teachers", "index", "dashboard", "categories"]) {
       if (!groups[kind]) continue;
       const few = kind === "students" && groups[kind].length <= HOME_FORMS;
       const rows = groups[kind].sort((a, b) => byName(a[1], b[1]))
@@ -426,6 +426,7 @@
       img.removeAttribute("src");
       if (target) fileUrl(target, "image/jpeg").then((u) => { if (u) img.src = u; else unseen(img); }, (e) => fileFailed(img, e));
     }
+    if (!C.intake || !C.forms) page.querySelectorAll(".yd-write-type").forEach((b) => b.remove());  // no intake key: no form
     if (tok === FORM && F && F.restore) restoreForm(page);
     if (window.ydPage) window.ydPage(page);  // charts (from numbers inside the decrypted page), cards
     page.dataset.route = tok;
@@ -676,17 +677,19 @@
     if (shareButton) shareButton.addEventListener("click", () => navigator.share({ files: [file] }).then(sent, () => {}));
     box.scrollIntoView({ block: "center" });
   }
-  function openForm(route, type) {
+  function openForm(route, type, name, back) {
+    // ``name`` and ``back``: from a list of students whose page this reader may not have (the
+    // counsellors' page offers a first session for any open case); cancel goes ``back``.
     const entry = entryOf(route);
-    F = { route, student: route.split("/")[1], name: entry ? entry[3] : "", type, dirty: false };
+    F = { route, student: route.split("/")[1], name: entry ? entry[3] : name || "", type, dirty: false, back: back || route };
     if (token() === FORM) show(); else location.hash = "#/" + FORM;
   }
   document.addEventListener("click", (ev) => {
     const b = ev.target.closest && ev.target.closest(".yd-write-type, .yd-form-cancel");
     if (!b || !S) return;
     ev.preventDefault();
-    if (b.classList.contains("yd-write-type")) openForm(b.dataset.route, b.dataset.type);
-    else if (!F.dirty || confirm(LF.leave)) { const back = F.route; F = null; location.hash = linkTo(back); }
+    if (b.classList.contains("yd-write-type")) openForm(b.dataset.route, b.dataset.type, b.dataset.name, b.dataset.back);
+    else if (!F.dirty || confirm(LF.leave)) { const back = F.back || F.route; F = null; location.hash = linkTo(back); }
   });
   document.addEventListener("input", (ev) => { if (F && ev.target.closest && ev.target.closest("#yd-form")) F.dirty = true; });
   document.addEventListener("submit", async (ev) => {
