@@ -266,3 +266,21 @@ def test_the_counsellor_writes_a_first_session_from_her_page(
     accounts = {t: access.load(SAMPLE, t) for t in access.accounts(SAMPLE)}
     found = submission.open_submission(sealed, {key.fingerprint: private}, accounts, {})
     assert (found.student, found.teacher, found.type) == (FIRST[0], "T015", "counselling")
+
+
+def test_the_full_booklet_is_for_those_who_read_the_file_and_its_sessions(protected_sample: Path) -> None:
+    """full/<id>.pdf carries the 心理辅导 content: leadership reads it (the student's file and
+    its sessions); the mentor (the file, not the sessions) and the counsellor (the sessions,
+    not the file) have neither the booklet nor its link."""
+    route = f"full/{HIGH}.pdf"
+    leader = login(protected_sample, "T001", CREDS["T001"])
+    pdf = PdfReader(io.BytesIO(leader.open(route)))
+    text = "".join(p.extract_text() for p in pdf.pages).replace(" ", "").replace("\n", "")
+    assert all(w.replace(" ", "") in text for w in CONTENT[HIGH]) and "完整版" in text
+    part = " ".join(html for _, html in leader.open(f"counsel/{HIGH}/students/{HIGH}/"))
+    assert f"full/{HIGH}.pdf" in part  # the link, in the part only they splice in
+    for teacher in ("T008", "T015"):
+        reader = login(protected_sample, teacher, CREDS[teacher])
+        assert not [r for r in reader.routes if r.startswith("full/")], teacher
+    mentor_page = login(protected_sample, "T008", CREDS["T008"]).open(f"students/{HIGH}/")["h"]
+    assert "full/" not in mentor_page and "完整档案册" not in mentor_page

@@ -31,6 +31,7 @@ from generator.archive import groups, photos
 from generator.archive.model import Archive, RecordEntry, Student
 from generator.archive.provenance import Changes, last_changes
 from generator.archive.read import SchoolFiles, read_archive, source_files
+from generator.archive.schema import RECORD_KINDS
 from generator.booklets import fontsubset
 from generator.core import labels
 from generator.core.files import atomic_path, write_atomic
@@ -103,6 +104,7 @@ class BookletResult:
 # archival PDF (PDF/A-3, the part that may carry attached source files), level A: tagged, so
 # screen readers follow its structure. WeasyPrint embeds every font and an sRGB output intent.
 PDF_VARIANT = "pdf/a-3a"
+FULL = "full"  # the full booklets' folder, and their published route (full/<id>.pdf)
 
 
 class _MissingGlyphs(Exception):
@@ -148,25 +150,34 @@ class Booklets:
         self.site = render.Site(archive, self.labels, provenance=self.provenance)
         self.key = inputs_key(self.root, self.templates_dir, self.labels, self.fonts)
 
-    def __call__(self, student: Student) -> BookletResult | None:
+    def __call__(self, student: Student, full: bool = False) -> BookletResult | None:
+        """The student's booklet: every reader's, with need-to-know records (心理辅导) as facts
+        only; ``full``, the one with their content too, for those who read both (``full/``)."""
         if self.select is not None and not self.select(student):
             return None
-        target = self.out_dir / f"{student.id}.pdf"
+        name = f"{FULL}/{student.id}" if full else student.id  # its file, and its key in the digests
+        target = self.out_dir / f"{name}.pdf"
         shown = "|".join(self.site.provenance_text(r.path) for r in student.records)
         shown += groups.key_of(r for r in student.records if r.group)  # activities/ files too
-        digest = student_digest(self.root / student.folder, f"{self.key}|{shown}")
-        if not self.force and target.is_file() and self.previous.get(student.id) == digest:
-            return BookletResult(student.id, "skipped", target, digest)
+        digest = student_digest(self.root / student.folder, f"{self.key}|{shown}|{full}")
+        if not self.force and target.is_file() and self.previous.get(name) == digest:
+            return BookletResult(name, "skipped", target, digest)
         try:
-            return self._render(student, target, digest)
+            return self._render(student, target, digest, full)
         except Exception as exc:  # one broken booklet must not stop the others
-            return BookletResult(student.id, "failed", target, error=f"{type(exc).__name__}: {exc}")
+            return BookletResult(name, "failed", target, error=f"{type(exc).__name__}: {exc}")
 
-    def _render(self, student: Student, target: Path, digest: str) -> BookletResult:
+    def full(self, student: Student) -> BookletResult | None:
+        """The full booklet, for a student who has need-to-know records; else None."""
+        need = any(RECORD_KINDS[r.meta.type].need_to_know for r in student.records)
+        return self(student, full=True) if need else None
+
+    def _render(self, student: Student, target: Path, digest: str, full: bool = False) -> BookletResult:
         from weasyprint import HTML
 
         start = time.perf_counter()
-        html = self.html(student)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        html = self.html(student, full)
         glyphs = _Glyphs()
         try:
             with atomic_path(target) as tmp:
@@ -175,8 +186,12 @@ class Booklets:
                 if glyphs.missing:
                     raise _MissingGlyphs  # the PDF has boxes for them: it is not put in place
         except _MissingGlyphs:
-            return BookletResult(student.id, "failed", target, missing=tuple(dict.fromkeys(glyphs.missing)))
-        return BookletResult(student.id, "rendered", target, digest, pages, time.perf_counter() - start)
+            missing = tuple(dict.fromkeys(glyphs.missing))
+            return BookletResult(
+                target.relative_to(self.out_dir).as_posix()[:-4], "failed", target, missing=missing
+            )
+        name = target.relative_to(self.out_dir).as_posix()[:-4]
+        return BookletResult(name, "rendered", target, digest, pages, time.perf_counter() - start)
 
     def sources(self, student: Student) -> list[Any]:
         """The student's source files as PDF attachments named by their path in the folder
@@ -218,7 +233,7 @@ class Booklets:
                 self._font_config = (os.getpid(), FontConfiguration())
         return self._font_config[1]
 
-    def html(self, student: Student) -> str:
+    def html(self, student: Student, full: bool = False) -> str:
         if self._env is None:  # built once per worker, after the fork
             self._env = render.make_env(self.templates_dir, self.site)
         env = self._env
@@ -244,6 +259,7 @@ class Booklets:
             produced=dt.date.today(),
             photo_src=photo_src,
             record_groups=self.record_groups(student.records),
+            full=full,
         )
 
     def record_groups(self, records: tuple[RecordEntry, ...]) -> list[tuple[str, str, list[RecordEntry]]]:
@@ -266,13 +282,11 @@ def _css_family(name: str, subset: bool = False) -> str:
 
 def describe_failure(result: BookletResult) -> str:
     """One line a teacher can act on: which student, which characters or error."""
+    student = result.student.removeprefix(f"{FULL}/")  # the full booklet's is the student's too
     if result.missing:
         chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in result.missing)
-        return (
-            f"students/{result.student}: error: no installed font can draw {chars}; "
-            "the booklet was not written"
-        )
-    return f"students/{result.student}: error: booklet failed: {result.error}"
+        return f"students/{student}: error: no installed font can draw {chars}; the booklet was not written"
+    return f"students/{student}: error: booklet failed: {result.error}"
 
 
 # --- content hashes --------------------------------------------------------------

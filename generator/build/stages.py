@@ -40,6 +40,7 @@ from generator.archive.read import ReadResult, context_key, read_archive
 from generator.archive.schema import RECORD_TYPES
 from generator.archive.shown import label_problems
 from generator.booklets.booklet import (
+    FULL,
     Booklets,
     Fonts,
     describe_failure,
@@ -274,7 +275,13 @@ def _booklet_maker(state: BuildState, changes: Any) -> Any:
 def _booklet_results(state: BuildState, reused: set[str]) -> None:
     """Remember what changed; a booklet that failed fails the build, naming why."""
     out_dir = state.cache_dir / "booklets"
-    made = [p.booklet for sid, p in state.students.items() if p.booklet is not None and sid not in reused]
+    made = [
+        b
+        for sid, p in state.students.items()
+        if sid not in reused
+        for b in (p.booklet, p.full)
+        if b is not None
+    ]
     digests = load_digests(out_dir)
     digests.update({b.student: b.digest for b in made if b.status != "failed"})
     save_digests(out_dir, digests)
@@ -314,6 +321,8 @@ def render_index_pages(state: BuildState) -> None:
         state.files += [(uri, cached, "image") for uri, cached in made_for.photos]
         if made_for.booklet is not None:
             state.files.append((f"booklets/{student.id}.pdf", made_for.booklet.path, "pdf"))
+        if made_for.full is not None:  # with the 心理辅导 content: sealed for who reads both
+            state.files.append((f"{FULL}/{student.id}.pdf", made_for.full.path, "pdf"))
     state.pages = {spec.uri: page for spec, page in pages}
     state.titles = {spec.uri: spec.title for spec, _ in pages}
     state.todo = _todo_lists(state) if state.protect else {}

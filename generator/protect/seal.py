@@ -147,6 +147,8 @@ def scope_of(route: str) -> str:
         return f"group:{parts[1]}"
     if parts[0] == COUNSELLING:  # the counsellors' page: the counsellor role and leadership
         return COUNSELLING
+    if len(parts) == 2 and parts[0] == "full":  # a booklet with 心理辅导 content: who reads both
+        return f"full:{parts[1].removesuffix('.pdf')}"
     if len(parts) >= 2 and parts[0] in ("students", "classes", "teachers"):
         return f"{parts[0][:-1] if parts[0] != 'classes' else 'class'}:{parts[1]}"
     if len(parts) >= 2 and parts[0] == "booklets":
@@ -251,6 +253,8 @@ class Publisher:
                         self._readers_of.setdefault(f"{kind}:{ident}", set()).add(teacher)
                 if r.counsellor:
                     self._readers_of.setdefault(COUNSELLING, set()).add(teacher)
+                for sid in r.students & r.counsel:  # the full booklet: the file and its 心理辅导
+                    self._readers_of.setdefault(f"full:{sid}", set()).add(teacher)
                 # A group's photos show every student in it: readers of all of them alone.
                 for stem, students in self.groups.items():
                     if students <= r.students:

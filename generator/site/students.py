@@ -39,6 +39,7 @@ class StudentPage:
     profile_digest: str = ""  # for the index pages' cache: what lists the student is on
     summary_digest: str = ""  # ... and what those lists show of them
     counsel: site_pages.Rendered | None = None  # its need-to-know records' own page (心理辅导)
+    full: BookletResult | None = None  # the booklet with their content too (full/<id>.pdf)
 
     @cached_property
     def periods(self) -> tuple[compliance.Period, ...]:
@@ -48,10 +49,11 @@ class StudentPage:
     def usable(self) -> bool:
         """For the build cache: the prepared photos and the booklet are still on disk."""
         paths = [cached for _, cached in self.photos]
-        if self.booklet is not None:
-            if self.booklet.status == "failed":  # perhaps a full disk: try again
-                return False
-            paths.append(self.booklet.path)
+        for booklet in (self.booklet, self.full):
+            if booklet is not None:
+                if booklet.status == "failed":  # perhaps a full disk: try again
+                    return False
+                paths.append(booklet.path)
         return all(p.is_file() for p in paths)
 
 
@@ -83,9 +85,10 @@ class StudentPages:
 
     def __call__(self, student: Student) -> StudentPage:
         booklet = self.booklets(student) if self.booklets else None
-        return self._page(student, booklet)
+        full = self.booklets.full(student) if self.booklets else None
+        return self._page(student, booklet, full)
 
-    def _page(self, student: Student, booklet: BookletResult | None) -> StudentPage:
+    def _page(self, student: Student, booklet: BookletResult | None, full: BookletResult | None) -> StudentPage:
         if self._env is None:  # built once per worker, after the fork
             self._env = render.make_env(self.templates_dir, self.site)
         published = []
@@ -113,7 +116,7 @@ class StudentPages:
         current = tuple(p.__reduce__()[1] for p in periods if now is not None and p.term == now.id)
         packed = pickle.dumps(current, protocol=5)
         counsel = self._counsel_page(student)
-        return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests, counsel)
+        return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests, counsel, full)
 
     def _counsel_page(self, student: Student) -> site_pages.Rendered | None:
         """The page of a student's need-to-know records alone, in the student's counselling
