@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import typing
 from pathlib import Path
+
+from generator.archive.schema import RECORD_KINDS, reference, unwrap
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于"
@@ -31,7 +34,9 @@ CATEGORY_WEIGHTS = {
     "dropout_risk": 1,
     "disability": 1,
 }
-TYPE_WEIGHTS = {"talk": 60, "home_visit": 30, "activity": 6, "aid": 4}
+# How often each kind occurs; a kind registered without a weight here (a school's own) is
+# written from its declaration (``_declared``), as often as a 心理辅导 session.
+TYPE_WEIGHTS = {"talk": 60, "home_visit": 30, "activity": 6, "aid": 4, "counselling": 1}
 PLACES = ["南岭镇", "石桥乡", "青溪镇", "白沙乡", "龙湾镇", "东山乡", "大坡镇", "新村乡"]
 OPENINGS = [
     "今天和孩子在操场边聊了二十分钟",
@@ -134,25 +139,53 @@ def synthesize(out: Path, students: int, records_per_student: int, seed: int = 1
     _school(out, teachers[:4])
     (out / "teachers.yml").write_text(
         "".join(
-            f"- {{id: {t}, name: {_name(rng)}, roles: [mentor{', head_teacher' if i < n_classes else ''}],"
-            f" git_user: user{t.lower()}}}\n"
+            f"- {{id: {t}, name: {_name(rng)}, roles: [mentor{', head_teacher' if i < n_classes else ''}"
+            f"{', counsellor' if i == 0 else ''}], git_user: user{t.lower()}}}\n"
             for i, t in enumerate(teachers[4:])
         )
         + "".join(f"- {{id: {t}, name: {_name(rng)}, roles: [leader]}}\n" for t in teachers[:4]),
         encoding="utf-8",
     )
-    classes = []
+    classes, heads = [], {}
     for i in range(n_classes):
         grade = grades[i % 3]
         cid = f"C{i + 1:03d}"
         classes.append(cid)
-        head = teachers[4 + i % (len(teachers) - 4)]
+        head = heads[cid] = teachers[4 + i % (len(teachers) - 4)]
         (out / "classes.yml").open("a", encoding="utf-8").write(
             f"- {{id: {cid}, name: {grade}({i // 3 + 1})班, grade: {grade}, head_teacher: {head}}}\n"
         )
     terms = _terms()
+    members: dict[str, list[str]] = {}
     for n in range(students):
-        _student(out, rng, f"S{n + 1:06d}", rng.choice(classes), teachers[4:], terms, records_per_student)
+        sid, cls = f"S{n + 1:06d}", rng.choice(classes)
+        members.setdefault(cls, []).append(sid)
+        _student(out, rng, sid, cls, teachers[4:], terms, records_per_student)  # teachers[4]: counsellor
+    _group_activities(out, rng, members, heads, terms)
+
+
+def _group_activities(
+    out: Path,
+    rng: random.Random,
+    members: dict[str, list[str]],
+    heads: dict[str, str],
+    terms: list[tuple[str, str, dt.date, dt.date]],
+) -> None:
+    """One class meeting a term for each class's students (activities/): a group record."""
+    folder = out / "activities"
+    folder.mkdir(exist_ok=True)
+    for cls, sids in sorted(members.items()):
+        for tid, _, start, end in terms:
+            if len(sids) < 2:
+                continue
+            date = start + dt.timedelta(days=rng.randrange((end - start).days + 1))
+            listed = ", ".join(sorted(rng.sample(sids, k=min(len(sids), 12))))
+            (folder / f"{date}-{cls.lower()}-{tid}.md").write_text(
+                f"---\ntype: activity\ndate: {date}\nby: {heads[cls]}\nkind: 励志教育\n"
+                f"theme: 主题班会\nstudents: [{listed}]\n---\n"
+                f"{rng.choice(OPENINGS)}。{rng.choice(CLOSINGS)}。\n",
+                encoding="utf-8",
+            )
 
 
 def _student(
@@ -190,16 +223,21 @@ def _student(
         f"{rng.choice(MIDDLES)}。{rng.choice(CLOSINGS)}。\n",
         encoding="utf-8",
     )
-    _records(sdir / "records", rng, mentor, terms, n_records)
+    _records(sdir / "records", rng, mentor, mentors[0], terms, n_records)
 
 
 def _records(
-    rdir: Path, rng: random.Random, mentor: str, terms: list[tuple[str, str, dt.date, dt.date]], n: int
+    rdir: Path,
+    rng: random.Random,
+    mentor: str,
+    counsellor: str,
+    terms: list[tuple[str, str, dt.date, dt.date]],
+    n: int,
 ) -> None:
     used: set[str] = set()
     evaluations = [(tid, end) for tid, _, _, end in terms[:-1]][: max(0, min(len(terms) - 1, n // 10))]
-    types = list(TYPE_WEIGHTS)
-    weights = list(TYPE_WEIGHTS.values())
+    kinds = {k: TYPE_WEIGHTS.get(k, 1) for k, kind in RECORD_KINDS.items() if k != "evaluation"}
+    types, weights = list(kinds), list(kinds.values())
     for i in range(n):
         if i < len(evaluations):
             tid, end = evaluations[i]
@@ -213,7 +251,8 @@ def _records(
         while name in used:
             name, k = f"{date}-{rtype}-{k}", k + 1
         used.add(name)
-        (rdir / f"{name}.md").write_text(_record(rng, rtype, date, mentor, tid), encoding="utf-8")
+        by = counsellor if RECORD_KINDS[rtype].need_to_know else mentor
+        (rdir / f"{name}.md").write_text(_record(rng, rtype, date, by, tid), encoding="utf-8")
 
 
 def _record(rng: random.Random, rtype: str, date: dt.date, by: str, term: str) -> str:
@@ -234,6 +273,36 @@ def _record(rng: random.Random, rtype: str, date: dt.date, by: str, term: str) -
         )
     elif rtype == "activity":
         head += f"theme: 主题班会\nkind: {rng.choice(('励志教育', '感恩教育', '心理健康教育'))}\n"
-    else:
+    elif rtype == "aid":
         head += f"item: 国家助学金\namount: {rng.choice((500, 1000, 1250))}\n"
+    elif rtype == "counselling":
+        risk = rng.choice(("低", "低", "中", "高"))
+        head += f"way: 个别\ntopic: {_q(rng.choice(MIDDLES)[:12])}\nrisk: {risk}\n"
+    else:
+        head += _declared(rng, rtype, by, term)
     return f"{head}---\n{body}"
+
+
+def _declared(rng: random.Random, rtype: str, by: str, term: str) -> str:
+    """A kind known only by its declaration: each required field with a value of its type."""
+    model = RECORD_KINDS[rtype].model
+    lines = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in ("type", "date", "by") or not info.is_required():
+            continue
+        annotation, ref = unwrap(info.annotation), reference(info)
+        if ref in ("teacher", "term"):
+            value = by if ref == "teacher" else term
+        elif typing.get_origin(annotation) is typing.Literal:
+            value = json.dumps(rng.choice(typing.get_args(annotation)), ensure_ascii=False)
+        elif typing.get_origin(annotation) is list:
+            value = f"[{_q(rng.choice(MIDDLES)[:8])}]"
+        elif annotation is bool:
+            value = "true"
+        elif annotation in (int, float):
+            value = "1"
+        else:
+            value = _q(rng.choice(MIDDLES)[:12])
+        lines.append(f"{key}: {value}\n")
+    return "".join(lines)

@@ -7,6 +7,7 @@ words are missing is a located error in check and stops the build before any wor
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -208,3 +209,16 @@ def test_sealed_taken_in_and_reviewed_and_new(archive: Path, tmp_path: Path, run
     text = (archive / f"students/{MENTEE}/records/2026-11-25-tutoring.md").read_text(encoding="utf-8")
     assert "subject: math    # math | chinese | english" in text and "tutor: T015" in text
     (archive / f"students/{MENTEE}/records/2026-11-25-tutoring.md").unlink()
+
+
+def test_synth_writes_it_from_the_declaration(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """The benchmark's archive maker knows no 课业辅导: it writes the kind's records from the
+    declaration alone (its required fields, a reference by a teacher id), and check passes."""
+    out = tmp_path / "synth"
+    assert run("synth", "--students", "30", "--records-per-student", "40", out).exit_code == 0
+    written = sorted(out.glob("students/*/records/*-tutoring*.md"))
+    assert written, "no 课业辅导 record was written"
+    checked = run("check", out, "--format", "json")
+    problems = json.loads(checked.output)["problems"]
+    assert [p for p in problems if p["severity"] == "error"] == []
+    assert list(out.glob("activities/*.md"))  # and a group record for each class and term
