@@ -291,6 +291,12 @@ def test_a_head_teacher_sends_one_activity_for_four_students_from_a_phone(
         assert sentence in page_html and "期末励志班会" in page_html
     mentor = login(site, "T015", CREDS["T015"])
     assert sentence in mentor.open("students/S2025002/")["h"]
+    out = tmp_path / "booklets"
+    students = [arg for sid in LISTED for arg in ("--student", sid)]
+    assert run("booklets", "--archive", archive, *students, "--out", out).exit_code == 0
+    for sid in LISTED:  # each student's booklet holds it as theirs
+        text = "".join(p.extract_text() for p in PdfReader(out / f"{sid}.pdf").pages)
+        assert sentence[:10] in text.replace("\n", "").replace(" ", "")
 
 
 def _intake(run: Callable[..., Any], repo: Path, inbox: Path) -> Any:
