@@ -233,16 +233,26 @@ def test_records_waiting_on_review_branches(repo: Path) -> None:
     write(repo, "students/S2/records/2026-11-04-talk.md", "sent, then squashed")
     commit(repo, "b")
     git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "intake/g")  # a group record: waiting for each student it lists
+    write(
+        repo, "activities/2026-11-06-meeting.md", "---\ntype: activity\nstudents: [S1, S3, ../x, [S4]]\n---\n"
+    )
+    write(repo, "activities/2026-11-07-hostile.md", "---\ntype: [activity\nstudents: {S5\n---\n")
+    write(repo, "activities/2026-11-08-other.md", "---\ntype: gossip\nstudents: [S6]\n---\n")
+    commit(repo, "g")
+    git(repo, "checkout", "-q", "main")
     git(repo, "checkout", "-qb", "feature")  # not a review branch
     write(repo, "students/S2/records/2026-11-05-talk.md", "elsewhere")
     commit(repo, "c")
     git(repo, "checkout", "-q", "main")
     archive = repo / "archive"
     assert waiting(archive, RECORD_TYPES) == {
-        "S1": (("2026-11-02", "home_visit"),),
+        "S1": (("2026-11-02", "home_visit"), ("2026-11-06", "activity")),
         "S2": (("2026-11-04", "talk"),),
+        "S3": (("2026-11-06", "activity"),),
     }
     git(repo, "merge", "-q", "--squash", "intake/b")
     commit(repo, "squashed")
     git(repo, "merge", "-q", "--no-ff", "-m", "merged", "intake/a")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merged", "intake/g")
     assert waiting(archive, RECORD_TYPES) == {}

@@ -20,13 +20,15 @@ the old one, reads only the commits in between (``git log OLD..NEW``):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator.archive.groups import ACTIVITIES
+from generator.archive.groups import ACTIVITIES, GROUP_NAME
+from generator.archive.load import parse_markdown
 from generator.archive.validate import RECORD_NAME
 from generator.core import git
 from generator.core.cache import Store, digest
@@ -110,6 +112,8 @@ class Changes(Mapping[str, Change]):
         return Changes(packed, commits)
 
 
+MAX_GROUP_FILE = 200_000  # a group record on a review branch, read for whom it is waiting
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")  # schema.Id
 NOT_IN_GIT = "not-in-git"
 # History.folders' key for the changes of activities/ (no student folder has a "/" in its name):
 # a student's page shows the provenance of the group activities that list them.
@@ -336,7 +340,7 @@ def waiting(archive_root: Path, types: Collection[str]) -> Waiting:
         "-c",
         "core.quotepath=off",
         "log",
-        "--format=",
+        "--format=%x00%H",
         "--name-only",
         "--diff-filter=A",
         "--branches=intake/*",
@@ -345,10 +349,19 @@ def waiting(archive_root: Path, types: Collection[str]) -> Waiting:
         "HEAD",
         "--",
         f"{prefix}students",
+        f"{prefix}{ACTIVITIES}",
     )
     found: dict[str, set[tuple[str, str]]] = {}
+    commit = ""
     for line in (log or "").splitlines():
+        if line.startswith("\0"):
+            commit = line[1:]
+            continue
         parts = line[len(prefix) :].split("/") if line.startswith(prefix) else []
+        if len(parts) == 2 and parts[0] == ACTIVITIES and not (archive_root / line[len(prefix) :]).exists():
+            for student, record in _group_waiting(Path(top), commit, line, types):
+                found.setdefault(student, set()).add(record)
+            continue
         named = RECORD_NAME.match(parts[3]) if len(parts) == 4 and parts[2] == "records" else None
         if (
             named
@@ -358,6 +371,30 @@ def waiting(archive_root: Path, types: Collection[str]) -> Waiting:
         ):
             found.setdefault(parts[1], set()).add((named.group(1), named.group(2)))
     return {student: tuple(sorted(records)) for student, records in found.items()}
+
+
+def _group_waiting(
+    top: Path, commit: str, path: str, types: Collection[str]
+) -> list[tuple[str, tuple[str, str]]]:
+    """A group record on a review branch: (student, (date, type)) for each student it lists.
+    The branch is anyone's: its file is read within bounds, and only well-formed ids, a known
+    type and a real date in its name count; anything else is not shown."""
+    named = GROUP_NAME.match(path.rsplit("/", 1)[-1])
+    text = git.maybe(top, "show", f"{commit}:{path}") if named and _real_date(named.group(1)) else None
+    if not named or not text or len(text) > MAX_GROUP_FILE:
+        return []
+    try:
+        meta = parse_markdown(text).meta.data
+    except Exception:  # not front matter a build would read: nothing is waiting
+        return []
+    kind, students = (meta.get("type"), meta.get("students")) if isinstance(meta, dict) else (None, None)
+    if kind not in types or not isinstance(students, list):
+        return []
+    return [
+        (str(s), (named.group(1), str(kind)))
+        for s in students
+        if isinstance(s, str) and STUDENT_ID.fullmatch(s)
+    ]
 
 
 def _real_date(text: str) -> bool:
