@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
 from .browser import chromium, serve_folder
@@ -253,6 +254,9 @@ def test_a_head_teacher_sends_one_activity_for_four_students_from_a_phone(
         page.select_option("#yd-f-kind", "励志教育")
         page.fill("#yd-f-theme", "期末励志班会")
         page.fill("#yd-f-narrative", sentence)
+        photo = tmp_path / "meeting.jpg"
+        Image.new("RGB", (800, 600), (200, 60, 60)).save(photo)
+        page.set_input_files("#yd-f-photos", str(photo))
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         box = page.locator(".yd-group-list label").first.bounding_box()
         assert box is not None and box["height"] >= 44  # a thumb's touch target
@@ -274,9 +278,11 @@ def test_a_head_teacher_sends_one_activity_for_four_students_from_a_phone(
         b for b in git(repo, "branch", "--format=%(refname:short)").split() if b.startswith("intake/")
     )
     files = git(repo, "diff", "--name-only", f"main...{branch}").split()
-    assert len(files) == 1 and re.fullmatch(
-        r"archives/activities/\d{4}-\d\d-\d\d-activity-[0-9a-f]{8}\.md", files[0]
-    )
+    record = [
+        f for f in files if re.fullmatch(r"archives/activities/\d{4}-\d\d-\d\d-activity-[0-9a-f]{8}\.md", f)
+    ]
+    photos = [f for f in files if re.fullmatch(r"archives/activities/photos/[0-9-]+-[0-9a-f]{8}-1\.jpg", f)]
+    assert len(record) == 1 and len(photos) == 1 and len(files) == 2, files  # the photo beside the file
     author = git(repo, "log", "-1", "--format=%an", branch).strip()
     assert author == next(t["name"] for t in read_facts(SAMPLE).teachers if t["id"] == HEAD_TEACHER)
     reviewed = run("review", "--base", "main", "--head", branch, "--archive", archive, "--format", "text")
@@ -291,6 +297,9 @@ def test_a_head_teacher_sends_one_activity_for_four_students_from_a_phone(
         assert sentence in page_html and "期末励志班会" in page_html
     mentor = login(site, "T015", CREDS["T015"])
     assert sentence in mentor.open("students/S2025002/")["h"]
+    stem = record[0].rsplit("/", 1)[-1][:-3]
+    assert [r for r in reader.routes if r.startswith(f"activities/{stem}/photos/")]  # T008: all four
+    assert not [r for r in mentor.routes if r.startswith("activities/")]  # T015: one of them
     out = tmp_path / "booklets"
     students = [arg for sid in LISTED for arg in ("--student", sid)]
     assert run("booklets", "--archive", archive, *students, "--out", out).exit_code == 0
