@@ -212,7 +212,15 @@ def run() -> None:
     default=None,
     help="Worker processes (default: number of cores).",
 )
-def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs: int | None) -> None:
+@click.option(
+    "--cache/--no-cache",
+    default=True,
+    help="Reuse each student's verdict from the last check when its files did not change "
+    "(default; kept in this user's cache, ~/.cache/yidang/check).",
+)
+def check(
+    archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs: int | None, cache: bool
+) -> None:
     """Check an archive and report every problem, one line each.
 
     Example: yidang check archives --format github
@@ -222,12 +230,25 @@ def check(archive: str, fmt: str, strict: bool, as_of: dt.datetime | None, jobs:
 
     root = _archive_dir(archive)
     owners = co.committed(root)
-    # the model (summaries) is kept only when a committed CODEOWNERS must be compared with it
-    result = read_archive(root, as_of=as_of.date() if as_of else None, keep=owners is not None, jobs=jobs)
+    keep = owners is not None  # the model (summaries): to compare a committed CODEOWNERS with it
+    verdicts = _check_cache(root, keep) if cache else None
+    result = read_archive(root, as_of=as_of.date() if as_of else None, keep=keep, jobs=jobs, cache=verdicts)
     problems = result.problems + _codeowners_problems(root, owners, result.archive) + _demo_problems(root)
     _print_problems(problems, fmt, root, result.files)
     errors, warnings = counts(problems)
     sys.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _check_cache(root: Path, keep: bool) -> Any:
+    """Each student's verdict from the last check of this archive, by its files' content: a
+    check after one change reads one folder. Kept in this user's cache, private (0700), by
+    the archive's path; what spans students is checked again every time."""
+    from generator.core.cache import Store, StudentCache, digest, user_cache_dir, version
+
+    folder = user_cache_dir() / "check" / digest(str(root.resolve()))[:32]
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.parent.chmod(0o700)
+    return StudentCache(Store(folder), digest(version(), f"check|{keep}"))
 
 
 def _demo_problems(root: Path) -> list[Problem]:

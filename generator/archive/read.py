@@ -559,7 +559,10 @@ def read_archive(
     span students, such as duplicate ids, then see only those); ``progress``
     is called once per student read. With a ``cache``, a student whose files
     and context did not change since the last read is not read again: its
-    cached result (problems, summary and the hook's output) is used.
+    cached result (problems, summary and the hook's output) is used. A cache
+    serves one way of reading (``keep`` or not, one hook): the build and
+    ``check`` keep theirs apart. What spans students (duplicate ids, a ``with``
+    naming a student, group records) is checked again from the results.
 
     Raises :class:`YidangError` when ``root`` is not an archive at all, or a
     folder asked for does not exist.
@@ -571,7 +574,7 @@ def read_archive(
     as_of = as_of or school_today(root)
     problems: list[Problem] = label_problems(labels.shipped())  # a kind without its words
     jobs = jobs or os.cpu_count() or 1
-    if cache is not None and keep:
+    if cache is not None:
         cache.prefetch(root, sorted(set(folders)) if folders else _student_folders(root), jobs)
     try:
         return _read_all(root, as_of, keep, jobs, hook_factory, folders, progress, cache, problems)
@@ -595,6 +598,29 @@ def _school(root: Path, problems: list[Problem], cache: StudentCache | None) -> 
     cache.store.put("school", (key, sf, found))
     problems.extend(found)
     return sf
+
+
+def _groups(
+    root: Path, ctx: Context, everyone: list[str], problems: list[Problem], cache: StudentCache | None
+) -> list[groups.Group]:
+    """The group records, validated; from the cache when activities/ (its files and photos),
+    the school files and the students' folders are as they were (validating them costs a
+    third of a check that reads one changed student)."""
+    if cache is None:
+        return groups.read_groups(root, ctx, everyone, problems, _parse_md)
+    base = root / groups.ACTIVITIES
+    found = sorted(base.rglob("*")) if base.is_dir() else []
+    stamp = [f"{p.relative_to(base)}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in found]
+    key = digest(cache.key, context_key(root, dt.date.min), *everyone, *stamp)
+    hit = cache.store.get("groups")
+    if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == key:
+        problems.extend(hit[2])
+        return list(hit[1])
+    said_here: list[Problem] = []
+    held = groups.read_groups(root, ctx, everyone, said_here, _parse_md)
+    cache.store.put("groups", (key, held, said_here))
+    problems.extend(said_here)
+    return held
 
 
 def _with_groups(
@@ -651,7 +677,7 @@ def _read_all(
     global _hook
     sf = _school(root, problems, cache)
     everyone = _student_folders(root)
-    held = groups.read_groups(root, _context(sf), everyone, problems, _parse_md)
+    held = _groups(root, _context(sf), everyone, problems, cache)
     ctx = replace(_context(sf), groups=groups.by_student(held))
     if cache is not None:
         cache.extra = _with_groups(cache.extra, ctx.groups)
@@ -667,7 +693,7 @@ def _read_all(
     seen: dict[str, str] = {}
     files = len(SCHOOL_FILES)
     cached: dict[str, StudentResult] = {}
-    if cache is not None and keep:
+    if cache is not None:
         cached = cache.lookup_all(root, folders, context_key(root, as_of))
         if progress is not None:
             for _ in cached:
@@ -677,7 +703,7 @@ def _read_all(
         todo = [f for f in folders if f not in cached]
         for res in _read_students(root, todo, ctx, as_of, keep, jobs):
             fresh[res.folder] = res
-            if cache is not None and keep:
+            if cache is not None:
                 cache.save(res.folder.removeprefix("students/"), res)
             if progress is not None:
                 progress()
