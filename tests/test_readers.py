@@ -85,10 +85,14 @@ def _may_read(teacher: str) -> set[str]:
 
 def _counselled(teacher: str) -> set[str]:
     """Students whose 心理辅导 records a teacher reads without being their mentor: every
-    counselled student's for the counsellor role, else those they wrote one for."""
+    counselled student's for the counsellor role, else those they wrote one for. The
+    counsellor role also has every open case's name on its page (counselling/), to write a
+    first session: names, never anything of the file (the other checks here)."""
     facts = read_facts(SAMPLE)
     role = any(t["id"] == teacher and "counsellor" in t["roles"] for t in facts.teachers)
-    found = set()
+    found = (
+        {sid for sid, p in facts.profiles.items() if p.get("status", "active") == "active"} if role else set()
+    )
     for path in SAMPLE.glob("students/*/records/*-counselling.md"):
         if role or f"by: {teacher}\n" in path.read_text(encoding="utf-8"):
             found.add(path.parts[-3])

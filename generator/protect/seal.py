@@ -36,6 +36,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,32 @@ def split_restricted(html: str, marked: re.Pattern[str] = RESTRICTED) -> tuple[s
     return "".join(shown), parts
 
 
+class _Split:
+    """A page cut into what every reader of it sees (``shown``, compressed) and its parts for
+    each scope they are sealed in (``parts``), worked out once, on first use."""
+
+    def __init__(self, html_z: bytes, cuts: list[tuple[re.Pattern[str], str]]):
+        self.html_z, self.cuts = html_z, cuts
+
+    @cached_property
+    def _done(self) -> tuple[bytes, dict[str, list[list[Any]]]]:
+        if not self.cuts:
+            return self.html_z, {}
+        html = zlib.decompress(self.html_z).decode("utf-8")
+        parts = {}
+        for marked, where in self.cuts:
+            html, parts[where] = split_restricted(html, marked)
+        return zlib.compress(html.encode("utf-8"), 3), parts
+
+    @property
+    def shown(self) -> bytes:
+        return self._done[0]
+
+    @property
+    def parts(self) -> dict[str, list[list[Any]]]:
+        return self._done[1]
+
+
 @dataclass
 class Item:
     route: str  # e.g. "students/S1/" (a page) or "students/S1/photos/ab.jpg" (a file)
@@ -233,7 +260,9 @@ class Publisher:
     keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     readers: dict[str, frozenset[str]] = field(default_factory=dict)
     sealed: dict[str, Sealed] = field(default_factory=dict)
-    pages: dict[str, list[tuple[str, str, bytes, str]]] = field(default_factory=dict)  # scope → pages
+    pages: dict[str, list[tuple[str, str, Callable[[], bytes], str]]] = field(
+        default_factory=dict
+    )  # scope → pages
     reused: int = 0
     written: list[str] = field(default_factory=list)  # site-relative files this build wrote
     rotated: list[str] = field(default_factory=list)  # scopes that got a new key
@@ -337,36 +366,51 @@ class Publisher:
 
     def add_page(self, route: str, title: str, html_z: bytes, restricted: bool = False) -> None:
         """A page, from its zlib-compressed HTML (as rendered and cached). A page with
-        leadership-only parts (``restricted``) is sealed without them, and they apart."""
+        leadership-only parts (``restricted``) is sealed without them, and they apart. The
+        page is split only when something sealed from it must be made again: an unchanged
+        page's blobs are reused as they are (splitting 450 pages cost a second a rebuild)."""
         digest = hashlib.sha256(f"page|{title}|".encode() + html_z).hexdigest()
+        cuts: list[tuple[re.Pattern[str], str]] = []
         if restricted:  # need-to-know parts first: a page's leadership parts count without them
             student = scope_of(route).removeprefix("student:") if route.startswith("students/") else ""
             cuts = [(NEED_TO_KNOW, f"counsel/{student}")] if student else []
-            for marked, where in [*cuts, (RESTRICTED, LEADERSHIP)]:
-                html_z = self._cut(route, title, html_z, digest, marked, where)
+            cuts.append((RESTRICTED, LEADERSHIP))
+        split = _Split(html_z, cuts)
+        for _, where in cuts:
+            if self._has_part(route, where, digest, split):
+                self._add_part(route, title, where, digest, split)
 
         def body() -> bytes:
-            html = zlib.decompress(html_z).decode("utf-8")
+            html = zlib.decompress(split.shown).decode("utf-8")
             return _deflate(json.dumps({"t": title, "h": html}, ensure_ascii=False).encode())
 
         self.add(Item(route, "page", title), body, digest)
-        self.pages.setdefault(scope_of(route), []).append((route, title, html_z, digest))
+        self.pages.setdefault(scope_of(route), []).append((route, title, lambda: split.shown, digest))
 
-    def _cut(
-        self, route: str, title: str, html_z: bytes, digest: str, marked: re.Pattern[str], where: str
-    ) -> bytes:
-        """The page without its ``marked`` parts; those sealed apart at ``where/route``, in
-        that route's scope (and its search shard), for the readers of that scope alone."""
-        shown, parts = split_restricted(zlib.decompress(html_z).decode("utf-8"), marked)
-        if not parts:
-            return html_z
-        packed = json.dumps(parts, ensure_ascii=False).encode()
-        self.add(Item(f"{where}/{route}", "part", title), lambda: _deflate(packed), f"part|{where}|{digest}")
-        hidden = zlib.compress(" ".join(h for _, h in parts).encode("utf-8"), 3)  # that scope's search
+    def _has_part(self, route: str, where: str, digest: str, split: _Split) -> bool:
+        """Whether the page has parts for ``where``: as the last build found, when the page
+        is the same; else from the page itself."""
+        old = self.previous.sealed if self.previous else {}
+        if (part := old.get(f"{where}/{route}")) is not None and part.digest == f"part|{where}|{digest}":
+            return True
+        if (page := old.get(route)) is not None and page.digest == digest:
+            return False
+        return bool(split.parts[where])
+
+    def _add_part(self, route: str, title: str, where: str, digest: str, split: _Split) -> None:
+        """A page's ``where`` parts, sealed apart at ``where/route`` in that route's scope (and
+        its search shard), for the readers of that scope alone."""
+
+        def packed() -> bytes:
+            return _deflate(json.dumps(split.parts[where], ensure_ascii=False).encode())
+
+        def hidden() -> bytes:  # that scope's search
+            return zlib.compress(" ".join(h for _, h in split.parts[where]).encode("utf-8"), 3)
+
+        self.add(Item(f"{where}/{route}", "part", title), packed, f"part|{where}|{digest}")
         self.pages.setdefault(scope_of(f"{where}/{route}"), []).append(
             (route, title, hidden, f"part|{digest}")
         )
-        return zlib.compress(shown.encode("utf-8"), 3)
 
     def add_data(self, item: Item, data: bytes) -> None:
         """A small JSON document (a to-do list): deflated like a page."""
@@ -386,8 +430,8 @@ class Publisher:
             pages.sort()
             digest = hashlib.sha256("\n".join(f"{r}|{d}" for r, _, _, d in pages).encode()).hexdigest()
 
-            def body(pages: list[tuple[str, str, bytes, str]] = pages) -> bytes:
-                docs = [search_doc(r, t, zlib.decompress(z).decode("utf-8")) for r, t, z, _ in pages]
+            def body(pages: list[tuple[str, str, Callable[[], bytes], str]] = pages) -> bytes:
+                docs = [search_doc(r, t, zlib.decompress(z()).decode("utf-8")) for r, t, z, _ in pages]
                 return _deflate(json.dumps(docs, ensure_ascii=False).encode())
 
             # SEARCH_FORMAT: a shard made by an older page_text is made again, not reused
