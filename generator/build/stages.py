@@ -332,13 +332,30 @@ def _todo_lists(state: BuildState) -> dict[str, bytes]:
     a teacher's current mentees, a class's active students, the whole school."""
     assert state.site is not None and state.archive is not None
     a, charts = state.archive, Charts(state.site)
+    store, keys = Store(state.cache_dir / "pages"), _todo_keys(state)
+    kept = store.get("todo-items")
+    if isinstance(kept, dict):
+        charts.known_items({sid: items for sid, (key, items) in kept.items() if keys.get(sid) == key})
     lists = {"todo.json": charts.todo(a.current_students())}
     lists |= {f"teachers/{t}/todo.json": charts.todo(a.mentees(t)) for t in a.teachers}
     lists |= {f"classes/{c}/todo.json": charts.todo(a.in_class(c)) for c in a.classes}
+    store.put("todo-items", {sid: (keys[sid], items) for sid, items in charts.items().items() if sid in keys})
     as_of = a.as_of.isoformat()
     return {
         route: json.dumps({"as_of": as_of, "items": items}, ensure_ascii=False).encode()
         for route, items in lists.items()
+    }
+
+
+def _todo_keys(state: BuildState) -> dict[str, str]:
+    """What each student's to-do items come from: the day (the items are what is overdue or
+    due this week), the school files (rules, names), the labels, the student's profile and
+    records (their digests), and their records waiting on review branches."""
+    assert state.archive is not None
+    base = digest(version(), state.labels_bytes, context_key(state.archive_root, state.archive.as_of))
+    return {
+        sid: digest(base, m.profile_digest, m.summary_digest, repr(state.waiting.get(sid, ())))
+        for sid, m in state.students.items()
     }
 
 

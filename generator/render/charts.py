@@ -179,6 +179,15 @@ class Charts:
         items.sort(key=lambda i: (-i["days"], i["end"], i["s"], i["r"]))
         return items
 
+    def known_items(self, items: dict[str, list[dict[str, Any]]]) -> None:
+        """Students' items as the last build worked them out, where nothing they come from
+        changed (the build cache decides): the to-do lists are then only sorted again."""
+        self._todo.update(items)
+
+    def items(self) -> dict[str, list[dict[str, Any]]]:
+        """Every student's items worked out (or known) so far, for the build cache."""
+        return dict(self._todo)
+
     def period_name(self, p: compliance.Period) -> str:
         """Which month, week or term an item is for: 10月, 10月12日—18日, or the term's name."""
         words = self.labels
