@@ -63,6 +63,7 @@ from generator.site.index_pages import IndexPages, base_key
 from generator.site.students import StudentPages
 
 log = logging.getLogger("mkdocs.plugins.yidang")
+PAGE_BODIES = "html"  # the build cache's folder of page bodies (Rendered.kept)
 CSS_URI = "assets/yidang.css"
 # The charts' scripts: Apache ECharts (scripts/vendor.py fetches it) and what draws our figures.
 # Every page loads the small one; it loads ECharts (1.1 MB) itself, and only for a page with a
@@ -195,6 +196,7 @@ def read_students(state: BuildState) -> None:
         booklets=booklets,
         provenance=changes,
         waiting=state.waiting,
+        page_cache=state.cache_dir / PAGE_BODIES,
     )
     cache = _student_cache(state, _page_inputs(provenance_key(hist), state.waiting))
     _load_pinyin(state)
@@ -325,6 +327,7 @@ def render_index_pages(state: BuildState) -> None:
     state.pages = {spec.uri: page for spec, page in pages}
     state.titles = {spec.uri: spec.title for spec, _ in pages}
     state.todo = _todo_lists(state) if state.protect else {}
+    forget_old_pages(state)
 
 
 def _todo_lists(state: BuildState) -> dict[str, bytes]:
@@ -359,6 +362,16 @@ def _todo_keys(state: BuildState) -> dict[str, str]:
     }
 
 
+def forget_old_pages(state: BuildState) -> None:
+    """Page bodies in the build cache that no page of this build is: a page changed, a
+    student left. An entry of the cache that still names one is then rendered again."""
+    folder = state.cache_dir / PAGE_BODIES
+    kept = {page.path for page in state.pages.values()}
+    for path in folder.glob("*.z") if folder.is_dir() else ():
+        if str(path) not in kept:
+            path.unlink(missing_ok=True)
+
+
 def _index_cache(state: BuildState) -> IndexPages:
     assert state.archive is not None
     context = (
@@ -368,6 +381,7 @@ def _index_cache(state: BuildState) -> IndexPages:
     made = state.students.items()
     return IndexPages(
         Store(state.cache_dir / "pages"),
+        state.cache_dir / PAGE_BODIES,
         base,
         {sid: m.profile_digest for sid, m in made},
         {sid: m.summary_digest for sid, m in made},
@@ -526,7 +540,10 @@ def seal(state: BuildState, shell: Shell) -> Path:
     if state.settings.intake_url:  # each teacher's credential for the upload inbox, in their keyring
         publisher.uploads = inbox.credentials(state.archive_root, accounts)
     for uri, page in state.pages.items():
-        publisher.add_page(uri.removesuffix("index.md"), state.titles[uri], page.html_z, page.restricted)
+        body = partial(getattr, page, "html_z")  # read from the build cache only when sealed again
+        publisher.add_page(
+            uri.removesuffix("index.md"), state.titles[uri], body, page.digest, page.restricted
+        )
     for route, source, kind in dict.fromkeys(state.files):
         publisher.add_file(protect.Item(route, kind), Path(source))
     for route, data in state.todo.items():

@@ -181,14 +181,14 @@ class _Split:
     """A page cut into what every reader of it sees (``shown``, compressed) and its parts for
     each scope they are sealed in (``parts``), worked out once, on first use."""
 
-    def __init__(self, html_z: bytes, cuts: list[tuple[re.Pattern[str], str]]):
+    def __init__(self, html_z: Callable[[], bytes], cuts: list[tuple[re.Pattern[str], str]]):
         self.html_z, self.cuts = html_z, cuts
 
     @cached_property
     def _done(self) -> tuple[bytes, dict[str, list[list[Any]]]]:
         if not self.cuts:
-            return self.html_z, {}
-        html = zlib.decompress(self.html_z).decode("utf-8")
+            return self.html_z(), {}
+        html = zlib.decompress(self.html_z()).decode("utf-8")
         parts = {}
         for marked, where in self.cuts:
             html, parts[where] = split_restricted(html, marked)
@@ -374,12 +374,14 @@ class Publisher:
         blob, path = self._seal_blob(key, data() if callable(data) else data, item.route)
         self.sealed[item.route] = Sealed(item, blob, digest, key_id, path.stat().st_size, self.stamp_ns)
 
-    def add_page(self, route: str, title: str, html_z: bytes, restricted: bool = False) -> None:
+    def add_page(
+        self, route: str, title: str, html_z: Callable[[], bytes], sha: str, restricted: bool = False
+    ) -> None:
         """A page, from its zlib-compressed HTML (as rendered and cached). A page with
         leadership-only parts (``restricted``) is sealed without them, and they apart. The
         page is split only when something sealed from it must be made again: an unchanged
         page's blobs are reused as they are (splitting 450 pages cost a second a rebuild)."""
-        digest = hashlib.sha256(f"page|{title}|".encode() + html_z).hexdigest()
+        digest = hashlib.sha256(f"page|{title}|{sha}".encode()).hexdigest()  # sha: of html_z()
         cuts: list[tuple[re.Pattern[str], str]] = []
         if restricted:  # need-to-know parts first: a page's leadership parts count without them
             student = scope_of(route).removeprefix("student:") if route.startswith("students/") else ""

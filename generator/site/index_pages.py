@@ -36,6 +36,7 @@ class IndexPages:
     """Renders index pages through ``render_one``, reusing the last build's when it may."""
 
     store: Store
+    bodies: Path  # where the pages' bodies are kept (Rendered.kept)
     base: str
     profiles: dict[str, str]  # student id → digest of the profile
     summaries: dict[str, str]  # student id → digest of the summary (profile and record refs)
@@ -59,12 +60,13 @@ class IndexPages:
         made: dict[str, Cached] = {}
         for spec in specs:
             old = previous.get(spec.uri)
-            if isinstance(old, Cached) and old.key == self._key(spec, old.shows):
+            if isinstance(old, Cached) and old.key == self._key(spec, old.shows) and old.page.usable():
                 made[spec.uri] = old
                 self.reused += 1
                 continue
             page = render_one(spec)
             shows = EVERYONE if spec.uri in site_pages.EVERYONE_PAGES else _students_in(page.html)
+            page = page.kept(self.bodies)
             made[spec.uri] = Cached(self._key(spec, shows), shows, page)
             self.rendered += 1
         if self.rendered:

@@ -9,9 +9,12 @@ was 60 % of a build. Pages stay zlib-compressed until they are sealed or written
 
 from __future__ import annotations
 
+import hashlib
+import os
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -19,6 +22,9 @@ import yaml
 from markupsafe import escape
 
 from generator.archive.model import StudentBase
+from generator.core import labels
+from generator.core.files import write_atomic
+from generator.core.problems import YidangError
 from generator.archive.schema import RECORD_KINDS
 from generator.render.templates import NEED_MARK, RESTRICTED_MARK, Site
 
@@ -36,13 +42,44 @@ class PageSpec:
 @dataclass(frozen=True)
 class Rendered:
     uri: str
-    html_z: bytes  # the page body, zlib-compressed until MkDocs writes the page
+    z: bytes  # the page body, zlib-compressed until MkDocs writes the page; b"" once ``kept``
     toc: list[dict[str, Any]]  # MkDocs toc tokens: level, id, name, children
     restricted: bool = False  # has parts only leadership may see (protect.RESTRICTED)
+    path: str = ""  # where the body is kept in the build cache (``kept``)
+    sha: str = ""  # SHA-256 of the compressed body: stands for it without reading it
+
+    @property
+    def html_z(self) -> bytes:
+        """The compressed body, read from the build cache when it is kept there (checked
+        against its hash: the file is not under the cache's tags)."""
+        if self.z or not self.path:
+            return self.z
+        data = Path(self.path).read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.sha:
+            raise YidangError(labels.error("commands", "cache_damaged", path=self.path))
+        return data
 
     @property
     def html(self) -> str:
         return zlib.decompress(self.html_z).decode("utf-8")
+
+    @property
+    def digest(self) -> str:
+        return self.sha or hashlib.sha256(self.z).hexdigest()
+
+    def kept(self, folder: Path) -> Rendered:
+        """This page with its body in a file of ``folder``, named by its hash: what the build
+        cache then holds of it is small, and a rebuild reads a body only to seal it again
+        (reading 1,000 students' pages back with their entries was a second a rebuild)."""
+        sha = self.digest
+        path = folder / f"{sha}.z"
+        if not path.is_file():
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomic(path, self.z, replace=True, mode=0o600, sync=False)  # a cache: rebuilt if lost
+        return replace(self, z=b"", path=str(path), sha=sha)
+
+    def usable(self) -> bool:
+        return not self.path or os.path.isfile(self.path)
 
 
 def index_specs(site: Site) -> list[PageSpec]:

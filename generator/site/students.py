@@ -48,6 +48,8 @@ class StudentPage:
 
     def usable(self) -> bool:
         """For the build cache: the prepared photos and the booklet are still on disk."""
+        if not all(p.usable() for p in (self.page, self.counsel) if p is not None):
+            return False
         paths = [cached for _, cached in self.photos]
         for booklet in (self.booklet, self.full):
             if booklet is not None:
@@ -72,6 +74,7 @@ class StudentPages:
         booklets: Callable[[SchoolFiles, dt.date], Booklets] | None = None,
         provenance: Changes | None = None,
         waiting: Waiting | None = None,
+        page_cache: Path | None = None,
     ):
         assert school.school is not None
         archive = Archive(school.school, school.teachers, school.classes, {}, as_of)
@@ -79,6 +82,7 @@ class StudentPages:
         self.root = root
         self.templates_dir = templates_dir
         self.photo_cache = photo_cache
+        self.page_cache = page_cache  # where pages' bodies are kept (Rendered.kept); None: in memory
         self._env: jinja2.Environment | None = None
         self.booklets = booklets(school, as_of) if booklets else None
         self.site.booklets = self.booklets is not None
@@ -116,6 +120,9 @@ class StudentPages:
         current = tuple(p.__reduce__()[1] for p in periods if now is not None and p.term == now.id)
         packed = pickle.dumps(current, protocol=5)
         counsel = self._counsel_page(student)
+        if self.page_cache is not None:
+            page = page.kept(self.page_cache)
+            counsel = counsel.kept(self.page_cache) if counsel is not None else None
         return StudentPage(page, tuple(dict(published).items()), booklet, packed, *digests, counsel, full)
 
     def _counsel_page(self, student: Student) -> site_pages.Rendered | None:
