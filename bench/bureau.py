@@ -52,6 +52,7 @@ from run import (  # bench/run.py, the benchmark this one extends
     _machine,
     _reader_accounts,
     _yidang_config,
+    machine_cpu,
     measure,
 )
 
@@ -159,15 +160,20 @@ def main() -> None:
         _edit_record(school.archive)
         timed(school, "rebuild", args.booklets, fresh=False)
     serial = time.perf_counter() - start
+    # other work while the builds ran (not while the benchmark itself committed an edit)
+    others = [sum(s.runs["serial"].others_cpu + s.runs["rebuild"].others_cpu for s in schools)]
 
-    start = time.perf_counter()
+    start, busy = time.perf_counter(), machine_cpu()[0]
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
         list(pool.map(partial(timed, step="parallel", booklets=args.booklets), schools))
     parallel = time.perf_counter() - start
+    # two at once: each run's "others" would count its sibling, so the whole round instead
+    others.append(machine_cpu()[0] - busy - sum(s.runs["parallel"].cpu for s in schools))
     # the serial round includes the rebuilds; compare the full builds alone
     serial_builds = sum(s.runs["serial"].seconds for s in schools)
 
-    report = _report(args, schools, serial, serial_builds, parallel, (load, os.getloadavg()[0]))
+    load_after = os.getloadavg()[0]
+    report = _report(args, schools, serial, serial_builds, parallel, (load, load_after), others)
     print(report)
     if not args.no_docs:
         _write_docs(report, args.docs)
@@ -184,6 +190,7 @@ def _report(
     serial_builds: float,
     parallel: float,
     load: tuple[float, float],
+    others: list[float],
 ) -> str:
     def med(step: str, attr: str) -> float:
         return statistics.median(getattr(s.runs[step], attr) for s in schools)
@@ -192,6 +199,8 @@ def _report(
         return max(getattr(s.runs[step], attr) for s in schools)
 
     booklets = "with booklets" if args.booklets else "`--no-booklets`"
+    cores = os.cpu_count() or 1
+    serial_timed = sum(s.runs["serial"].seconds + s.runs["rebuild"].seconds for s in schools)
     lines = [
         f"{args.schools} schools × {args.students} students × {args.records_per_student} records, "
         f"{dt.date.today()}, {booklets}. Code: {_code_version()}. Machine: {_machine()}; load average "
@@ -204,6 +213,10 @@ def _report(
         f"({serial_builds / 60:.1f} min; {serial:.0f} s with each school's rebuild after them).",
         f"- {args.parallel} at a time: **{parallel:.0f} s** ({parallel / 60:.1f} min), "
         f"{serial_builds / parallel:.2f}× the throughput.",
+        f"- Other work on the machine (every other process, from /proc/stat) took "
+        f"{others[0]:.0f} CPU seconds of the {serial_timed * cores:.0f} the {cores} cores had while "
+        f"the serial round's builds ran, {others[1]:.0f} of {parallel * cores:.0f} during the "
+        "parallel round (there with the benchmark's own deleting of the previous site and cache).",
         f"- Per school, full build one at a time: median {med('serial', 'seconds'):.1f} s wall "
         f"(slowest {most('serial', 'seconds'):.1f}), {med('serial', 'cpu'):.1f} s CPU, peak "
         f"{med('serial', 'peak_mib'):.0f} MiB (largest {most('serial', 'peak_mib'):.0f}); "

@@ -69,6 +69,21 @@ class Run:
     output: str = ""
     worker_peak_mib: float = 0.0  # the largest single process of the tree
     cpu: float = 0.0  # user + system seconds of the process and every process it waited for
+    machine_cpu: float = 0.0  # CPU seconds the whole machine was busy meanwhile (all processes)
+    steal: float = 0.0  # CPU seconds the hypervisor gave to other VMs meanwhile
+
+    @property
+    def others_cpu(self) -> float:
+        """CPU seconds other work on the machine took while this ran (nothing else is measured)."""
+        return max(0.0, self.machine_cpu - self.cpu)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Seconds all cores were busy since boot, and seconds stolen by the hypervisor (/proc/stat)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) / os.sysconf("SC_CLK_TCK") for x in fh.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq, steal
 
 
 def _tree_rss_kib(pid: int) -> tuple[int, int]:
@@ -97,7 +112,7 @@ def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
     CPU time is the command's user + system time with every process it waited for (its
     workers), from ``wait4``: exact, and safe with other commands measured at the same time
     in other threads (bench/bureau.py runs two at once)."""
-    start = time.perf_counter()
+    start, busy = time.perf_counter(), machine_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = largest = 0
     done = threading.Event()
@@ -122,7 +137,11 @@ def measure(name: str, cmd: list[str], out: Path | None = None) -> Run:
     if proc.returncode != 0:
         sys.exit(f"{name} failed ({proc.returncode}):\n{output[-3000:]}")
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(name, seconds, peak / 1024, _size_mb(out) if out else None, output, largest / 1024, cpu)
+    after = machine_cpu()
+    size = _size_mb(out) if out else None
+    run = Run(name, seconds, peak / 1024, size, output, largest / 1024, cpu, after[0] - busy[0])
+    run.steal = after[1] - busy[1]
+    return run
 
 
 def _size_mb(path: Path) -> float:
@@ -827,17 +846,25 @@ def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, bookl
     lines += [f"| {target} | {value} | {ok(good)} |" for target, value, good in rows]
     lines += [
         "",
-        "| step | median seconds | runs | CPU seconds (runs) | peak memory (MiB, process tree) "
-        "| output (MB) |",
-        "|---|---:|---|---|---:|---:|",
+        "| step | median seconds | runs | CPU seconds (runs) | other work's CPU seconds (runs) "
+        "| peak memory (MiB, process tree) | output (MB) |",
+        "|---|---:|---|---|---|---:|---:|",
     ]
     for name in bench.runs:
         r = m(name)
         out = f"{r.out_mb:.1f}" if r.out_mb is not None else ""
+        others = ", ".join(f"{x.others_cpu:.0f}" for x in bench.runs[name])
         lines.append(
             f"| {name} | {r.seconds:.2f} | {bench.times(name)} | {bench.median_cpu(name):.2f} "
-            f"({bench.cpu_times(name)}) | {r.peak_mib:.0f} | {out} |"
+            f"({bench.cpu_times(name)}) | {others} | {r.peak_mib:.0f} | {out} |"
         )
+    lines += [
+        "",
+        "Other work's CPU seconds: what the rest of the machine (every other process, all cores) "
+        "used while the step ran, from /proc/stat; up to the step's wall time × "
+        f"{os.cpu_count()} cores minus its own CPU. Where it is large, the step's wall time is "
+        "inflated; its CPU time much less so.",
+    ]
     lines += ["", browser.text, "", booklets]
     return "\n".join(lines)
 
