@@ -15,7 +15,7 @@ from typing import Any
 
 from generator.core import crypto
 from generator.protect import access, keyring
-from generator.protect.seal import FORMAT, INDEX, blob_aad, unpad
+from generator.protect.seal import COUNSEL_INDEX, FORMAT, INDEX, blob_aad, unpad
 
 BLOB = re.compile(r'__yd\("([0-9a-f]+)","([^"]*)"\);\n')
 
@@ -97,6 +97,13 @@ def login(site: Path, teacher: str, passphrase: str) -> Reader:
     own = json.loads(unpad(crypto.open_sealed(ring_key, sealed, f"{FORMAT}|ring|{config['build']}".encode())))
     if "ref" in own:  # leadership: everything, in one blob under the leadership key
         own = json.loads(open_blob(site, own["ref"][0], crypto.unb64(own["keys"][0]), INDEX))
+    if "cref" in own:  # the counsellor role: every counselling scope, in one blob
+        blob, at = own["cref"]
+        more = json.loads(open_blob(site, blob, crypto.unb64(own["keys"][at]), COUNSEL_INDEX))
+        offset = len(own["keys"])
+        own["keys"] += more["keys"]
+        for token, entry in more["index"].items():
+            own["index"][token] = [*entry[:2], entry[2] + offset, *entry[3:]]
     return Reader(site, [crypto.unb64(k) for k in own["keys"]], own["index"])
 
 

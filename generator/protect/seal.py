@@ -55,6 +55,7 @@ LEADERSHIP = "leadership"
 # 2: no ¶, jump lists, booklet button or commit ids in the text; each page's lead marked
 SEARCH_FORMAT = "search-2"
 INDEX = "index"  # the route of leadership's one blob with every key and route (no page has it)
+COUNSEL_INDEX = "counsel-index"  # the counsellor role's one blob of every student's counselling scope
 MIN_BUCKET = 1024
 COPY_THREADS = 8  # reused blobs copied at once: the copies wait on the disk, not the CPU
 # What the published pages may load: the site's own scripts only (no inline script, no
@@ -485,15 +486,39 @@ class Publisher:
         )
         return [blob, 0]
 
+    def _counselling(self) -> tuple[list[Any], set[str]]:
+        """One blob with every student's counselling scope (keys and routes), sealed under the
+        counsellors' key: the counsellor role's keyrings point to it. Listed in each of them,
+        a thousand students' sessions made every keyring of the site 400 KB (all keyrings are
+        padded to the largest), and sealing them was most of a rebuild."""
+        scopes = sorted(s for s in self.keys if s.startswith("counsel:"))
+        blob, _ = self._seal_blob(
+            self.key(COUNSELLING)[1], json.dumps(self._index(scopes)).encode(), COUNSEL_INDEX
+        )
+        return [blob], set(scopes)
+
+    def _ring(self, teacher: str, counselling: tuple[list[Any], set[str]] | None) -> dict[str, Any]:
+        """A reader's own scopes; the counsellor role's counselling ones by reference."""
+        scopes = self._scopes_of(teacher)
+        if counselling is None or not self.rights[teacher].counsellor or COUNSELLING not in scopes:
+            return self._index(scopes)
+        blob, shared = counselling
+        own = [s for s in scopes if s not in shared]
+        return {**self._index(own), "cref": [*blob, own.index(COUNSELLING)]}
+
     def add_keyrings(self, accounts: list[access.Account]) -> None:
         """One keyring per account, all of one size (the largest, to its bucket)."""
         rings: dict[str, bytes] = {}
         everything = self._everything() if any(self.rights[a.teacher].everything for a in accounts) else None
+        counsellors = [
+            a for a in accounts if self.rights[a.teacher].counsellor and not self.rights[a.teacher].everything
+        ]
+        counselling = self._counselling() if counsellors and COUNSELLING in self.keys else None
         for account in accounts:
             if self.rights[account.teacher].everything:
                 ring: dict[str, Any] = {"keys": [crypto.b64(self.key(LEADERSHIP)[1])], "ref": everything}
             else:
-                ring = self._index(self._scopes_of(account.teacher))
+                ring = self._ring(account.teacher, counselling)
             if account.teacher in self.uploads:  # the inbox's credential: only this teacher gets it
                 ring["upload"] = list(self.uploads[account.teacher])
             rings[account.teacher] = json.dumps(ring, ensure_ascii=False).encode()

@@ -22,6 +22,7 @@
   let query = ""; // the last search, in memory only
   const urls = []; // object URLs to revoke on logout
   const INDEX = "index";  // the route of leadership's one blob with every key and route
+  const COUNSEL_INDEX = "counsel-index";  // the counsellor role's one blob of every counselling scope
 
   // --- blobs arrive as scripts: works from file:// where fetch is refused ---
   // A file names the blob it holds (__yd("<id>", …)); one that ran without naming the blob it
@@ -160,6 +161,14 @@
         const key = await aesKey(unb64(own.keys[0]));
         const [id] = own.ref;
         own = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}|${INDEX}`))));
+      }
+      if (own.cref) {  // the counsellor role: every student's counselling keys and routes, in one blob
+        const [id, at] = own.cref;
+        const key = await aesKey(unb64(own.keys[at]));
+        const more = JSON.parse(dec.decode(unpad(await openSealed(key, unb64(await load("d", id)), `${C.format}|${id}|${COUNSEL_INDEX}`))));
+        const offset = own.keys.length;
+        own.keys.push(...more.keys);
+        for (const [token, e] of Object.entries(more.index)) { e[2] += offset; own.index[token] = e; }
       }
     } catch (e) { throw new Error(L.incomplete); }
     const byRoute = {};
