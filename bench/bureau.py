@@ -51,6 +51,7 @@ from run import (  # bench/run.py, the benchmark this one extends
     _forget,
     _machine,
     _reader_accounts,
+    _write_docs,
     _yidang_config,
     machine_cpu,
     measure,
@@ -176,7 +177,7 @@ def main() -> None:
     report = _report(args, schools, serial, serial_builds, parallel, (load, load_after), others)
     print(report)
     if not args.no_docs:
-        _write_docs(report, args.docs)
+        _write_docs(report, args.docs, START, END)
     if args.keep:
         print(f"\nwork folder kept: {work}")
     else:
@@ -245,15 +246,6 @@ def _report(
             f"| {s.disk['cache']:.0f} | {s.disk['archive']:.0f} |"
         )
     return "\n".join(lines)
-
-
-def _write_docs(report: str, path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        sys.exit(f"{path} has no {START} … {END} section to write into")
-    head, rest = text.split(START, 1)
-    path.write_text(f"{head}{START}\n{report}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
-    print(f"\nwritten to {path}")
 
 
 if __name__ == "__main__":

@@ -872,13 +872,14 @@ def _report(args: argparse.Namespace, bench: Bench, browser: BrowserTimes, bookl
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def _write_docs(report: str, path: Path) -> None:
-    """Replace the benchmark's section of docs/performance.md (or ``path``) with this run's."""
+def _write_docs(report: str, path: Path, start: str = START, end: str = END) -> None:
+    """Replace a benchmark's section (between ``start`` and ``end``) of docs/performance.md (or
+    ``path``) with this run's."""
     text = path.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        sys.exit(f"{path} has no {START} … {END} section to write into")
-    head, rest = text.split(START, 1)
-    path.write_text(f"{head}{START}\n{report}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    if start not in text or end not in text:
+        sys.exit(f"{path} has no {start} … {end} section to write into")
+    head, rest = text.split(start, 1)
+    path.write_text(f"{head}{start}\n{report}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
     print(f"\nwritten to {path}")
 
 
