@@ -118,6 +118,33 @@ def test_leadership_reads_every_student(site: Path, browser) -> None:  # type: i
         page.close()
 
 
+def test_a_page_asked_for_while_the_home_page_loads_is_the_one_shown(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """A bookmark or link followed before the home page after the login has been decrypted:
+    the slower home page, when it is ready, must not draw over the page asked for last."""
+    leader = _reader(site, "T001")
+    todo = leader.routes["todo.json"][0]  # the home page waits for the school's to-do list
+    held: list = []  # type: ignore[type-arg]
+    with serve_folder(site) as url:
+        page = browser.new_page()
+        page.route(f"**/d/{todo}.js", lambda r: held.append(r) if not held else r.continue_())
+        with page.expect_request(f"**/d/{todo}.js"):
+            _login(page, url, "T001")
+        token = leader.token("teachers/T008/")
+        page.goto(f"{url}#/{token}")
+        page.wait_for_selector(f'#yd-page[data-route="{token}"]:not([hidden])')
+        assert held and page.locator(".yd-todo").count() == 0  # the home page is still waiting
+        page.evaluate(
+            """() => { window.drawn = [];
+                new MutationObserver(() => drawn.push(document.querySelector('#yd-page h1').textContent))
+                  .observe(document.querySelector('#yd-page'), {childList: true}); }"""
+        )
+        held[0].continue_()  # the home page's to-do list arrives, after the teacher's page
+        page.goto(f"{url}#/")  # then the reader goes home: it is drawn once, by that visit
+        page.wait_for_selector('#yd-page[data-route=""] .yd-todo')
+        assert page.evaluate("drawn") == [page.inner_text("#yd-page h1")]
+        page.close()
+
+
 def test_mentor_reads_exactly_their_mentees(site: Path, browser) -> None:  # type: ignore[no-untyped-def]
     facts = read_facts(SAMPLE)
     mentees = {

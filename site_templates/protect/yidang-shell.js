@@ -398,9 +398,11 @@
     }
     return html;
   }
+  let showing = 0;  // which show() is the latest: an earlier, slower one must not draw over it
   async function show() {
     if (!S) return;
     touch();
+    const mine = ++showing;
     const tok = token();
     const page = $("#yd-page");
     const entry = S.index[tok];
@@ -416,6 +418,9 @@
       doc = broken(e.message);
       route = "";
     }
+    // A link followed while the last page was still being decrypted (the home page after
+    // the login, say): the page asked for last is the one shown, whichever finished first.
+    if (mine !== showing || !S) return;
     document.title = C.site_name;  // never the page's: the title goes into the browser's history
     const need = C.forms ? C.forms.types.filter((t) => t.need).map((t) => t.type) : [];
     const bar = route.startsWith("students/") ? writeButtons(route, null)
