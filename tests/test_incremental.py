@@ -6,7 +6,6 @@ decrypts to, for every reader; and the cache redid only what the change touched.
 from __future__ import annotations
 
 import gc
-import os
 import re
 import shutil
 from collections.abc import Callable
@@ -157,26 +156,34 @@ def test_incremental_build_equals_a_clean_build(change: Callable[[Path], None], 
 
 
 def test_a_rebuilt_site_does_not_say_which_files_the_build_wrote(tmp_path: Path) -> None:
-    """After one record changed, the rebuilt site's files all carry the build's one timestamp
-    and no hard link: reused blobs are copies, so neither their times nor an inode shared
-    with an older copy of the site (here a snapshot kept with hard links, as rsnapshot and
-    `cp -al` keep them) tell them from the blobs this build sealed."""
+    """After one record changed, the rebuild writes only the blobs that differ, the keyrings
+    and the login page into the published site, and removes the blobs nothing refers to any
+    more; then every file carries the build's one timestamp and no hard link, so a copy of
+    the site (cp -p, rsync -a, a zip: none keeps inode numbers) does not tell the blobs this
+    build sealed from those it kept."""
     config = _project(tmp_path / "project")
     _build(config)
     site = config.parent / "site"
-    snapshot = tmp_path / "snapshot"
-    shutil.copytree(site, snapshot, copy_function=os.link)
+    before = {p.relative_to(site).as_posix(): p.stat().st_ino for p in site.rglob("*") if p.is_file()}
     edit_record(config.parent)
     output = _build(config)
     sealed, reused = (int(n) for n in re.findall(r"encrypted files sealed: (\d+), reused: (\d+)", output)[0])
     assert 0 < sealed < reused, output  # both kinds are there to tell apart
+    after = {p.relative_to(site).as_posix(): p.stat().st_ino for p in site.rglob("*") if p.is_file()}
+    kept = {rel for rel, ino in after.items() if before.get(rel) == ino}
+    new_blobs = {rel for rel in after if rel.startswith("d/") and rel not in kept}
+    assert len(new_blobs) == sealed + 2  # and the indexes of leadership and of the counsellors
+    assert len([rel for rel in kept if rel.startswith("d/")]) == reused
+    assert not any(rel.startswith("k/") for rel in kept) and "index.html" not in kept
+    assert len(after) == len(before)  # each new blob took the place of one no longer shown
     everything = [site, *site.rglob("*")]
     files = [p for p in everything if p.is_file()]
     assert len({p.stat().st_mtime_ns for p in everything}) == 1
     assert len({p.stat().st_atime_ns for p in files}) == 1  # (listing a folder sets its own)
     assert [p for p in files if p.stat().st_nlink != 1] == []
-    old = {p.stat().st_ino for p in snapshot.rglob("*") if p.is_file()}
-    assert [p for p in files if p.stat().st_ino in old] == []
+    copy = tmp_path / "copy"
+    shutil.copytree(site, copy)  # keeps modification times (copy2), not inodes
+    assert len({p.stat().st_mtime_ns for p in [copy, *copy.rglob("*")] if p.is_file()}) == 1
     assert "复查结果已告知班主任" in _readers(site)["T015"].open(f"students/{STUDENT}/")["h"]
 
 

@@ -131,6 +131,45 @@ def test_a_build_killed_at_any_point_leaves_a_complete_site(project: Path, tmp_p
     assert f"第{n - 1}次补写。" in _everything(site)["students/S2025007/"][2]["h"]
 
 
+KILLED_WHILE_MOVING = """
+import os, sys
+from generator.build import publish
+moved = []
+def move(src, dest):
+    if len(moved) == 3:
+        os._exit(137)  # as a SIGKILL ends it: no cleaning up, no exception
+    moved.append(dest)
+    os.rename(src, dest)
+publish._move = move
+from generator.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_rebuild_killed_while_moving_its_blobs_in_leaves_the_old_site(project: Path) -> None:
+    """A rebuild moves its new blobs and keyrings into the published site, then replaces the
+    login page: killed after the third file moved in, every reader still gets the old site
+    whole; the next build publishes the change and removes what the killed one left."""
+    site = project.parent / "site"
+    published = _everything(site)
+    before = {p.relative_to(site) for p in site.rglob("*") if p.is_file()}
+    talk = project.parent / "archives" / TALK
+    talk.write_text(talk.read_text(encoding="utf-8") + "\n搬入时中断的一句。\n", encoding="utf-8")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_MOVING, *_command(project)[1:]], capture_output=True, text=True
+    )
+    assert killed.returncode == 137, killed.stderr
+    left = {p.relative_to(site) for p in site.rglob("*") if p.is_file()} - before
+    assert len(left) == 3  # moved in, and named by nothing published
+    assert _everything(site) == published
+    result = subprocess.run(_command(project), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    after = {p.relative_to(site) for p in site.rglob("*") if p.is_file()}
+    assert not left & after and len(after) == len(before)
+    assert "搬入时中断的一句。" in _everything(site)["students/S2025007/"][2]["h"]
+    assert _leftovers(project.parent) == []
+
+
 def test_two_builds_at_once_are_refused(project: Path) -> None:
     site = project.parent / "site"
     with build_lock(site.resolve()):

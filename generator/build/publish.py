@@ -4,7 +4,9 @@ A failed or killed build never touches the published site: the new one is
 written next to it and exchanged with it in a single ``renameat2`` call
 (``RENAME_EXCHANGE``, Linux): at every instant the path holds either the old
 site or the new one, complete. Where the call is missing, two renames are
-used, which leave the path empty for an instant.
+used, which leave the path empty for an instant. A rebuild that changes only
+blobs and keyrings moves its new ones into the site and then replaces the
+login page, which names the keyrings, in one rename (``update_in_place``).
 
 Builds of one site take a lock (a file next to the site, ``flock``), so two at
 once do not mix their files; the second says who holds it and stops.
@@ -54,6 +56,44 @@ def swap(new: Path, final: Path) -> None:
         final.rename(old)
     new.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def update_in_place(new: Path, final: Path, files: list[str], keep: set[str]) -> None:
+    """Publish a rebuild whose only new files are blobs, keyrings and the login page (see
+    ``seal.write_site``): the blobs and keyrings are moved into the site under names nothing
+    published refers to yet, then the login page replaces the old one in one rename, the
+    moment the new site is published; then the blobs and keyrings it no longer refers to
+    (those not in ``keep``) are removed. Killed before that rename, the old site is whole,
+    with unreferenced files beside it that the next build removes; killed after it, the
+    new one is, with the old site's files left to remove."""
+    moved = []
+    try:
+        for rel in files:
+            if rel != "index.html":
+                (final / rel).parent.mkdir(exist_ok=True)
+                _move(new / rel, final / rel)
+                moved.append(rel)
+    except BaseException:
+        for rel in moved:
+            (final / rel).unlink(missing_ok=True)
+        raise
+    _move(new / "index.html", final / "index.html")
+    remove_unreferenced(final, keep)
+    shutil.rmtree(new, ignore_errors=True)
+
+
+def _move(src: Path, dest: Path) -> None:
+    os.rename(src, dest)  # one file system (the new folder is the site's sibling): atomic
+
+
+def remove_unreferenced(final: Path, keep: set[str]) -> None:
+    """The blobs and keyrings of the site at ``final`` that are not in ``keep``: an older
+    build's, or a killed build's never published."""
+    for folder in ("d", "k"):
+        with contextlib.suppress(FileNotFoundError), os.scandir(final / folder) as entries:
+            for entry in entries:
+                if f"{folder}/{entry.name}" not in keep:
+                    os.unlink(entry.path)
 
 
 def remove_leftovers(final: Path) -> list[Path]:

@@ -48,7 +48,7 @@ from generator.booklets.booklet import (
     save_digests,
 )
 from generator.build import settings
-from generator.build.publish import build_lock, remove_leftovers, swap
+from generator.build.publish import build_lock, remove_leftovers, swap, update_in_place
 from generator.build.state import BuildState, private_plain_dir, remove_dead_plaintext
 from generator.core import crypto, git, labels
 from generator.core.cache import Store, StudentCache, digest, tree_digest, version
@@ -98,7 +98,7 @@ def run_build(config: MkDocsConfig, state: BuildState) -> Built:
             audit_site(state, new)  # 5. nothing readable in what this build wrote
         else:
             new = plaintext_site(config, state)  # 3-5. MkDocs writes every page, unsealed
-        publish(state, new)  # 6. swapped in, in one step
+        publish(state, new)  # 6. put in place, in one step
     return Built(state.final, len(state.titles), len(state.students), state.protect, state.report)
 
 
@@ -550,6 +550,7 @@ def seal(state: BuildState, shell: Shell) -> Path:
         publisher.add_data(protect.Item(route, "todo"), data)
     written = protect.write_site(new, publisher, accounts, shell, _login_html(state), _shell_settings(state))
     state.written = None if previous is None else set(written)
+    state.in_place = publisher.in_place
     state.sealed = publisher.state(state.final)
     state.report["blobs"] = (len(publisher.sealed) - publisher.reused, publisher.reused)
     state.report["rotated"] = len(publisher.rotated)
@@ -624,14 +625,21 @@ def audit_site(state: BuildState, new: Path) -> None:
 
 
 def publish(state: BuildState, new: Path) -> None:
-    """Put the new site in place in one step; remember its blobs for the next build. Every
-    file of a protected site gets the build's one timestamp first (after the audit, whose
-    reading would change access times)."""
-    if state.sealed is not None:
-        protect.stamp(new, state.sealed.stamp_ns)
-    swap(new, state.final)
-    if state.sealed is not None:
-        Store(state.cache_dir / "site").put("state", state.sealed)
+    """Put the new site in place in one step: the folder swapped in, or, on a rebuild that
+    changed only blobs, its new blobs moved into the site and the login page replaced.
+    Remember its blobs for the next build. Every file of a protected site gets the build's
+    one timestamp (after the audit, whose reading would change access times)."""
+    sealed = state.sealed
+    if sealed is not None and state.in_place:  # a rebuild: only blobs, keyrings and the login page
+        keep = {f"d/{s.blob}.js" for s in sealed.sealed.values()} | set(state.written or ())
+        update_in_place(new, state.final, sorted(state.written or ()), keep)
+        protect.stamp(state.final, sealed.stamp_ns)
+    else:
+        if sealed is not None:
+            protect.stamp(new, sealed.stamp_ns)
+        swap(new, state.final)
+    if sealed is not None:
+        Store(state.cache_dir / "site").put("state", sealed)
 
 
 def _why(exc: BaseException) -> str:

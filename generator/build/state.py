@@ -63,6 +63,7 @@ class BuildState:
     waiting: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # on review branches
     plain: Path | None = None  # MkDocs' private plaintext output folder (protected builds)
     written: set[str] | None = None  # site files the seal wrote (None: all, a full build)
+    in_place: bool = False  # the seal wrote only new blobs, keyrings and the login page
     sealed: Any = None  # the seal's protect.SiteState, kept for the next build once published
     pinyin_known: int = 0  # names with a sort key when the build started
     report: dict[str, Any] = field(default_factory=dict)  # rebuilt and reused, per stage

@@ -240,10 +240,10 @@ class SiteState:
 class Publisher:
     """Seals pages and files into ``out``, reusing the previous build's blobs when it may.
 
-    A blob is reused (copied from the published site, not rendered or sealed again) when
-    what it seals and the key of its scope are unchanged. Every file of the new site gets
-    the build's one timestamp (``stamp_ns``, set by ``stamp`` when the site is published)
-    and no link to the old one, so a copy of the site does not tell which blobs this build
+    A blob is reused (left in the published site, or copied from it, not rendered or sealed
+    again) when what it seals and the key of its scope are unchanged. Every file of the new
+    site gets the build's one timestamp (``stamp_ns``, set by ``stamp`` when the site is
+    published) and no hard link, so a copy of the site does not tell which blobs this build
     wrote. A scope keeps its key while none of its readers lost the right to read it or got
     a new key pair (``access passwd --reset``); otherwise (a mentor changes, an account is
     removed or reset), or when ``rotate`` is asked, the scope gets a new key and all its
@@ -271,6 +271,7 @@ class Publisher:
     rotated: list[str] = field(default_factory=list)  # scopes that got a new key
     fingerprinted: dict[str, frozenset[str]] = field(default_factory=dict)  # scope → readers' key pairs
     _copies: list[tuple[str, str]] = field(default_factory=list)  # reused blobs: (old site's, new)
+    in_place: bool = False  # the new blobs go into the published site (see ``write_site``)
 
     def __post_init__(self) -> None:
         # Who may read each scope, inverted once from the rights: asking every reader
@@ -338,9 +339,9 @@ class Publisher:
         return blob, self._write("d", blob, crypto.b64(sealed))
 
     def _reuse(self, old: Sealed) -> bool:
-        """Copy the previous build's blob into ``out`` if it is still as written. A copy, not
-        a hard link: a link count of two, or an inode shared with an older copy of the site,
-        would say which blobs are old."""
+        """Whether the previous build's blob is still as written; if so it stays where it is
+        (``in_place``) or is copied into ``out`` (``copy_reused``). A copy, not a hard link:
+        a link count of two would say which blobs are old."""
         assert self.previous is not None
         name = f"d/{old.blob}.js"  # plain strings: pathlib cost 0.1 ms a blob, 2,500 blobs a build
         src, dest = f"{self.previous.site}/{name}", f"{self.out}/{name}"
@@ -618,21 +619,33 @@ def shell(
     return html.replace("</body>", script + "</body>", 1), moved
 
 
-def copy_assets(shell: dict[str, bytes], out: Path, previous: Path | None = None) -> list[str]:
-    """Material's CSS, JavaScript and images (code and style only, no data) from MkDocs'
-    output, written afresh. Returns the files that differ from the previous site's (the
-    others were audited when that site was built)."""
-    written = []
-    for rel, data in sorted(shell.items()):
-        if not rel.startswith("assets/"):
-            continue
-        dest = out / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        old = previous / rel if previous is not None else None
-        if old is None or not old.is_file() or old.read_bytes() != data:
-            written.append(rel)
-        dest.write_bytes(data)
-    return written
+def shell_files(
+    mkdocs_output: dict[str, bytes], login_html: str, config: dict[str, Any], site_name: str
+) -> dict[str, bytes]:
+    """Every file of the site that is not a blob or a keyring: the login page (cut from
+    MkDocs' home page, with this build's settings), its scripts, and Material's assets
+    (code and style only, no data)."""
+    index = mkdocs_output["index.html"].decode("utf-8")
+    page, scripts = shell(index, login_html, config, site_name)
+    shell_js = Path(__file__).resolve().parents[2] / "site_templates" / "protect" / "yidang-shell.js"
+    files = {rel: data for rel, data in mkdocs_output.items() if rel.startswith("assets/")}
+    files |= {name: code.encode("utf-8") for name, code in scripts.items()}
+    return {**files, "yidang-shell.js": shell_js.read_bytes(), "index.html": page.encode("utf-8")}
+
+
+def same_shell(live: Path, files: dict[str, bytes]) -> bool:
+    """Whether the published site at ``live`` has exactly these files besides its blobs and
+    keyrings, byte for byte (its login page aside, which is new in every build): then a
+    rebuild only adds and removes blobs and keyrings there (``publish.update_in_place``)."""
+    found: set[str] = set()
+    for folder, dirs, names in os.walk(live):
+        if folder == str(live):
+            dirs[:] = [d for d in dirs if d not in ("d", "k")]
+        rel = os.path.relpath(folder, live)
+        found.update(name if rel == "." else f"{rel}/{name}" for name in names)
+    if found != set(files):
+        return False
+    return all((live / rel).read_bytes() == data for rel, data in files.items() if rel != "index.html")
 
 
 def stamp(out: Path, ns: int) -> None:
@@ -661,14 +674,14 @@ def write_site(
 ) -> list[str]:
     """The keyrings, the assets and the login shell (cut from MkDocs' home page, in
     ``mkdocs_output``), once every blob is written. Returns the site-relative files
-    written (not copied unchanged from the previous site)."""
+    written (not copied unchanged from the previous site).
+
+    When the published site's assets and scripts are what this build would write (every
+    rebuild but one after an upgrade or a change of mkdocs.yml), ``out`` gets only the new
+    blobs, the keyrings and the login page, to be moved into the site (``in_place``);
+    otherwise it is a whole site, the unchanged blobs copied into it, to be swapped in."""
     publisher.add_search_shards()
     publisher.add_keyrings(accounts)
-    publisher.copy_reused()
-    previous = Path(publisher.previous.site) if publisher.previous else None
-    copied = copy_assets(mkdocs_output, out, previous)
-    shell_js = Path(__file__).resolve().parents[2] / "site_templates" / "protect" / "yidang-shell.js"
-    shutil.copy(shell_js, out / "yidang-shell.js")
     settings = {
         "build": publisher.build,
         "salt": publisher.salt,
@@ -679,9 +692,19 @@ def write_site(
         "legacy": any(not keyring.hardened(a.teacher, a.private_locked, a.lookup) for a in accounts),
         **config,
     }
-    index = mkdocs_output["index.html"].decode("utf-8")
-    page, scripts = shell(index, login_html, settings, config["site_name"])
-    for name, code in scripts.items():
-        (out / name).write_text(code, encoding="utf-8")
-    (out / "index.html").write_text(page, encoding="utf-8")
-    return [*publisher.written, *copied, *scripts, "yidang-shell.js", "index.html"]
+    files = shell_files(mkdocs_output, login_html, settings, config["site_name"])
+    previous = Path(publisher.previous.site) if publisher.previous else None
+    publisher.in_place = previous is not None and same_shell(previous, files)
+    if publisher.in_place:
+        (out / "index.html").write_bytes(files["index.html"])
+        return [*publisher.written, "index.html"]
+    publisher.copy_reused()
+    written = []
+    for rel, data in sorted(files.items()):
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        old = previous / rel if previous is not None else None
+        if old is None or not old.is_file() or old.read_bytes() != data or rel == "index.html":
+            written.append(rel)  # the others were audited when the previous site was built
+        dest.write_bytes(data)
+    return [*publisher.written, *written]
