@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from PIL import Image
 from pypdf import PdfReader
 
@@ -69,6 +70,21 @@ def test_check_locates_each_bad_student_of_a_group(run: Callable[..., Any], tmp_
     assert any(re.match(rf"{GROUP}:4:5: error: by.*T099", line) for line in found), found
     closed = [line for line in found if "S2024007" in line]
     assert closed and closed[0].startswith(f"{GROUP}:7:") and "不在帮扶期内" in closed[0], found
+
+
+def test_check_warns_when_a_groups_with_names_a_student(run: Callable[..., Any], tmp_path: Path) -> None:
+    """A group's ``with`` is shown in every listed student's file: a student's name or id
+    there tells all their readers that student is in the programme, as in a record's."""
+    root = _sample(tmp_path)
+    other = yaml.safe_load((root / "students/S2025007/profile.yml").read_text(encoding="utf-8"))["name"]
+    text = (root / GROUP).read_text(encoding="utf-8")
+    with_ = f"\nwith: [T015, {other}的妈妈, S2025011]\n---\n"
+    (root / GROUP).write_text(text.replace("\n---\n", with_, 1), encoding="utf-8")
+    found = _problems(run, root)
+    line = 1 + text.split("\n---\n", 1)[0].count("\n") + 1  # the ``with`` line, after the others
+    at = [f"{GROUP}:{line}:14", f"{GROUP}:{line}:{19 + len(other)}"]  # T015 is a teacher: not a name
+    assert [p.split(": warning: ")[0] for p in found] == at, found
+    assert all("写的是本档案里一名学生的姓名或编号" in p for p in found)
 
 
 def test_check_refuses_a_group_file_by_its_name_and_date(run: Callable[..., Any], tmp_path: Path) -> None:

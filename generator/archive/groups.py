@@ -47,6 +47,8 @@ class Group:
     entry: RecordEntry
     students: tuple[str, ...]
     at: tuple[Pos, ...]  # where each student id is written, for check
+    # its ``with`` entries as (path, position, index, value), checked as a record's are
+    mentions: tuple[tuple[str, Pos, int, str], ...] = ()
 
     @property
     def stem(self) -> str:
@@ -127,7 +129,8 @@ def _group(model: type[RecordBase], group: Any, doc: Located, body: str, rel: st
     shown = model.model_validate(group.model_dump(by_alias=True, exclude={"students"}))
     at = tuple(doc.at(("students", i)) for i in range(len(group.students)))
     entry = RecordEntry(cast(Record, shown), body, rel, group=len(group.students))
-    return Group(entry, tuple(group.students), at)
+    mentions = tuple((rel, doc.at(("with", i)), i, who) for i, who in enumerate(group.with_))
+    return Group(entry, tuple(group.students), at, mentions)
 
 
 def photos_route(entry: RecordEntry) -> str:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -642,25 +643,30 @@ WITH_NAMES_A_STUDENT = "{field} names a student of the archive: write a role (a 
 
 
 def _with_names_a_student(
-    results: list[StudentResult], teachers: dict[str, Teacher], problems: list[Problem]
+    results: list[StudentResult],
+    held: list[groups.Group],
+    teachers: dict[str, Teacher],
+    problems: list[Problem],
 ) -> None:
     """A record's ``with`` that names a student of the archive (by name or id) is a
     warning: whoever may read this file would learn that the other student is in the
-    programme too, which the rules forbid (避免标签化). Checked once every student is read,
-    so a cached file is checked against today's names."""
+    programme too, which the rules forbid (避免标签化). A group activity's too: it is shown
+    in each listed student's file, never with the others' names. Checked once every
+    student is read, so a cached file is checked against today's names."""
     known = {r.profile_id for r in results if r.profile_id} | {r.name for r in results if r.name}
     colleagues = set(teachers) | {t.name for t in teachers.values()}  # what ``with`` is for
     known = {k for k in known - colleagues if len(k) >= 2}  # a one-letter "name" is in every word
     if not known:
         return
     sizes = sorted({len(k) for k in known})
-    for res in results:
-        for path, pos, i, who in res.mentions:
-            if who in colleagues:
-                continue
-            # A name inside a longer phrase (李明的妈妈) names the student too.
-            if any(who[at : at + n] in known for n in sizes for at in range(len(who) - n + 1)):
-                Sink(path, problems).warning(pos, said(WITH_NAMES_A_STUDENT, field=f"with[{i}]"))
+    for path, pos, i, who in chain.from_iterable(
+        [*(r.mentions for r in results), *(g.mentions for g in held)]
+    ):
+        if who in colleagues:
+            continue
+        # A name inside a longer phrase (李明的妈妈) names the student too.
+        if any(who[at : at + n] in known for n in sizes for at in range(len(who) - n + 1)):
+            Sink(path, problems).warning(pos, said(WITH_NAMES_A_STUDENT, field=f"with[{i}]"))
 
 
 def _read_all(
@@ -724,7 +730,7 @@ def _read_all(
         if res.summary is not None and res.summary.id not in students and not res.expired:
             students[res.summary.id] = res.summary
             outputs[res.summary.id] = res.output
-    _with_names_a_student(results, sf.teachers, problems)
+    _with_names_a_student(results, held, sf.teachers, problems)
     groups.check_open(held, {r.folder: r.profile for r in results if r.profile}, problems)
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
     archive = None
