@@ -87,6 +87,17 @@ def test_check_warns_when_a_groups_with_names_a_student(run: Callable[..., Any],
     assert all("写的是本档案里一名学生的姓名或编号" in p for p in found)
 
 
+def test_check_says_a_group_photo_path_leaves_activities(run: Callable[..., Any], tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    text = (root / GROUP).read_text(encoding="utf-8")
+    away = "../students/S2025001/photos/x.jpg"  # another student's photo, by a path out of activities/
+    (root / GROUP).write_text(text.replace("photos/2026-11-20-班会.jpg", away), encoding="utf-8")
+    found = _problems(run, root)
+    assert any(f"photos[0]:照片路径 '{away}' 超出了集体活动的文件夹 activities/" in line for line in found), (
+        found
+    )
+
+
 def test_check_refuses_a_group_file_by_its_name_and_date(run: Callable[..., Any], tmp_path: Path) -> None:
     root = _sample(tmp_path)
     text = (root / GROUP).read_text(encoding="utf-8")

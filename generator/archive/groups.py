@@ -111,7 +111,7 @@ def _checked(
         sink.error(doc.at(("date",)), said(template, date=group.date, name=name_date))
     check_references(group, doc, sink, ctx)
     for i, photo in enumerate(group.photos):
-        check_photo(sink, doc, ("photos", i), base, photo)
+        check_photo(sink, doc, ("photos", i), base, photo, ACTIVITIES)
     fine = True
     for i, sid in enumerate(group.students):
         where = {"field": f"students[{i}]", "id": sid}

@@ -315,13 +315,22 @@ MAX_PHOTO_BYTES = 20 * 1000 * 1000  # a phone photo is 2–8 MB; the site shows 
 MAX_PHOTO_PIXELS = MAX_PIXELS  # beyond this a small file can unpack into gigabytes
 
 
-def check_photo(sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: str) -> None:
-    """A photo must stay inside the student's folder (no ``..``, absolute path or symlink
-    out), exist, be of a sane size, and be an image Pillow can read."""
+LEAVES = {  # where a photo path leads out of: a student's folder, or activities/ for a group's
+    "student": "{field}: photo path '{photo}' leaves the student's folder",
+    "activities": "{field}: photo path '{photo}' leaves the folder activities/",
+}
+
+
+def check_photo(
+    sink: Sink, doc: Located, loc: Loc, student_dir: Path, photo: str, folder: str = "student"
+) -> None:
+    """A photo must stay inside the student's folder (a group activity's: inside
+    activities/) — no ``..``, absolute path or symlink out — exist, be of a sane size, and
+    be an image Pillow can read."""
     target = (student_dir / photo).resolve()
     where = {"field": loc_text(loc), "photo": photo}
     if Path(photo).is_absolute() or not target.is_relative_to(student_dir.resolve()):
-        sink.error(doc.at(loc), said("{field}: photo path '{photo}' leaves the student's folder", **where))
+        sink.error(doc.at(loc), said(LEAVES[folder], **where))
     elif not target.is_file():
         sink.error(doc.at(loc), said("{field}: photo '{photo}' does not exist", **where))
     elif (size := target.stat().st_size) > MAX_PHOTO_BYTES:
