@@ -96,6 +96,7 @@ class Located:
         values: dict[Loc, Pos] | None = None,
         keys: dict[Loc, Pos] | None = None,
         raw: dict[Loc, str] | None = None,
+        text: str | None = None,
     ):
         self.data = data
         self.raw = raw if raw is not None else {}  # loc → source text of each number or boolean
@@ -105,6 +106,7 @@ class Located:
         self._line0 = line0
         self._values = values
         self._keys = keys
+        self._text = text  # read by the fast path: read again, positions kept, when asked
 
     def _index(self) -> tuple[dict[Loc, Pos], dict[Loc, Pos]]:
         """Where each value and key sits, worked out on first use (most files have no problem)."""
@@ -112,6 +114,10 @@ class Located:
             self._values, self._keys = {}, {}
             if self._node is not None:
                 _positions(self._node, (), self._line0, self._values, self._keys)
+            elif self._text is not None:
+                found = _Found(self._line0, track=True)
+                _parse_simple(self._text, self._line0, found)
+                self._values, self._keys = found.values, found.keys
         return self._values, self._keys
 
     @property
@@ -276,7 +282,8 @@ def _simple_value(text: str, loc: Loc, pos: Pos, found: _Found, flow: bool = Fal
     if parsed is None:
         return _NOT_SIMPLE
     value, quoted = parsed
-    found.values[loc] = pos
+    if found.track:
+        found.values[loc] = pos
     tag = _STR_TAG if quoted else _plain_tag(value)
     if tag == _STR_TAG:
         return value
@@ -295,15 +302,16 @@ def _simple_flow(text: str, loc: Loc, pos: Pos, found: _Found) -> Any:
     """``[a, b]`` of plain items on one line."""
     if text[-1] != "]":
         return _NOT_SIMPLE
-    found.values[loc] = pos
+    if found.track:
+        found.values[loc] = pos
     inner = text[1:-1]
     if not inner.strip():
         return [] if "[" not in inner else _NOT_SIMPLE
     items, start = [], 1
     for i, part in enumerate(inner.split(",")):
         item = part.strip()
-        col = pos[1] + start + len(part) - len(part.lstrip())
-        value = _simple_value(item, (*loc, i), (pos[0], col), found, flow=True) if item else _NOT_SIMPLE
+        at = (pos[0], pos[1] + start + len(part) - len(part.lstrip())) if found.track else pos
+        value = _simple_value(item, (*loc, i), at, found, flow=True) if item else _NOT_SIMPLE
         if value is _NOT_SIMPLE:
             return _NOT_SIMPLE
         items.append(value)
@@ -318,10 +326,12 @@ def _simple_block(lines: list[str], at: int, loc: Loc, line0: int, found: _Found
     while at < len(lines) and (m := _ITEM_LINE.match(lines[at])):
         if indent is None:
             indent = m.group(1)
-            found.values[loc] = (line0 + at + 1, len(indent) + 1)
+            if found.track:
+                found.values[loc] = (line0 + at + 1, len(indent) + 1)
         elif m.group(1) != indent:
             return _NOT_SIMPLE, at
-        value = _simple_value(m.group(2), (*loc, len(items)), (line0 + at + 1, m.start(2) + 1), found)
+        pos = (line0 + at + 1, m.start(2) + 1) if found.track else _NO_POS
+        value = _simple_value(m.group(2), (*loc, len(items)), pos, found)
         if value is _NOT_SIMPLE:
             return _NOT_SIMPLE, at
         items.append(value)
@@ -329,35 +339,44 @@ def _simple_block(lines: list[str], at: int, loc: Loc, line0: int, found: _Found
     return (items if items else _NOT_SIMPLE), at
 
 
+_NO_POS: Pos = (0, 0)  # where a position is not kept (``_Found.track`` off)
+
+
 class _Found:
-    """Positions and raw texts gathered by the fast path, for :class:`Located`."""
+    """Raw texts gathered by the fast path, for :class:`Located`, and (``track``) positions:
+    most documents never need those, and keeping them was a third of the fast path's time;
+    :meth:`Located._index` reads the document again to find them."""
 
-    __slots__ = ("keys", "raw", "values")
+    __slots__ = ("keys", "raw", "track", "values")
 
-    def __init__(self, line0: int) -> None:
+    def __init__(self, line0: int, track: bool = False) -> None:
+        self.track = track
         self.values: dict[Loc, Pos] = {(): (line0 + 1, 1)}
         self.keys: dict[Loc, Pos] = {}
         self.raw: dict[Loc, str] = {}
 
 
-def _parse_simple(text: str, line0: int) -> Located | None:
-    """A document of ``key: value`` lines read without PyYAML, or None (see above)."""
+def _parse_simple(text: str, line0: int, found: _Found | None = None) -> Located | None:
+    """A document of ``key: value`` lines read without PyYAML, or None (see above); with
+    ``found`` tracking, the positions go there."""
     if not text or _UNSAFE.search(text):
         return None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
     data: dict[str, Any] = {}
-    found = _Found(line0)
+    found = found or _Found(line0)
+    track = found.track
     at = 0
     while at < len(lines):
         m = _KEY_LINE.match(lines[at])
         if m is None or m.group(1) in data:
             return None
         key, rest = m.group(1), m.group(2)
-        found.keys[(key,)] = (line0 + at + 1, 1)
+        if track:
+            found.keys[(key,)] = (line0 + at + 1, 1)
         if rest:
-            pos = (line0 + at + 1, m.start(2) + 1)
+            pos = (line0 + at + 1, m.start(2) + 1) if track else _NO_POS
             read = _simple_flow if rest[0] == "[" else _simple_value
             value = read(rest, (key,), pos, found)
             at += 1
@@ -368,9 +387,11 @@ def _parse_simple(text: str, line0: int) -> Located | None:
         data[key] = value
     if not data:
         return None
-    return Located(
-        data, line0=line0, origin=(line0 + 1, 1), values=found.values, keys=found.keys, raw=found.raw
-    )
+    if track:
+        return Located(
+            data, line0=line0, origin=(line0 + 1, 1), values=found.values, keys=found.keys, raw=found.raw
+        )
+    return Located(data, line0=line0, origin=(line0 + 1, 1), raw=found.raw, text=text)
 
 
 def parse_yaml(text: str, line0: int = 0) -> Located:

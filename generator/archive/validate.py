@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from generator.archive.load import Loc, Located
 from generator.archive.photos import FORMATS, MAX_PIXELS
-from generator.archive.schema import reference
+from generator.archive.schema import references
 from generator.archive.wording import RuleBroken, Said, hint, pydantic_said, said
 from generator.core.problems import Problem, Severity
 
@@ -374,12 +374,11 @@ def check_references(record: Any, doc: Located, sink: Sink, ctx: Context) -> Non
     """Every field declared as a reference (``refers_to``) names an entry of its table; a
     list's items each do. The tables are the school files' ids."""
     tables = {"teacher": ctx.teachers, "term": ctx.terms, "class": ctx.classes}
-    for name, info in type(record).model_fields.items():
-        table = reference(info)
+    model: type[BaseModel] = type(record)
+    for name, key, table in references(model):
         value = getattr(record, name)
-        if table is None or value is None:
+        if value is None:
             continue
-        key = info.alias or name
         items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
         for i, item in items:
             check_ref(sink, doc, (key,) if i is None else (key, i), str(item), tables[table], table)
