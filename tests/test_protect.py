@@ -11,7 +11,7 @@ import yaml
 
 from generator.core.crypto import CryptoError
 from generator.protect import access
-from generator.protect.audit import CHUNK, Needles, audit
+from generator.protect.audit import CHUNK, PIECE, RUN, Needles, audit
 
 from .browser import chromium, serve_folder, wait_until
 from .conftest import REPO, SAMPLE
@@ -86,6 +86,29 @@ def test_audit_finds_a_planted_leak(site: Path, tmp_path: Path) -> None:
     found = {h.text() for h in audit(copy, SAMPLE)}
     assert f"assets/notes.txt: contains text from students/S2025003/records/{record.name}" in found
     assert "d/leak.js: contains the name of student S2024001" in found
+
+
+def test_audit_finds_a_run_of_record_text_cut_at_any_offset(tmp_path: Path) -> None:
+    """The audit looks for runs only in the lines of record text that share a piece with the
+    files it reads (a full build's 150,000 records made millions of runs): a run cut from any
+    offset of a line, inside a minified script's one long line, is still found."""
+    record = next(iter(sorted((SAMPLE / "students/S2025003/records").glob("*.md"))))
+    line = max(record.read_text(encoding="utf-8").split("---\n", 2)[2].splitlines(), key=len).strip()
+    assert len(line) >= RUN + 2 * PIECE
+    for offset in range(2 * PIECE + 1):
+        run = line[offset : offset + RUN]
+        site = tmp_path / f"site-{offset}"
+        (site / "assets").mkdir(parents=True)
+        (site / "assets" / "bundle.js").write_text(
+            "var a=1;" * 2000 + run + "b" * 500 + "搜索", encoding="utf-8"
+        )
+        found = [h.text() for h in audit(site, SAMPLE)]
+        assert any(h.startswith("assets/bundle.js: contains text from students/") for h in found), (
+            offset,
+            run,
+        )
+    (site / "assets" / "bundle.js").write_text("var a=1;" + line[: RUN - 1] + "b", encoding="utf-8")
+    assert audit(site, SAMPLE) == []  # one character short of a run: nothing
 
 
 def test_audit_finds_names_across_its_chunks() -> None:

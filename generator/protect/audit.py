@@ -24,6 +24,8 @@ from typing import Any
 from generator.archive.load import YamlSyntaxError, parse_yaml, read_text, split_front_matter
 
 RUN = 12
+PIECE = RUN // 2  # a run of record text holds one of its pieces that start at a multiple of this
+NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 CHUNK = 1 << 16  # characters of a file scanned at once
 SHORT = 6  # ASCII needles shorter than this (ids like "S1") occur in any code: file names only
 BLOB = re.compile(r'__yd\("[0-9a-f]+","[A-Za-z0-9_-]*"\);\n')
@@ -74,12 +76,18 @@ class Needles:
 
 
 def needles(
-    archive_root: Path, students: set[str] | None = None, profiles: dict[str, Any] | None = None
+    archive_root: Path,
+    students: set[str] | None = None,
+    profiles: dict[str, Any] | None = None,
+    near: set[str] | None = None,
 ) -> Needles:
     """Names, ids, guardians of every student; text runs of ``students`` (default: all).
 
     ``profiles`` (student id → validated profile, as the build holds them) saves
-    reading every profile.yml again; by default the files are read."""
+    reading every profile.yml again; by default the files are read. ``near`` (the pieces
+    of the texts to be scanned, ``pieces_near_non_ascii``) leaves out the lines of record
+    text none of whose runs can be in them: a full build's 150,000 records made millions
+    of runs to look for in the few files that are not blobs."""
     exact: dict[str, str] = {}
     runs: dict[str, str] = {}
     for folder in sorted((archive_root / "students").glob("*/")):
@@ -94,7 +102,7 @@ def needles(
             continue
         for path in [folder / "plan.md", *sorted(folder.glob("records/*.md"))]:
             if path.is_file():
-                _text_runs(path, f"text from students/{sid}/{path.relative_to(folder)}", runs)
+                _text_runs(path, f"text from students/{sid}/{path.relative_to(folder)}", runs, near)
     return Needles(exact, runs)
 
 
@@ -121,17 +129,37 @@ def _add_person(
             exact[str(phone)] = f"a guardian's phone of student {sid}"
 
 
-def _text_runs(path: Path, where: str, runs: dict[str, str]) -> None:
+def _text_runs(path: Path, where: str, runs: dict[str, str], near: set[str] | None = None) -> None:
     try:
         _, body, _ = split_front_matter(read_text(path))
     except Exception:  # an unreadable file has no text to leak
         return
     for line in body.splitlines():
         line = line.strip()
+        if near is not None and not any(
+            line[j : j + PIECE] in near for j in range(0, len(line) - PIECE + 1, PIECE)
+        ):
+            continue  # a run line[i:i+RUN] holds the piece at the next multiple of PIECE from i
         for i in range(0, max(0, len(line) - RUN + 1)):
             run = line[i : i + RUN]
             if not run.isascii():  # all-ASCII runs ("<script>wind") match code: not evidence
                 runs.setdefault(run, where)
+
+
+def pieces_near_non_ascii(texts: list[str]) -> set[str]:
+    """Every PIECE characters of ``texts`` that lie within RUN - 1 characters of a non-ASCII
+    one: all the pieces of every run (RUN characters, one of them at least not ASCII) the
+    texts hold."""
+    pieces: set[str] = set()
+    for text in texts:
+        start = stop = 0
+        for m in NON_ASCII.finditer(text):
+            if m.start() - RUN + 1 > stop:  # apart from the last stretch: take that one
+                pieces.update(text[i : i + PIECE] for i in range(start, stop - PIECE + 1))
+                start = m.start() - RUN + 1
+            stop = min(len(text), m.end() + RUN - 1)
+        pieces.update(text[i : i + PIECE] for i in range(start, stop - PIECE + 1))
+    return pieces
 
 
 def _contents(path: Path) -> str:
@@ -155,20 +183,25 @@ def audit(
     with the text runs of the ``students`` it read again; the names, ids and
     guardians of every student are always looked for.
     """
-    found = needles(archive_root, students, profiles)
-    hits: list[Hit] = []
     paths = (
         (site / f for f in sorted(files))
         if files is not None
         else sorted(p for p in site.rglob("*") if p.is_file())
     )
+    readable: dict[str, str] = {}
+    rels = []
     for path in paths:
-        rel = str(path.relative_to(site))
-        hits += [Hit(rel, f"in its file name {what}") for what in found.in_name(rel)]
+        rels.append(rel := str(path.relative_to(site)))
         text = _contents(path)
         if rel.split("/")[0] in ("d", "k") and BLOB.fullmatch(text):
             continue  # opaque ciphertext: nothing readable in it
-        hits += _scan(rel, text, found)
+        readable[rel] = text
+    found = needles(archive_root, students, profiles, pieces_near_non_ascii(list(readable.values())))
+    hits: list[Hit] = []
+    for rel in rels:
+        hits += [Hit(rel, f"in its file name {what}") for what in found.in_name(rel)]
+        if rel in readable:
+            hits += _scan(rel, readable[rel], found)
     return hits
 
 
