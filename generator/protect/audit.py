@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ class Needles:
     by_length: dict[int, set[str]] = field(init=False)  # the exact needles looked for in contents
 
     lengths: set[int] = field(init=False)  # of every exact needle, for file names
+    wide: set[int] = field(init=False)  # of needles all with a non-ASCII character
 
     def __post_init__(self) -> None:
         self.by_length = {}
@@ -54,6 +57,8 @@ class Needles:
             if len(needle) >= SHORT or not needle.isascii():
                 self.by_length.setdefault(len(needle), set()).add(needle)
         self.lengths = {len(needle) for needle in self.exact}
+        # lengths at which every needle has a non-ASCII character (names, in Chinese)
+        self.wide = {n for n, wanted in self.by_length.items() if not any(w.isascii() for w in wanted)}
 
     def in_name(self, name: str) -> list[str]:
         """What the exact needles found in a file name say, short ids included."""
@@ -71,7 +76,11 @@ class Needles:
         for start in range(0, len(text), CHUNK):
             chunk = text[start : start + CHUNK + overlap]
             for length, wanted in self.by_length.items():
-                found |= wanted.intersection(chunk[i : i + length] for i in range(len(chunk) - length + 1))
+                if length in self.wide:  # names: only where the text is not ASCII
+                    pieces = _near(chunk, length)
+                else:
+                    pieces = (chunk[i : i + length] for i in range(len(chunk) - length + 1))
+                found |= wanted.intersection(pieces)
         return found
 
 
@@ -90,8 +99,8 @@ def needles(
     of runs to look for in the few files that are not blobs."""
     exact: dict[str, str] = {}
     runs: dict[str, str] = {}
-    for folder in sorted((archive_root / "students").glob("*/")):
-        sid = folder.name
+    for sid in _names(archive_root / "students", dirs=True):
+        folder = archive_root / "students" / sid
         exact[sid] = f"the id of student {sid}"
         if profiles is not None and sid in profiles:
             p = profiles[sid]
@@ -100,10 +109,25 @@ def needles(
             _profile_needles(folder / "profile.yml", sid, exact)
         if students is not None and sid not in students:
             continue
-        for path in [folder / "plan.md", *sorted(folder.glob("records/*.md"))]:
-            if path.is_file():
-                _text_runs(path, f"text from students/{sid}/{path.relative_to(folder)}", runs, near)
+        texts = ["plan.md"] if (folder / "plan.md").is_file() else []
+        texts += [f"records/{n}" for n in _names(folder / "records") if n.endswith(".md")]
+        for rel in texts:  # plain strings: pathlib cost 2 s on a full build's 150,000 records
+            _text_runs(f"{folder}/{rel}", f"text from students/{sid}/{rel}", runs, near)
     return Needles(exact, runs)
+
+
+def _names(folder: Path, dirs: bool = False) -> list[str]:
+    """The sorted names of the files (or folders) in ``folder``, hidden ones aside (as glob
+    leaves them); none if it is missing."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(
+                e.name
+                for e in entries
+                if not e.name.startswith(".") and (e.is_dir() if dirs else e.is_file())
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _profile_needles(path: Path, sid: str, exact: dict[str, str]) -> None:
@@ -129,7 +153,7 @@ def _add_person(
             exact[str(phone)] = f"a guardian's phone of student {sid}"
 
 
-def _text_runs(path: Path, where: str, runs: dict[str, str], near: set[str] | None = None) -> None:
+def _text_runs(path: Path | str, where: str, runs: dict[str, str], near: set[str] | None = None) -> None:
     try:
         _, body, _ = split_front_matter(read_text(path))
     except Exception:  # an unreadable file has no text to leak
@@ -146,19 +170,32 @@ def _text_runs(path: Path, where: str, runs: dict[str, str], near: set[str] | No
                 runs.setdefault(run, where)
 
 
+def _stretches(text: str, reach: int) -> Iterator[tuple[int, int]]:
+    """The stretches of ``text`` within ``reach`` - 1 characters of a non-ASCII one, as
+    (start, stop): every ``reach`` characters that hold one lie inside one of them."""
+    start = stop = 0
+    for m in NON_ASCII.finditer(text):
+        if m.start() - reach + 1 > stop:
+            yield start, stop
+            start = m.start() - reach + 1
+        stop = min(len(text), m.end() + reach - 1)
+    yield start, stop
+
+
+def _near(text: str, length: int) -> Iterator[str]:
+    """Every ``length`` characters of ``text`` that may hold a non-ASCII one."""
+    for start, stop in _stretches(text, length):
+        yield from (text[i : i + length] for i in range(start, stop - length + 1))
+
+
 def pieces_near_non_ascii(texts: list[str]) -> set[str]:
     """Every PIECE characters of ``texts`` that lie within RUN - 1 characters of a non-ASCII
     one: all the pieces of every run (RUN characters, one of them at least not ASCII) the
     texts hold."""
     pieces: set[str] = set()
     for text in texts:
-        start = stop = 0
-        for m in NON_ASCII.finditer(text):
-            if m.start() - RUN + 1 > stop:  # apart from the last stretch: take that one
-                pieces.update(text[i : i + PIECE] for i in range(start, stop - PIECE + 1))
-                start = m.start() - RUN + 1
-            stop = min(len(text), m.end() + RUN - 1)
-        pieces.update(text[i : i + PIECE] for i in range(start, stop - PIECE + 1))
+        for start, stop in _stretches(text, RUN):
+            pieces.update(text[i : i + PIECE] for i in range(start, stop - PIECE + 1))
     return pieces
 
 
