@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.core import cache
+
 from .conftest import AS_OF, SAMPLE
 
 STUDENT = "S2025007"  # mentored by T015
@@ -90,17 +92,49 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.mark.parametrize("children", [False, True], ids=["stat-here", "stat-and-hash-in-children"])
 def test_an_incremental_check_says_what_a_full_check_says(
-    run: Callable[..., Any], tmp_path: Path, cache_home: Path
+    run: Callable[..., Any], tmp_path: Path, cache_home: Path, children: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """From 200 students on (``PARALLEL_STATS``), child processes stat each folder and, on a
+    first check, hash its files: lowered to 1 here, the sample takes that way too."""
+    if children:
+        monkeypatch.setattr(cache, "PARALLEL_STATS", 1)
     root = tmp_path / "archive"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("access"))
-    assert _checked(run, root) == _checked(run, root, "--no-cache")  # the first, filling the cache
-    before = _checked(run, root)
+    jobs = ("--jobs", "2")
+    assert _checked(run, root, *jobs) == _checked(run, root, "--no-cache")  # the first, filling the cache
+    before = _checked(run, root, *jobs)
     for name, change in CHANGES.items():
         change(root)
-        incremental, full = _checked(run, root), _checked(run, root, "--no-cache")
+        incremental, full = _checked(run, root, *jobs), _checked(run, root, "--no-cache")
         assert incremental == full, name
         assert incremental != before, f"{name}: the change was not seen at all"
         before = incremental
     assert (cache_home / "yidang" / "check").stat().st_mode & 0o077 == 0  # the verdicts are private
+
+
+def test_a_first_read_hashes_new_folders_in_the_children_as_the_parent_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build or check hashes every file of every folder: in the child processes that
+    stat them (the parent hashing 150,000 files held the workers back). The keys are the
+    ones the parent makes, so the next run finds the entries."""
+    monkeypatch.setattr(cache, "PARALLEL_STATS", 1)
+    folders = sorted(p.name for p in (SAMPLE / "students").iterdir() if p.is_dir())
+    made = {}
+    for children in (True, False):
+        store = cache.Store(tmp_path / f"store-{children}", key=bytes(32))
+        student_cache = cache.StudentCache(store, "key")
+        if children:
+            student_cache.prefetch(SAMPLE, folders, 2)  # the children are forked here
+        here: list[str] = []
+        hash_folder = cache.hash_folder
+        monkeypatch.setattr(
+            cache, "hash_folder", lambda *a, here=here, real=hash_folder: here.append(a[0]) or real(*a)
+        )
+        assert student_cache.lookup_all(SAMPLE, folders, "context") == {}  # nothing kept yet
+        made[children] = {f: key for f, (key, _) in student_cache._pending_save.items()}
+        assert len(here) == (0 if children else len(folders))  # which process hashed
+        monkeypatch.setattr(cache, "hash_folder", hash_folder)
+    assert made[True] == made[False] and len(made[True]) == len(folders)

@@ -212,10 +212,18 @@ def _stat_into(out: dict[str, Stat], prefix: str, entries: list[os.DirEntry[str]
 PARALLEL_STATS = 200  # folders; below this, forking costs more than it saves
 
 
-def _stamps_of(args: tuple[Path, list[str]]) -> dict[str, str]:
-    """The stats stamp of each folder (in a child process: only the stamps travel back)."""
-    base, folders = args
-    return {f: stats_stamp(folder_stats(base / f)) for f in folders}
+def _stamps_of(args: tuple[Path, list[str], Path | None]) -> tuple[dict[str, str], dict[str, FolderHashes]]:
+    """The stats stamp of each folder (in a child process: only the stamps travel back), and
+    the hashes of those without an entry in ``entries`` (a first build: hashing 150,000 files
+    in the parent held every worker back for seconds)."""
+    base, folders, entries = args
+    stamps, hashed = {}, {}
+    for f in folders:
+        stats = folder_stats(base / f)
+        stamps[f] = stats_stamp(stats)
+        if entries is not None and not (entries / f"{f}.bin").exists():
+            hashed[f] = hash_folder(base / f, stats, None)
+    return stamps, hashed
 
 
 @dataclass
@@ -299,6 +307,7 @@ class StudentCache:
     _pending_save: dict[str, tuple[str, FolderHashes]] = field(default_factory=dict)
     _pool: ProcessPoolExecutor | None = None
     _pending: list[Any] = field(default_factory=list)  # futures of prefetch's stat calls
+    _hashed: dict[str, FolderHashes] = field(default_factory=dict)  # by prefetch: folders new to it
 
     def prefetch(self, root: Path, folders: list[str], jobs: int) -> None:
         """Start stat-ing the folders' files in child processes and return at once: the
@@ -306,8 +315,10 @@ class StudentCache:
         school files and loads the entries. :meth:`lookup_all` collects them."""
         if jobs > 1 and len(folders) >= PARALLEL_STATS:
             self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
-            base = root / "students"
-            self._pending = [self._pool.submit(_stamps_of, (base, folders[i::jobs])) for i in range(jobs)]
+            base, entries = root / "students", self.store.folder / "students"
+            self._pending = [
+                self._pool.submit(_stamps_of, (base, folders[i::jobs], entries)) for i in range(jobs)
+            ]
 
     def lookup_all(self, root: Path, folders: list[str], context: str) -> dict[str, Any]:
         """Cached results of the ``folders`` read in ``context`` (the school files and
@@ -317,11 +328,13 @@ class StudentCache:
         stamps: dict[str, str] = {}
         try:
             for part in self._pending:
-                stamps.update(part.result())
+                got, hashed = part.result()
+                stamps.update(got)
+                self._hashed.update(hashed)
         finally:
             self.close()
         missing = [f for f in folders if f not in stamps]
-        stamps.update(_stamps_of((root / "students", missing)))
+        stamps.update(_stamps_of((root / "students", missing, None))[0])
         found = {}
         with paused_gc():
             for folder in folders:
@@ -347,11 +360,13 @@ class StudentCache:
             self.hits += 1
             self.reused.add(folder)
             return entry.result
-        previous = self.store.get(f"hashes/{folder}")
-        stats = folder_stats(root / "students" / folder)
-        hashes = hash_folder(
-            root / "students" / folder, stats, previous if isinstance(previous, FolderHashes) else None
-        )
+        hashes = self._hashed.pop(folder, None) if entry is None else None
+        if hashes is None:
+            previous = self.store.get(f"hashes/{folder}")
+            stats = folder_stats(root / "students" / folder)
+            hashes = hash_folder(
+                root / "students" / folder, stats, previous if isinstance(previous, FolderHashes) else None
+            )
         key = digest(self.key, context, hashes.key, extra)
         if entry is not None and usable and entry.key == key:  # touched, same content
             self.hits += 1
