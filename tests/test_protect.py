@@ -118,6 +118,8 @@ def test_audit_finds_names_across_its_chunks() -> None:
         text = "x" * (CHUNK - cut) + "张小明" + "y" * (CHUNK - 5) + "13800001111" + "z"
         assert found.found_in(text) == {"张小明", "13800001111"}  # "S1": file names only
     assert found.found_in("张小 13800001112") == set()
+    # inside a minified script's tokens and quotes, as a substring
+    assert found.found_in('var a="x1380000111122";b=张小明的') == {"张小明", "13800001111"}
     # file names: short ids count there too
     assert found.in_name("d/S1-张小明.js") == ["a name", "an id"]
     assert found.in_name("d/0a1b2c.js") == []

@@ -49,16 +49,21 @@ class Needles:
     by_length: dict[int, set[str]] = field(init=False)  # the exact needles looked for in contents
 
     lengths: set[int] = field(init=False)  # of every exact needle, for file names
-    wide: set[int] = field(init=False)  # of needles all with a non-ASCII character
+    # the same needles split: with a non-ASCII character (names), and ASCII only (ids, phones)
+    wide: dict[int, set[str]] = field(init=False)
+    narrow: dict[int, set[str]] = field(init=False)
+    alphabet: re.Pattern[str] = field(init=False)  # a stretch of the ASCII needles' characters
 
     def __post_init__(self) -> None:
-        self.by_length = {}
+        self.by_length, self.wide, self.narrow = {}, {}, {}
         for needle in self.exact:
             if len(needle) >= SHORT or not needle.isascii():
                 self.by_length.setdefault(len(needle), set()).add(needle)
+                kind = self.narrow if needle.isascii() else self.wide
+                kind.setdefault(len(needle), set()).add(needle)
         self.lengths = {len(needle) for needle in self.exact}
-        # lengths at which every needle has a non-ASCII character (names, in Chinese)
-        self.wide = {n for n, wanted in self.by_length.items() if not any(w.isascii() for w in wanted)}
+        chars = "".join(sorted({c for n in self.narrow.values() for w in n for c in w})) or "\x00"
+        self.alphabet = re.compile(f"[{re.escape(chars)}]{{{min(self.narrow, default=1)},}}")
 
     def in_name(self, name: str) -> list[str]:
         """What the exact needles found in a file name say, short ids included."""
@@ -75,12 +80,10 @@ class Needles:
         overlap = max(self.by_length, default=1) - 1
         for start in range(0, len(text), CHUNK):
             chunk = text[start : start + CHUNK + overlap]
-            for length, wanted in self.by_length.items():
-                if length in self.wide:  # names: only where the text is not ASCII
-                    pieces = _near(chunk, length)
-                else:
-                    pieces = (chunk[i : i + length] for i in range(len(chunk) - length + 1))
-                found |= wanted.intersection(pieces)
+            for length, wanted in self.wide.items():  # names: only where the text is not ASCII
+                found |= wanted.intersection(_near(chunk, length))
+            for length, wanted in self.narrow.items():  # ids, phones: only in runs of their characters
+                found |= wanted.intersection(_within(chunk, length, self.alphabet))
         return found
 
 
@@ -188,6 +191,13 @@ def _near(text: str, length: int) -> Iterator[str]:
         yield from (text[i : i + length] for i in range(start, stop - length + 1))
 
 
+def _within(text: str, length: int, stretch: re.Pattern[str]) -> Iterator[str]:
+    """Every ``length`` characters of ``text`` inside a match of ``stretch``."""
+    for m in stretch.finditer(text):
+        start, stop = m.span()
+        yield from (text[i : i + length] for i in range(start, stop - length + 1))
+
+
 def pieces_near_non_ascii(texts: list[str]) -> set[str]:
     """Every PIECE characters of ``texts`` that lie within RUN - 1 characters of a non-ASCII
     one: all the pieces of every run (RUN characters, one of them at least not ASCII) the
@@ -247,8 +257,8 @@ def _scan(rel: str, text: str, found: Needles) -> list[Hit]:
     hits = [Hit(rel, what) for needle, what in found.exact.items() if needle in present]
     seen: set[str] = set()
     for line in text.splitlines():
-        for i in range(0, max(0, len(line) - RUN + 1)):
-            where = found.runs.get(line[i : i + RUN])
+        for run in _near(line, RUN):  # a run of record text has a non-ASCII character
+            where = found.runs.get(run)
             if where is not None and where not in seen:
                 seen.add(where)
                 hits.append(Hit(rel, where))
