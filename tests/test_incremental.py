@@ -187,6 +187,25 @@ def test_a_rebuilt_site_does_not_say_which_files_the_build_wrote(tmp_path: Path)
     assert "复查结果已告知班主任" in _readers(site)["T015"].open(f"students/{STUDENT}/")["h"]
 
 
+def test_a_rebuild_in_place_leaves_nothing_else_in_the_blob_folders(tmp_path: Path) -> None:
+    """A rebuild moves its blobs into the published site instead of swapping the folder:
+    whatever else is in d/ or k/ (a file or folder put there by hand) goes, as the swap
+    of a whole new folder took it away."""
+    config = _project(tmp_path / "project")
+    _build(config)
+    site = config.parent / "site"
+    planted = [site / "d" / "notes.txt", site / "k" / "old" / "ring.js", site / "d" / "link.js"]
+    planted[0].write_text("张小明 13800001111", encoding="utf-8")
+    planted[1].parent.mkdir()
+    planted[1].write_text("{}", encoding="utf-8")
+    planted[2].symlink_to(planted[0])
+    edit_record(config.parent)
+    output = _build(config)
+    assert re.search(r"encrypted files sealed: [1-9]\d*, reused: [1-9]", output), output  # in place
+    assert [p for p in planted if p.exists() or p.is_symlink()] == [] and not planted[1].parent.exists()
+    assert "复查结果已告知班主任" in _readers(site)["T015"].open(f"students/{STUDENT}/")["h"]
+
+
 def _old_keys_open_nothing_new(old: Reader, site: Path, output: str) -> None:
     """A reader who lost a student keeps their old keys; the student's new blobs need a new key."""
     assert "new content keys (" in output

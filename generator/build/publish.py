@@ -87,12 +87,17 @@ def _move(src: Path, dest: Path) -> None:
 
 
 def remove_unreferenced(final: Path, keep: set[str]) -> None:
-    """The blobs and keyrings of the site at ``final`` that are not in ``keep``: an older
-    build's, or a killed build's never published."""
+    """Whatever is in the blobs' and keyrings' folders of the site at ``final`` and not in
+    ``keep``: an older build's, a killed build's never published, or anything else put
+    there (the whole-folder swap would not have kept it either)."""
     for folder in ("d", "k"):
         with contextlib.suppress(FileNotFoundError), os.scandir(final / folder) as entries:
             for entry in entries:
-                if f"{folder}/{entry.name}" not in keep:
+                if f"{folder}/{entry.name}" in keep:
+                    continue
+                if entry.is_dir(follow_symlinks=False):  # no build makes one: as a swap would, gone
+                    shutil.rmtree(entry.path)
+                else:
                     os.unlink(entry.path)
 
 

@@ -46,19 +46,17 @@ class Hit:
 class Needles:
     exact: dict[str, str]  # text → what it is ("the name of student S1")
     runs: dict[str, str]  # a 12-character run of record text → where it comes from
-    by_length: dict[int, set[str]] = field(init=False)  # the exact needles looked for in contents
-
     lengths: set[int] = field(init=False)  # of every exact needle, for file names
-    # the same needles split: with a non-ASCII character (names), and ASCII only (ids, phones)
+    # the exact needles looked for in contents, by length: with a non-ASCII character
+    # (names), and ASCII only (ids, phones; SHORT characters at least)
     wide: dict[int, set[str]] = field(init=False)
     narrow: dict[int, set[str]] = field(init=False)
     alphabet: re.Pattern[str] = field(init=False)  # a stretch of the ASCII needles' characters
 
     def __post_init__(self) -> None:
-        self.by_length, self.wide, self.narrow = {}, {}, {}
+        self.wide, self.narrow = {}, {}
         for needle in self.exact:
             if len(needle) >= SHORT or not needle.isascii():
-                self.by_length.setdefault(len(needle), set()).add(needle)
                 kind = self.narrow if needle.isascii() else self.wide
                 kind.setdefault(len(needle), set()).add(needle)
         self.lengths = {len(needle) for needle in self.exact}
@@ -77,7 +75,7 @@ class Needles:
         for each of 4,000 names, ids and phones was one pass per needle (40 ms for
         the login page). In chunks, to bound the slices held at once."""
         found: set[str] = set()
-        overlap = max(self.by_length, default=1) - 1
+        overlap = max([*self.wide, *self.narrow], default=1) - 1
         for start in range(0, len(text), CHUNK):
             chunk = text[start : start + CHUNK + overlap]
             for length, wanted in self.wide.items():  # names: only where the text is not ASCII
