@@ -9,6 +9,7 @@ refers to, a choice by its label, dates, lists and yes/no as the site writes the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,14 +49,12 @@ def value_text(
 ) -> str:
     """``value`` of field ``key`` as a reader sees it; ``names`` turns a referenced id into
     its name, by table (teacher, term, class)."""
-    info = _field(kind, key)
-    ref = schema.reference(info) if info is not None else None
+    ref, choice = _how(schema.RECORD_TYPES.get(kind), key)
     if ref is not None and ref in names:
         items = value if isinstance(value, list) else [value]
         return "、".join(names[ref](str(v)) for v in items)
-    annotation = schema.unwrap(info.annotation) if info is not None else None
-    if typing.get_origin(annotation) is Literal or key == "mode":
-        return choice_label(dict(words), key, value, kind)
+    if choice:
+        return choice_label(words, key, value, kind)
     return show(words, value)
 
 
@@ -74,11 +73,15 @@ def show(words: Mapping[str, Any], value: Any) -> str:
     return str(value)
 
 
-def _field(kind: str, key: str) -> Any:
-    model = schema.RECORD_TYPES.get(kind)
-    if model is None:
-        return None
-    return next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None)
+@functools.cache
+def _how(model: type[schema.BaseModel] | None, key: str) -> tuple[str | None, bool]:
+    """How field ``key`` of ``model`` is shown: the table it refers to, and whether it is a
+    choice. Worked out once per field: a page shows tens of thousands of values."""
+    info = next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None) if model else None
+    if info is None:
+        return None, key == "mode"
+    annotation = schema.unwrap(info.annotation)
+    return schema.reference(info), typing.get_origin(annotation) is Literal or key == "mode"
 
 
 # --- every registered kind has its words ---------------------------------------------
@@ -110,10 +113,10 @@ def label_problems(words: Mapping[str, Any], path: Path = LABELS_FILE) -> list[P
             key = info.alias or name
             if key == "type" or schema.set_by(info) in ("intake", "signature"):
                 continue
-            if field_label(dict(words), key, kind) is None:
+            if field_label(words, key, kind) is None:
                 missing("fields", said(NO_FIELD_NAME, field=key, type=kind))
             annotation = schema.unwrap(info.annotation)
             for value in typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ():
-                if str(value).isascii() and choice_label(dict(words), key, value, kind) == str(value):
+                if str(value).isascii() and choice_label(words, key, value, kind) == str(value):
                     missing("choices", said(NO_CHOICE_LABEL, value=value, field=key, type=kind))
     return found

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def shipped(language: str = "zh") -> dict[str, Any]:
 # --- a record's words: per kind, falling back to the shared ones ---------------------
 
 
-def field_label(words: dict[str, Any], key: str, kind: str | None = None) -> str | None:
+def field_label(words: Mapping[str, Any], key: str, kind: str | None = None) -> str | None:
     """A field's name: the kind's own (``type_fields``), else the shared one (``fields``, then
     ``records`` for date and mode); None when the labels have none (check reports it)."""
     own = (words.get("type_fields") or {}).get(kind or "") or {}
@@ -75,7 +76,7 @@ def field_label(words: dict[str, Any], key: str, kind: str | None = None) -> str
     return None
 
 
-def choice_label(words: dict[str, Any], key: str, value: object, kind: str | None = None) -> str:
+def choice_label(words: Mapping[str, Any], key: str, value: object, kind: str | None = None) -> str:
     """A choice as shown: the kind's own (``type_choices``), else the field's (``choices``),
     else the value as written (a Chinese choice needs no label)."""
     own = ((words.get("type_choices") or {}).get(kind or "") or {}).get(key) or {}
