@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
@@ -539,11 +539,17 @@ def seal(state: BuildState, shell: Shell) -> Path:
     )
     if state.settings.intake_url:  # each teacher's credential for the upload inbox, in their keyring
         publisher.uploads = inbox.credentials(state.archive_root, accounts)
-    for uri, page in state.pages.items():
-        body = partial(getattr, page, "html_z")  # read from the build cache only when sealed again
-        publisher.add_page(
-            uri.removesuffix("index.md"), state.titles[uri], body, page.digest, page.restricted
+    pages = {
+        uri.removesuffix("index.md"): (
+            state.titles[uri],
+            partial(getattr, page, "html_z"),  # read from the build cache only when sealed again
+            page,
         )
+        for uri, page in state.pages.items()
+    }
+    prepared = protect.prepare_pages(_pages_to_seal(pages, previous), os.cpu_count() or 1)
+    for route, (title, body, page) in pages.items():
+        publisher.add_page(route, title, body, page.digest, page.restricted, prepared.get(route))
     for route, source, kind in dict.fromkeys(state.files):
         publisher.add_file(protect.Item(route, kind), Path(source))
     for route, data in state.todo.items():
@@ -561,6 +567,21 @@ def seal(state: BuildState, shell: Shell) -> Path:
         len(publisher.rotated),
     )
     return new
+
+
+def _pages_to_seal(
+    pages: Mapping[str, tuple[str, Callable[[], bytes], site_pages.Rendered]],
+    previous: protect.SiteState | None,
+) -> list[protect.PageSource]:
+    """The pages whose blobs the previous build did not seal as they are now: every page of a
+    first build, the changed ones of a rebuild (a page whose scope got a new key is sealed
+    again too, prepared as it is sealed)."""
+    old = previous.sealed if previous is not None else {}
+    return [
+        (route, title, body, page.restricted)
+        for route, (title, body, page) in pages.items()
+        if (sealed := old.get(route)) is None or sealed.digest != protect.page_digest(title, page.digest)
+    ]
 
 
 def _previous_site(state: BuildState) -> protect.SiteState | None:

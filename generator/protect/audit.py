@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import multiprocessing
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from generator.archive.load import YamlSyntaxError, parse_yaml, read_text, split
 RUN = 12
 PIECE = RUN // 2  # a run of record text holds one of its pieces that start at a multiple of this
 NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+PARALLEL_STUDENTS = 100  # students whose texts are read from which worker processes pay
 CHUNK = 1 << 16  # characters of a file scanned at once
 SHORT = 6  # ASCII needles shorter than this (ids like "S1") occur in any code: file names only
 BLOB = re.compile(r'__yd\("[0-9a-f]+","[A-Za-z0-9_-]*"\);\n')
@@ -99,22 +102,57 @@ def needles(
     text none of whose runs can be in them: a full build's 150,000 records made millions
     of runs to look for in the few files that are not blobs."""
     exact: dict[str, str] = {}
-    runs: dict[str, str] = {}
+    read: list[str] = []  # the students whose texts are read
     for sid in _names(archive_root / "students", dirs=True):
-        folder = archive_root / "students" / sid
         exact[sid] = f"the id of student {sid}"
         if profiles is not None and sid in profiles:
             p = profiles[sid]
             _add_person(exact, sid, p.name, [(g.name, g.phone) for g in p.guardians])
         else:
-            _profile_needles(folder / "profile.yml", sid, exact)
-        if students is not None and sid not in students:
-            continue
+            _profile_needles(archive_root / "students" / sid / "profile.yml", sid, exact)
+        if students is None or sid in students:
+            read.append(sid)
+    return Needles(exact, _runs_of(archive_root, read, near))
+
+
+_reading: tuple[Path, list[str], set[str] | None] | None = None  # what _runs_of's workers read
+
+
+def _runs_of(archive_root: Path, sids: list[str], near: set[str] | None) -> dict[str, str]:
+    """The text runs of the students ``sids``' plans and records: in worker processes when
+    they are many (a full build's 150,000 files were 3 s on one core while the other waited),
+    each reading its share of them in order."""
+    global _reading
+    jobs = os.cpu_count() or 1
+    if jobs <= 1 or len(sids) < PARALLEL_STUDENTS:
+        return _student_runs(archive_root, sids, near)
+    _reading = (archive_root, sids, near)
+    try:
+        runs: dict[str, str] = {}
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            for part in pool.map(_runs_part, [(n, jobs) for n in range(jobs)]):
+                runs = part | runs  # a run in several files: the first student's, as when serial
+        return runs
+    finally:
+        _reading = None
+
+
+def _runs_part(part: tuple[int, int]) -> dict[str, str]:
+    assert _reading is not None
+    root, sids, near = _reading
+    n, jobs = part
+    return _student_runs(root, sids[n * len(sids) // jobs : (n + 1) * len(sids) // jobs], near)
+
+
+def _student_runs(archive_root: Path, sids: list[str], near: set[str] | None) -> dict[str, str]:
+    runs: dict[str, str] = {}
+    for sid in sids:
+        folder = archive_root / "students" / sid
         texts = ["plan.md"] if (folder / "plan.md").is_file() else []
         texts += [f"records/{n}" for n in _names(folder / "records") if n.endswith(".md")]
         for rel in texts:  # plain strings: pathlib cost 2 s on a full build's 150,000 records
             _text_runs(f"{folder}/{rel}", f"text from students/{sid}/{rel}", runs, near)
-    return Needles(exact, runs)
+    return runs
 
 
 def _names(folder: Path, dirs: bool = False) -> list[str]:
