@@ -67,6 +67,7 @@ STUDENT_ENTRIES = {"profile.yml", "plan.md", "records", "photos", "transferred"}
 SOURCE_ENTRIES = ("profile.yml", "plan.md", "records", "photos")
 PROMPT = labels.shipped()["messages"]["prompt"]  # what `yidang new` puts where a teacher must write
 PARALLEL_FROM = 200  # students; below this, a pool costs more than it saves when only reading
+CHUNK = 16  # students a worker is handed at once (a page and its checks: 30-50 ms each)
 PARALLEL_FROM_WITH_HOOK = 2  # rendering a page or a booklet is worth a worker from two students
 
 
@@ -501,7 +502,8 @@ def _read_students(
         yield from map(_read_one, tasks)
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(_read_one, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+        # Chunks of a few seconds' work at most: the last one keeps one worker busy alone.
+        yield from pool.map(_read_one, tasks, chunksize=max(1, min(CHUNK, len(tasks) // (jobs * 8))))
 
 
 def context_key(root: Path, as_of: dt.date) -> str:

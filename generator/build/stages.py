@@ -306,7 +306,10 @@ def render_index_pages(state: BuildState) -> None:
     specs = site_pages.index_specs(state.site)
     index = _index_cache(state)
     site = state.site
-    made = index.pages(specs, lambda spec: site_pages.render_page(site, env, spec))
+    # Every name's sort key learnt here, before the workers fork: what they learn stays in them.
+    state.archive.sorted_students()
+    site.teachers_sorted()
+    made = index.pages(specs, lambda spec: site_pages.render_page(site, env, spec), os.cpu_count() or 1)
     state.report["index"] = (index.rendered, index.reused)
     if len(model.PINYIN) != state.pinyin_known:
         Store(state.cache_dir / "pages").put("pinyin", dict(model.PINYIN))

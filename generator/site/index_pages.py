@@ -11,8 +11,10 @@ pages aggregate over everyone, so they depend on every summary.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,26 +54,68 @@ class IndexPages:
         return digest(self.base, self.membership, repr(spec), *shows, *parts)
 
     def pages(
-        self, specs: list[site_pages.PageSpec], render_one: Callable[[site_pages.PageSpec], site_pages.Rendered]
+        self,
+        specs: list[site_pages.PageSpec],
+        render_one: Callable[[site_pages.PageSpec], site_pages.Rendered],
+        jobs: int = 1,
     ) -> list[site_pages.Rendered]:
+        """The pages of ``specs``: the last build's where they may be reused, the others
+        rendered by ``render_one``, in ``jobs`` forked workers when they are many."""
         previous = self.store.get("index-pages")
         if not isinstance(previous, dict):
             previous = {}
         made: dict[str, Cached] = {}
+        todo = []
         for spec in specs:
             old = previous.get(spec.uri)
             if isinstance(old, Cached) and old.key == self._key(spec, old.shows) and old.page.usable():
                 made[spec.uri] = old
                 self.reused += 1
-                continue
-            page = render_one(spec)
-            shows = EVERYONE if spec.uri in site_pages.EVERYONE_PAGES else _students_in(page.html)
-            page = page.kept(self.bodies)
+            else:
+                todo.append(spec)
+        for spec, (page, shows) in zip(todo, _render_all(todo, render_one, self.bodies, jobs), strict=True):
             made[spec.uri] = Cached(self._key(spec, shows), shows, page)
             self.rendered += 1
         if self.rendered:
             self.store.put("index-pages", made)
         return [made[spec.uri].page for spec in specs]
+
+
+Made = tuple[site_pages.Rendered, tuple[str, ...]]  # a page, kept, and the students it shows
+_rendering: tuple[list[site_pages.PageSpec], Callable[[site_pages.PageSpec], Made]] | None = None
+PARALLEL_PAGES = 32  # index pages to render from which forked workers pay for themselves
+
+
+def _render_all(
+    specs: list[site_pages.PageSpec],
+    render_one: Callable[[site_pages.PageSpec], site_pages.Rendered],
+    bodies: Path,
+    jobs: int,
+) -> list[Made]:
+    """Each page rendered, kept in ``bodies`` and read for the students it links to. A full
+    build's 258 pages were 2-4 s on one core while the other waited: with many, forked
+    workers render them (they inherit the site and the templates' environment)."""
+    global _rendering
+
+    def made(spec: site_pages.PageSpec) -> Made:
+        page = render_one(spec)
+        shows = EVERYONE if spec.uri in site_pages.EVERYONE_PAGES else _students_in(page.html)
+        return page.kept(bodies), shows
+
+    if jobs <= 1 or len(specs) < PARALLEL_PAGES:
+        return [made(spec) for spec in specs]
+    _rendering = (specs, made)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_render_at, range(len(specs)), chunksize=4))
+    finally:
+        _rendering = None
+
+
+def _render_at(n: int) -> Made:
+    assert _rendering is not None
+    specs, made = _rendering
+    return made(specs[n])
 
 
 def _students_in(html: str) -> tuple[str, ...]:
