@@ -550,9 +550,13 @@ def seal(state: BuildState, shell: Shell) -> Path:
         )
         for uri, page in state.pages.items()
     }
-    prepared = protect.prepare_pages(_pages_to_seal(pages, previous), os.cpu_count() or 1)
-    for route, (title, body, page) in pages.items():
-        publisher.add_page(route, title, body, page.digest, page.restricted, prepared.get(route))
+    todo = _pages_to_seal(pages, previous)
+    changed = {route for route, *_ in todo}
+    # in the order of todo, of pages; the workers stop with the loop, even on an error
+    with contextlib.closing(protect.prepare_pages(todo, os.cpu_count() or 1)) as prepared:
+        for route, (title, body, page) in pages.items():
+            made = next(prepared) if route in changed else None
+            publisher.add_page(route, title, body, page.digest, page.restricted, made)
     for route, source, kind in dict.fromkeys(state.files):
         publisher.add_file(protect.Item(route, kind), Path(source))
     for route, data in state.todo.items():

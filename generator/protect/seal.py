@@ -35,7 +35,7 @@ import secrets
 import shutil
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
@@ -59,6 +59,7 @@ INDEX = "index"  # the route of leadership's one blob with every key and route (
 COUNSEL_INDEX = "counsel-index"  # the counsellor role's one blob of every student's counselling scope
 MIN_BUCKET = 1024
 PARALLEL_PAGES = 64  # pages to seal from which preparing them in parallel pays for the workers
+PREPARED_AT_ONCE = 16  # pages a worker is handed at once: sealing follows them closely
 COPY_THREADS = 8  # reused blobs copied at once: the copies wait on the disk, not the CPU
 # What the published pages may load: the site's own scripts only (no inline script, no
 # eval, no other origin). Styles may be inline: Material sets style attributes.
@@ -228,26 +229,28 @@ PageSource = tuple[str, str, Callable[[], bytes], bool]  # route, title, its com
 _preparing: list[PageSource] = []  # what prepare_pages' workers prepare (inherited by fork)
 
 
-def prepare_pages(pages: list[PageSource], jobs: int) -> dict[str, Prepared]:
-    """``pages`` prepared for sealing in ``jobs`` processes (forked: they read the pages where
-    this process has them). Sealing itself stays here, where the keys are: the workers only
-    turn HTML into blob contents and search documents, which was 80 % of a full build's
-    sealing (10 s for 2,000 pages) on one core while the others waited."""
+def prepare_pages(pages: list[PageSource], jobs: int) -> Generator[Prepared | None, None, None]:
+    """Each of ``pages`` prepared for sealing, in order, as ``jobs`` forked workers finish
+    them (they read the pages where this process has them); None for each when they are
+    few: each is then prepared as it is sealed. Sealing stays here, where the keys are,
+    and goes on while the workers prepare the next pages: turning HTML into blob contents
+    and search documents was 80 % of a full build's sealing (10 s for 2,000 pages) on one
+    core while the other waited."""
     global _preparing
     if jobs <= 1 or len(pages) < PARALLEL_PAGES:
-        return {}  # each is prepared when it is sealed
+        yield from (None for _ in pages)
+        return
     _preparing = pages
     try:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            chunk = max(1, len(pages) // (jobs * 8))
-            return dict(pool.map(_prepare_one, range(len(pages)), chunksize=chunk))
+            yield from pool.map(_prepare_one, range(len(pages)), chunksize=PREPARED_AT_ONCE)
     finally:
         _preparing = []
 
 
-def _prepare_one(n: int) -> tuple[str, Prepared]:
+def _prepare_one(n: int) -> Prepared:
     route, title, html_z, restricted = _preparing[n]
-    return route, prepare_page(route, title, html_z(), restricted)
+    return prepare_page(route, title, html_z(), restricted)
 
 
 @dataclass
