@@ -155,6 +155,21 @@ def test_incremental_build_equals_a_clean_build(change: Callable[[Path], None], 
         assert f"students/{STUDENT}/" not in before["T008"].routes
 
 
+def test_a_build_whose_files_are_stat_ed_in_children_equals_a_clean_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From 200 students on (``PARALLEL_STATS``), the build stats (and on a first build hashes)
+    the folders in child processes it starts before asking git who changed what: lowered to 1
+    here, the sample's builds take that way, and the rebuild after an edit still reads the one
+    student again and makes what a clean build makes."""
+    monkeypatch.setattr(cache, "PARALLEL_STATS", 1)
+    config = _project(tmp_path / "project")
+    assert "students read: 31, reused from the cache: 0" in _build(config)
+    edit_record(config.parent)
+    assert "students read: 1, reused from the cache: 30" in _build(config)
+    _same_as_clean_build(config.parent, tmp_path)
+
+
 def test_a_rebuilt_site_does_not_say_which_files_the_build_wrote(tmp_path: Path) -> None:
     """After one record changed, the rebuild writes only the blobs that differ, the keyrings
     and the login page into the published site, and removes the blobs nothing refers to any

@@ -457,7 +457,8 @@ def source_files(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _student_folders(root: Path) -> list[str]:
+def student_folders(root: Path) -> list[str]:
+    """The archive's student folders, sorted (hidden ones aside)."""
     sroot = root / "students"
     if not sroot.is_dir():
         return []
@@ -577,8 +578,8 @@ def read_archive(
     as_of = as_of or school_today(root)
     problems: list[Problem] = label_problems(labels.shipped())  # a kind without its words
     jobs = jobs or os.cpu_count() or 1
-    if cache is not None:
-        cache.prefetch(root, sorted(set(folders)) if folders else _student_folders(root), jobs)
+    if cache is not None and not cache.prefetching:  # the build starts it sooner
+        cache.prefetch(root, sorted(set(folders)) if folders else student_folders(root), jobs)
     try:
         return _read_all(root, as_of, keep, jobs, hook_factory, folders, progress, cache, problems)
     finally:
@@ -684,7 +685,7 @@ def _read_all(
 ) -> ReadResult:
     global _hook
     sf = _school(root, problems, cache)
-    everyone = _student_folders(root)
+    everyone = student_folders(root)
     held = _groups(root, _context(sf), everyone, problems, cache)
     ctx = replace(_context(sf), groups=groups.by_student(held))
     if cache is not None:

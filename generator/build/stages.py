@@ -35,7 +35,7 @@ from mkdocs.structure.files import File, Files
 from generator.archive import model
 from generator.archive.forms import form_schema
 from generator.archive.provenance import Waiting, history, provenance_key, waiting
-from generator.archive.read import ReadResult, context_key, read_archive
+from generator.archive.read import ReadResult, context_key, read_archive, student_folders
 from generator.archive.schema import RECORD_TYPES
 from generator.archive.shown import label_problems
 from generator.booklets.booklet import (
@@ -182,9 +182,15 @@ def read_students(state: BuildState) -> None:
     words = label_problems(state.labels, state.templates_dir / "labels" / f"{state.settings.language}.yml")
     if words:  # said here, before a worker meets the gap in a template
         raise ArchiveInvalid(words, labels.error("commands", "labels_missing", n=len(words)))
+    cache = _student_cache(state)
+    state.locks.callback(cache.close)  # its child processes end with the build, even a failed one
+    # The archive's files stat-ed (and, on a first build, hashed) in child processes while
+    # git tells who changed what: git's 1 s of a first build no longer comes before them.
+    cache.prefetch(state.archive_root, student_folders(state.archive_root), os.cpu_count() or 1)
     hist = history(state.archive_root, Store(state.cache_dir / "provenance"))  # the workers inherit it
     changes = hist.changes if hist is not None else None
     state.waiting = waiting(state.archive_root, RECORD_TYPES)
+    cache.extra = _page_inputs(provenance_key(hist), state.waiting)
     booklets = _booklet_maker(state, changes) if state.settings.booklets else None
     maker = partial(
         StudentPages,
@@ -198,7 +204,6 @@ def read_students(state: BuildState) -> None:
         waiting=state.waiting,
         page_cache=state.cache_dir / PAGE_BODIES,
     )
-    cache = _student_cache(state, _page_inputs(provenance_key(hist), state.waiting))
     _load_pinyin(state)
     result = read_archive(
         state.archive_root, as_of=state.as_of, hook_factory=maker, cache=cache, progress=state.progress
@@ -228,8 +233,9 @@ def _page_inputs(provenance: Callable[[str], str], pending: Waiting) -> Callable
     return lambda folder: f"{provenance(folder)}|{pending.get(folder, ())}"
 
 
-def _student_cache(state: BuildState, provenance: Callable[[str], str]) -> StudentCache:
-    """What a student's cached page and booklet depend on besides the student's files."""
+def _student_cache(state: BuildState) -> StudentCache:
+    """What a student's cached page and booklet depend on besides the student's files and
+    their git history (``extra``, set once git has told)."""
     s, t = state.settings, state.templates_dir
     parts: list[str | bytes] = [
         version(),
@@ -242,7 +248,6 @@ def _student_cache(state: BuildState, provenance: Callable[[str], str]) -> Stude
     return StudentCache(
         Store(state.cache_dir / "students"),
         digest(*parts),
-        extra=provenance,
         usable=lambda res: res.output is None or res.output.usable(),
     )
 

@@ -320,6 +320,10 @@ class StudentCache:
                 self._pool.submit(_stamps_of, (base, folders[i::jobs], entries)) for i in range(jobs)
             ]
 
+    @property
+    def prefetching(self) -> bool:
+        return bool(self._pending)
+
     def lookup_all(self, root: Path, folders: list[str], context: str) -> dict[str, Any]:
         """Cached results of the ``folders`` read in ``context`` (the school files and
         ``as_of``) that are still valid; the others' hashes wait for :meth:`save`."""
