@@ -183,8 +183,8 @@ def split_restricted(html: str, marked: re.Pattern[str] = RESTRICTED) -> tuple[s
 
 @dataclass(frozen=True)
 class Prepared:
-    """What sealing a page needs of it, worked out from its HTML alone: so it can be worked
-    out for every page at once, in parallel (``prepare_pages``), before anything is sealed."""
+    """What sealing a page needs of it, worked out from its HTML alone: so other processes
+    can work it out (``prepare_pages``) while this one seals the pages they handed back."""
 
     body: bytes  # the page's blob before padding: title and HTML without its parts, deflated
     doc: str  # its search document, as JSON
@@ -206,6 +206,8 @@ def cuts_of(route: str, restricted: bool) -> list[tuple[re.Pattern[str], str]]:
 
 
 def prepare_page(route: str, title: str, html_z: bytes, restricted: bool) -> Prepared:
+    """A page cut into what every reader of it sees and its parts for the scopes they are
+    sealed in (``cuts_of``), each as its blob's content and its search document."""
     html = zlib.decompress(html_z).decode("utf-8")
     parts = {}
     for marked, where in cuts_of(route, restricted):
