@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import multiprocessing
 import os
 import re
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from generator.archive.load import YamlSyntaxError, parse_yaml, read_text, split_front_matter
+from generator.core.parallel import forked_map
 
 RUN = 12
 PIECE = RUN // 2  # a run of record text holds one of its pieces that start at a multiple of this
@@ -115,33 +115,16 @@ def needles(
     return Needles(exact, _runs_of(archive_root, read, near))
 
 
-_reading: tuple[Path, list[str], set[str] | None] | None = None  # what _runs_of's workers read
-
-
 def _runs_of(archive_root: Path, sids: list[str], near: set[str] | None) -> dict[str, str]:
     """The text runs of the students ``sids``' plans and records: in worker processes when
     they are many (a full build's 150,000 files were 3 s on one core while the other waited),
     each reading its share of them in order."""
-    global _reading
-    jobs = os.cpu_count() or 1
-    if jobs <= 1 or len(sids) < PARALLEL_STUDENTS:
-        return _student_runs(archive_root, sids, near)
-    _reading = (archive_root, sids, near)
-    try:
-        runs: dict[str, str] = {}
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            for part in pool.map(_runs_part, [(n, jobs) for n in range(jobs)]):
-                runs = part | runs  # a run in several files: the first student's, as when serial
-        return runs
-    finally:
-        _reading = None
-
-
-def _runs_part(part: tuple[int, int]) -> dict[str, str]:
-    assert _reading is not None
-    root, sids, near = _reading
-    n, jobs = part
-    return _student_runs(root, sids[n * len(sids) // jobs : (n + 1) * len(sids) // jobs], near)
+    jobs = (os.cpu_count() or 1) if len(sids) >= PARALLEL_STUDENTS else 1
+    shares = [sids[n * len(sids) // jobs : (n + 1) * len(sids) // jobs] for n in range(jobs)]
+    runs: dict[str, str] = {}
+    for part in forked_map(partial(_student_runs, archive_root, near=near), shares, jobs):
+        runs = part | runs  # a run in several files: the first student's, as when serial
+    return runs
 
 
 def _student_runs(archive_root: Path, sids: list[str], near: set[str] | None) -> dict[str, str]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import secrets
@@ -36,7 +35,7 @@ import shutil
 import time
 import zlib
 from collections.abc import Callable, Generator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from html import unescape
@@ -45,6 +44,7 @@ from typing import Any
 
 from generator.archive.model import Archive
 from generator.core import crypto, labels
+from generator.core.parallel import forked_map
 from generator.core.problems import YidangError
 from generator.protect import access, keyring
 
@@ -228,7 +228,6 @@ def _doc(route: str, title: str, html: str) -> str:
 
 
 PageSource = tuple[str, str, Callable[[], bytes], bool]  # route, title, its compressed HTML, restricted
-_preparing: list[PageSource] = []  # what prepare_pages' workers prepare (inherited by fork)
 
 
 def prepare_pages(pages: list[PageSource], jobs: int) -> Generator[Prepared | None, None, None]:
@@ -238,20 +237,14 @@ def prepare_pages(pages: list[PageSource], jobs: int) -> Generator[Prepared | No
     and goes on while the workers prepare the next pages: turning HTML into blob contents
     and search documents was 80 % of a full build's sealing (10 s for 2,000 pages) on one
     core while the other waited."""
-    global _preparing
     if jobs <= 1 or len(pages) < PARALLEL_PAGES:
         yield from (None for _ in pages)
-        return
-    _preparing = pages
-    try:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            yield from pool.map(_prepare_one, range(len(pages)), chunksize=PREPARED_AT_ONCE)
-    finally:
-        _preparing = []
+    else:
+        yield from forked_map(_prepare, pages, jobs, chunksize=PREPARED_AT_ONCE)
 
 
-def _prepare_one(n: int) -> Prepared:
-    route, title, html_z, restricted = _preparing[n]
+def _prepare(page: PageSource) -> Prepared:
+    route, title, html_z, restricted = page
     return prepare_page(route, title, html_z(), restricted)
 
 

@@ -11,16 +11,15 @@ pages aggregate over everyone, so they depend on every summary.
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.render import templates as render
 from generator.site import pages as site_pages
 from generator.core.cache import Store, digest
+from generator.core.parallel import forked_map
 
 LINKED = re.compile(r'students/([^/"]+)/|data-student="([^"]+)"')
 EVERYONE = ("*",)
@@ -82,7 +81,6 @@ class IndexPages:
 
 
 Made = tuple[site_pages.Rendered, tuple[str, ...]]  # a page, kept, and the students it shows
-_rendering: tuple[list[site_pages.PageSpec], Callable[[site_pages.PageSpec], Made]] | None = None
 PARALLEL_PAGES = 32  # index pages to render from which forked workers pay for themselves
 
 
@@ -95,27 +93,13 @@ def _render_all(
     """Each page rendered, kept in ``bodies`` and read for the students it links to. A full
     build's 258 pages were 2-4 s on one core while the other waited: with many, forked
     workers render them (they inherit the site and the templates' environment)."""
-    global _rendering
 
     def made(spec: site_pages.PageSpec) -> Made:
         page = render_one(spec)
         shows = EVERYONE if spec.uri in site_pages.EVERYONE_PAGES else _students_in(page.html)
         return page.kept(bodies), shows
 
-    if jobs <= 1 or len(specs) < PARALLEL_PAGES:
-        return [made(spec) for spec in specs]
-    _rendering = (specs, made)
-    try:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_render_at, range(len(specs)), chunksize=4))
-    finally:
-        _rendering = None
-
-
-def _render_at(n: int) -> Made:
-    assert _rendering is not None
-    specs, made = _rendering
-    return made(specs[n])
+    return list(forked_map(made, specs, jobs if len(specs) >= PARALLEL_PAGES else 1, chunksize=4))
 
 
 def _students_in(html: str) -> tuple[str, ...]:
