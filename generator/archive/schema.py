@@ -525,7 +525,7 @@ class _Fields(Mapping[str, Any]):
 
     def __init__(self, record: BaseModel) -> None:
         self._record = record
-        self._attrs = _attributes(type(record))
+        self._attrs = attributes(type(record))
 
     def get(self, key: str, default: Any = None) -> Any:
         attr = self._attrs.get(key)
@@ -542,7 +542,7 @@ class _Fields(Mapping[str, Any]):
 
 
 @functools.cache
-def _attributes(model: type[BaseModel]) -> dict[str, str]:
+def attributes(model: type[BaseModel]) -> dict[str, str]:
     """The key written in the file → the attribute (``continue`` → ``continue_``)."""
     return {key: name for name, key in _field_keys(model).items()}
 

@@ -77,7 +77,8 @@ def show(words: Mapping[str, Any], value: Any) -> str:
 def _how(model: type[schema.BaseModel] | None, key: str) -> tuple[str | None, bool]:
     """How field ``key`` of ``model`` is shown: the table it refers to, and whether it is a
     choice. Worked out once per field: a page shows tens of thousands of values."""
-    info = next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None) if model else None
+    name = schema.attributes(model).get(key) if model else None
+    info = model.model_fields[name] if model and name else None
     if info is None:
         return None, key == "mode"
     annotation = schema.unwrap(info.annotation)

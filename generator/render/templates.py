@@ -31,7 +31,7 @@ from markupsafe import Markup
 from generator.archive import compliance
 from generator.archive.model import RECENT, Archive, StudentSummary, pinyin_key
 from generator.archive.provenance import Changes, Waiting, describe
-from generator.archive.schema import RECORD_KINDS
+from generator.archive.schema import RECORD_KINDS, attributes
 from generator.archive.shown import show, shown_fields, value_text
 from generator.core.labels import TEMPLATES_DIR, field_label, load_labels
 from generator.render.charts import Charts
@@ -345,9 +345,4 @@ def make_env(templates_dir: Path, site: Site | None) -> jinja2.Environment:
 
 def _attr(meta: Any, key: str) -> Any:
     """A record's field by the key written in the file (``continue`` → ``continue_``)."""
-    return getattr(meta, _attribute(meta.__class__, key), None)
-
-
-@cache
-def _attribute(model: Any, key: str) -> str:
-    return next((n for n, f in model.model_fields.items() if (f.alias or n) == key), key)
+    return getattr(meta, attributes(meta.__class__).get(key, key), None)
