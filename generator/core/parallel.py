@@ -10,7 +10,11 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from generator.core import labels
+from generator.core.problems import YidangError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +37,8 @@ def forked_map(fn: Callable[[T], R], items: Sequence[T], jobs: int, chunksize: i
     try:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             yield from pool.map(_one, range(len(items)), chunksize=chunksize)
+    except BrokenProcessPool:  # a worker killed (the kernel's OOM killer): said, not a traceback
+        raise YidangError(labels.error("commands", "worker_died")) from None
     finally:
         _work = None
 
